@@ -1,0 +1,1 @@
+"""kehrabot runtime: neutral events, transports, composition root, CLI."""

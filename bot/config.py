@@ -1,0 +1,169 @@
+"""Configuration: a TOML file plus KEHRABOT_* environment variables (pydantic-settings).
+
+Environment variables win over the file; nested keys use a double underscore,
+e.g. KEHRABOT_TELEGRAM__TOKEN. Secrets may instead come from files (``*_file`` keys).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Language = Literal["fi", "sv", "en"]
+TransportName = Literal["console", "telegram", "matrix"]
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the person running the bot."""
+
+
+def _read_secret(value: SecretStr | None, file: Path | None, key: str) -> str | None:
+    if value is not None:
+        return value.get_secret_value()
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"config error: {key}_file: cannot read {file}: {exc.strerror}") from exc
+    return None
+
+
+class TelegramSettings(BaseModel):
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    #: Bot API server; change only for a local Bot API server or tests
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    #: public HTTPS URL for webhook mode; empty means long polling
+    webhook_url: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = Field(8443, ge=1, le=65535)
+    admin_cache_seconds: int = Field(300, ge=0)
+
+    def secret_token(self) -> str | None:
+        return _read_secret(self.token, self.token_file, "telegram.token")
+
+
+class MatrixSettings(BaseModel):
+    homeserver: str | None = None
+    user_id: str | None = None
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    access_token: SecretStr | None = None
+    access_token_file: Path | None = None
+    device_name: str = "kehrabot"
+    #: who may invite the bot: full user ids, ":server.name" for a whole server, or "*"
+    allowed_inviters: list[str] = Field(default_factory=list)
+    encryption: bool = False
+
+    def secret_password(self) -> str | None:
+        return _read_secret(self.password, self.password_file, "matrix.password")
+
+    def secret_access_token(self) -> str | None:
+        return _read_secret(self.access_token, self.access_token_file, "matrix.access_token")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="KEHRABOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path("kehrabot-data")
+    #: SQLAlchemy URL; empty means SQLite in data_dir. postgresql://… uses asyncpg.
+    database_url: str | None = None
+    default_language: Language = "fi"
+    timezone: str = "Europe/Helsinki"
+    #: project coordinators, as platform:user-id ("telegram:12345", "matrix:@pm:example.org")
+    coordinators: list[str] = Field(default_factory=list)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: which transports to run; empty = Telegram and/or Matrix when configured, else console
+    transports: list[TransportName] = Field(default_factory=list)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    matrix: MatrixSettings = Field(default_factory=MatrixSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    def resolved_database_url(self) -> str:
+        url = self.database_url
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'kehrabot.sqlite3').as_posix()}"
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain):]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
+        return url
+
+    def active_transports(self) -> list[str]:
+        if self.transports:
+            return list(self.transports)
+        chosen = []
+        if self.telegram.token or self.telegram.token_file:
+            chosen.append("telegram")
+        if self.matrix.homeserver:
+            chosen.append("matrix")
+        return chosen or ["console"]
+
+
+def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:
+    """Load settings from ``path`` (or KEHRABOT_CONFIG, or ./kehrabot.toml if present) and the
+    environment. Raises :class:`ConfigError` with a one-line message naming the key."""
+    if path is None:
+        path = os.environ.get("KEHRABOT_CONFIG") or ("kehrabot.toml" if Path("kehrabot.toml").exists() else None)
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"config error: file {path} not found")
+
+    class _FileSettings(Settings):
+        model_config = SettingsConfigDict(**{**Settings.model_config, "toml_file": path})
+
+    try:
+        settings = _FileSettings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    except ValueError as exc:  # e.g. malformed TOML
+        raise ConfigError(f"config error: {path}: {exc}") from None
+    return Settings.model_construct(**dict(settings))
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        env = "KEHRABOT_" + "__".join(str(p).upper() for p in err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        problems.append(f"{key} ({env}): {msg}")
+    return "config error: " + "; ".join(problems)

@@ -1,0 +1,103 @@
+"""Platform-neutral event and message types shared by transports and handlers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    MESSAGE = "message"
+    BUTTON = "button"
+    REACTION = "reaction"
+    POLL_VOTE = "poll_vote"
+
+
+class Role(IntEnum):
+    MEMBER = 0
+    ADMIN = 1
+    COORDINATOR = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing a person did in a chat, as every feature sees it."""
+
+    platform: str
+    chat_id: str
+    sender_id: str
+    text: str = ""
+    kind: Kind = Kind.MESSAGE
+    sender_name: str = ""
+    chat_title: str = ""
+    is_private: bool = False
+    language_hint: str | None = None
+    message_id: str | None = None
+    reply_to_id: str | None = None
+    # BUTTON: the data of the pressed button; target_id is the message that carried it.
+    button_data: str | None = None
+    # REACTION: key such as "👍"; target_id is the message reacted to.
+    reaction: str | None = None
+    reaction_removed: bool = False
+    target_id: str | None = None
+    # POLL_VOTE: platform poll reference and the chosen option indexes (empty = vote retracted).
+    poll_ref: str | None = None
+    poll_choices: tuple[int, ...] = ()
+    mentions_bot: bool = False
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def chat_key(self) -> str:
+        return f"{self.platform}:{self.chat_id}"
+
+    @property
+    def sender_key(self) -> str:
+        return f"{self.platform}:{self.sender_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    data: str  # at most 64 bytes (Telegram's callback_data limit)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """An outgoing message. ``html`` uses the safe subset in :mod:`bot.markup`;
+    newlines are line breaks. All user text in it must be escaped."""
+
+    html: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    reply_to_id: str | None = None
+    notice: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FileOut:
+    filename: str
+    data: bytes
+    mime: str
+    caption_html: str = ""
+    is_image: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PollSpec:
+    question: str
+    options: tuple[str, ...]
+    multiple: bool = False
+    max_choices: int = 1
+    anonymous: bool = False
+    hide_results: bool = False
+    close_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """Final counts the transport shows when it ends a native poll."""
+
+    options: tuple[str, ...]
+    counts: tuple[int, ...]
+    winners: tuple[int, ...]

@@ -1,0 +1,47 @@
+"""The neutral transport interface every platform adapter implements."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol, runtime_checkable
+
+from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
+
+Dispatch = Callable[["Transport", Incoming], Awaitable[None]]
+
+
+@runtime_checkable
+class Transport(Protocol):
+    platform: str
+    #: how commands are written here, the first one is shown in help texts
+    command_prefixes: tuple[str, ...]
+    #: the bot's own user name (for /cmd@name on Telegram, mentions on Matrix)
+    bot_username: str
+
+    async def start(self, dispatch: Dispatch) -> None:
+        """Connect and deliver every incoming event to ``dispatch`` until stopped."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        """Send a message; return its platform message id."""
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None: ...
+
+    async def send_file(self, chat_id: str, file: FileOut) -> str | None: ...
+
+    async def send_poll(self, chat_id: str, poll: PollSpec) -> str | None:
+        """Start a native poll and return its reference, or None when the platform
+        has no native polls (the feature then renders buttons)."""
+
+    async def close_poll(self, chat_id: str, poll_ref: str, outcome: PollOutcome) -> None: ...
+
+    async def acknowledge(self, event: Incoming, text: str) -> None:
+        """Answer a button press briefly (Telegram: a toast; elsewhere: a short notice)."""
+
+    async def private_chat(self, user_id: str) -> str | None:
+        """The chat id of a private (direct) chat with this person, opening one if the platform
+        allows it; None when the bot may not write to them first (Telegram before /start)."""
+
+    async def role_of(self, chat_id: str, user_id: str) -> Role:
+        """The person's role in the chat as the platform knows it (admin or member)."""

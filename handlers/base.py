@@ -1,0 +1,230 @@
+"""What every feature module is made of: commands, the request context, user errors.
+
+A feature module exposes ``FEATURE = Feature(...)``. It talks to the store through ``storage``
+and to people only through the :class:`Context` (which wraps the neutral Transport).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.clock import Clock
+from bot.events import Button, FileOut, Incoming, Reply, Role
+from bot.i18n import Catalogs, resolve_language, use_locale
+from bot.transport import Transport
+from storage.core import Job, languages_for
+from storage.db import Database
+
+log = logging.getLogger(__name__)
+
+
+class UserError(Exception):
+    """A problem the person can fix. ``message`` is already translated (raise it inside the
+    request, where the locale is set). With ``show_usage`` the router appends the command's usage."""
+
+    def __init__(self, message: str, *, show_usage: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.show_usage = show_usage
+
+
+def raw_text(args: str) -> str:
+    return args.strip()
+
+
+Handler = Callable[["Context", Any], Awaitable[None]]
+MessageHandler = Callable[["Context"], Awaitable[bool]]
+ButtonHandler = Callable[["Context", list[str]], Awaitable[None]]
+EventHandler = Callable[["Context"], Awaitable[None]]
+JobHandler = Callable[["Services", Job], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command. ``aliases`` maps a language to its names (a-z, 0-9, _ only, so they work as
+    Telegram commands); the first name of the person's language is the one shown in help."""
+
+    name: str
+    handler: Handler
+    aliases: dict[str, tuple[str, ...]]
+    help: str  # N_() one-line description
+    usage: str = ""  # N_() argument synopsis, e.g. "<text>"
+    parse: Callable[[str], Any] = raw_text
+    role: Role = Role.MEMBER
+    private_only: bool = False
+    hidden: bool = False
+
+    def names(self) -> Iterator[str]:
+        yield self.name
+        for names in self.aliases.values():
+            yield from names
+
+    def shown_name(self, lang: str) -> str:
+        names = self.aliases.get(lang) or self.aliases.get("en") or (self.name,)
+        return names[0]
+
+
+@dataclass
+class Feature:
+    name: str
+    commands: list[Command] = field(default_factory=list)
+    #: button handlers by action; button data is "feature:action:arg:arg"
+    buttons: dict[str, ButtonHandler] = field(default_factory=dict)
+    #: called for messages that are not commands, in feature order; True = handled
+    on_message: MessageHandler | None = None
+    on_reaction: EventHandler | None = None
+    on_poll_vote: EventHandler | None = None
+    #: scheduled job handlers by job kind
+    jobs: dict[str, JobHandler] = field(default_factory=dict)
+    #: runs once after the store is migrated, before transports start
+    on_start: Callable[[Services], Awaitable[None]] | None = None
+    #: lower runs first for non-command messages (conversations before hashtags)
+    order: int = 100
+    #: weekly digest: JSON-serialisable facts about one chat in [start, end), or None if nothing
+    digest: Callable[[Services, str, datetime, datetime], Awaitable[dict | None]] | None = None
+    #: render a digest contribution as HTML lines in the current locale
+    render_digest: Callable[[dict], list[str]] | None = None
+    #: raw-record exports by name ("ideas", "polls"…): rows for the given chats (None = all);
+    #: with public=True only fields without personal data
+    exports: dict[str, Callable[[Services, list[str] | None, bool], Awaitable[list[dict]]]] = field(
+        default_factory=dict)
+
+
+@dataclass
+class Services:
+    """What features may use, built by the composition root (bot/app.py)."""
+
+    db: Database
+    clock: Clock
+    catalogs: Catalogs
+    features: list[Feature]
+    coordinators: frozenset[str] = frozenset()
+    transports: dict[str, Transport] = field(default_factory=dict)
+    data_dir: Path = Path("kehrabot-data")
+    #: tell the scheduler that a job is due at this time (after the job row is committed)
+    wake: Callable[[datetime], None] = lambda _when: None
+    #: chats already known to exist in the store (a cache owned by the app)
+    known_chats: set[str] = field(default_factory=set)
+
+    def transport_for(self, chat_key: str) -> Transport:
+        platform = chat_key.split(":", 1)[0]
+        try:
+            return self.transports[platform]
+        except KeyError:
+            raise LookupError(f"no transport for {chat_key}") from None
+
+    def command(self, name: str) -> Command:
+        for feature in self.features:
+            for cmd in feature.commands:
+                if cmd.name == name:
+                    return cmd
+        raise KeyError(name)
+
+    def find_command(self, alias: str) -> Command | None:
+        for feature in self.features:
+            for cmd in feature.commands:
+                if alias in cmd.names():
+                    return cmd
+        return None
+
+    async def chat_language(self, chat_key: str) -> str:
+        async with self.db.session() as session:
+            _person, chat = await languages_for(session, "", chat_key)
+        return resolve_language(chat)
+
+    @contextmanager
+    def locale(self, lang: str) -> Iterator[None]:
+        with use_locale(self.catalogs, lang):
+            yield
+
+    async def send(self, chat_key: str, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> str | None:
+        """Send to a chat outside a request (scheduled jobs); set the locale first."""
+        transport = self.transport_for(chat_key)
+        return await transport.send(chat_key.split(":", 1)[1], Reply(html=html, buttons=buttons))
+
+    def command_text(self, name: str, platform: str, lang: str) -> str:
+        prefix = self.transports[platform].command_prefixes[0] if platform in self.transports else "/"
+        return prefix + self.command(name).shown_name(lang)
+
+
+class Context:
+    """One request: the event, the person's language, and ways to answer."""
+
+    def __init__(self, services: Services, transport: Transport, event: Incoming, lang: str) -> None:
+        self.services = services
+        self.transport = transport
+        self.event = event
+        self.lang = lang
+        self.command: Command | None = None
+        self._role: Role | None = None
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def chat_key(self) -> str:
+        return self.event.chat_key
+
+    @property
+    def sender_key(self) -> str:
+        return self.event.sender_key
+
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    def cmd(self, name: str) -> str:
+        """How to write command ``name`` here, e.g. "/tue" or "!support"."""
+        return self.transport.command_prefixes[0] + self.services.command(name).shown_name(self.lang)
+
+    def usage(self, cmd: Command) -> str:
+        from bot.i18n import _
+
+        name = self.transport.command_prefixes[0] + cmd.shown_name(self.lang)
+        return f"{name} {_(cmd.usage)}".rstrip() if cmd.usage else name
+
+    async def role(self) -> Role:
+        if self._role is None:
+            if self.event.sender_key in self.services.coordinators:
+                self._role = Role.COORDINATOR
+            elif self.event.is_private:
+                self._role = Role.ADMIN  # a person administers their own private chat
+            else:
+                try:
+                    self._role = await self.transport.role_of(self.event.chat_id, self.event.sender_id)
+                except Exception:
+                    log.warning("role lookup failed in %s", self.event.chat_key, exc_info=True)
+                    self._role = Role.MEMBER
+        return self._role
+
+    async def require(self, role: Role) -> None:
+        from bot.i18n import _
+
+        if await self.role() < role:
+            if role >= Role.COORDINATOR:
+                raise UserError(_("Only project coordinators may do this."))
+            raise UserError(_("Only the chat's admins may do this."))
+
+    async def reply(
+        self, html: str, buttons: tuple[tuple[Button, ...], ...] = (), *, quote: bool = False
+    ) -> str | None:
+        reply = Reply(html=html, buttons=buttons, reply_to_id=self.event.message_id if quote else None)
+        return await self.transport.send(self.event.chat_id, reply)
+
+    async def edit(self, message_id: str, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
+        await self.transport.edit(self.event.chat_id, message_id, Reply(html=html, buttons=buttons))
+
+    async def send_file(self, file: FileOut) -> str | None:
+        return await self.transport.send_file(self.event.chat_id, file)
+
+    async def acknowledge(self, text: str) -> None:
+        """Short answer to a button press (a toast where the platform has one)."""
+        ack = getattr(self.transport, "acknowledge", None)
+        if ack is not None:
+            await ack(self.event, text)

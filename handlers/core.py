@@ -1,0 +1,109 @@
+"""Core commands: help, language, start."""
+
+from __future__ import annotations
+
+from bot.events import Role
+from bot.i18n import LANGUAGES, N_, _
+from bot.markup import b, esc
+from handlers.base import Command, Context, Feature, UserError
+from storage.core import ensure_chat, set_person_language
+
+LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
+_CHAT_WORDS = {"chat", "ryhmä", "ryhma", "grupp", "group", "kanava"}
+
+
+async def help_cmd(ctx: Context, args: str) -> None:
+    role = await ctx.role()
+    if args:
+        name = args.lstrip("/!").split()[0].lower()
+        cmd = ctx.services.find_command(name)
+        if cmd is None:
+            raise UserError(_("I don't know the command {command}.").format(command=esc(args.split()[0])))
+        lines = [b(ctx.usage(cmd)), esc(_(cmd.help))]
+        others = sorted({n for names in cmd.aliases.values() for n in names} - {cmd.shown_name(ctx.lang)})
+        if others:
+            lines.append(_("Also: {names}").format(names=esc(", ".join(ctx.transport.command_prefixes[0] + n for n in others))))
+        await ctx.reply("\n".join(lines))
+        return
+    lines = [b(_("What I can do here:"))]
+    for feature in ctx.services.features:
+        for cmd in feature.commands:
+            if cmd.hidden or cmd.role > role or (cmd.private_only and not ctx.event.is_private):
+                continue
+            lines.append(f"{esc(ctx.usage(cmd))} — {esc(_(cmd.help))}")
+    lines.append("")
+    lines.append(esc(_("Ideas can also be posted with #idea in a message. Send {help} <command> for details.").format(help=ctx.cmd("help"))))
+    await ctx.reply("\n".join(lines))
+
+
+def parse_lang(args: str) -> tuple[bool, str | None]:
+    words = args.lower().split()
+    for_chat = bool(words) and words[0] in _CHAT_WORDS
+    if for_chat:
+        words = words[1:]
+    if not words:
+        return for_chat, None
+    code = words[0]
+    if code not in LANGUAGES:
+        raise UserError(_("I speak fi, sv and en."))
+    return for_chat, code
+
+
+async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
+    for_chat, code = parsed
+    if code is None:
+        await ctx.reply(
+            _("Current language: {name}. Choose with {cmd} fi|sv|en, or for the whole chat {cmd} chat fi|sv|en.").format(
+                name=LANGUAGE_NAMES[ctx.lang], cmd=ctx.cmd("lang")
+            )
+        )
+        return
+    async with ctx.db.session() as session:
+        if for_chat:
+            await ctx.require(Role.ADMIN)
+            chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+            chat.language = code
+            session.add(chat)
+        else:
+            await set_person_language(session, ctx.sender_key, ctx.event.sender_name, code)
+        await session.commit()
+    with ctx.services.locale(code):
+        if for_chat:
+            await ctx.reply(esc(_("This chat's language is now {name}.").format(name=LANGUAGE_NAMES[code])))
+        else:
+            await ctx.reply(esc(_("I'll speak {name} with you.").format(name=LANGUAGE_NAMES[code])))
+
+
+async def start_cmd(ctx: Context, args: str) -> None:
+    await ctx.reply(
+        b(_("Hello! I am kehrabot, the assistant of your Kehrä group."))
+        + "\n"
+        + esc(
+            _(
+                "I collect the group's ideas, run quick polls, remind you of meetings and help the area "
+                "assess itself. Send {help} to see the commands. Post an idea with {idea} <text> or a "
+                "message with #idea."
+            ).format(help=ctx.cmd("help"), idea=ctx.cmd("idea"))
+        )
+    )
+
+
+FEATURE = Feature(
+    name="core",
+    order=0,
+    commands=[
+        Command(
+            "help", help_cmd, {"fi": ("apua", "ohje"), "sv": ("hjalp",), "en": ("help",)},
+            help=N_("list the commands, or explain one"), usage=N_("[command]"),
+        ),
+        Command(
+            "lang", lang_cmd, {"fi": ("kieli",), "sv": ("sprak",), "en": ("lang", "language")},
+            help=N_("choose your language (or the chat's: chat fi|sv|en)"), usage=N_("[chat] fi|sv|en"),
+            parse=parse_lang,
+        ),
+        Command(
+            "start", start_cmd, {"fi": ("aloita",), "sv": ("starta",), "en": ("start",)},
+            help=N_("introduction"), hidden=True,
+        ),
+    ],
+)

@@ -1,0 +1,518 @@
+"""Ideas: capture by command or hashtag, tags, support, listing, lifecycle."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.events import Button, Role
+from bot.i18n import N_, _, current_language, format_date, format_datetime, ngettext
+from bot.markup import b, esc
+from handlers.base import Command, Context, Feature, UserError
+from storage import ideas as store
+
+#: documented limit for an idea's text (README)
+MAX_IDEA_CHARS = 1000
+MAX_TAGS = 10
+PAGE_SIZE = 10
+THEMES_FILE = Path(__file__).resolve().parent.parent / "data" / "themes.toml"
+
+IDEA_HASHTAGS = frozenset({"idea", "idé", "ide", "ehdotus", "förslag", "aloite"})
+SUPPORT_REACTIONS = frozenset({"👍", "+1", ":+1:", "👍️"})
+
+STATUS_LABELS = {
+    "new": N_("new"),
+    "discussed": N_("discussed"),
+    "experiment": N_("experiment"),
+    "project": N_("project"),
+    "done": N_("done"),
+    "archived": N_("archived"),
+    "withdrawn": N_("withdrawn"),
+}
+#: status words accepted in any of the three languages
+STATUS_WORDS = {
+    "new": ("new", "uusi", "ny"),
+    "discussed": ("discussed", "käsitelty", "kasitelty", "käsittelyssä", "diskuterad", "behandlad"),
+    "experiment": ("experiment", "kokeilu", "försök"),
+    "project": ("project", "projekti", "projekt"),
+    "done": ("done", "valmis", "tehty", "klar", "färdig"),
+    "archived": ("archived", "archive", "arkistoitu", "arkistoi", "arkisto", "arkiverad", "arkivera"),
+}
+TRANSITIONS = {
+    "new": ("discussed", "archived"),
+    "discussed": ("experiment", "project", "new", "archived"),
+    "experiment": ("done", "discussed", "archived"),
+    "project": ("done", "discussed", "archived"),
+    "done": ("archived",),
+    "archived": ("new",),
+    "withdrawn": (),
+}
+ORDER_WORDS = {
+    "top": ("top", "popular", "suosituimmat", "suosituin", "suosituimmat", "populära", "mest"),
+    "new": ("new", "newest", "latest", "uusimmat", "uusin", "nya", "senaste"),
+}
+
+
+@dataclass(frozen=True)
+class Theme:
+    id: str
+    labels: dict[str, str]
+    exact: frozenset[str]
+    prefixes: tuple[str, ...]
+
+    def matches(self, word: str) -> bool:
+        return word in self.exact or word.startswith(self.prefixes)
+
+
+def load_themes(path: Path = THEMES_FILE) -> tuple[Theme, ...]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    themes = []
+    for theme_id, spec in data["themes"].items():
+        words = [w.casefold() for w in spec["keywords"]] + [theme_id]
+        themes.append(
+            Theme(
+                id=theme_id,
+                labels=dict(spec["label"]),
+                exact=frozenset(w for w in words if not w.endswith("*")),
+                prefixes=tuple(w[:-1] for w in words if w.endswith("*")),
+            )
+        )
+    return tuple(themes)
+
+
+THEMES = load_themes()
+THEMES_BY_ID = {t.id: t for t in THEMES}
+
+_HASHTAG = re.compile(r"(?<![\w#])#(\w[\w-]{0,63})")
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class ParsedIdea:
+    text: str
+    tags: tuple[str, ...]
+    search: str
+
+
+def _has_words(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def _clean(text: str) -> str:
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def parse_idea(raw: str) -> ParsedIdea:
+    """Text and tags of an idea. Raises UserError for empty, word-less or over-long ideas."""
+    text = _clean(raw)
+    hashtags = [m.group(1).casefold() for m in _HASHTAG.finditer(text)]
+    # The idea marker itself is not part of the idea.
+    text = _clean(_HASHTAG.sub(lambda m: "" if m.group(1).casefold() in IDEA_HASHTAGS else m.group(0), text))
+    if not text:
+        raise UserError(_("The idea is empty. Write it after the command, for example: {example}").format(
+            example=_("a summer terrace at the library")), show_usage=True)
+    if len(text) > MAX_IDEA_CHARS:
+        raise UserError(
+            _("The idea is too long: {count} characters, at most {limit}. Shorten it or split it in two.").format(
+                count=len(text), limit=MAX_IDEA_CHARS
+            )
+        )
+    if not _has_words(text):
+        raise UserError(_("Please describe the idea in words, not only with symbols or emoji."))
+    tags: list[str] = []
+    words = [w.casefold() for w in _WORD.findall(text)]
+    for theme in THEMES:
+        if any(theme.matches(w) for w in words + hashtags):
+            tags.append(theme.id)
+    for tag in hashtags:
+        if tag in IDEA_HASHTAGS or any(t.matches(tag) for t in THEMES):
+            continue
+        if tag not in tags:
+            tags.append(tag)
+    tags = tags[:MAX_TAGS]
+    search = " ".join([text.casefold(), *tags, *(lbl.casefold() for t in tags if t in THEMES_BY_ID
+                                                 for lbl in THEMES_BY_ID[t].labels.values())])
+    return ParsedIdea(text=text, tags=tuple(tags), search=search)
+
+
+def tag_label(tag: str) -> str:
+    theme = THEMES_BY_ID.get(tag)
+    if theme is not None:
+        return theme.labels.get(current_language(), theme.labels["en"])
+    return "#" + tag
+
+
+def tags_text(tags: list[str] | tuple[str, ...]) -> str:
+    return ", ".join(esc(tag_label(t)) for t in tags)
+
+
+def status_label(status: str) -> str:
+    return _(STATUS_LABELS.get(status, status))
+
+
+def parse_status_word(word: str) -> str | None:
+    word = word.casefold()
+    for status, words in STATUS_WORDS.items():
+        if word in words:
+            return status
+    return None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def parse_number(args: str) -> int:
+    word = args.strip().lstrip("#")
+    if not word.isdigit() or len(word) > 9:
+        raise UserError(_("Give the idea's number, for example 12."), show_usage=True)
+    return int(word)
+
+
+def parse_number_and_rest(args: str) -> tuple[int, str]:
+    head, _sep, rest = args.strip().partition(" ")
+    return parse_number(head), rest.strip()
+
+
+def support_buttons(idea: store.Idea) -> tuple[tuple[Button, ...], ...]:
+    return ((Button(f"👍 {_('Support')} ({idea.support_count})", f"ideas:sup:{idea.id}"),),)
+
+
+async def _get(ctx: Context, session, number: int) -> store.Idea:
+    idea = await store.by_number(session, ctx.chat_key, number)
+    if idea is None or idea.status == "withdrawn":
+        raise UserError(_("There is no idea #{number} in this chat.").format(number=number))
+    return idea
+
+
+# --- capture --------------------------------------------------------------------------------
+
+
+async def capture(ctx: Context, text: str) -> None:
+    parsed = parse_idea(text)
+    async with ctx.db.session() as session:
+        idea = await store.create_idea(
+            session, chat_key=ctx.chat_key, author_key=ctx.sender_key, author_name=ctx.event.sender_name,
+            text=parsed.text, tags=list(parsed.tags), search=parsed.search, now=ctx.now(),
+            source_message_id=ctx.event.message_id,
+        )
+        # Stored and committed: only now acknowledge.
+        lines = [
+            "💡 " + b(_("Idea #{number} saved.").format(number=idea.number)) + " " + esc(_short(parsed.text)),
+        ]
+        if parsed.tags:
+            lines.append(_("Tags: {tags}").format(tags=tags_text(parsed.tags)))
+        lines.append(esc(_("Support it with 👍 or {command} {number}.").format(command=ctx.cmd("support"), number=idea.number)))
+        message_id = await ctx.reply("\n".join(lines), support_buttons(idea), quote=True)
+        await store.set_bot_message(session, idea.id, message_id)
+
+
+async def idea_cmd(ctx: Context, args: str) -> None:
+    if args.strip().lstrip("#").isdigit():
+        await show_idea(ctx, int(args.strip().lstrip("#")[:9]))
+    else:
+        await capture(ctx, args)
+
+
+async def on_message(ctx: Context) -> bool:
+    text = ctx.event.text or ""
+    if "#" not in text:
+        return False
+    if not any(m.group(1).casefold() in IDEA_HASHTAGS for m in _HASHTAG.finditer(text[: MAX_IDEA_CHARS * 4])):
+        return False
+    await capture(ctx, text)
+    return True
+
+
+# --- support --------------------------------------------------------------------------------
+
+
+async def _support(ctx: Context, idea: store.Idea, session) -> bool:
+    if idea.status in ("archived", "withdrawn", "done"):
+        raise UserError(_("Idea #{number} is {status} and cannot be supported any more.").format(
+            number=idea.number, status=status_label(idea.status)))
+    return await store.add_support(session, idea, ctx.sender_key, ctx.now())
+
+
+async def _refresh_buttons(ctx: Context, idea: store.Idea) -> None:
+    if not idea.bot_message_id:
+        return
+    try:
+        await ctx.edit(idea.bot_message_id, await _ack_text(ctx, idea), support_buttons(idea))
+    except Exception:  # the message may be gone; the support is stored anyway
+        pass
+
+
+async def _ack_text(ctx: Context, idea: store.Idea) -> str:
+    lines = ["💡 " + b(_("Idea #{number}").format(number=idea.number)) + " " + esc(_short(idea.text))]
+    if idea.tags:
+        lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
+    lines.append(esc(ngettext("{count} supporter", "{count} supporters", idea.support_count).format(count=idea.support_count)))
+    return "\n".join(lines)
+
+
+async def support_cmd(ctx: Context, number: int) -> None:
+    async with ctx.db.session() as session:
+        idea = await _get(ctx, session, number)
+        if await _support(ctx, idea, session):
+            await ctx.reply(esc(_("👍 You support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
+            await _refresh_buttons(ctx, idea)
+        else:
+            await ctx.reply(esc(_("You already support idea #{number}.").format(number=number)))
+
+
+async def unsupport_cmd(ctx: Context, number: int) -> None:
+    async with ctx.db.session() as session:
+        idea = await _get(ctx, session, number)
+        if await store.remove_support(session, idea, ctx.sender_key):
+            await ctx.reply(esc(_("You no longer support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
+            await _refresh_buttons(ctx, idea)
+        else:
+            await ctx.reply(esc(_("You were not supporting idea #{number}.").format(number=number)))
+
+
+async def support_button(ctx: Context, args: list[str]) -> None:
+    if not args or not args[0].isdigit():
+        raise UserError(_("This button no longer works."))
+    async with ctx.db.session() as session:
+        idea = await store.by_id(session, int(args[0]))
+        if idea is None or idea.chat_key != ctx.chat_key or idea.status == "withdrawn":
+            raise UserError(_("This idea is no longer available."))
+        if await _support(ctx, idea, session):
+            await ctx.acknowledge(_("👍 You support idea #{number}.").format(number=idea.number))
+            if ctx.event.target_id:
+                await ctx.edit(ctx.event.target_id, await _ack_text(ctx, idea), support_buttons(idea))
+        else:
+            await ctx.acknowledge(_("You already support idea #{number}.").format(number=idea.number))
+
+
+async def on_reaction(ctx: Context) -> None:
+    key = (ctx.event.reaction or "").replace("\ufe0f", "")
+    if not any(key.startswith(r) for r in SUPPORT_REACTIONS) or not ctx.event.target_id:
+        return
+    async with ctx.db.session() as session:
+        idea = await store.by_message(session, ctx.chat_key, ctx.event.target_id)
+        if idea is None or idea.status in ("archived", "withdrawn", "done"):
+            return
+        if ctx.event.reaction_removed:
+            changed = await store.remove_support(session, idea, ctx.sender_key)
+        else:
+            changed = await store.add_support(session, idea, ctx.sender_key, ctx.now())
+        if changed:
+            await _refresh_buttons(ctx, idea)
+
+
+# --- listing --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    order: str = "new"
+    tag: str | None = None
+    status: str | None = None
+    words: tuple[str, ...] = ()
+    page: int = 1
+
+
+def parse_list(args: str) -> ListQuery:
+    order, tag, status, words, page = "new", None, None, [], 1
+    tokens = args.split()
+    if tokens and tokens[-1].isdigit() and len(tokens[-1]) < 6:
+        page = max(1, int(tokens.pop()))
+    for token in tokens:
+        low = token.casefold()
+        if low.startswith("#") and len(low) > 1:
+            tag = low[1:64]
+            for theme in THEMES:
+                if theme.matches(tag) or tag in (lbl.casefold() for lbl in theme.labels.values()):
+                    tag = theme.id
+            continue
+        found = next((o for o, ws in ORDER_WORDS.items() if low in ws), None)
+        if found:
+            order = found
+            continue
+        st = parse_status_word(low)
+        if st:
+            status = st
+            continue
+        words.append(low[:100])
+    return ListQuery(order, tag, status, tuple(words[:10]), page)
+
+
+async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
+    async with ctx.db.session() as session:
+        ideas, total = await store.list_ideas(
+            session, ctx.chat_key, order=query.order, tag=query.tag, status=query.status,
+            words=list(query.words), offset=(query.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+        )
+    if not total:
+        if query == ListQuery():
+            await ctx.reply(esc(_("No ideas yet. Post one with {command} <text> or #idea.").format(command=ctx.cmd("idea"))))
+        else:
+            await ctx.reply(esc(_("No ideas match.")))
+        return
+    pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
+    if query.page > pages:
+        raise UserError(_("There are only {pages} pages.").format(pages=pages))
+    title = _("Most supported ideas") if query.order == "top" else _("Newest ideas")
+    lines = [b(title) + " " + esc(_("(page {page}/{pages}, {total} in all)").format(page=query.page, pages=pages, total=total))]
+    for idea in ideas:
+        status = "" if idea.status == "new" else f" [{esc(status_label(idea.status))}]"
+        lines.append(f"#{idea.number} {esc(_short(idea.text, 70))} · 👍 {idea.support_count}{status}")
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    if query.page < pages:
+        lines.append(esc(_("More: {command} … {page}").format(command=ctx.cmd("ideas"), page=query.page + 1)))
+        data = _page_data(query, query.page + 1)
+        if data:
+            buttons = ((Button(_("Next page ▶"), data),),)
+    await ctx.reply("\n".join(lines), buttons)
+
+
+def _page_data(query: ListQuery, page: int) -> str | None:
+    data = f"ideas:page:{query.order}:{query.tag or ''}:{query.status or ''}:{' '.join(query.words)}:{page}"
+    return data if len(data.encode()) <= 64 and ":" not in "".join(query.words) else None
+
+
+async def page_button(ctx: Context, args: list[str]) -> None:
+    if len(args) != 5 or not args[4].isdigit():
+        raise UserError(_("This button no longer works."))
+    order, tag, status, words, page = args
+    await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS else "new", tag or None,
+                                   status if status in STATUS_LABELS else None, tuple(words.split()), int(page)))
+
+
+async def show_idea(ctx: Context, number: int) -> None:
+    async with ctx.db.session() as session:
+        idea = await _get(ctx, session, number)
+        events = await store.history(session, idea.id)
+    lines = [
+        "💡 " + b(_("Idea #{number}").format(number=idea.number)),
+        esc(idea.text),
+        esc(_("By {author}, {date} · status: {status} · 👍 {count}").format(
+            author=idea.author_name or "?", date=format_date(idea.created_at),
+            status=status_label(idea.status), count=idea.support_count)),
+    ]
+    if idea.tags:
+        lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
+    lines.append(b(_("History")))
+    for ev in events:
+        when = format_datetime(ev.at)
+        who = ev.actor_name or "?"
+        if ev.action == "created":
+            text = _("{when}: posted by {who}").format(when=when, who=who)
+        elif ev.action == "edited":
+            text = _("{when}: edited by {who}").format(when=when, who=who)
+        else:
+            text = _("{when}: {old} → {new} by {who}").format(
+                when=when, who=who, old=status_label(ev.from_status or ""), new=status_label(ev.to_status or ""))
+        if ev.note and ev.action != "edited":
+            text += f" — {ev.note}"
+        lines.append("• " + esc(text))
+    await ctx.reply("\n".join(lines), support_buttons(idea) if idea.status not in ("archived", "done") else ())
+
+
+# --- lifecycle ------------------------------------------------------------------------------
+
+
+def parse_status_args(args: str) -> tuple[int, str, str]:
+    number, rest = parse_number_and_rest(args)
+    word, _sep, reason = rest.partition(" ")
+    if not word:
+        raise UserError(_("Say which status: {statuses}.").format(statuses=", ".join(status_label(s) for s in STATUS_WORDS)),
+                        show_usage=True)
+    status = parse_status_word(word)
+    if status is None:
+        raise UserError(_("Unknown status “{word}”. Choose one of: {statuses}.").format(
+            word=word[:40], statuses=", ".join(status_label(s) for s in STATUS_WORDS)))
+    reason = _clean(reason)
+    if len(reason) > 500:
+        raise UserError(_("Keep the reason under 500 characters."))
+    return number, status, reason
+
+
+async def status_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
+    number, status, reason = parsed
+    async with ctx.db.session() as session:
+        idea = await _get(ctx, session, number)
+        if status == idea.status:
+            await ctx.reply(esc(_("Idea #{number} is already {status}.").format(number=number, status=status_label(status))))
+            return
+        allowed = TRANSITIONS.get(idea.status, ())
+        if status not in allowed:
+            raise UserError(_("Idea #{number} is {status}; it can move to: {allowed}.").format(
+                number=number, status=status_label(idea.status),
+                allowed=", ".join(status_label(s) for s in allowed) or "—"))
+        if status == "archived" and not reason:
+            raise UserError(_("Give a reason for archiving, for example: {example}").format(
+                example=f"{ctx.cmd('status')} {number} {status_label('archived')} " + _("merged with idea 3")))
+        old = idea.status
+        await store.change_status(session, idea, status, actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
+                                  note=reason, now=ctx.now())
+    text = _("Idea #{number}: {old} → {new}.").format(number=number, old=status_label(old), new=status_label(status))
+    if reason:
+        text += " " + _("Reason: {reason}").format(reason=reason)
+    await ctx.reply(esc(text))
+
+
+async def _own(ctx: Context, session, number: int) -> store.Idea:
+    idea = await _get(ctx, session, number)
+    if idea.author_key != ctx.sender_key:
+        raise UserError(_("Only the author of idea #{number} can do that.").format(number=number))
+    return idea
+
+
+async def edit_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
+    number, text = parsed
+    new = parse_idea(text)
+    async with ctx.db.session() as session:
+        idea = await _own(ctx, session, number)
+        if idea.status in ("archived", "done"):
+            raise UserError(_("Idea #{number} is {status} and can no longer be edited.").format(
+                number=number, status=status_label(idea.status)))
+        await store.edit_text(session, idea, new.text, list(new.tags), new.search, actor_key=ctx.sender_key,
+                              actor_name=ctx.event.sender_name, now=ctx.now())
+    msg = esc(_("Idea #{number} updated.").format(number=number))
+    if new.tags:
+        msg += "\n" + _("Tags: {tags}").format(tags=tags_text(new.tags))
+    await ctx.reply(msg)
+
+
+async def withdraw_cmd(ctx: Context, number: int) -> None:
+    async with ctx.db.session() as session:
+        idea = await _own(ctx, session, number)
+        await store.change_status(session, idea, "withdrawn", actor_key=ctx.sender_key,
+                                  actor_name=ctx.event.sender_name, note="", now=ctx.now())
+    await ctx.reply(esc(_("Idea #{number} withdrawn.").format(number=number)))
+
+
+FEATURE = Feature(
+    name="ideas",
+    order=50,
+    commands=[
+        Command("idea", idea_cmd, {"fi": ("idea",), "sv": ("ide",), "en": ("idea",)},
+                help=N_("post an idea, or show idea N with its history"), usage=N_("<text> | <number>")),
+        Command("ideas", ideas_cmd, {"fi": ("ideat",), "sv": ("ideer",), "en": ("ideas",)},
+                help=N_("list ideas: newest, top, #tag, a status or search words"),
+                usage=N_("[top] [#tag] [status] [words] [page]"), parse=parse_list),
+        Command("support", support_cmd, {"fi": ("tue", "kannata"), "sv": ("stod",), "en": ("support",)},
+                help=N_("support an idea"), usage=N_("<number>"), parse=parse_number),
+        Command("unsupport", unsupport_cmd, {"fi": ("peru_tuki",), "sv": ("ta_bort_stod",), "en": ("unsupport",)},
+                help=N_("withdraw your support"), usage=N_("<number>"), parse=parse_number),
+        Command("edit", edit_cmd, {"fi": ("muokkaa",), "sv": ("redigera",), "en": ("edit",)},
+                help=N_("edit your own idea"), usage=N_("<number> <new text>"), parse=parse_number_and_rest),
+        Command("withdraw", withdraw_cmd, {"fi": ("peru_idea",), "sv": ("aterkalla",), "en": ("withdraw",)},
+                help=N_("withdraw your own idea"), usage=N_("<number>"), parse=parse_number),
+        Command("status", status_cmd, {"fi": ("tila",), "sv": ("status",), "en": ("status",)},
+                help=N_("move an idea: new, discussed, experiment, project, done, archived"),
+                usage=N_("<number> <status> [reason]"), parse=parse_status_args, role=Role.ADMIN),
+    ],
+    buttons={"sup": support_button, "page": page_button},
+    on_message=on_message,
+    on_reaction=on_reaction,
+)

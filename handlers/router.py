@@ -1,0 +1,161 @@
+"""Dispatch: commands, buttons, reactions, poll votes and plain messages to the features,
+with the locale set per request and one error boundary."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from bot.events import Incoming, Kind
+from bot.i18n import _, resolve_language, use_locale
+from bot.markup import esc
+from bot.transport import Transport
+from handlers.base import Command, Context, Feature, Services, UserError
+from storage.core import ensure_chat, languages_for
+
+log = logging.getLogger(__name__)
+
+#: anything longer is refused before parsing (ideas have their own, smaller limit)
+MAX_MESSAGE_CHARS = 20_000
+_COMMAND = re.compile(r"^\s*(?P<prefix>[/!])(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>\S+))?(?:\s+(?P<args>.*))?$", re.S)
+_NAME_OK = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    prefix: str
+    name: str
+    addressee: str | None
+    args: str
+
+
+def parse_command(text: str, prefixes: tuple[str, ...]) -> ParsedCommand | None:
+    m = _COMMAND.match(text)
+    if not m or m["prefix"] not in prefixes:
+        return None
+    return ParsedCommand(m["prefix"], m["name"].lower(), m["bot"], (m["args"] or "").strip())
+
+
+class Router:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.features: list[Feature] = services.features
+        self.commands: dict[str, Command] = {}
+        self.buttons = {}
+        for feature in self.features:
+            for cmd in feature.commands:
+                for name in set(cmd.names()):
+                    if not _NAME_OK.match(name):
+                        raise ValueError(f"command name {name!r} of {feature.name} is not a-z0-9_")
+                    other = self.commands.get(name)
+                    if other is not None and other is not cmd:
+                        raise ValueError(f"command name {name!r} used by {other.name} and {cmd.name}")
+                    self.commands[name] = cmd
+            for action, handler in feature.buttons.items():
+                self.buttons[f"{feature.name}:{action}"] = handler
+
+    async def _language(self, event: Incoming) -> str:
+        async with self.services.db.session() as session:
+            person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
+            if event.chat_key not in self.services.known_chats:
+                await ensure_chat(session, event.chat_key, event.platform, event.chat_title, self.services.clock.now())
+                await session.commit()
+                self.services.known_chats.add(event.chat_key)
+        return resolve_language(person_lang, chat_lang, event.language_hint)
+
+    async def dispatch(self, transport: Transport, event: Incoming) -> None:
+        """Handle one event. Never raises: errors become a localized reply and a log line."""
+        started = time.perf_counter()
+        try:
+            lang = await self._language(event)
+        except Exception:
+            log.exception("store unavailable while handling %s in %s", event.kind, event.chat_key)
+            lang = resolve_language(event.language_hint)
+        ctx = Context(self.services, transport, event, lang)
+        with use_locale(self.services.catalogs, lang):
+            try:
+                await self._route(ctx)
+            except UserError as err:
+                await self._explain(ctx, err)
+            except Exception:
+                log.exception(
+                    "handler failed: platform=%s chat=%s kind=%s command=%s",
+                    event.platform, event.chat_key, event.kind, ctx.command.name if ctx.command else None,
+                )
+                await self._safe_reply(ctx, _("Sorry, something went wrong on my side. Please try again later."))
+        log.debug("handled %s in %.1f ms", event.kind, (time.perf_counter() - started) * 1000)
+
+    async def _explain(self, ctx: Context, err: UserError) -> None:
+        text = esc(err.message)
+        if ctx.event.kind == Kind.BUTTON:
+            try:
+                await ctx.acknowledge(err.message)
+                return
+            except Exception:
+                log.warning("could not acknowledge a button press", exc_info=True)
+        if err.show_usage and ctx.command is not None:
+            text += "\n" + _("Usage: {usage}").format(usage=esc(ctx.usage(ctx.command)))
+        await self._safe_reply(ctx, text)
+
+    async def _safe_reply(self, ctx: Context, html: str) -> None:
+        try:
+            await ctx.reply(html)
+        except Exception:
+            log.exception("could not send a reply to %s", ctx.chat_key)
+
+    async def _route(self, ctx: Context) -> None:
+        event = ctx.event
+        if event.kind == Kind.BUTTON:
+            await self._button(ctx)
+        elif event.kind == Kind.REACTION:
+            for feature in self.features:
+                if feature.on_reaction:
+                    await feature.on_reaction(ctx)
+        elif event.kind == Kind.POLL_VOTE:
+            for feature in self.features:
+                if feature.on_poll_vote:
+                    await feature.on_poll_vote(ctx)
+        else:
+            await self._message(ctx)
+
+    async def _button(self, ctx: Context) -> None:
+        data = ctx.event.button_data or ""
+        parts = data.split(":")
+        handler = self.buttons.get(":".join(parts[:2]))
+        if handler is None:
+            raise UserError(_("This button no longer works."))
+        await handler(ctx, parts[2:])
+
+    async def _message(self, ctx: Context) -> None:
+        text = ctx.event.text or ""
+        if len(text) > MAX_MESSAGE_CHARS:
+            if parse_command(text[:100], ctx.transport.command_prefixes) or ctx.event.is_private:
+                raise UserError(_("That message is too long for me ({count} characters).").format(count=len(text)))
+            return
+        parsed = parse_command(text, ctx.transport.command_prefixes)
+        if parsed is None:
+            for feature in self.features:
+                if feature.on_message and await feature.on_message(ctx):
+                    return
+            return
+        if parsed.addressee and parsed.addressee.lower() != (ctx.transport.bot_username or "").lower():
+            return  # /cmd@otherbot
+        cmd = self.commands.get(parsed.name)
+        if cmd is None:
+            raise UserError(
+                _("I don't know the command {command}. Send {help} to see what I can do.").format(
+                    command=parsed.prefix + parsed.name, help=ctx.cmd("help")
+                )
+            )
+        ctx.command = cmd
+        if cmd.private_only and not ctx.event.is_private:
+            raise UserError(_("Send this command to me in a private chat."))
+        await ctx.require(cmd.role)
+        try:
+            args = cmd.parse(parsed.args)
+        except UserError as err:
+            err.show_usage = True
+            raise
+        await cmd.handler(ctx, args)

@@ -1,0 +1,220 @@
+"""Core tables: chats, people, scheduled jobs, processed platform events, transport state."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import UniqueConstraint, and_, func, select, update
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.types import UTCDateTime
+
+
+class Chat(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=255)  # "platform:native-id"
+    platform: str = Field(max_length=32)
+    title: str = Field(default="", max_length=255)
+    language: str | None = Field(default=None, max_length=8)
+    area: str | None = Field(default=None, max_length=100, index=True)
+    #: feature settings as JSON text, e.g. {"polls.create": "admins"}
+    settings: str = Field(default="{}")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        return json.loads(self.settings or "{}").get(name, default)
+
+
+class Person(SQLModel, table=True):
+    key: str = Field(primary_key=True, max_length=255)  # "platform:user-id"
+    name: str = Field(default="", max_length=255)
+    language: str | None = Field(default=None, max_length=8)
+
+
+class Job(SQLModel, table=True):
+    """A scheduled action (poll close, reminder, digest…). The store is the truth;
+    the in-memory scheduler is rebuilt from these rows at start."""
+
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_job_dedup_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=64, index=True)
+    dedup_key: str | None = Field(default=None, max_length=255)
+    chat_key: str | None = Field(default=None, max_length=255)
+    payload: str = Field(default="{}")
+    due_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cancelled: bool = Field(default=False)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=500)
+
+    def data(self) -> dict:
+        return json.loads(self.payload or "{}")
+
+
+class ProcessedEvent(SQLModel, table=True):
+    """Platform event ids already handled (idempotency across restarts)."""
+
+    platform: str = Field(primary_key=True, max_length=32)
+    event_id: str = Field(primary_key=True, max_length=255)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class TransportState(SQLModel, table=True):
+    """Small key/value state a transport keeps (sync token, update offset, device id)."""
+
+    platform: str = Field(primary_key=True, max_length=32)
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(default="")
+
+
+# --- queries -----------------------------------------------------------------------------
+
+
+async def ensure_chat(session: AsyncSession, key: str, platform: str, title: str, now: datetime) -> Chat:
+    chat = await session.get(Chat, key)
+    if chat is None:
+        chat = Chat(key=key, platform=platform, title=title[:255], created_at=now)
+        session.add(chat)
+    elif title and chat.title != title[:255]:
+        chat.title = title[:255]
+    return chat
+
+
+async def set_chat_setting(session: AsyncSession, chat: Chat, name: str, value: Any) -> None:
+    data = json.loads(chat.settings or "{}")
+    data[name] = value
+    chat.settings = json.dumps(data, ensure_ascii=False)
+    session.add(chat)
+
+
+async def languages_for(session: AsyncSession, person_key: str, chat_key: str) -> tuple[str | None, str | None]:
+    """The person's and the chat's chosen languages (None where not chosen)."""
+    row = (
+        await session.execute(
+            select(
+                select(Person.language).where(Person.key == person_key).scalar_subquery(),
+                select(Chat.language).where(Chat.key == chat_key).scalar_subquery(),
+            )
+        )
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+async def set_person_language(session: AsyncSession, key: str, name: str, language: str | None) -> None:
+    person = await session.get(Person, key)
+    if person is None:
+        person = Person(key=key, name=name[:255])
+    person.language = language
+    session.add(person)
+
+
+async def schedule_job(
+    session: AsyncSession,
+    kind: str,
+    due_at: datetime,
+    *,
+    chat_key: str | None = None,
+    payload: dict | None = None,
+    dedup_key: str | None = None,
+) -> Job:
+    """Add a job (in the caller's transaction). With ``dedup_key`` an existing pending job
+    of that key is moved to the new time instead of duplicated."""
+    if dedup_key is not None:
+        existing = (await session.execute(select(Job).where(Job.dedup_key == dedup_key))).scalars().first()
+        if existing is not None:
+            existing.due_at = due_at
+            existing.payload = json.dumps(payload or {}, ensure_ascii=False)
+            existing.cancelled = False
+            if existing.done_at is None:
+                existing.claimed_at = None
+            session.add(existing)
+            return existing
+    job = Job(
+        kind=kind,
+        due_at=due_at,
+        chat_key=chat_key,
+        payload=json.dumps(payload or {}, ensure_ascii=False),
+        dedup_key=dedup_key,
+    )
+    session.add(job)
+    return job
+
+
+async def cancel_jobs(session: AsyncSession, dedup_prefix: str) -> int:
+    result = await session.execute(
+        update(Job)
+        .where(Job.dedup_key.startswith(dedup_prefix, autoescape=True), Job.done_at.is_(None))
+        .values(cancelled=True)
+    )
+    return result.rowcount or 0
+
+
+def _pending():
+    return and_(Job.done_at.is_(None), Job.claimed_at.is_(None), Job.cancelled.is_(False))
+
+
+async def pending_jobs(session: AsyncSession) -> list[Job]:
+    return list((await session.execute(select(Job).where(_pending()).order_by(Job.due_at))).scalars())
+
+
+async def due_job_ids(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
+    rows = await session.execute(
+        select(Job.id).where(_pending(), Job.due_at <= now).order_by(Job.due_at).limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def claim_job(session: AsyncSession, job_id: int, now: datetime) -> bool:
+    """Atomically take a job; True for exactly one caller, even across processes."""
+    result = await session.execute(
+        update(Job).where(Job.id == job_id, _pending()).values(claimed_at=now, attempts=Job.attempts + 1)
+    )
+    await session.commit()
+    return (result.rowcount or 0) == 1
+
+
+async def finish_job(session: AsyncSession, job_id: int, now: datetime) -> None:
+    await session.execute(update(Job).where(Job.id == job_id).values(done_at=now, last_error=None))
+    await session.commit()
+
+
+async def release_job(session: AsyncSession, job: Job, now: datetime, error: str, give_up_after: int = 8) -> None:
+    """Put a failed job back with exponential back-off, or give up after a number of tries."""
+    if job.attempts >= give_up_after:
+        values: dict = {"done_at": now, "cancelled": True, "last_error": error[:500]}
+    else:
+        delay = timedelta(seconds=min(3600, 15 * 2 ** max(0, job.attempts - 1)))
+        values = {"claimed_at": None, "due_at": now + delay, "last_error": error[:500]}
+    await session.execute(update(Job).where(Job.id == job.id).values(**values))
+    await session.commit()
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    return (await session.execute(select(func.min(Job.due_at)).where(_pending()))).scalar()
+
+
+async def mark_processed(session: AsyncSession, platform: str, event_id: str, now: datetime) -> bool:
+    """Record an event id; False if it was handled before."""
+    if await session.get(ProcessedEvent, (platform, event_id)) is not None:
+        return False
+    session.add(ProcessedEvent(platform=platform, event_id=event_id, at=now))
+    await session.commit()
+    return True
+
+
+async def get_state(session: AsyncSession, platform: str, name: str) -> str | None:
+    row = await session.get(TransportState, (platform, name))
+    return row.value if row else None
+
+
+async def set_state(session: AsyncSession, platform: str, name: str, value: str) -> None:
+    row = await session.get(TransportState, (platform, name))
+    if row is None:
+        row = TransportState(platform=platform, name=name, value=value)
+    row.value = value
+    session.add(row)
+    await session.commit()

@@ -1,0 +1,217 @@
+"""Ideas: tables and queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.types import UTCDateTime
+
+STATUSES = ("new", "discussed", "experiment", "project", "done", "archived", "withdrawn")
+
+
+class Idea(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("chat_key", "number", name="uq_idea_chat_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_key: str = Field(max_length=255, index=True)
+    number: int  # short number within the chat
+    text: str = Field(sa_type=Text)
+    search: str = Field(default="", sa_type=Text)  # casefolded text and tags, for searching
+    tags: str = Field(default="", max_length=1000)  # space-separated, also in IdeaTag
+    author_key: str = Field(max_length=255)
+    author_name: str = Field(default="", max_length=255)
+    status: str = Field(default="new", max_length=16, index=True)
+    support_count: int = Field(default=0)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    source_message_id: str | None = Field(default=None, max_length=255)
+    bot_message_id: str | None = Field(default=None, max_length=255)
+
+    def tag_list(self) -> list[str]:
+        return self.tags.split() if self.tags else []
+
+
+class IdeaTag(SQLModel, table=True):
+    idea_id: int = Field(foreign_key="idea.id", primary_key=True, ondelete="CASCADE")
+    tag: str = Field(primary_key=True, max_length=64, index=True)
+
+
+class IdeaSupport(SQLModel, table=True):
+    idea_id: int = Field(foreign_key="idea.id", primary_key=True, ondelete="CASCADE")
+    person_key: str = Field(primary_key=True, max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class IdeaEvent(SQLModel, table=True):
+    """History of an idea: created, edited, status changes, withdrawal."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idea_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+    actor_key: str = Field(max_length=255)
+    actor_name: str = Field(default="", max_length=255)
+    action: str = Field(max_length=16)  # created | edited | status | withdrawn
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str | None = Field(default=None, max_length=16)
+    note: str = Field(default="", sa_type=Text)
+
+
+async def create_idea(
+    session: AsyncSession,
+    *,
+    chat_key: str,
+    author_key: str,
+    author_name: str,
+    text: str,
+    tags: list[str],
+    search: str,
+    now: datetime,
+    source_message_id: str | None,
+) -> Idea:
+    """Insert an idea with the chat's next number and commit. Retries on a number clash."""
+    for _attempt in range(5):
+        number = (
+            await session.execute(select(func.coalesce(func.max(Idea.number), 0)).where(Idea.chat_key == chat_key))
+        ).scalar_one() + 1
+        idea = Idea(
+            chat_key=chat_key, number=number, text=text, search=search, tags=" ".join(tags),
+            author_key=author_key, author_name=author_name[:255], created_at=now, updated_at=now,
+            source_message_id=source_message_id,
+        )
+        session.add(idea)
+        try:
+            await session.flush()
+        except IntegrityError:
+            await session.rollback()
+            continue
+        for tag in tags:
+            session.add(IdeaTag(idea_id=idea.id, tag=tag))
+        session.add(IdeaEvent(idea_id=idea.id, at=now, actor_key=author_key, actor_name=author_name[:255],
+                              action="created", to_status="new"))
+        await session.commit()
+        return idea
+    raise RuntimeError("could not allocate an idea number")
+
+
+async def by_number(session: AsyncSession, chat_key: str, number: int) -> Idea | None:
+    return (
+        await session.execute(select(Idea).where(Idea.chat_key == chat_key, Idea.number == number))
+    ).scalar_one_or_none()
+
+
+async def by_id(session: AsyncSession, idea_id: int) -> Idea | None:
+    return await session.get(Idea, idea_id)
+
+
+async def by_message(session: AsyncSession, chat_key: str, message_id: str) -> Idea | None:
+    return (
+        await session.execute(
+            select(Idea).where(
+                Idea.chat_key == chat_key,
+                (Idea.bot_message_id == message_id) | (Idea.source_message_id == message_id),
+            )
+        )
+    ).scalars().first()
+
+
+async def set_bot_message(session: AsyncSession, idea_id: int, message_id: str | None) -> None:
+    if message_id:
+        await session.execute(update(Idea).where(Idea.id == idea_id).values(bot_message_id=message_id))
+        await session.commit()
+
+
+async def add_support(session: AsyncSession, idea: Idea, person_key: str, now: datetime) -> bool:
+    """True if the support is new. Commits."""
+    exists = await session.get(IdeaSupport, (idea.id, person_key))
+    if exists is not None:
+        return False
+    session.add(IdeaSupport(idea_id=idea.id, person_key=person_key, created_at=now))
+    try:
+        await session.flush()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    await session.execute(update(Idea).where(Idea.id == idea.id).values(support_count=Idea.support_count + 1))
+    await session.commit()
+    await session.refresh(idea)
+    return True
+
+
+async def remove_support(session: AsyncSession, idea: Idea, person_key: str) -> bool:
+    result = await session.execute(
+        delete(IdeaSupport).where(IdeaSupport.idea_id == idea.id, IdeaSupport.person_key == person_key)
+    )
+    if not result.rowcount:
+        await session.rollback()
+        return False
+    await session.execute(update(Idea).where(Idea.id == idea.id).values(support_count=Idea.support_count - 1))
+    await session.commit()
+    await session.refresh(idea)
+    return True
+
+
+async def change_status(
+    session: AsyncSession, idea: Idea, status: str, *, actor_key: str, actor_name: str, note: str, now: datetime
+) -> None:
+    action = "withdrawn" if status == "withdrawn" else "status"
+    session.add(IdeaEvent(idea_id=idea.id, at=now, actor_key=actor_key, actor_name=actor_name[:255],
+                          action=action, from_status=idea.status, to_status=status, note=note))
+    idea.status = status
+    idea.updated_at = now
+    session.add(idea)
+    await session.commit()
+
+
+async def edit_text(
+    session: AsyncSession, idea: Idea, text: str, tags: list[str], search: str, *, actor_key: str,
+    actor_name: str, now: datetime,
+) -> None:
+    session.add(IdeaEvent(idea_id=idea.id, at=now, actor_key=actor_key, actor_name=actor_name[:255],
+                          action="edited", note=idea.text))
+    idea.text, idea.tags, idea.search, idea.updated_at = text, " ".join(tags), search, now
+    session.add(idea)
+    await session.execute(delete(IdeaTag).where(IdeaTag.idea_id == idea.id))
+    for tag in tags:
+        session.add(IdeaTag(idea_id=idea.id, tag=tag))
+    await session.commit()
+
+
+async def history(session: AsyncSession, idea_id: int) -> list[IdeaEvent]:
+    return list(
+        (await session.execute(select(IdeaEvent).where(IdeaEvent.idea_id == idea_id).order_by(IdeaEvent.at, IdeaEvent.id)))
+        .scalars()
+    )
+
+
+async def list_ideas(
+    session: AsyncSession,
+    chat_key: str,
+    *,
+    order: str = "new",
+    tag: str | None = None,
+    status: str | None = None,
+    words: list[str] | None = None,
+    offset: int = 0,
+    limit: int = 10,
+) -> tuple[list[Idea], int]:
+    query = select(Idea).where(Idea.chat_key == chat_key)
+    if status:
+        query = query.where(Idea.status == status)
+    else:
+        query = query.where(Idea.status.not_in(("archived", "withdrawn")))
+    if tag:
+        query = query.where(Idea.id.in_(select(IdeaTag.idea_id).where(IdeaTag.tag == tag)))
+    for word in words or []:
+        query = query.where(Idea.search.contains(word, autoescape=True))
+    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+    if order == "top":
+        query = query.order_by(Idea.support_count.desc(), Idea.number.desc())
+    else:
+        query = query.order_by(Idea.number.desc())
+    ideas = list((await session.execute(query.offset(offset).limit(limit))).scalars())
+    return ideas, total

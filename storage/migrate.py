@@ -1,0 +1,82 @@
+"""Alembic migrations, run programmatically on the async engine.
+
+Each feature owns its migration branch off the core revision; ``upgrade`` goes to all heads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+import storage
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def load_models() -> None:
+    """Import every table module so SQLModel.metadata knows all tables."""
+    for mod in pkgutil.iter_modules(storage.__path__):
+        if mod.name not in {"migrate", "db", "types", "migrations"}:
+            importlib.import_module(f"storage.{mod.name}")
+
+
+def alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def heads() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+async def upgrade(db, target: str = "heads") -> None:
+    cfg = alembic_config()
+
+    def run(sync_conn) -> None:
+        cfg.attributes["connection"] = sync_conn
+        command.upgrade(cfg, target)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def downgrade(db, target: str) -> None:
+    cfg = alembic_config()
+
+    def run(sync_conn) -> None:
+        cfg.attributes["connection"] = sync_conn
+        command.downgrade(cfg, target)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+async def current(db) -> set[str]:
+    def run(sync_conn) -> set[str]:
+        return set(MigrationContext.configure(sync_conn).get_current_heads())
+
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(run)
+
+
+async def autogenerate(db, message: str, rev_id: str, *, head: str = "heads", branch_label: str | None = None) -> None:
+    """Write a new migration from the difference between the models and ``db`` (developer tool).
+    A new feature starts its own branch: head="0001_core", branch_label="<feature>"."""
+    cfg = alembic_config()
+
+    def run(sync_conn) -> None:
+        cfg.attributes["connection"] = sync_conn
+        command.revision(
+            cfg, message=message, autogenerate=True, rev_id=rev_id, head=head,
+            branch_label=branch_label, splice=head != "heads" and branch_label is not None,
+        )
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)
