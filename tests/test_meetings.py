@@ -424,3 +424,20 @@ async def test_on_postgresql(make_bot, pg_database, tmp_path):
     assert await pg.run_due(hel(2026, 11, 24, 17)) == 2
     assert len(reminders(pg)) == 2 and "Tulossa: 1" in reminders(pg)[0]
     await pg.close()
+
+
+# --- bench smoke ---------------------------------------------------------------------------------
+
+
+async def test_bench_smoke(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
+    spec = importlib.util.spec_from_file_location("meetings_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = await bench.rebuild(tmp_path / "a", 6)
+    assert r["reminders"] == 12 and r["pending"] == 18
+    s = await bench.same_minute(tmp_path / "b", 5)
+    assert s["sent"] == 5 and s["ran"] == 5
