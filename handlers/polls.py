@@ -12,6 +12,7 @@ from bot.events import Button, PollOutcome, PollSpec, Reply, Role
 from bot.i18n import N_, _, format_datetime, format_percent, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.when import parse_duration, parse_when
 from storage import ideas as idea_store
 from storage import polls as store
 from storage.core import Job, cancel_jobs, ensure_chat, languages_for, schedule_job, set_chat_setting
@@ -74,7 +75,7 @@ class PollAction:
 
 
 def _example() -> str:
-    return _("Which evening suits? | Tuesday | Wednesday | Thursday | closes in 2 days")
+    return _("Which evening suits? | Tuesday | Wednesday | Thursday | closes Friday 18:00")
 
 
 def _clean(text: str) -> str:
@@ -170,48 +171,12 @@ def parse_poll(args: str) -> NewPoll | PollAction:
 
 # --- closing time ---------------------------------------------------------------------------------
 
-_UNITS = {
-    "minutes": ("min", "mins", "minute", "minutes", "minuutti", "minuuttia", "minuutin", "minuutiksi",
-                "minut", "minuter", "minuten"),
-    "hours": ("h", "hour", "hours", "tunti", "tuntia", "tunnin", "tunniksi", "t", "timme", "timmar", "timmen"),
-    "days": ("d", "day", "days", "päivä", "päivää", "päivän", "päiväksi", "vrk", "dag", "dagar", "dagen"),
-    "weeks": ("w", "week", "weeks", "viikko", "viikkoa", "viikon", "viikoksi", "vk", "vecka", "veckor", "veckan"),
-}
-_DURATION = re.compile(r"^(?:in\s+|om\s+)?(\d{1,4})\s*([^\d\s]+)(?:\s+(?:päästä|kuluttua|from now))?$")
-_ABSOLUTE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})[ t]+(\d{1,2})[:.](\d{2})$")
-
-
-def parse_duration(text: str) -> timedelta | None:
-    m = _DURATION.match(text.strip().casefold())
-    if not m:
-        return None
-    for unit, words in _UNITS.items():
-        if m.group(2) in words:
-            return timedelta(**{unit: int(m.group(1))})
-    return None
-
-
-def parse_when(text: str, now: datetime, lang: str) -> datetime:
-    """Closing time from a duration or "YYYY-MM-DD HH:MM" (Helsinki). A stopgap until the shared
-    parser handlers/when.py lands; raises a localized UserError."""
-    from bot.clock import HELSINKI
-
-    duration = parse_duration(text)
-    if duration is not None:
-        return now + duration
-    if m := _ABSOLUTE.match(text.strip().casefold()):
-        try:
-            return datetime(*(int(x) for x in m.groups()), tzinfo=HELSINKI)
-        except ValueError:
-            pass
-    raise UserError(_("I did not understand the closing time “{text}”. Write for example: {examples}").format(
-        text=text[:60], examples=_("closes 2 days, closes 3 h, closes 2026-12-01 18:00")))
-
 
 def close_time(text: str | None, now: datetime, lang: str) -> datetime:
     if text is None:
         return now + DEFAULT_OPEN
-    when = parse_when(text, now, lang)
+    duration = parse_duration(text)  # a bare "2 päivää" / "3 h" means open for that long
+    when = now + duration if duration is not None else parse_when(text, now, lang)
     if when < now + MIN_OPEN:
         raise UserError(_("The closing time {when} is not in the future.").format(when=format_datetime(when)))
     if when > now + MAX_OPEN:

@@ -107,8 +107,9 @@ def test_settings_only_at_the_end_and_options_may_look_like_words():
     ("/kysely K? | a | A", "Vaihtoehto ”A” on kahteen kertaan."),
     ("/kysely " + "x" * 301 + " | a | b", "Kysymys on liian pitkä: 301 merkkiä, enintään 300."),
     ("/kysely K? | a | b | monivalinta 5", "Monivalinnassa voi valita 2–2"),
-    ("/kysely K? | a | b | sulkeutuu joskus", "En ymmärtänyt sulkeutumisaikaa ”joskus”"),
-    ("/kysely K? | a | b | sulkeutuu 2020-01-01 10:00", "ei ole tulevaisuudessa"),
+    ("/kysely K? | a | b | sulkeutuu joskus", "joskus"),
+    ("/kysely K? | a | b | sulkeutuu 2020-01-01 10:00", "2020"),
+    ("/kysely K? | a | b | sulkeutuu klo 11", "Tarkoitatko huomenna"),
     ("/kysely K? | a | b | sulkeutuu 90 päivää", "enintään 60 päivää"),
     ("/kysely | a | b", "Kysymys puuttuu"),
     ("/kysely sulje", "Anna kyselyn numero"),
@@ -479,13 +480,15 @@ async def test_poll_unknown_button_and_other_chat(bot):
     assert broken[0].text == "Tämä painike ei enää toimi."
 
 
-def test_parse_duration_units():
-    assert feature.parse_duration("2 päivää") == timedelta(days=2)
-    assert feature.parse_duration("in 3 hours") == timedelta(hours=3)
-    assert feature.parse_duration("om 2 dagar") == timedelta(days=2)
-    assert feature.parse_duration("45 min") == timedelta(minutes=45)
-    assert feature.parse_duration("1 viikon päästä") == timedelta(weeks=1)
-    assert feature.parse_duration("perjantaina") is None
+async def test_closing_time_phrases_from_the_shared_parser(bot):
+    fi = await bot.say("/kysely K? | a | b | sulkeutuu perjantaina klo 18")
+    assert "Sulkeutuu pe 27.11.2026 klo 18.00." in fi[0]
+    sv = await bot.say("/omrostning F? | a | b | stängs i morgon kl 18", lang="sv")
+    assert "Stängs tis 24.11.2026 kl. 18.00." in sv[0]
+    en = await bot.say("/poll Q? | a | b | closes in 3 hours", lang="en")
+    assert "Closes Mon 23 Nov 2026 15:00." in en[0]
+    fi = await bot.say("/kysely K? | a | b | auki 2 päivää")
+    assert "Sulkeutuu ke 25.11.2026 klo 12.00." in fi[0]
 
 
 def test_parse_errors_are_user_errors():
