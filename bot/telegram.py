@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import logging
+import math
 import secrets
 import time
 from collections import deque
@@ -76,21 +77,29 @@ def _native(chat_id: str) -> int | str:
 
 
 class _Window:
-    """At most ``limit`` events in any ``period`` seconds (a sliding log). Waiters are served
-    in arrival order (asyncio.Lock is fair), so a burst is queued, not dropped."""
+    """At most ``limit`` requests in any ``period`` seconds (a sliding log). A request's stamp
+    is its completion time (infinite while in flight): it reached Telegram before that, so
+    the next request in the window cannot arrive less than ``period`` after it. Waiters are
+    served in arrival order (asyncio.Lock is fair), so a burst is queued, not dropped."""
 
     def __init__(self, limit: int, period: float) -> None:
         self.limit = limit
         self.period = period
-        self.stamps: deque[float] = deque()
+        self.stamps: deque[list[float]] = deque()
         self.lock = asyncio.Lock()
 
     def wait_time(self, now: float) -> float:
-        while self.stamps and now - self.stamps[0] >= self.period:
+        while self.stamps and now - self.stamps[0][0] >= self.period:
             self.stamps.popleft()
         if len(self.stamps) < self.limit:
             return 0.0
-        return self.period - (now - self.stamps[0]) + 0.002
+        oldest = self.stamps[0][0]
+        return 0.01 if oldest == math.inf else self.period - (now - oldest) + 0.001
+
+    def take(self) -> list[float]:
+        stamp = [math.inf]
+        self.stamps.append(stamp)
+        return stamp
 
 
 class FloodLimiter(BaseRateLimiter[int]):
@@ -121,14 +130,14 @@ class FloodLimiter(BaseRateLimiter[int]):
         if window is None:
             if len(self.groups) > 1000:  # forget idle groups
                 now = time.monotonic()
-                for k in [k for k, w in self.groups.items() if not w.lock.locked() and w.wait_time(now) == 0
-                          and not w.stamps]:
-                    del self.groups[k]
+                for k, w in list(self.groups.items()):
+                    if not w.lock.locked() and (not w.stamps or now - max(s[0] for s in w.stamps) >= w.period):
+                        del self.groups[k]
             window = self.groups[key] = _Window(*self.group_limit)
         return window
 
-    async def _slot(self, group: _Window | None) -> None:
-        """Wait until both the group's and the overall window have room, then take one slot in each."""
+    async def _slot(self, group: _Window | None) -> list[list[float]]:
+        """Wait until both the group's and the overall window have room, then take a slot in each."""
         if group is not None:
             await group.lock.acquire()
         try:
@@ -137,10 +146,10 @@ class FloodLimiter(BaseRateLimiter[int]):
             async with self.overall.lock:
                 while (delay := self.overall.wait_time(time.monotonic())) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(delay)
-                now = time.monotonic()
-                self.overall.stamps.append(now)
+                stamps = [self.overall.take()]
                 if group is not None:
-                    group.stamps.append(now)
+                    stamps.append(group.take())
+                return stamps
         finally:
             if group is not None:
                 group.lock.release()
@@ -164,8 +173,7 @@ class FloodLimiter(BaseRateLimiter[int]):
         delay = self.backoff
         for attempt in range(retries + 1):
             await self._resume.wait()
-            if counted:
-                await self._slot(group)
+            stamps = await self._slot(group) if counted else []
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
@@ -187,6 +195,10 @@ class FloodLimiter(BaseRateLimiter[int]):
                 log.warning("Telegram %s failed (%s); retrying in %.1f s", endpoint, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.backoff_max)
+            finally:
+                done = time.monotonic()
+                for stamp in stamps:
+                    stamp[0] = done
         raise AssertionError("unreachable")
 
 
@@ -541,7 +553,7 @@ class TelegramTransport:
         try:
             await bot.stop_poll(_native(row.chat_id), int(row.message_id))
         except BadRequest as exc:
-            if "already closed" not in str(exc).lower():
+            if "closed" not in str(exc).lower():
                 raise
         async with self.services.db.session() as session:
             await store.mark_poll_closed(session, poll_ref, self.services.clock.now())

@@ -24,11 +24,17 @@ async def emu():
 class Running:
     """A running bot: the App, its Telegram transport and the task that polls."""
 
-    def __init__(self, app: App, transport: TelegramTransport, task: asyncio.Task) -> None:
-        self.app, self.transport, self.task = app, transport, task
+    def __init__(self, app: App, transport: TelegramTransport) -> None:
+        self.app, self.transport = app, transport
+        self.events: list = []  # every Incoming the transport delivered
+        self.task: asyncio.Task | None = None
+
+    async def dispatch(self, transport, event) -> None:
+        self.events.append(event)
+        await self.app.dispatch(transport, event)
 
     async def stop(self) -> None:
-        if self.task.done():
+        if self.task is None or self.task.done():
             return
         await self.transport.stop()
         with contextlib.suppress(asyncio.CancelledError):
@@ -59,16 +65,15 @@ async def start_bot(tmp_path, emu):
         app.add_transport(transport)
         await app.open()
         await app.jobs.start()
-        task = asyncio.create_task(transport.start(app.dispatch))
-        bot = Running(app, transport, task)
+        bot = Running(app, transport)
+        bot.task = asyncio.create_task(transport.start(bot.dispatch))
         running.append(bot)
-        await emu.wait_call("getUpdates")  # polling has begun
+        await emu.wait_call("getUpdates", len(emu.calls_of("getUpdates")) + 1)  # polling has begun
         return bot
 
     yield start
     for bot in running:  # whatever a test left running
-        if not bot.task.done():
-            await bot.stop()
+        await bot.stop()
 
 
 @pytest.fixture

@@ -162,7 +162,7 @@ class BotApiEmulator:
             self._changed.notify_all()
 
     def post(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None) -> dict:
-        """The person writes ``text`` in ``chat``; returns the message."""
+        """The person writes ``text`` in ``chat``; returns the update."""
         msg = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
                "from": user, "text": text}
         entities = _entities(text)
@@ -171,8 +171,12 @@ class BotApiEmulator:
         if reply_to is not None:
             msg["reply_to_message"] = self.messages[(chat["id"], reply_to)]
         self.messages[(chat["id"], msg["message_id"])] = msg
-        self._push("message", msg)
-        return msg
+        return self._push("message", msg)
+
+    def redeliver(self, update: dict) -> dict:
+        """Deliver an update again under a new update id (as after a lost confirmation)."""
+        kind = next(k for k in update if k != "update_id")
+        return self._push(kind, update[kind])
 
     def press(self, chat: dict, user: dict, message_id: int, data: str) -> str:
         """The person presses the inline button with ``data`` on the bot's message."""
