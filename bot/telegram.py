@@ -239,6 +239,7 @@ class TelegramTransport:
         self._admin_locks: dict[str, asyncio.Lock] = {}
         self._answered: set[str] = set()
         self._web_runner: Any = None
+        self._pruned_at = -math.inf
         self._webhook_secret = settings.secret_webhook() or secrets.token_urlsafe(32)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -329,6 +330,7 @@ class TelegramTransport:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.retry_backoff_max)
                 continue
+            await self._prune()
             if not updates:
                 continue
             await self.handle_updates(updates)
@@ -338,6 +340,18 @@ class TelegramTransport:
                     await set_state(session, PLATFORM, "update_offset", str(offset))
             except Exception:
                 log.exception("could not store the update offset")
+
+    async def _prune(self) -> None:
+        """Hourly: forget processed-event ids older than two days."""
+        now = time.monotonic()
+        if now - self._pruned_at < 3600:
+            return
+        self._pruned_at = now
+        try:
+            async with self.services.db.session() as session:
+                await store.prune_processed(session, PLATFORM, self.services.clock.now() - dtm.timedelta(days=2))
+        except Exception:
+            log.warning("pruning processed Telegram events failed", exc_info=True)
 
     async def _run_webhook(self) -> None:
         from aiohttp import web

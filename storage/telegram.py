@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import delete
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import ProcessedEvent
 from storage.types import UTCDateTime
 
 
@@ -35,3 +37,12 @@ async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -
         row.closed_at = now
         session.add(row)
         await session.commit()
+
+
+async def prune_processed(session: AsyncSession, platform: str, before: datetime) -> int:
+    """Forget processed-event ids older than ``before`` (Telegram redelivers for at most a day)."""
+    result = await session.execute(
+        delete(ProcessedEvent).where(ProcessedEvent.platform == platform, ProcessedEvent.at < before)
+    )
+    await session.commit()
+    return result.rowcount or 0

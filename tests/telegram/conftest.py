@@ -68,7 +68,8 @@ async def start_bot(tmp_path, emu):
         bot = Running(app, transport)
         bot.task = asyncio.create_task(transport.start(bot.dispatch))
         running.append(bot)
-        await emu.wait_call("getUpdates", len(emu.calls_of("getUpdates")) + 1)  # polling has begun
+        ready = "setWebhook" if overrides.get("webhook_url") else "getUpdates"
+        await emu.wait_call(ready, len(emu.calls_of(ready)) + 1)  # polling (or the webhook) has begun
         return bot
 
     yield start

@@ -87,6 +87,8 @@ class BotApiEmulator:
         self.reactions: dict[tuple[int, int, int], list[str]] = {}
         self.answers: list[dict] = []  # answerCallbackQuery params
         self.webhook: dict | None = None
+        self.webhook_deliveries: list[tuple[int, int]] = []  # (update id, HTTP status)
+        self._deliveries: set[asyncio.Task] = set()
         self.faults: dict[str, list[Fault]] = {}
         self.latency = 0.0  # seconds added to every reply
         self._update_ids = itertools.count(100001)
@@ -153,9 +155,34 @@ class BotApiEmulator:
 
     def _push(self, kind: str, payload: dict) -> dict:
         update = {"update_id": next(self._update_ids), kind: payload}
-        self.updates.append(update)
-        asyncio.get_running_loop().create_task(self._notify())
+        loop = asyncio.get_running_loop()
+        if self.webhook:
+            task = loop.create_task(self._deliver(update))
+            self._deliveries.add(task)
+            task.add_done_callback(self._deliveries.discard)
+        else:
+            self.updates.append(update)
+            loop.create_task(self._notify())
         return update
+
+    async def _deliver(self, update: dict) -> None:
+        """Webhook mode: POST the update to the bot, retrying a failed delivery like Telegram."""
+        import aiohttp
+
+        assert self.webhook is not None
+        headers = {}
+        if self.webhook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook["secret_token"]
+        async with aiohttp.ClientSession() as session:
+            for _attempt in range(5):
+                try:
+                    async with session.post(self.webhook["url"], json=update, headers=headers) as resp:
+                        self.webhook_deliveries.append((update["update_id"], resp.status))
+                        if resp.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    self.webhook_deliveries.append((update["update_id"], -1))
+                await asyncio.sleep(0.2)
 
     async def _notify(self) -> None:
         async with self._changed:

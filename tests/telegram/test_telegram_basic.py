@@ -126,3 +126,55 @@ async def test_document_photo_long_reply_and_private_chat(tg, emu):
     assert "".join(p.params["text"] + "\n" for p in parts).rstrip("\n") == long_html
     assert int(last_id) == parts[-1].result["message_id"]
     assert await t.private_chat(str(alice["id"])) == str(alice["id"])
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def test_webhook_mode(start_bot, emu):
+    import aiohttp
+
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/tg-hook"
+    bot = await start_bot(webhook_url=url, webhook_port=port, webhook_secret="s3cret")
+    assert emu.webhook == {"url": url, "secret_token": "s3cret"}
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    update = emu.post(group, alice, "/idea Via webhook")
+    await emu.wait_call("sendMessage")
+    assert emu.sent_texts(group)[0].startswith("💡 Idea #1 saved. Via webhook")
+    # a forged request without the secret is refused; a redelivery is not handled twice
+    async with aiohttp.ClientSession() as session:
+        async with session.post(url, json=update) as resp:
+            assert resp.status == 403
+        async with session.post(url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"}) as resp:
+            assert resp.status == 200
+    await emu.wait_idle()
+    assert len(emu.sent_texts(group)) == 1
+    assert not emu.calls_of("getUpdates")
+    await bot.stop()
+
+
+async def test_create_builds_the_transport_from_settings(tmp_path, emu):
+    from bot.app import App, build_transports
+    from bot.config import Settings
+    from bot.telegram import TelegramTransport
+    from bot.transport import Transport
+    from tests.telegram.conftest import telegram_settings
+
+    settings = Settings.model_construct(**{**dict(Settings.model_construct()), "data_dir": tmp_path,
+                                           "telegram": telegram_settings(emu)})
+    app = App(settings)
+    (transport,) = build_transports(settings, app.services, ["telegram"])
+    assert isinstance(transport, TelegramTransport) and isinstance(transport, Transport)
+    assert transport.platform == "telegram" and transport.command_prefixes == ("/",)
+    await app.open()
+    message_id = await transport.send("4242", __import__("bot.events").events.Reply("hi <b>there</b>"))
+    assert transport.bot_username == "kehra_test_bot"  # from getMe, fetched on first use
+    assert emu.calls_of("sendMessage")[0].params["chat_id"] == "4242" and message_id == "1"
+    await transport.stop()
+    await app.db.close()
