@@ -38,6 +38,7 @@ LATE_GRACE = timedelta(minutes=2)
 LIST_DAYS = 60
 LIST_LIMIT = 15
 LOCAL_FMT = "%Y-%m-%dT%H:%M"
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 ANSWER_LABELS = {"yes": N_("Coming"), "no": N_("Not coming"), "maybe": N_("Maybe")}
 ANSWER_EMOJI = {"yes": "✅", "no": "❌", "maybe": "🤔"}
@@ -435,7 +436,7 @@ def parse_meeting(text: str, now: datetime, lang: str) -> MeetingSpec:
 
 def _number(word: str) -> int:
     word = word.strip().lstrip("#")
-    if not word.isdigit() or len(word) > 9:
+    if not _DIGITS.fullmatch(word):
         raise UserError(_("Give the meeting's number, for example 3."), show_usage=True)
     return int(word)
 
@@ -464,7 +465,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
     if not args:
         raise UserError(_("Tell me when and what, for example: {example}").format(
             example=_("tue 1.12. at 18 Kehrä meeting @ Maunula house")), show_usage=True)
-    if args.lstrip("#").isdigit():
+    if _DIGITS.fullmatch(args.lstrip("#")):
         await show_meeting(ctx, _number(args))
         return
     await ctx.require(Role.ADMIN)
@@ -601,7 +602,7 @@ async def rsvp_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
 
 
 async def rsvp_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 2 or not args[0].isdigit() or args[1] not in store.ANSWERS:
+    if len(args) != 2 or not _DIGITS.fullmatch(args[0]) or args[1] not in store.ANSWERS:
         raise UserError(_("This button no longer works."))
     async with ctx.db.session() as session:
         meeting = await session.get(store.Meeting, int(args[0]))

@@ -2,6 +2,7 @@
 .ics round-trip, permissions, bad input, languages. Real App + SQLite + ManualClock."""
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import recurring_ical_events
@@ -21,6 +22,8 @@ from handlers.meetings import digest as meetings_digest
 from handlers.when import HELSINKI
 from storage import meetings as store
 from storage.core import Job
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
 
 # The TestBot clock starts at Mon 23 Nov 2026 10:00 UTC = 12:00 in Helsinki.
 
@@ -431,13 +434,19 @@ async def test_on_postgresql(make_bot, pg_database, tmp_path):
 
 async def test_bench_smoke(tmp_path):
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
-    spec = importlib.util.spec_from_file_location("meetings_bench", path)
+    spec = importlib.util.spec_from_file_location("meetings_bench", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     r = await bench.rebuild(tmp_path / "a", 6)
     assert r["reminders"] == 12 and r["pending"] == 18
     s = await bench.same_minute(tmp_path / "b", 5)
     assert s["sent"] == 5 and s["ran"] == 5
+
+
+@pytest.mark.parametrize("text", ["/meeting ²", "/rsvp ² yes", "/calendar ³", "/cancelmeeting ٣x", "/meeting #",
+                                  "/movemeeting 1 ->", "/skipmeeting", "/meetingsettings quiet", "/meeting @",
+                                  "/meeting joka tiistai", "/meeting every Monday 1000 times at 9 X"])
+async def test_odd_input_never_crashes(admin_bot, text):
+    replies = await admin_bot.say(text, user="admin", lang="en")
+    assert len(replies) == 1 and "Sorry, something went wrong" not in replies[0]
