@@ -840,17 +840,18 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
         exc = exceptions.get(m.id, {})
         if m.rrule:
             ev.add("rrule", vRecur.from_ical(m.rrule))
-            skipped = sorted(k for k in exc)
+            skipped = sorted(k for k, v in exc.items() if v is None)
             if skipped:
                 ev.add("exdate", [wall(k) for k in skipped])
         cal.add_component(ev)
         for key, moved in sorted(exc.items()):
             if moved and m.rrule:
-                # Moved occurrence: EXDATE on the series plus a stand-alone event with its own UID
-                # keeps every calendar client (and recurring-ical-events) unambiguous.
+                # A moved occurrence overrides the series' instance (same UID, RECURRENCE-ID).
                 mv = Event()
-                mv.add("uid", f"{key.replace(':', '').replace('-', '')}-{m.uid}")
+                mv.add("uid", m.uid)
+                mv.add("recurrence-id", wall(key))
                 mv.add("dtstamp", stamp)
+                mv.add("sequence", 1)
                 mv.add("summary", m.title)
                 mv.add("dtstart", wall(moved))
                 mv.add("duration", timedelta(minutes=m.duration_minutes))
