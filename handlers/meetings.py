@@ -283,11 +283,13 @@ def reminder_time(start: datetime, offset: int, quiet: tuple[int, int] | None) -
 # --- scheduling ----------------------------------------------------------------------------------
 
 
-async def schedule_next(session, meeting: store.Meeting, now: datetime) -> Occurrence | None:
+async def schedule_next(session, meeting: store.Meeting, now: datetime, *, fresh: bool = False) -> Occurrence | None:
     """(Re)schedule the reminders and the roll job of the meeting's next occurrence after ``now``.
-    Pending jobs of the meeting are cancelled first; sent ones stay sent (dedup keys)."""
-    await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
-    await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
+    Pending jobs of the meeting are cancelled first (not needed for a ``fresh`` meeting); sent ones
+    stay sent (dedup keys)."""
+    if not fresh:
+        await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
+        await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
     if meeting.cancelled_at is not None:
         return None
     exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id]
@@ -477,7 +479,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
         )
         await store.create_meeting(session, meeting)
-        occ = await schedule_next(session, meeting, ctx.now())
+        occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
         await session.commit()
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
