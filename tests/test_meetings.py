@@ -453,3 +453,25 @@ async def test_bench_smoke(tmp_path):
 async def test_odd_input_never_crashes(admin_bot, text):
     replies = await admin_bot.say(text, user="admin", lang="en")
     assert len(replies) == 1 and "Sorry, something went wrong" not in replies[0]
+
+
+@pytest.mark.postgres
+async def test_two_instances_send_each_reminder_once(make_bot, pg_database, tmp_path):
+    one = await make_bot(database_url=pg_database, data_dir=tmp_path / "one")
+    two = await make_bot(database_url=pg_database, data_dir=tmp_path / "two")
+    one.make_admin("admin")
+    for hour in range(10, 20):
+        await create(one, f"huomenna klo {hour} Kokous {hour}")
+    due = hel(2026, 11, 24, 9, 30).astimezone(UTC)
+    one.clock.set(due)
+    two.clock.set(due)
+    import asyncio
+
+    ran = await asyncio.gather(one.app.jobs.run_due(), two.app.jobs.run_due())
+    sent = reminders(one) + reminders(two)
+    # due by 9.30: the day-before reminders of 13..19 (10..12 were already past at creation) and
+    # the hour-before one of 10.00; each sent by exactly one of the two instances
+    assert sum(ran) == 8
+    assert sorted(int(t.splitlines()[0].rsplit(" ", 1)[1]) for t in sent) == [10, 13, 14, 15, 16, 17, 18, 19]
+    await one.close()
+    await two.close()
