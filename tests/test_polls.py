@@ -506,3 +506,19 @@ async def test_closing_time_phrases_from_the_shared_parser(bot):
 def test_parse_errors_are_user_errors():
     with pytest.raises(UserError):
         feature.parse_poll("K? | a")
+
+
+async def test_native_vote_found_by_reference_when_the_event_has_no_chat(make_bot):
+    # Telegram's poll_answer carries only the poll id and the voter
+    bot = await make_bot(transport=FakeTransport(native_polls=True))
+    await bot.say("/poll Q? | a | b", lang="en")
+    ref = next(s for s in bot.transport.sent if s.kind == "poll").message_id
+    await bot.vote(ref, 1, user="u2", chat="")
+    assert await tally(bot) == ([0, 1], 1)
+
+
+async def test_user_text_is_escaped(bot):
+    await bot.say("/kysely <b>K</b> & co? | <i>a</i> | b")
+    html = bot.transport.sent[-1].reply.html
+    assert "&lt;b&gt;K&lt;/b&gt; &amp; co?" in html and "&lt;i&gt;a&lt;/i&gt;" in html
+    assert "<i>" not in html
