@@ -620,6 +620,11 @@ class TelegramTransport:
         the person has sent /start to it (sends before that fail with 403 Forbidden)."""
         return user_id
 
+    async def member_count(self, chat_id: str) -> int | None:
+        """Members of the chat, the bot included (used by polls for turnout)."""
+        bot = await self._ready()
+        return await bot.get_chat_member_count(_native(chat_id))
+
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         if not chat_id.startswith("-"):
             return Role.ADMIN if chat_id == user_id else Role.MEMBER
