@@ -753,15 +753,22 @@ def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile) -> s
     return "\n".join(lines)
 
 
-def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = "") -> bytes:
+def profile_figure(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = ""):
+    """A matplotlib Figure of the dimension means (bars with spread, or radar), labelled in the current language."""
     from handlers import charts  # matplotlib is loaded only when a chart is drawn
 
     cats = [tr(d.title) for d in cl.dimensions]
     means = {name: [getattr(p.dimension(d.id), "mean", None) for d in cl.dimensions] for name, p in series.items()}
     if radar:
-        return charts.radar_chart(cats, means, title=title)
+        return charts.radar_figure(cats, means, title=title)
     spreads = {name: [getattr(p.dimension(d.id), "spread", None) for d in cl.dimensions] for name, p in series.items()}
-    return charts.bar_chart(cats, means, errors=spreads, title=title, ylabel=_("Mean (1–5)"))
+    return charts.bar_figure(cats, means, errors=spreads, title=title, ylabel=_("Mean (1–5)"))
+
+
+def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = "") -> bytes:
+    from handlers import charts
+
+    return charts.to_png(profile_figure(cl, series, radar=radar, title=title))
 
 
 async def _area(ctx: Context, session) -> str:
