@@ -3,6 +3,7 @@ or the group), the area sees its profile per dimension, over time and beside sha
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -554,7 +555,7 @@ async def checklist_cmd(ctx: Context, args: Args) -> None:
 
 
 async def list_cmd(ctx: Context, args: Args) -> None:
-    found = load_all(directories(ctx.services.data_dir))
+    found = await asyncio.to_thread(load_all, directories(ctx.services.data_dir))
     lines = [b(_("Checklists:"))]
     for cid, cl in sorted(found.items()):
         lines.append(esc(_("{id}: {title} ({count} questions)").format(id=cid, title=tr(cl.title), count=len(cl.questions))))
@@ -566,7 +567,7 @@ async def start_round(ctx: Context, args: Args) -> None:
     if ctx.event.is_private:
         raise UserError(_("Start a self-assessment round in the group chat of your area."))
     name, closes = parse_start(args.words, ctx.now())
-    found = load_all(directories(ctx.services.data_dir))
+    found = await asyncio.to_thread(load_all, directories(ctx.services.data_dir))
     cl = found.get(name or DEFAULT_CHECKLIST)
     if cl is None:
         raise UserError(_("There is no checklist called {name}. Available: {names}.").format(
@@ -991,7 +992,7 @@ async def remind_job(services: Services, job: Job) -> None:
 
 
 async def on_start(services: Services) -> None:
-    found = load_all(directories(services.data_dir))
+    found = await asyncio.to_thread(load_all, directories(services.data_dir))
     log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
 
 
