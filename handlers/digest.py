@@ -269,14 +269,16 @@ async def produce(services: Services, chat: Chat, week: str, *, post: bool) -> s
     record = store.Digest(chat_key=chat.key, platform=chat.platform, title=chat.title, area=chat.area, week=week,
                           start=start, end=end, language=lang, content=json.dumps(content, ensure_ascii=False),
                           text=text, created_at=now)
+    # Activity alone (a private chat, say) is stored but not worth a message.
+    worth_posting = any(name != "activity" for name in sections)
     async with services.db.session() as session:
         if not await store.insert_digest(session, record):
             return None
-        if not sections:
-            await store.mark_skipped(session, record.id, now, "empty")
+        if not worth_posting:
+            await store.mark_skipped(session, record.id, now, "empty" if not sections else "quiet")
         elif not post:
             await store.mark_skipped(session, record.id, now, "late")
-    if sections and post:
+    if worth_posting and post:
         await post_digest(services, record)
     return record
 

@@ -59,7 +59,8 @@ def to_csv(rows: list[dict], columns: list[str] | None = None) -> bytes:
 
 
 def to_json(document: Any) -> bytes:
-    return (json.dumps(document, ensure_ascii=False, indent=2, sort_keys=False) + "\n").encode("utf-8")
+    # no indent: the C encoder is ~10x faster on year-long exports; pretty-print with `jq` if needed
+    return (json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~!])")

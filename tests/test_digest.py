@@ -109,7 +109,7 @@ async def test_quiet_weeks_get_a_record_but_no_message(bot):
     assert set(weeks) == {"2026-W48", "2026-W49", "2026-W50", "2026-W51"}
     assert weeks["2026-W49"].data()["sections"] == {"activity": {"counts": {"messages": 1, "people": 1}}}
     assert weeks["2026-W51"].data()["sections"] == {}
-    assert [weeks[w].post_error for w in sorted(weeks)] == ["late", "late", "empty", "empty"]
+    assert [weeks[w].post_error for w in sorted(weeks)] == ["quiet", "quiet", "empty", "empty"]
     assert digests_sent(bot.transport) == []
 
 
@@ -391,3 +391,58 @@ async def test_exactly_once_with_two_instances_on_postgresql(make_bot, tmp_path,
     async with one.services.db.session() as session:
         count = (await session.execute(select(func.count()).select_from(store.Digest))).scalar_one()
     assert count == 2
+
+
+async def test_activity_alone_is_stored_not_posted(bot):
+    await bot.say("/apua", user="a")
+    await bot.run_due(W48_DUE)
+    (record,) = await records(bot)
+    assert record.post_error == "quiet" and record.data()["sections"]["activity"]["counts"]["messages"] == 1
+    assert digests_sent(bot.transport) == []
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def test_cli_export_writes_files_and_progress(tmp_path, capsys):
+    from bot.cli import main
+
+    async def seed():
+        from bot.testing import TestBot
+
+        bot = await TestBot(tmp_path).open()
+        bot.make_admin("admin")
+        await bot.say("/alue Maunula", user="admin")
+        await bot.say("/julkaise ideat", user="admin")
+        await seed_week(bot)
+        await bot.run_due(W48_DUE)
+        await bot.app.close()
+
+    asyncio.run(seed())
+    config = tmp_path / "kehrabot.toml"
+    config.write_text(f'data_dir = "{tmp_path.as_posix()}"\n', encoding="utf-8")
+    out = tmp_path / "w48.json"
+    assert main(["-c", str(config), "export", "digests", "--week", "2026-w48", "--format", "json", "-o", str(out)]) == 0
+    doc = json.loads(out.read_bytes())
+    jsonschema.validate(doc, SCHEMA)
+    assert doc["areas"][0]["area"] == "Maunula"
+    assert "export: area 1/1 Maunula" in capsys.readouterr().err
+    assert main(["-c", str(config), "export", "ideas", "--format", "csv", "--public", "-q"]) == 0
+    printed = capsys.readouterr().out
+    rows = list(csv.DictReader(io.StringIO(printed.lstrip("\ufeff"))))
+    assert [r["number"] for r in rows] == ["1", "2", "3"] and "author_name" not in rows[0]
+    assert main(["-c", str(config), "export", "digests", "--week", "2026-W48", "--to-week", "2026-W50",
+                 "--format", "md", "--lang", "sv", "-q"]) == 0
+    assert "## Maunula" in capsys.readouterr().out
+    assert main(["-c", str(config), "export", "nonsense", "-q"]) == 2
+    assert "available: digests, ideas" in capsys.readouterr().err
+    assert main(["-c", str(config), "export", "digests", "--week", "48"]) == 2
+
+
+def test_bench_smoke():
+    from bench import digest_bench
+
+    d = asyncio.run(digest_bench.bench_digests(5, 10, None))
+    assert d["digests"] == 5 and d["posted"] == 5 and d["second_sweep_made"] == 0
+    e = asyncio.run(digest_bench.bench_export(2, 3, None))
+    assert e["records"] == 12 and e["json_mb"] > 0
