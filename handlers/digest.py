@@ -16,6 +16,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from time import monotonic
 
 from bot.clock import HELSINKI
 from bot.events import FileOut, Role
@@ -34,6 +35,8 @@ MAX_BACKFILL_WEEKS = 12
 #: a post that failed is retried while its record is younger than this
 RETRY_POST_FOR = timedelta(days=6)
 MAX_LINES = 30
+#: a sweep started by the scheduler works at most this long, then continues a second later
+SWEEP_BUDGET_SECONDS = 2.0
 #: publication choice -> digest sections and raw exports it covers
 PUBLISHES = {"ideas": ("ideas",), "polls": ("polls",), "meetings": ("meetings",), "profile": ("checklist",)}
 PUBLISH_WORDS = {
@@ -300,20 +303,22 @@ async def post_digest(services: Services, record: store.Digest) -> bool:
     return True
 
 
-async def sweep(services: Services) -> int:
-    """Produce every due and missing digest; retry failed posts; schedule the next sweep.
-    Returns how many records were written."""
+async def sweep(services: Services, budget: float | None = SWEEP_BUDGET_SECONDS) -> int:
+    """Produce every due and missing digest; retry failed posts; plan the next sweep.
+    After ``budget`` seconds of work it stops and plans to continue a second later, so that
+    other scheduled jobs are not held up on a Monday morning. Returns how many records were written."""
     now = services.clock.now()
+    started = monotonic()
     made = 0
     current = store.week_of(now)
     previous = store.shift_week(current, -1)
     next_at = now + timedelta(hours=1)
     try:
         await flush_activity(services)
+        oldest = store.shift_week(current, -MAX_BACKFILL_WEEKS)
         async with services.db.session() as session:
             chats = await store.all_chats(session)
-            have = await store.existing_weeks(session)
-        oldest = store.shift_week(current, -MAX_BACKFILL_WEEKS)
+            have = await store.existing_weeks(session, since_week=oldest)
         for chat in chats:
             on, day, hhmm = chat_schedule(chat)
             if not on:
@@ -321,6 +326,9 @@ async def sweep(services: Services) -> int:
             first = max(store.week_of(chat.created_at), oldest)
             due = [w for w in store.weeks_between(first, previous)
                    if (chat.key, w) not in have and slot(w, day, hhmm) <= now]
+            if due and budget is not None and monotonic() - started > budget:
+                next_at = now  # more to do: continue at the next wake-up
+                break
             for week in due:
                 try:
                     if await produce(services, chat, week, post=week == due[-1]):
@@ -343,7 +351,7 @@ async def sweep(services: Services) -> int:
         state = _state(services)
         if state is not None:
             state.next_sweep = None
-        plan_sweep(services, max(next_at, now + timedelta(seconds=1)))
+        plan_sweep(services, max(next_at, now))
     return made
 
 

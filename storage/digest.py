@@ -131,8 +131,12 @@ async def insert_digest(session: AsyncSession, digest: Digest) -> bool:
     return True
 
 
-async def existing_weeks(session: AsyncSession, chat_keys: list[str] | None = None) -> set[tuple[str, str]]:
+async def existing_weeks(
+    session: AsyncSession, chat_keys: list[str] | None = None, since_week: str | None = None
+) -> set[tuple[str, str]]:
     query = select(Digest.chat_key, Digest.week)
+    if since_week is not None:
+        query = query.where(Digest.week >= since_week)
     if chat_keys is not None:
         query = query.where(Digest.chat_key.in_(chat_keys))
     return {(c, w) for c, w in (await session.execute(query)).all()}

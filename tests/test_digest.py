@@ -446,3 +446,14 @@ def test_bench_smoke():
     assert d["digests"] == 5 and d["posted"] == 5 and d["second_sweep_made"] == 0
     e = asyncio.run(digest_bench.bench_export(2, 3, None))
     assert e["records"] == 12 and e["json_mb"] > 0
+
+
+async def test_sweep_works_in_slices_and_finishes_later(bot):
+    for chat in ("c1", "c2", "c3"):
+        await bot.say("/idea Penkki puistoon", chat=chat)
+    bot.clock.set(W48_DUE)
+    assert await feature.sweep(bot.services, budget=-1) == 0  # out of time before the first chat
+    state = bot.services.extensions["digest"]
+    assert state.next_sweep == W48_DUE  # continue at once
+    await bot.run_due()
+    assert len(digests_sent(bot.transport)) == 3
