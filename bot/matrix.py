@@ -16,6 +16,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
+    JoinedMembersResponse,
     JoinError,
     LoginResponse,
     MegolmEvent,
@@ -23,6 +24,7 @@ from nio import (
     RedactionEvent,
     RoomCreateResponse,
     RoomGetStateResponse,
+    RoomMemberEvent,
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
@@ -244,12 +246,13 @@ class MatrixTransport:
     async def _sync_loop(self) -> None:
         assert self.client is not None
         token = await self._state("sync_token")
+        full_state = True  # rebuild the room state (members, power levels) after every start
         backoff = 0.5
         while not self._stopping:
             try:
                 resp = await self.client.sync(
                     timeout=int(self.cfg.sync_timeout_seconds * 1000) if token else 0,
-                    sync_filter=self._filter(), since=token, full_state=token is None)
+                    sync_filter=self._filter(), since=token, full_state=full_state)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -272,6 +275,7 @@ class MatrixTransport:
                 continue
             self._batches.append(_Batch(resp.next_batch, tasks))
             token = resp.next_batch
+            full_state = False
             await self._commit_tokens()
             self.ready.set()
 
@@ -313,7 +317,8 @@ class MatrixTransport:
                 task = self._schedule(room_id, event)
                 if task is not None:
                     tasks.append(task)
-            await self._leave_if_alone(room_id)
+            if any(isinstance(e, RoomMemberEvent) and e.membership in ("leave", "ban") for e in events):
+                await self._leave_if_alone(room_id)
         for room_id in resp.rooms.leave:
             self._creators.pop(room_id, None)
         return tasks
@@ -333,7 +338,8 @@ class MatrixTransport:
             if not resp.chunk or not resp.end or resp.end == start:
                 break
             start = resp.end
-        log.info("matrix: back-filled %d events in %s after a sync gap", len(found), room_id)
+        if found:
+            log.info("matrix: back-filled %d events in %s after a sync gap", len(found), room_id)
         found.reverse()
         return found
 
@@ -494,8 +500,10 @@ class MatrixTransport:
             self._joining.discard(room_id)
 
     async def _leave_if_alone(self, room_id: str) -> None:
-        room = self.client.rooms.get(room_id) if self.client else None
-        if room is None or room.joined_count > 1 or room.invited_count > 0:
+        """Leave (and forget) a room once everybody else has left it."""
+        assert self.client is not None
+        resp = await self.client.joined_members(room_id)
+        if not isinstance(resp, JoinedMembersResponse) or len(resp.members) > 1:
             return
         log.info("matrix: leaving %s, nobody else is there", room_id)
         await self.client.room_leave(room_id)

@@ -73,12 +73,14 @@ class MatrixUser:
 
     async def sync(self, timeout_ms: int = 500) -> None:
         c = self.client
-        resp = await c.sync(timeout=timeout_ms, since=self.token, full_state=self.token is None)
+        resp = await c.sync(timeout=timeout_ms, since=self.token, full_state=self.token is None,
+                            sync_filter={"room": {"timeline": {"limit": 100}}})
         if not isinstance(resp, SyncResponse):
             await asyncio.sleep(0.2)
             return
         self.token = resp.next_batch
         for room_id, info in resp.rooms.join.items():
+            assert not (info.timeline.limited and room_id in self.events), "test client missed events"
             self.events.setdefault(room_id, []).extend(info.timeline.events)
         if c.olm is not None:
             if c.outgoing_to_device_messages:

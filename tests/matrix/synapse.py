@@ -109,3 +109,20 @@ class Synapse:
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def login_token(self, user: str, password: str = "secret-pw") -> str:
+        body = json.dumps({"type": "m.login.password", "identifier": {"type": "m.id.user", "user": user},
+                           "password": password}).encode()
+        req = urllib.request.Request(self.url + "/_matrix/client/v3/login", data=body,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["access_token"]
+
+    def lift_rate_limit(self, user_id: str, admin_token: str) -> None:
+        """Exempt one test user (not the bot) from message rate limits."""
+        req = urllib.request.Request(
+            self.url + f"/_synapse/admin/v1/users/{user_id}/override_ratelimit",
+            data=json.dumps({"messages_per_second": 0, "burst_count": 0}).encode(), method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {admin_token}"})
+        with urllib.request.urlopen(req, timeout=10):
+            pass
