@@ -193,7 +193,7 @@ async def run_console(app, transport: ConsoleTransport, stdin: TextIO = sys.stdi
         while True:
             if interactive:
                 prompt = f"{transport.user}@{transport.chat_id}> "
-                line = await loop.run_in_executor(None, lambda: input(prompt))
+                line = await loop.run_in_executor(None, input, prompt)
             else:
                 line = await loop.run_in_executor(None, stdin.readline)
                 if not line:

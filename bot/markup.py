@@ -45,12 +45,15 @@ def to_matrix_html(markup: str) -> str:
 
 
 class _Validator(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, void: frozenset[str]) -> None:
         super().__init__(convert_charrefs=False)
         self.stack: list[str] = []
         self.errors: list[str] = []
+        self.void = void
 
     def handle_starttag(self, tag, attrs):
+        if tag in self.void and not attrs:
+            return
         if tag not in ALLOWED_TAGS:
             self.errors.append(f"tag <{tag}> not allowed")
         if tag == "a" and [k for k, _ in attrs] != ["href"]:
@@ -74,11 +77,12 @@ class _Validator(HTMLParser):
             self.errors.append(f"entity &{name}; not supported by Telegram")
 
 
-def validate(markup: str) -> list[str]:
-    """Problems that would make Telegram HTML or Matrix HTML misrender ``markup``."""
+def validate(markup: str, *, matrix: bool = False) -> list[str]:
+    """Problems that would make Telegram HTML (or, with ``matrix``, Matrix HTML with its
+    ``<br>`` line breaks) misrender ``markup``."""
     if re.search(r"&(?!(amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", markup):
         return ["bare ampersand"]
-    v = _Validator()
+    v = _Validator(frozenset({"br"}) if matrix else frozenset())
     v.feed(markup)
     v.close()
     if v.stack:

@@ -16,8 +16,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.base import JobHandler, Services
-from storage.core import claim_job, due_job_ids, finish_job, pending_jobs, release_job
-from storage.core import Job
+from storage.core import Job, claim_job, due_job_ids, finish_job, pending_jobs, release_job
 
 log = logging.getLogger(__name__)
 

@@ -111,6 +111,12 @@ class Services:
     wake: Callable[[datetime], None] = lambda _when: None
     #: chats already known to exist in the store (a cache owned by the app)
     known_chats: set[str] = field(default_factory=set)
+    #: (person, chat) -> (person's language, chat's language, fetched at); short-lived cache
+    language_cache: dict[tuple[str, str], tuple[str | None, str | None, float]] = field(default_factory=dict)
+
+    def forget_languages(self) -> None:
+        """Call after a language setting changed."""
+        self.language_cache.clear()
 
     def transport_for(self, chat_key: str) -> Transport:
         platform = chat_key.split(":", 1)[0]

@@ -67,6 +67,7 @@ async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
         else:
             await set_person_language(session, ctx.sender_key, ctx.event.sender_name, code)
         await session.commit()
+    ctx.services.forget_languages()
     with ctx.services.locale(code):
         if for_chat:
             await ctx.reply(esc(_("This chat's language is now {name}.").format(name=LANGUAGE_NAMES[code])))

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 #: anything longer is refused before parsing (ideas have their own, smaller limit)
 MAX_MESSAGE_CHARS = 20_000
 _COMMAND = re.compile(r"^\s*(?P<prefix>[/!])(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>\S+))?(?:\s+(?P<args>.*))?$", re.S)
+#: another instance's language change is seen after at most this long
+LANGUAGE_CACHE_SECONDS = 60
 _NAME_OK = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
@@ -57,12 +59,20 @@ class Router:
                 self.buttons[f"{feature.name}:{action}"] = handler
 
     async def _language(self, event: Incoming) -> str:
+        cache = self.services.language_cache
+        key = (event.sender_key, event.chat_key)
+        hit = cache.get(key)
+        if hit is not None and time.monotonic() - hit[2] < LANGUAGE_CACHE_SECONDS:
+            return resolve_language(hit[0], hit[1], event.language_hint)
         async with self.services.db.session() as session:
             person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
             if event.chat_key not in self.services.known_chats:
                 await ensure_chat(session, event.chat_key, event.platform, event.chat_title, self.services.clock.now())
                 await session.commit()
                 self.services.known_chats.add(event.chat_key)
+        if len(cache) > 10_000:
+            cache.clear()
+        cache[key] = (person_lang, chat_lang, time.monotonic())
         return resolve_language(person_lang, chat_lang, event.language_hint)
 
     async def dispatch(self, transport: Transport, event: Incoming) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
+from sqlalchemy import Text, UniqueConstraint, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -73,28 +73,31 @@ async def create_idea(
     now: datetime,
     source_message_id: str | None,
 ) -> Idea:
-    """Insert an idea with the chat's next number and commit. Retries on a number clash."""
+    """Insert an idea with the chat's next number and commit (one statement for the number and
+    the row, so concurrent writers cannot take the same number; retried on a clash)."""
+    next_number = (
+        select(func.coalesce(func.max(Idea.number), 0) + 1).where(Idea.chat_key == chat_key).scalar_subquery()
+    )
+    values = dict(
+        chat_key=chat_key, number=next_number, text=text, search=search, tags=" ".join(tags),
+        author_key=author_key, author_name=author_name[:255], status="new", support_count=0,
+        created_at=now, updated_at=now, source_message_id=source_message_id,
+    )
     for _attempt in range(5):
-        number = (
-            await session.execute(select(func.coalesce(func.max(Idea.number), 0)).where(Idea.chat_key == chat_key))
-        ).scalar_one() + 1
-        idea = Idea(
-            chat_key=chat_key, number=number, text=text, search=search, tags=" ".join(tags),
-            author_key=author_key, author_name=author_name[:255], created_at=now, updated_at=now,
-            source_message_id=source_message_id,
-        )
-        session.add(idea)
         try:
-            await session.flush()
+            row = (await session.execute(insert(Idea).values(**values).returning(Idea.id, Idea.number))).one()
         except IntegrityError:
             await session.rollback()
             continue
-        for tag in tags:
-            session.add(IdeaTag(idea_id=idea.id, tag=tag))
-        session.add(IdeaEvent(idea_id=idea.id, at=now, actor_key=author_key, actor_name=author_name[:255],
-                              action="created", to_status="new"))
+        idea_id, number = row
+        if tags:
+            await session.execute(insert(IdeaTag), [{"idea_id": idea_id, "tag": t} for t in tags])
+        await session.execute(insert(IdeaEvent).values(
+            idea_id=idea_id, at=now, actor_key=author_key, actor_name=author_name[:255], action="created",
+            to_status="new", note=""))
         await session.commit()
-        return idea
+        values.update(id=idea_id, number=number)
+        return Idea(**values)
     raise RuntimeError("could not allocate an idea number")
 
 

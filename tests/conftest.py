@@ -28,17 +28,42 @@ def make_bot(tmp_path):
     yield make
 
 
-@pytest.fixture
-async def pg_url():
-    """A fresh PostgreSQL schema on the local server for one test."""
+async def _admin(sql: str) -> None:
     import asyncpg
 
-    schema = "t_" + uuid.uuid4().hex[:12]
     base = PG_URL.replace("postgresql+asyncpg", "postgresql")
     conn = await asyncpg.connect(base)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    await conn.close()
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def pg_url():
+    """A fresh, empty PostgreSQL database on the local server for one test (dropped after)."""
+    name = "kehrabot_t_" + uuid.uuid4().hex[:12]
+    await _admin(f'CREATE DATABASE "{name}"')
+    yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url_factory():
+    """Make more fresh PostgreSQL databases in one test."""
+    names = []
+
+    async def make() -> str:
+        name = "kehrabot_t_" + uuid.uuid4().hex[:12]
+        await _admin(f'CREATE DATABASE "{name}"')
+        names.append(name)
+        return PG_URL.rsplit("/", 1)[0] + "/" + name
+
+    yield make
+    import asyncio
+
+    async def drop() -> None:
+        for name in names:
+            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    asyncio.run(drop())

@@ -11,7 +11,6 @@ from alembic import op
 import storage.types  # noqa: F401  (autogenerate writes storage.types.UTCDateTime)
 from storage.types import UTCDateTime  # noqa: F401
 
-
 revision = '0002_ideas'
 down_revision = '0001_core'
 branch_labels = ('ideas',)
