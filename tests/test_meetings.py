@@ -429,11 +429,13 @@ async def test_on_postgresql(make_bot, pg_database, tmp_path):
 # --- bench smoke ---------------------------------------------------------------------------------
 
 
+BENCH_FILE = __import__("pathlib").Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
+
+
 async def test_bench_smoke(tmp_path):
     import importlib.util
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
+    path = BENCH_FILE
     spec = importlib.util.spec_from_file_location("meetings_bench", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
