@@ -98,6 +98,8 @@ async def test_button_poll_three_voters_anonymous(tgbot):
     assert "🏆 Voittaja: ke" in results[0]
     assert not any(p["first_name"] in results[0] for p in people)
     clock.advance(days=1)
-    assert await app.jobs.run_due() == 0
+    assert await app.jobs.run_due() == 1  # the poll message loses its buttons
+    await emu.wait_idle()
+    assert emu.buttons(group, message_id) == []
     assert len([t for t in emu.sent_texts(group) if "päättyi" in t]) == 1
 
