@@ -114,6 +114,8 @@ async def run(polls: int = 1000, scale: float = 1.0, native: bool = False, data_
                 else:
                     await bot.press(ref, user=f"v{voter}", chat=chat)
             close_at[chat] = at + OPEN_FOR
+        clock.set(BASE + timedelta(minutes=5))  # the live-count edits of the voting are long done
+        await bot.app.jobs.run_due()
         setup = time.perf_counter() - started
         transport.limited = True
         clock.run_from(BASE + OPEN_FOR - timedelta(seconds=1))

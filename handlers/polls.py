@@ -26,6 +26,7 @@ DEFAULT_OPEN = timedelta(hours=24)
 MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=60)
 RECENT = timedelta(days=14)
 TIDY_AFTER = timedelta(minutes=2)
+EDIT_EVERY = timedelta(seconds=5)
 BAR_WIDTH = 10
 NAMES_SHOWN = 10
 SETTING = "polls.create"  # chat setting: "everyone" | "admins"
@@ -374,14 +375,38 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
             chosen = (*current, choice)
             note = _("Added “{option}” to your choices.").format(option=options[choice])
         await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen)
-        counts, voters, _names = await store.tally(session, poll)
     await ctx.acknowledge(note)
-    target = ctx.event.target_id or poll.message_id
-    if target:
-        try:
-            await ctx.edit(target, render_open(poll, counts, voters), vote_buttons(poll))
-        except Exception:  # the vote is stored; a stale message is not worth an error
-            log.warning("could not update poll message %s", target, exc_info=True)
+    await refresh(ctx.services, poll.id)
+
+
+async def refresh(services: Services, poll_id: int) -> None:
+    """Show the live counts in the poll message, at most once per EDIT_EVERY (Telegram allows a
+    group about 20 messages a minute, edits included); a vote inside the window schedules one
+    trailing edit at its end, so the message always ends up current."""
+    now = services.clock.now()
+    async with services.db.session() as session:
+        poll = await store.by_id(session, poll_id)
+        if poll is None or poll.status != store.OPEN or not poll.message_id:
+            return
+        if not await store.claim_edit(session, poll_id, now, EDIT_EVERY):
+            due = poll.edited_at + EDIT_EVERY
+            await schedule_job(session, "polls.refresh", due, chat_key=poll.chat_key, payload={"poll": poll_id},
+                               dedup_key=f"polls.refresh:{poll_id}:{int(due.timestamp())}")
+            await session.commit()
+            services.wake(due)
+            return
+        counts, voters, _names = await store.tally(session, poll)
+        _person, chat_lang = await languages_for(session, "", poll.chat_key)
+    with services.locale(chat_lang or poll.lang):  # the poll's language, not the voter's
+        reply = Reply(html=render_open(poll, counts, voters), buttons=vote_buttons(poll))
+    try:
+        await services.transport_for(poll.chat_key).edit(poll.chat_key.split(":", 1)[1], poll.message_id, reply)
+    except Exception:  # the vote is stored; a stale message is not worth an error
+        log.warning("could not update poll message %s", poll.message_id, exc_info=True)
+
+
+async def refresh_job(services: Services, job: Job) -> None:
+    await refresh(services, int(job.data()["poll"]))
 
 
 async def on_poll_vote(ctx: Context) -> None:
@@ -711,7 +736,7 @@ FEATURE = Feature(
     ],
     buttons={"vote": vote_button},
     on_poll_vote=on_poll_vote,
-    jobs={"polls.close": close_job, "polls.tidy": tidy_job},
+    jobs={"polls.close": close_job, "polls.tidy": tidy_job, "polls.refresh": refresh_job},
     digest=digest,
     render_digest=render_digest,
     exports={"polls": export_polls},

@@ -534,3 +534,21 @@ async def test_user_text_is_escaped(bot):
     html = bot.transport.sent[-1].reply.html
     assert "&lt;b&gt;K&lt;/b&gt; &amp; co?" in html and "&lt;i&gt;a&lt;/i&gt;" in html
     assert "<i>" not in html
+
+
+async def test_live_edits_are_throttled_with_a_trailing_edit(bot):
+    await bot.say("/kysely K? | a | b")
+    first = await bot.press("polls:vote:1:0", user="u2", target_id="b1")
+    assert [s.kind for s in first] == ["ack", "edit"]
+    second = await bot.press("polls:vote:1:1", user="u3", lang="sv", target_id="b1")
+    assert [s.kind for s in second] == ["ack"]  # inside the window: no edit now
+    assert second[0].text == "Din röst: ”b”."
+    await bot.press("polls:vote:1:1", user="u4", target_id="b1")
+    bot.clock.advance(seconds=5)
+    assert await bot.run_due() == 1  # one trailing edit for both votes
+    edit = bot.transport.sent[-1]
+    assert edit.kind == "edit" and "3 on äänestänyt." in edit.plain  # in the poll's language
+    assert "2 (67\xa0%)" in edit.plain
+    bot.clock.advance(seconds=10)
+    later = await bot.press("polls:vote:1:0", user="u5", target_id="b1")
+    assert [s.kind for s in later] == ["ack", "edit"]
