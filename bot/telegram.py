@@ -421,12 +421,7 @@ class TelegramTransport:
             while lane:
                 update = lane[0]
                 async with self._handlers:
-                    await self.handle_updates([update])
-                try:
-                    async with self.services.db.session() as session:
-                        await store.done_update(session, update.update_id)
-                except Exception:
-                    log.exception("could not clear update %s from the inbox", update.update_id)
+                    await self.handle_updates([update], from_inbox=True)
                 lane.popleft()
                 self._inflight -= 1
                 self._queued.discard(update.update_id)
@@ -481,7 +476,7 @@ class TelegramTransport:
 
     # -- incoming -------------------------------------------------------------------------------
 
-    async def handle_updates(self, updates: list[Update]) -> None:
+    async def handle_updates(self, updates: list[Update], *, from_inbox: bool = False) -> None:
         """Handle updates: chats concurrently, each chat's events in order. Each event is claimed
         in the store first, so a redelivered update is not handled twice."""
         pending: list[tuple[str, Incoming]] = []
@@ -492,8 +487,9 @@ class TelegramTransport:
                 log.exception("could not read update %s", update.update_id)
         try:
             async with self.services.db.session() as session:
-                fresh = await store.claim_events(session, PLATFORM, [k for k, _e in pending],
-                                                 self.services.clock.now())
+                fresh = await store.claim_events(
+                    session, PLATFORM, [k for k, _e in pending], self.services.clock.now(),
+                    inbox_ids=[u.update_id for u in updates] if from_inbox else None)
         except Exception:
             log.exception("could not claim %d Telegram events; handling them anyway", len(pending))
             fresh = {k for k, _e in pending}

@@ -52,11 +52,6 @@ async def inbox(session: AsyncSession) -> list[tuple[int, dict]]:
     return [(row.update_id, json.loads(row.data)) for row in rows]
 
 
-async def done_update(session: AsyncSession, update_id: int) -> None:
-    await session.execute(delete(TelegramInbox).where(TelegramInbox.update_id == update_id))
-    await session.commit()
-
-
 async def add_poll(session: AsyncSession, poll_id: str, chat_id: str, message_id: str, now: datetime) -> None:
     session.add(TelegramPoll(poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=now))
     await session.commit()
@@ -83,9 +78,14 @@ async def prune_processed(session: AsyncSession, platform: str, before: datetime
     return result.rowcount or 0
 
 
-async def claim_events(session: AsyncSession, platform: str, keys: list[str], now: datetime) -> set[str]:
-    """Record a batch of event ids in one transaction; return those not handled before."""
+async def claim_events(session: AsyncSession, platform: str, keys: list[str], now: datetime,
+                       inbox_ids: list[int] | None = None) -> set[str]:
+    """Record event ids in one transaction (taking their updates out of the inbox: once
+    claimed they are never handled again); return the ids not handled before."""
+    if inbox_ids:
+        await session.execute(delete(TelegramInbox).where(TelegramInbox.update_id.in_(inbox_ids)))
     if not keys:
+        await session.commit()
         return set()
     seen = set((await session.execute(
         select(ProcessedEvent.event_id).where(ProcessedEvent.platform == platform,

@@ -239,7 +239,8 @@ async def test_updates_fetched_before_a_crash_are_handled_after_restart(start_bo
 
     db = Database(first.app.settings.resolved_database_url())
     async with db.session() as s:
-        assert len(await tg_store.inbox(s)) == 2  # ideas 2 and 3: fetched, confirmed, not done
+        # idea 3: fetched and confirmed to Telegram, not handled (idea 2 left it when claimed)
+        assert [data["message"]["text"] for _id, data in await tg_store.inbox(s)] == ["/idea Number 3"]
     await db.close()
     second = await start_bot()
     await emu.wait_call("sendMessage", 2)
