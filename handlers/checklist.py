@@ -83,6 +83,7 @@ def parse_args(args: str) -> Args:
     raise UserError(_("I don't know what {word} means here.").format(word=words[0][:40]), show_usage=True)
 
 
+_NUMBER = re.compile(r"^[0-9]{1,9}$")
 _REL = re.compile(r"^(\d{1,3})\s*(d|pv|päivä|päivää|paiva|paivaa|dag|dagar|day|days|"
                   r"w|vk|viikko|viikkoa|vecka|veckor|week|weeks|h|t|tunti|tuntia|timme|timmar|hour|hours)$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2})[:.](\d{2}))?$")
@@ -384,14 +385,14 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
 
 
 def _ids(args: list[str], n: int) -> list[str]:
-    if len(args) < n or not args[0].isdigit():
+    if len(args) < n or not _NUMBER.match(args[0]):
         raise UserError(_("This button no longer works."))
     return args
 
 
 async def answer_button(ctx: Context, args: list[str]) -> None:
     rid, qid, raw = _ids(args, 3)[:3]
-    value: Any = int(raw) if raw.isdigit() else raw
+    value: Any = int(raw) if _NUMBER.match(raw) else raw
     await record(ctx, int(rid), qid, value)
 
 
