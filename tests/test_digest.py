@@ -49,14 +49,14 @@ async def records(bot) -> list[store.Digest]:
 # --- content in each language -------------------------------------------------------------------
 
 EXPECTED = {
-    "fi": ["Viikkokooste, viikko 48", "Ideat uusia 3 · tilamuutoksia 1 · tukia 4",
+    "fi": ["Viikkokooste, viikko 48", "Ideat: uusia 3 · tilamuutoksia 1 · tukia 4",
            "#1 Kesäterassi kirjaston eteen, lähiruokaa tarjolle (lähiruoka)",
            "#2 Aurinkopaneelit taloyhtiöiden katoille (paikallinen energia)", "#3 uusi → käsitelty",
            "Eniten tuetut: #1", "Aktiivisuus: 9 viestiä botille, 5 aktiivista ihmistä"],
-    "sv": ["Veckosammandrag, vecka 48", "Idéer nya 3 · statusändringar 1 · stöd 4",
+    "sv": ["Veckosammandrag, vecka 48", "Idéer: nya 3 · statusändringar 1 · stöd 4",
            "(närmat)", "(lokal energi)", "#3 ny → diskuterad", "Mest stödda: #1",
            "Aktivitet: 9 meddelanden till boten, 5 aktiva personer"],
-    "en": ["Weekly digest, week 48", "Ideas 3 new · 1 status changes · 4 supports", "(local food)",
+    "en": ["Weekly digest, week 48", "Ideas: new 3 · status changes 1 · supports 4", "(local food)",
            "(local energy)", "#3 new → discussed", "Most supported: #1",
            "Activity: 9 messages to the bot, 5 active people"],
 }
@@ -291,7 +291,7 @@ async def test_markdown_export_has_headings_per_area_week_and_chat(bot, two_plat
     assert "## Maunula" in headings and "## Suutarila" in headings
     assert headings.count("### 2026-W48") == 2
     assert "#### group (fake)" in headings and "#### room (matrix)" in headings
-    assert "- 💡 Ideas 3 new · 1 status changes · 4 supports" in data
+    assert "- 💡 Ideas: new 3 · status changes 1 · supports 4" in data
     # user text cannot make headings or links
     assert "\\=HYPERLINK" not in data and "HYPERLINK(\"http://evil\")" in data.replace("\\", "")
     raw = (await feature.render_export(bot.services, "ideas", "md", first=W48, last=W48)).decode()
