@@ -48,9 +48,25 @@ class TelegramSettings(BaseModel):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)
     admin_cache_seconds: int = Field(300, ge=0)
+    #: webhook secret (X-Telegram-Bot-Api-Secret-Token); random per start when empty
+    webhook_secret: SecretStr | None = None
+    #: long-polling timeout of getUpdates, seconds
+    poll_timeout: int = Field(30, ge=0, le=50)
+    #: Telegram's flood limits held by the bot (scaled down only in tests)
+    rate_overall: int = Field(30, ge=1)
+    rate_overall_seconds: float = Field(1.0, gt=0)
+    rate_group: int = Field(20, ge=1)
+    rate_group_seconds: float = Field(60.0, gt=0)
+    #: retries after a 429 or a network error / 5xx, with exponential back-off
+    max_retries: int = Field(5, ge=0)
+    retry_backoff: float = Field(0.5, gt=0)
+    retry_backoff_max: float = Field(30.0, gt=0)
 
     def secret_token(self) -> str | None:
         return _read_secret(self.token, self.token_file, "telegram.token")
+
+    def secret_webhook(self) -> str | None:
+        return self.webhook_secret.get_secret_value() if self.webhook_secret else None
 
 
 class MatrixSettings(BaseModel):

@@ -1,0 +1,1012 @@
+"""Self-assessment: an admin starts a round, members answer one question at a time (private chat
+or the group), the area sees its profile per dimension, over time and beside sharing areas."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.clock import HELSINKI
+from bot.events import Button, FileOut, Kind, Reply, Role
+from bot.i18n import (
+    N_,
+    _,
+    current_language,
+    format_date,
+    format_datetime,
+    format_number,
+    format_percent,
+    ngettext,
+)
+from bot.markup import b, esc
+from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.checklist_format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
+from handlers.checklist_profile import AnswerRow, Profile, Respondent, compute_profile
+from storage import checklist as store
+from storage.core import Chat, Job, cancel_jobs, languages_for, schedule_job, set_chat_setting
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHECKLIST = "kehra"
+MAX_TEXT_ANSWER = 2000
+REMIND_AFTER = timedelta(days=1)
+TEXTS_SHOWN = 30  # free-text answers listed in a chat profile
+
+SUBCOMMANDS = {
+    "start": ("start", "begin", "aloita", "starta", "börja", "borja"),
+    "close": ("close", "end", "sulje", "päätä", "paata", "stäng", "stang", "avsluta"),
+    "resume": ("resume", "continue", "answer", "jatka", "vastaa", "fortsätt", "fortsatt", "svara"),
+    "stop": ("stop", "pause", "lopeta", "tauko", "keskeytä", "keskeyta", "stoppa", "paus", "pausa"),
+    "back": ("back", "takaisin", "edellinen", "tillbaka", "bakåt", "bakat"),
+    "skip": ("skip", "ohita", "hoppa"),
+    "profile": ("profile", "results", "profiili", "tulokset", "profil", "resultat"),
+    "compare": ("compare", "history", "vertaa", "historia", "jämför", "jamfor", "historik"),
+    "areas": ("areas", "peers", "alueet", "vertaisalueet", "områden", "omraden"),
+    "export": ("export", "vie", "tallenna", "exportera"),
+    "share": ("share", "jaa", "jako", "dela"),
+    "mode": ("mode", "tapa", "paikka", "sätt", "satt", "plats"),
+    "list": ("list", "lista", "listaa", "listor"),
+}
+CLOSES_WORDS = ("closes", "until", "sulkeutuu", "asti", "päättyy", "paattyy", "stängs", "stangs", "till")
+ON_WORDS = ("on", "yes", "kyllä", "kylla", "joo", "päälle", "paalle", "ja", "på")
+OFF_WORDS = ("off", "no", "ei", "pois", "nej", "av")
+GROUP_WORDS = ("group", "ryhmä", "ryhma", "ryhmässä", "ryhmassa", "grupp", "gruppen")
+PRIVATE_WORDS = ("private", "yksityinen", "yksityisesti", "privat", "privat_chatt")
+RADAR_WORDS = ("radar", "tutka", "verkko", "spindel")
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Args:
+    action: str
+    words: tuple[str, ...] = ()
+    raw: str = ""
+
+
+def parse_args(args: str) -> Args:
+    words = args.split()
+    if not words:
+        return Args("resume")
+    head = words[0].casefold()
+    for action, names in SUBCOMMANDS.items():
+        if head in names:
+            return Args(action, tuple(words[1:]), args.strip()[len(words[0]):].strip())
+    raise UserError(_("I don't know what {word} means here.").format(word=words[0][:40]), show_usage=True)
+
+
+_REL = re.compile(r"^(\d{1,3})\s*(d|pv|päivä|päivää|paiva|paivaa|dag|dagar|day|days|"
+                  r"w|vk|viikko|viikkoa|vecka|veckor|week|weeks|h|t|tunti|tuntia|timme|timmar|hour|hours)$")
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2})[:.](\d{2}))?$")
+_FI = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})?(?:\s+(?:klo|kl\.?|at)?\s*(\d{1,2})(?:[:.](\d{2}))?)?$")
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """"7d", "2 weeks", "2026-12-01 18:00", "1.12.", "1.12.2026 klo 18" (Helsinki time)."""
+    text = " ".join(text.casefold().split())
+    m = _REL.match(text)
+    if m:
+        n, unit = int(m[1]), m[2]
+        if unit[0] in "wv":
+            delta = timedelta(weeks=n)
+        elif unit[0] in "htk" or unit.startswith("ti"):
+            delta = timedelta(hours=n)
+        else:
+            delta = timedelta(days=n)
+        return now + delta
+    local_now = now.astimezone(HELSINKI)
+    m = _ISO.match(text)
+    if m:
+        year, month, day, hour, minute = int(m[1]), int(m[2]), int(m[3]), m[4], m[5]
+    else:
+        m = _FI.match(text)
+        if not m:
+            raise UserError(_("I did not understand the closing time {when}. Write for example 7d, 1.12. or 2026-12-01 18:00.")
+                            .format(when=text[:40]))
+        day, month, year, hour, minute = int(m[1]), int(m[2]), int(m[3] or local_now.year), m[4], m[5]
+    try:
+        when = datetime(year, month, day, int(hour) if hour else 23, int(minute) if minute else (0 if hour else 59),
+                        tzinfo=HELSINKI)
+    except ValueError:
+        raise UserError(_("There is no such date: {when}.").format(when=text[:40])) from None
+    if m.re is _FI and not m[3] and when < local_now:
+        when = when.replace(year=when.year + 1)
+    return when
+
+
+def parse_start(words: tuple[str, ...], now: datetime) -> tuple[str | None, datetime | None]:
+    name, closes = None, None
+    words = list(words)
+    for i, word in enumerate(words):
+        if word.casefold() in CLOSES_WORDS:
+            closes = parse_when(" ".join(words[i + 1:]), now) if words[i + 1:] else None
+            if closes is None:
+                raise UserError(_("Write the closing time after the word {word}.").format(word=word))
+            words = words[:i]
+            break
+    if words:
+        name = words[0].casefold()
+    if closes is not None and closes <= now:
+        raise UserError(_("The closing time must be in the future."))
+    return name, closes
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+def tr(texts: dict[str, str] | None) -> str:
+    return text_in(texts, current_language())
+
+
+def area_of(chat: Chat | None, chat_key: str) -> str:
+    if chat is not None and chat.area:
+        return chat.area
+    if chat is not None and chat.title:
+        return chat.title[:100]
+    return chat_key[:100]
+
+
+def value_text(q: Question, value: Any) -> str:
+    if value is None:
+        return _("skipped")
+    if q.type == "yesno":
+        return _("yes") if value == YES else _("no")
+    if q.type == "single":
+        opt = q.option(value)
+        return tr(opt.text) if opt else str(value)
+    if q.type == "multi":
+        return ", ".join(tr(o.text) for o in q.options if o.id in value) or _("nothing chosen")
+    return str(value)
+
+
+def _num(x: float | None) -> str:
+    return "–" if x is None else format_number(x, 1)
+
+
+def _native(chat_key: str) -> str:
+    return chat_key.split(":", 1)[1]
+
+
+def _values(answers: dict[str, store.ChecklistAnswer]) -> dict[str, Any]:
+    return {qid: a.data() for qid, a in answers.items()}
+
+
+def _next_question(cl: Checklist, answers: dict[str, store.ChecklistAnswer]) -> Question | None:
+    values = _values(answers)
+    return next((q for q in cl.visible(values) if q.id not in answers), None)
+
+
+def _round_label(rd: store.ChecklistRound) -> str:
+    return format_date(rd.started_at)
+
+
+async def _send(services: Services, chat_key: str, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> str | None:
+    return await services.transport_for(chat_key).send(_native(chat_key), Reply(html=html, buttons=buttons))
+
+
+# --- asking ----------------------------------------------------------------------------------------
+
+
+def render_question(rd: store.ChecklistRound, cl: Checklist, resp: store.ChecklistResponse,
+                    answers: dict[str, store.ChecklistAnswer]) -> tuple[str, tuple[tuple[Button, ...], ...]]:
+    q = cl.question(resp.current or "")
+    assert q is not None
+    visible = cl.visible(_values(answers))
+    index = next((i for i, v in enumerate(visible) if v.id == q.id), 0)
+    dim = cl.dimension(q.dimension)
+    rid = rd.id
+    lines = []
+    if rd.in_group and resp.person_name:
+        lines.append(esc(resp.person_name) + ":")
+    lines.append(b(tr(cl.title)) + " · " + esc(tr(dim.title if dim else None)))
+    lines.append(esc(_("Question {number}/{total}").format(number=index + 1, total=len(visible))))
+    lines.append("")
+    lines.append(b(tr(q.text)))
+    rows: list[tuple[Button, ...]] = []
+    prev = answers.get(q.id)
+    if q.type == "scale":
+        lines.append(esc(_("1 = {low} … 5 = {high}").format(low=tr(q.low), high=tr(q.high))))
+        rows.append(tuple(Button(str(v), f"checklist:a:{rid}:{q.id}:{v}") for v in range(1, 6)))
+    elif q.type == "yesno":
+        rows.append((Button(_("Yes"), f"checklist:a:{rid}:{q.id}:{YES}"), Button(_("No"), f"checklist:a:{rid}:{q.id}:{NO}")))
+    elif q.type == "single":
+        rows.extend((Button(tr(o.text), f"checklist:a:{rid}:{q.id}:{o.id}"),) for o in q.options)
+    elif q.type == "multi":
+        chosen = prev.data() if prev is not None and isinstance(prev.data(), list) else []
+        lines.append(esc(_("Choose all that apply, then press Done.")))
+        rows.extend((Button(("☑ " if o.id in chosen else "☐ ") + tr(o.text), f"checklist:t:{rid}:{q.id}:{o.id}"),)
+                    for o in q.options)
+        rows.append((Button(_("Done ✓"), f"checklist:d:{rid}:{q.id}"),))
+    else:
+        lines.append(esc(_("Write your answer as a message in this chat.")))
+    if not q.required:
+        lines.append(esc(_("(optional)")))
+    if prev is not None and q.type != "multi":
+        lines.append(esc(_("Your earlier answer: {answer}").format(answer=value_text(q, prev.data()))))
+    nav = []
+    if index > 0:
+        nav.append(Button(_("◀ Back"), f"checklist:back:{rid}"))
+    if not q.required:
+        nav.append(Button(_("Skip ▶"), f"checklist:skip:{rid}:{q.id}"))
+    nav.append(Button(_("⏸ Pause"), f"checklist:stop:{rid}"))
+    rows.append(tuple(nav))
+    return "\n".join(lines), tuple(rows)
+
+
+async def _ask(services: Services, session, rd, cl, resp) -> None:
+    answers = await store.answers_of(session, rd.id, resp.person_key)
+    html, buttons = render_question(rd, cl, resp, answers)
+    await _send(services, resp.answer_chat, html, buttons)
+
+
+async def _finish_message(services: Services, session, rd, cl, resp) -> None:
+    answers = await store.answers_of(session, rd.id, resp.person_key)
+    answered = sum(1 for a in answers.values() if not a.skipped)
+    skipped = len(answers) - answered
+    lines = [b(_("Thank you! Your self-assessment is complete.")),
+             esc(ngettext("You answered {count} question", "You answered {count} questions", answered).format(count=answered)
+                 + (" " + ngettext("and skipped {count}.", "and skipped {count}.", skipped).format(count=skipped)
+                    if skipped else "."))]
+    buttons: list[tuple[Button, ...]] = [(Button(_("◀ Change the last answer"), f"checklist:back:{rd.id}"),)]
+    has_text = any(not a.skipped and (q := cl.question(qid)) is not None and q.type == "text"
+                   for qid, a in answers.items())
+    if has_text:
+        if resp.show_name:
+            lines.append(esc(_("Your written answers are shown with your name.")))
+            buttons.append((Button(_("Hide my name"), f"checklist:name:{rd.id}:0"),))
+        else:
+            lines.append(esc(_("Your written answers are shown without your name.")))
+            buttons.append((Button(_("Show my name with them"), f"checklist:name:{rd.id}:1"),))
+    await _send(services, resp.answer_chat, "\n".join(lines), tuple(buttons))
+
+
+async def _load(ctx: Context, session, round_id: int):
+    rd = await store.get_round(session, round_id)
+    if rd is None:
+        raise UserError(_("This self-assessment round no longer exists."))
+    if rd.closed_at is not None:
+        raise UserError(_("This self-assessment round is closed."))
+    return rd, from_json(rd.definition)
+
+
+async def _own_response(ctx: Context, session, rd) -> store.ChecklistResponse:
+    resp = await store.response_of(session, rd.id, ctx.sender_key)
+    if resp is None:
+        raise UserError(_("You have not started this self-assessment yet."))
+    return resp
+
+
+async def _after_change(ctx: Context, session, rd, cl, resp, *, show: bool = True) -> None:
+    """Advance to the next unanswered question (or finish), commit, then ask it."""
+    answers = await store.answers_of(session, rd.id, resp.person_key)
+    values = _values(answers)
+    visible_ids = {q.id for q in cl.visible(values)}
+    hidden = [qid for qid in answers if qid not in visible_ids]
+    if hidden:  # a changed answer turned some conditional questions off
+        await store.drop_answers(session, rd.id, resp.person_key, hidden)
+        for qid in hidden:
+            answers.pop(qid)
+    nxt = _next_question(cl, answers)
+    now = ctx.now()
+    resp.current = nxt.id if nxt else None
+    resp.status = "active" if nxt else "done"
+    resp.finished_at = None if nxt else now
+    resp.updated_at = now
+    session.add(resp)
+    await session.commit()
+    if nxt is not None:
+        await _ask(ctx.services, session, rd, cl, resp)
+    else:
+        await _finish_message(ctx.services, session, rd, cl, resp)
+
+
+async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: bool = False) -> None:
+    async with ctx.db.session() as session:
+        rd, cl = await _load(ctx, session, round_id)
+        resp = await _own_response(ctx, session, rd)
+        q = cl.question(qid)
+        if q is None or resp.current != qid:
+            raise UserError(_("That question is not the current one any more."))
+        if skipped and q.required:
+            raise UserError(_("This question cannot be skipped."))
+        if not skipped and not q.valid_value(value):
+            raise UserError(_("That is not a possible answer to this question."))
+        await store.put_answer(session, rd.id, resp.person_key, qid, value, ctx.now(), skipped=skipped)
+        question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if skipped else value))
+        await _after_change(ctx, session, rd, cl, resp)
+    if ctx.event.kind == Kind.BUTTON:
+        await ctx.acknowledge(_("Saved."))
+        if ctx.event.target_id:
+            try:
+                await ctx.edit(ctx.event.target_id, question_html)
+            except Exception:  # the old question may be gone; the answer is stored
+                log.debug("could not edit an answered question", exc_info=True)
+
+
+async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
+    """Start or resume this person's answering of a round."""
+    async with ctx.db.session() as session:
+        rd, cl = await _load(ctx, session, rd.id)
+        resp = await store.response_of(session, rd.id, ctx.sender_key)
+        if resp is not None and resp.status == "done":
+            raise UserError(_("You have already answered this self-assessment. Thank you!"))
+        if resp is None or not (rd.in_group or resp.answer_chat == ctx.chat_key):
+            if rd.in_group:
+                answer_chat = rd.chat_key
+            elif ctx.event.is_private:
+                answer_chat = ctx.chat_key
+            else:
+                private = await ctx.transport.private_chat(ctx.event.sender_id)
+                if private is None:
+                    bot = ctx.transport.bot_username
+                    await ctx.reply(esc(_("{name}, I cannot write to you first. Open a private chat with me "
+                                          "({bot}), send {start} there and then try again.").format(
+                        name=ctx.event.sender_name or _("Hello"), bot="@" + bot if bot else _("the bot"),
+                        start=ctx.cmd("start"))))
+                    return
+                answer_chat = f"{ctx.event.platform}:{private}"
+        else:
+            answer_chat = resp.answer_chat
+        now = ctx.now()
+        if resp is None:
+            first = cl.visible({})[0]
+            resp = store.ChecklistResponse(round_id=rd.id, person_key=ctx.sender_key,
+                                           person_name=ctx.event.sender_name[:255], answer_chat=answer_chat,
+                                           current=first.id, started_at=now, updated_at=now)
+            intro = tr(cl.intro)
+        else:
+            resp.answer_chat = answer_chat
+            intro = ""
+        resp.status = "active"
+        resp.updated_at = now
+        session.add(resp)
+        await session.commit()
+        if intro:
+            await _send(ctx.services, answer_chat, esc(intro))
+        await _ask(ctx.services, session, rd, cl, resp)
+    if answer_chat != ctx.chat_key:
+        text = _("I sent the questions to you in a private chat.")
+        if ctx.event.kind == Kind.BUTTON:
+            await ctx.acknowledge(text)
+        else:
+            await ctx.reply(esc(text))
+
+
+# --- buttons -----------------------------------------------------------------------------------
+
+
+def _ids(args: list[str], n: int) -> list[str]:
+    if len(args) < n or not args[0].isdigit():
+        raise UserError(_("This button no longer works."))
+    return args
+
+
+async def answer_button(ctx: Context, args: list[str]) -> None:
+    rid, qid, raw = _ids(args, 3)[:3]
+    value: Any = int(raw) if raw.isdigit() else raw
+    await record(ctx, int(rid), qid, value)
+
+
+async def toggle_button(ctx: Context, args: list[str]) -> None:
+    rid, qid, opt = _ids(args, 3)[:3]
+    async with ctx.db.session() as session:
+        rd, cl = await _load(ctx, session, int(rid))
+        resp = await _own_response(ctx, session, rd)
+        q = cl.question(qid)
+        if q is None or resp.current != qid or q.type != "multi" or q.option(opt) is None:
+            raise UserError(_("That question is not the current one any more."))
+        answers = await store.answers_of(session, rd.id, resp.person_key)
+        chosen = answers[qid].data() if qid in answers and isinstance(answers[qid].data(), list) else []
+        chosen = [o.id for o in q.options if (o.id in chosen) != (o.id == opt)]
+        await store.put_answer(session, rd.id, resp.person_key, qid, chosen, ctx.now())
+        resp.updated_at = ctx.now()
+        session.add(resp)
+        await session.commit()
+        answers = await store.answers_of(session, rd.id, resp.person_key)
+        html, buttons = render_question(rd, cl, resp, answers)
+    await ctx.acknowledge(_("Saved."))
+    if ctx.event.target_id:
+        await ctx.edit(ctx.event.target_id, html, buttons)
+
+
+async def done_button(ctx: Context, args: list[str]) -> None:
+    rid, qid = _ids(args, 2)[:2]
+    async with ctx.db.session() as session:
+        rd, cl = await _load(ctx, session, int(rid))
+        answers = await store.answers_of(session, rd.id, ctx.sender_key)
+    chosen = answers[qid].data() if qid in answers and isinstance(answers[qid].data(), list) else []
+    q = cl.question(qid)
+    if not chosen and q is not None and q.required:
+        raise UserError(_("Choose at least one option first."))
+    await record(ctx, int(rid), qid, chosen, skipped=not chosen)
+
+
+async def skip_button(ctx: Context, args: list[str]) -> None:
+    rid, qid = _ids(args, 2)[:2]
+    await record(ctx, int(rid), qid, None, skipped=True)
+
+
+async def back(ctx: Context, round_id: int) -> None:
+    async with ctx.db.session() as session:
+        rd, cl = await _load(ctx, session, round_id)
+        resp = await _own_response(ctx, session, rd)
+        answers = await store.answers_of(session, rd.id, resp.person_key)
+        visible = cl.visible(_values(answers))
+        index = next((i for i, q in enumerate(visible) if q.id == resp.current), len(visible))
+        if index == 0:
+            raise UserError(_("This is the first question."))
+        resp.current = visible[index - 1].id
+        resp.status = "active"
+        resp.finished_at = None
+        resp.updated_at = ctx.now()
+        session.add(resp)
+        await session.commit()
+        await _ask(ctx.services, session, rd, cl, resp)
+    if ctx.event.kind == Kind.BUTTON:
+        await ctx.acknowledge(_("Back one question."))
+
+
+async def stop(ctx: Context, round_id: int) -> None:
+    async with ctx.db.session() as session:
+        rd, cl = await _load(ctx, session, round_id)
+        resp = await _own_response(ctx, session, rd)
+        if resp.status == "done":
+            raise UserError(_("You have already answered this self-assessment. Thank you!"))
+        resp.status = "stopped"
+        resp.updated_at = ctx.now()
+        session.add(resp)
+        await session.commit()
+        answers = await store.answers_of(session, rd.id, resp.person_key)
+        visible = cl.visible(_values(answers))
+        index = next((i for i, q in enumerate(visible) if q.id == resp.current), 0)
+    html = esc(_("Paused at question {number}/{total}. Your answers are saved; continue any time with {command} "
+                 "or the button.").format(number=index + 1, total=len(visible), command=ctx.cmd("checklist")))
+    await _send(ctx.services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rd.id}"),),))
+
+
+async def back_button(ctx: Context, args: list[str]) -> None:
+    await back(ctx, int(_ids(args, 1)[0]))
+
+
+async def stop_button(ctx: Context, args: list[str]) -> None:
+    await stop(ctx, int(_ids(args, 1)[0]))
+    await ctx.acknowledge(_("Paused."))
+
+
+async def go_button(ctx: Context, args: list[str]) -> None:
+    rid = int(_ids(args, 1)[0])
+    async with ctx.db.session() as session:
+        rd = await store.get_round(session, rid)
+    if rd is None:
+        raise UserError(_("This self-assessment round no longer exists."))
+    await begin(ctx, rd)
+
+
+async def name_button(ctx: Context, args: list[str]) -> None:
+    rid, flag = _ids(args, 2)[:2]
+    async with ctx.db.session() as session:
+        rd = await store.get_round(session, int(rid))
+        if rd is None:
+            raise UserError(_("This self-assessment round no longer exists."))
+        resp = await _own_response(ctx, session, rd)
+        resp.show_name = flag == "1"
+        session.add(resp)
+        await session.commit()
+    await ctx.acknowledge(_("Your name will be shown with your written answers.") if flag == "1"
+                          else _("Your written answers are shown without your name."))
+
+
+# --- free text -----------------------------------------------------------------------------------
+
+
+async def on_message(ctx: Context) -> bool:
+    text = (ctx.event.text or "").strip()
+    if not text:
+        return False
+    async with ctx.db.session() as session:
+        waiting = await store.waiting_in_chat(session, ctx.sender_key, ctx.chat_key)
+        for resp, rd in waiting:
+            q = from_json(rd.definition).question(resp.current or "")
+            if q is not None and q.type == "text":
+                break
+        else:
+            return False
+    if len(text) > MAX_TEXT_ANSWER:
+        raise UserError(_("Your answer is too long: {count} characters, at most {limit}.").format(
+            count=len(text), limit=MAX_TEXT_ANSWER))
+    await record(ctx, rd.id, q.id, text)
+    return True
+
+
+# --- the command -----------------------------------------------------------------------------------
+
+
+async def _chat(ctx: Context, session) -> Chat | None:
+    return await session.get(Chat, ctx.chat_key)
+
+
+async def _current_round(ctx: Context, session) -> store.ChecklistRound:
+    """The round a person's /checklist stop|back|skip refers to in this chat."""
+    waiting = await store.waiting_in_chat(session, ctx.sender_key, ctx.chat_key)
+    if waiting:
+        return waiting[0][1]
+    unfinished = [(r, rd) for r, rd in await store.unfinished_of_person(session, ctx.sender_key)
+                  if r.answer_chat == ctx.chat_key]
+    if unfinished:
+        return unfinished[0][1]
+    raise UserError(_("You have no unfinished self-assessment here."))
+
+
+async def checklist_cmd(ctx: Context, args: Args) -> None:
+    handler = {
+        "start": start_round, "close": close_cmd, "resume": resume_cmd, "stop": stop_cmd, "back": back_cmd,
+        "skip": skip_cmd, "profile": profile_cmd, "compare": compare_cmd, "areas": areas_cmd,
+        "export": export_cmd, "share": share_cmd, "mode": mode_cmd, "list": list_cmd,
+    }[args.action]
+    await handler(ctx, args)
+
+
+async def list_cmd(ctx: Context, args: Args) -> None:
+    found = load_all(directories(ctx.services.data_dir))
+    lines = [b(_("Checklists:"))]
+    for cid, cl in sorted(found.items()):
+        lines.append(esc(_("{id}: {title} ({count} questions)").format(id=cid, title=tr(cl.title), count=len(cl.questions))))
+    await ctx.reply("\n".join(lines))
+
+
+async def start_round(ctx: Context, args: Args) -> None:
+    await ctx.require(Role.ADMIN)
+    if ctx.event.is_private:
+        raise UserError(_("Start a self-assessment round in the group chat of your area."))
+    name, closes = parse_start(args.words, ctx.now())
+    found = load_all(directories(ctx.services.data_dir))
+    cl = found.get(name or DEFAULT_CHECKLIST)
+    if cl is None:
+        raise UserError(_("There is no checklist called {name}. Available: {names}.").format(
+            name=name, names=", ".join(sorted(found)) or "–"))
+    async with ctx.db.session() as session:
+        if await store.open_round(session, ctx.chat_key) is not None:
+            raise UserError(_("A self-assessment round is already open here. Close it first with {command}.")
+                            .format(command=ctx.cmd("checklist") + " " + _("close")))
+        chat = await _chat(ctx, session)
+        now = ctx.now()
+        rd = store.ChecklistRound(
+            chat_key=ctx.chat_key, area=area_of(chat, ctx.chat_key), checklist_id=cl.id,
+            checklist_version=cl.version, definition=cl.to_json(), started_by=ctx.sender_key, started_at=now,
+            closes_at=closes, in_group=bool(chat and chat.setting("checklist.in_group", False)))
+        session.add(rd)
+        await session.flush()
+        if closes is not None:
+            await schedule_job(session, "checklist.close", closes, chat_key=ctx.chat_key, payload={"round": rd.id},
+                               dedup_key=f"checklist.close:{rd.id}")
+        remind_at = now + REMIND_AFTER
+        await schedule_job(session, "checklist.remind", remind_at, chat_key=ctx.chat_key, payload={"round": rd.id},
+                           dedup_key=f"checklist.remind:{rd.id}:{remind_at.date().isoformat()}")
+        await session.commit()
+    if closes is not None:
+        ctx.services.wake(closes)
+    ctx.services.wake(remind_at)
+    count = len(cl.visible({}))
+    lines = [b(_("Self-assessment started: {title}").format(title=tr(cl.title))),
+             esc(_("Area: {area}").format(area=rd.area)),
+             esc(ngettext("{count} question, one at a time. Stop whenever you like and continue later.",
+                          "{count} questions, one at a time. Stop whenever you like and continue later.", count)
+                 .format(count=count))]
+    if closes is not None:
+        lines.append(esc(_("Closes {when}.").format(when=format_datetime(closes))))
+    lines.append(esc(_("Press the button to answer in the group.") if rd.in_group
+                     else _("Press the button and I will ask you the questions in a private chat.")))
+    await ctx.reply("\n".join(lines), ((Button(_("✍ Answer"), f"checklist:go:{rd.id}"),),))
+
+
+async def resume_cmd(ctx: Context, args: Args) -> None:
+    async with ctx.db.session() as session:
+        if ctx.event.is_private:
+            unfinished = await store.unfinished_of_person(session, ctx.sender_key)
+            rd = None
+            if len(unfinished) == 1:
+                rd = unfinished[0][1]
+        else:
+            rd = await store.open_round(session, ctx.chat_key)
+    if ctx.event.is_private and rd is None:
+        if not unfinished:
+            raise UserError(_("You have no unfinished self-assessment."))
+        buttons = tuple((Button(f"{r.area} · {_round_label(r)}"[:60], f"checklist:go:{r.id}"),) for _resp, r in unfinished)
+        await ctx.reply(esc(_("Which self-assessment do you want to continue?")), buttons)
+        return
+    if rd is None:
+        raise UserError(_("No self-assessment round is open here. Admins start one with {command}.").format(
+            command=ctx.cmd("checklist") + " " + _("start")))
+    await begin(ctx, rd)
+
+
+async def stop_cmd(ctx: Context, args: Args) -> None:
+    async with ctx.db.session() as session:
+        rd = await _current_round(ctx, session)
+    await stop(ctx, rd.id)
+
+
+async def back_cmd(ctx: Context, args: Args) -> None:
+    async with ctx.db.session() as session:
+        rd = await _current_round(ctx, session)
+    await back(ctx, rd.id)
+
+
+async def skip_cmd(ctx: Context, args: Args) -> None:
+    async with ctx.db.session() as session:
+        rd = await _current_round(ctx, session)
+        resp = await _own_response(ctx, session, rd)
+    await record(ctx, rd.id, resp.current or "", None, skipped=True)
+
+
+async def close_cmd(ctx: Context, args: Args) -> None:
+    await ctx.require(Role.ADMIN)
+    async with ctx.db.session() as session:
+        rd = await store.open_round(session, ctx.chat_key)
+    if rd is None:
+        raise UserError(_("No self-assessment round is open here."))
+    await close_round(ctx.services, rd.id, lang=ctx.lang)
+
+
+async def close_round(services: Services, round_id: int, *, lang: str | None = None) -> bool:
+    async with services.db.session() as session:
+        if not await store.close_round(session, round_id, services.clock.now()):
+            return False
+        await cancel_jobs(session, f"checklist.remind:{round_id}:")
+        await cancel_jobs(session, f"checklist.close:{round_id}")
+        await session.commit()
+        rd = await store.get_round(session, round_id)
+        profile = (await _profiles(session, [rd]))[0]
+    with services.locale(lang or await services.chat_language(rd.chat_key)):
+        cl = from_json(rd.definition)
+        html = b(_("Self-assessment closed: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile)
+        await _send(services, rd.chat_key, html)
+    return True
+
+
+async def mode_cmd(ctx: Context, args: Args) -> None:
+    await ctx.require(Role.ADMIN)
+    word = args.words[0].casefold() if args.words else ""
+    if word not in GROUP_WORDS + PRIVATE_WORDS:
+        raise UserError(_("Say where to answer: group or private."), show_usage=True)
+    in_group = word in GROUP_WORDS
+    async with ctx.db.session() as session:
+        chat = await _chat(ctx, session)
+        await set_chat_setting(session, chat, "checklist.in_group", in_group)
+        rd = await store.open_round(session, ctx.chat_key)
+        if rd is not None:
+            rd.in_group = in_group
+            session.add(rd)
+        await session.commit()
+    await ctx.reply(esc(_("Members now answer the self-assessment here in the group.") if in_group
+                        else _("Members now answer the self-assessment in a private chat with me.")))
+
+
+async def share_cmd(ctx: Context, args: Args) -> None:
+    await ctx.require(Role.ADMIN)
+    word = args.words[0].casefold() if args.words else ""
+    if word not in ON_WORDS + OFF_WORDS:
+        raise UserError(_("Say on or off."), show_usage=True)
+    share = word in ON_WORDS
+    async with ctx.db.session() as session:
+        area = area_of(await _chat(ctx, session), ctx.chat_key)
+        await store.set_area_share(session, area, share, ctx.sender_key, ctx.now())
+    await ctx.reply(esc(_("The profile of {area} is now shared with other areas that share theirs.") if share
+                        else _("The profile of {area} is no longer shared with other areas.")).format(area=esc(area)))
+
+
+# --- profiles --------------------------------------------------------------------------------------
+
+
+async def _profiles(session, rounds: list[store.ChecklistRound]) -> list[Profile]:
+    ids = [r.id for r in rounds]
+    answers = await store.round_answers(session, ids)
+    responses = await store.round_responses(session, ids)
+    result = []
+    for rd in rounds:
+        cl = from_json(rd.definition)
+        rows = [AnswerRow(a.person_key, a.question_id, a.data(), a.skipped) for a in answers if a.round_id == rd.id]
+        people = {r.person_key: Respondent(r.person_name, r.show_name, r.status == "done")
+                  for r in responses if r.round_id == rd.id}
+        result.append(compute_profile(cl, rows, people))
+    return result
+
+
+def dimension_line(title: str, stats) -> str:
+    parts = []
+    if stats.scale_n:
+        parts.append(_("mean {mean} (spread {spread}, n={n})").format(
+            mean=_num(stats.mean), spread=_num(stats.spread), n=stats.scale_n))
+    if stats.yes_n:
+        parts.append(_("yes {share} (n={n})").format(share=format_percent(stats.yes_share or 0), n=stats.yes_n))
+    parts.append(ngettext("{count} respondent", "{count} respondents", stats.respondents).format(count=stats.respondents))
+    return b(title) + ": " + esc(" · ".join(parts))
+
+
+def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile) -> str:
+    lines = [esc(_("{area}, round of {date}").format(area=rd.area, date=_round_label(rd))),
+             esc(_("Respondents: {count} (finished {finished})").format(count=profile.respondents,
+                                                                     finished=profile.finished))]
+    for dim in cl.dimensions:
+        stats = profile.dimension(dim.id)
+        if stats is not None:
+            lines.append(dimension_line(tr(dim.title), stats))
+    for qid, counts in profile.choices.items():
+        q = cl.question(qid)
+        if q is None or not any(counts.values()):
+            continue
+        shown = ", ".join(f"{tr(o.text)} {counts.get(o.id, 0)}" for o in q.options)
+        lines.append(esc(f"{tr(q.text)} — {shown}"))
+    if profile.texts:
+        lines.append(b(_("Written answers")))
+        for _qid, text, name in profile.texts[:TEXTS_SHOWN]:
+            lines.append("• " + esc(text) + (" — " + esc(name) if name else ""))
+        if len(profile.texts) > TEXTS_SHOWN:
+            lines.append(esc(_("…and {count} more in the export.").format(count=len(profile.texts) - TEXTS_SHOWN)))
+    return "\n".join(lines)
+
+
+def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = "") -> bytes:
+    from handlers import charts  # matplotlib is loaded only when a chart is drawn
+
+    cats = [tr(d.title) for d in cl.dimensions]
+    means = {name: [getattr(p.dimension(d.id), "mean", None) for d in cl.dimensions] for name, p in series.items()}
+    if radar:
+        return charts.radar_chart(cats, means, title=title)
+    spreads = {name: [getattr(p.dimension(d.id), "spread", None) for d in cl.dimensions] for name, p in series.items()}
+    return charts.bar_chart(cats, means, errors=spreads, title=title, ylabel=_("Mean (1–5)"))
+
+
+async def _area(ctx: Context, session) -> str:
+    return area_of(await _chat(ctx, session), ctx.chat_key)
+
+
+async def profile_cmd(ctx: Context, args: Args) -> None:
+    radar = any(w.casefold() in RADAR_WORDS for w in args.words)
+    async with ctx.db.session() as session:
+        rounds = await store.rounds_of_chat(session, ctx.chat_key)
+        if not rounds:
+            area = await _area(ctx, session)
+            rounds = await store.rounds_of_area(session, area)
+        if not rounds:
+            raise UserError(_("This chat has no self-assessment rounds yet."))
+        rd = rounds[-1]
+        profile = (await _profiles(session, [rd]))[0]
+    cl = from_json(rd.definition)
+    await ctx.reply(b(_("Profile: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile))
+    if profile.respondents:
+        png = profile_chart(cl, {_round_label(rd): profile}, radar=radar, title=f"{tr(cl.title)} · {rd.area}")
+        await ctx.send_file(FileOut(f"checklist-{rd.id}.png", png, "image/png", is_image=True))
+
+
+async def compare_cmd(ctx: Context, args: Args) -> None:
+    radar = any(w.casefold() in RADAR_WORDS for w in args.words)
+    async with ctx.db.session() as session:
+        area = await _area(ctx, session)
+        rounds = await store.rounds_of_area(session, area)
+        if not rounds:
+            raise UserError(_("This chat has no self-assessment rounds yet."))
+        rounds = [r for r in rounds if r.checklist_id == rounds[-1].checklist_id][-6:]
+        profiles = await _profiles(session, rounds)
+    await _side_by_side(ctx, from_json(rounds[-1].definition),
+                        [(_round_label(r), p) for r, p in zip(rounds, profiles, strict=True)],
+                        _("{area} over time").format(area=area), radar, " → ")
+
+
+async def areas_cmd(ctx: Context, args: Args) -> None:
+    radar = any(w.casefold() in RADAR_WORDS for w in args.words)
+    async with ctx.db.session() as session:
+        area = await _area(ctx, session)
+        if not await store.area_shares(session, area):
+            raise UserError(_("Only areas that share their own profile can see other areas'. An admin can turn "
+                              "sharing on with {command}.").format(command=ctx.cmd("checklist") + " " + _("share on")))
+        own = await store.rounds_of_area(session, area)
+        checklist_id = own[-1].checklist_id if own else DEFAULT_CHECKLIST
+        latest: list[store.ChecklistRound] = []
+        for other in await store.sharing_areas(session):
+            rounds = await store.rounds_of_area(session, other, checklist_id)
+            if rounds:
+                latest.append(rounds[-1])
+        if not latest:
+            raise UserError(_("No sharing area has answered this checklist yet."))
+        profiles = await _profiles(session, latest)
+    await _side_by_side(ctx, from_json(latest[-1].definition),
+                        [(r.area, p) for r, p in zip(latest, profiles, strict=True)], _("Areas side by side"), radar, " | ")
+
+
+async def _side_by_side(ctx: Context, cl: Checklist, columns: list[tuple[str, Profile]], title: str, radar: bool,
+                        sep: str) -> None:
+    lines = [b(title) + " " + esc("(" + tr(cl.title) + ")"), esc(sep.join(name for name, _p in columns))]
+    for dim in cl.dimensions:
+        cells = []
+        for _name, p in columns:
+            s = p.dimension(dim.id)
+            cell = _num(s.mean if s else None)
+            if s and s.yes_n:
+                cell += " / " + _("yes {share}").format(share=format_percent(s.yes_share or 0))
+            cells.append(cell)
+        lines.append(b(tr(dim.title)) + ": " + esc(sep.join(cells)))
+    lines.append(esc(_("Respondents: {counts}").format(counts=sep.join(str(p.respondents) for _n, p in columns))))
+    await ctx.reply("\n".join(lines))
+    if any(p.respondents for _n, p in columns):
+        png = profile_chart(cl, dict(columns), radar=radar, title=title)
+        await ctx.send_file(FileOut("checklist-compare.png", png, "image/png", is_image=True))
+
+
+# --- exports -----------------------------------------------------------------------------------
+
+
+def profile_rows(rd: store.ChecklistRound, profile: Profile) -> list[dict]:
+    """Aggregate rows, one per dimension: no personal data."""
+    rows = []
+    for s in profile.dimensions:
+        rows.append({
+            "round": rd.id, "chat": rd.chat_key, "area": rd.area, "checklist": rd.checklist_id,
+            "version": rd.checklist_version, "started_at": rd.started_at.isoformat(),
+            "closed_at": rd.closed_at.isoformat() if rd.closed_at else None, "dimension": s.id,
+            "round_respondents": profile.respondents, "respondents": s.respondents, "answers": s.answers,
+            "scale_n": s.scale_n, "mean": None if s.mean is None else round(s.mean, 3),
+            "spread": None if s.spread is None else round(s.spread, 3),
+            "yes_n": s.yes_n, "yes_share": None if s.yes_share is None else round(s.yes_share, 3),
+        })
+    return rows
+
+
+async def export_cmd(ctx: Context, args: Args) -> None:
+    fmt = (args.words[0].casefold() if args.words else "csv")
+    if fmt not in ("csv", "json"):
+        raise UserError(_("Choose csv or json."), show_usage=True)
+    async with ctx.db.session() as session:
+        area = await _area(ctx, session)
+        rounds = await store.rounds_of_area(session, area)
+        if not rounds:
+            raise UserError(_("This chat has no self-assessment rounds yet."))
+        profiles = await _profiles(session, rounds)
+    rows = [row for rd, p in zip(rounds, profiles, strict=True) for row in profile_rows(rd, p)]
+    if fmt == "json":
+        data = {"area": area, "rounds": [
+            {"round": rd.id, "checklist": rd.checklist_id, "version": rd.checklist_version,
+             "started_at": rd.started_at.isoformat(), "closed_at": rd.closed_at.isoformat() if rd.closed_at else None,
+             "respondents": p.respondents, "finished": p.finished,
+             "dimensions": [r for r in rows if r["round"] == rd.id], "choices": p.choices,
+             "texts": [{"question": q, "text": t, **({"name": n} if n else {})} for q, t, n in p.texts]}
+            for rd, p in zip(rounds, profiles, strict=True)]}
+        payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
+        file = FileOut("checklist.json", payload, "application/json")
+    else:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["round"])
+        writer.writeheader()
+        writer.writerows(rows)
+        file = FileOut("checklist.csv", buf.getvalue().encode(), "text/csv")
+    await ctx.send_file(file)
+
+
+async def export_records(services: Services, chats: list[str] | None, public: bool) -> list[dict]:
+    async with services.db.session() as session:
+        rounds = await store.rounds_for_chats(session, chats)
+        if public:
+            profiles = await _profiles(session, rounds)
+            return [row for rd, p in zip(rounds, profiles, strict=True) for row in profile_rows(rd, p)]
+        answers = await store.round_answers(session, [r.id for r in rounds])
+    by_id = {r.id: r for r in rounds}
+    rows = []
+    for a in answers:
+        rd = by_id[a.round_id]
+        q = from_json(rd.definition).question(a.question_id)
+        rows.append({"round": rd.id, "chat": rd.chat_key, "area": rd.area, "person": a.person_key,
+                     "dimension": q.dimension if q else None, "question": a.question_id,
+                     "value": a.data(), "skipped": a.skipped, "answered_at": a.answered_at.isoformat()})
+    return rows
+
+
+# --- digest ------------------------------------------------------------------------------------
+
+
+async def digest(services: Services, chat_key: str, start: datetime, end: datetime) -> dict | None:
+    async with services.db.session() as session:
+        rounds = [r for r in await store.rounds_of_chat(session, chat_key)
+                  if r.started_at < end and (r.closed_at is None or r.closed_at >= start)]
+        if not rounds:
+            return None
+        responses = await store.round_responses(session, [r.id for r in rounds])
+        answers = await store.round_answers(session, [r.id for r in rounds])
+    items = []
+    for rd in rounds:
+        cl = from_json(rd.definition)
+        mine = [r for r in responses if r.round_id == rd.id]
+        items.append({
+            "round": rd.id, "title": cl.title, "area": rd.area,
+            "started": sum(1 for r in mine), "finished": sum(1 for r in mine if r.status == "done"),
+            "answers_in_period": sum(1 for a in answers if a.round_id == rd.id and start <= a.answered_at < end),
+            "closes_at": rd.closes_at.isoformat() if rd.closes_at else None,
+            "closed_at": rd.closed_at.isoformat() if rd.closed_at else None,
+        })
+    return {"rounds": items}
+
+
+def render_digest(data: dict) -> list[str]:
+    lines = []
+    for item in data.get("rounds", []):
+        state = (_("closed {when}").format(when=format_datetime(datetime.fromisoformat(item["closed_at"])))
+                 if item.get("closed_at") else
+                 _("closes {when}").format(when=format_datetime(datetime.fromisoformat(item["closes_at"])))
+                 if item.get("closes_at") else _("open"))
+        lines.append(b(tr(item["title"])) + " " + esc(_("({state}): {started} started, {finished} finished, {answers} answers this week").format(
+            state=state, started=item["started"], finished=item["finished"], answers=item["answers_in_period"])))
+    return lines
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+async def close_job(services: Services, job: Job) -> None:
+    await close_round(services, int(job.data()["round"]))
+
+
+async def remind_job(services: Services, job: Job) -> None:
+    rid = int(job.data()["round"])
+    now = services.clock.now()
+    async with services.db.session() as session:
+        rd = await store.get_round(session, rid)
+        if rd is None or rd.closed_at is not None:
+            return
+        cl = from_json(rd.definition)
+        due = await store.to_remind(session, rid, now - REMIND_AFTER, now - REMIND_AFTER)
+    for resp in due:
+        async with services.db.session() as session:
+            if not await store.claim_reminder(session, resp.id, now, now - REMIND_AFTER, now - REMIND_AFTER):
+                continue
+            person_lang, chat_lang = await languages_for(session, resp.person_key, rd.chat_key)
+            answers = await store.answers_of(session, rid, resp.person_key)
+        with services.locale(person_lang or chat_lang or "fi"):
+            total = len(cl.visible(_values(answers)))
+            html = esc(_("A reminder: you have answered {done}/{total} questions of {title}. Continue where you "
+                         "left off?").format(done=len(answers), total=total, title=tr(cl.title)))
+            try:
+                await _send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rid}"),),))
+            except Exception:
+                log.warning("could not remind %s in round %s", resp.person_key, rid, exc_info=True)
+    nxt = now + REMIND_AFTER
+    if rd.closes_at is None or nxt < rd.closes_at:
+        async with services.db.session() as session:
+            await schedule_job(session, "checklist.remind", nxt, chat_key=rd.chat_key, payload={"round": rid},
+                               dedup_key=f"checklist.remind:{rid}:{nxt.date().isoformat()}")
+            await session.commit()
+        services.wake(nxt)
+
+
+async def on_start(services: Services) -> None:
+    found = load_all(directories(services.data_dir))
+    log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
+
+
+FEATURE = Feature(
+    name="checklist",
+    order=10,
+    commands=[
+        Command(
+            "checklist", checklist_cmd,
+            {"fi": ("itsearviointi", "arviointi"), "sv": ("sjalvvardering", "checklista"), "en": ("checklist",)},
+            help=N_("self-assessment: answer, start/close a round, profile, compare, areas, export"),
+            usage=N_("[start [name] [closes <when>] | close | stop | back | skip | profile [radar] | compare | "
+                     "areas | export csv|json | share on|off | mode group|private | list]"),
+            parse=parse_args,
+        ),
+    ],
+    buttons={"a": answer_button, "t": toggle_button, "d": done_button, "skip": skip_button, "back": back_button,
+             "stop": stop_button, "go": go_button, "name": name_button},
+    on_message=on_message,
+    jobs={"checklist.close": close_job, "checklist.remind": remind_job},
+    on_start=on_start,
+    digest=digest,
+    render_digest=render_digest,
+    exports={"checklist": export_records},
+)

@@ -1,0 +1,682 @@
+"""Polls: create with settings in one message, vote (native or buttons), close on time once,
+post the result, list, digest and export."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.events import Button, PollOutcome, PollSpec, Reply, Role
+from bot.i18n import N_, _, format_datetime, format_percent, ngettext
+from bot.markup import b, esc
+from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.when import parse_duration, parse_when
+from storage import ideas as idea_store
+from storage import polls as store
+from storage.core import Job, cancel_jobs, ensure_chat, languages_for, schedule_job, set_chat_setting
+
+log = logging.getLogger(__name__)
+
+MIN_OPTIONS, MAX_OPTIONS = 2, 12
+MAX_QUESTION_CHARS, MAX_OPTION_CHARS = 300, 100
+DEFAULT_OPEN = timedelta(hours=24)
+MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=60)
+RECENT = timedelta(days=14)
+BAR_WIDTH = 10
+NAMES_SHOWN = 10
+SETTING = "polls.create"  # chat setting: "everyone" | "admins"
+
+# --- settings words, accepted in every language -------------------------------------------------
+
+ANON_WORDS = frozenset({"nimetön", "nimeton", "anonyymi", "anonym", "anonymous", "anon"})
+NAMED_WORDS = frozenset({"nimellinen", "avoin", "named", "public", "öppen", "namngiven"})
+HIDDEN_PHRASES = frozenset({
+    "tulokset piiloon", "piilota tulokset", "piilotetut tulokset", "tulokset piilossa",
+    "dolda resultat", "resultat dolda", "dölj resultat", "hidden results", "hide results", "results hidden",
+})
+_MULTI = re.compile(r"^(?:monivalinta|monta|flerval|flera|multiple(?: choice)?|multi)(?:\s+(\d{1,3}))?$")
+_CLOSE = re.compile(
+    r"^(?:sulkeutuu|suljetaan|päättyy|closes|closing|stängs|stänger|slutar)\s+(.+)$")
+_OPEN_FOR = re.compile(r"^(?:auki|open|öppen|öppet)\s+(\d.*)$")
+_IDEA = re.compile(r"^(?:idea|idé|ide|aloite|förslag)\s*#?(\d{1,9})$")
+
+ACTIONS = {
+    "close": ("close", "end", "sulje", "lopeta", "stäng", "avsluta"),
+    "extend": ("extend", "jatka", "pidennä", "förläng"),
+    "cancel": ("cancel", "peru", "peruuta", "avbryt"),
+    "settings": ("settings", "setting", "asetukset", "asetus", "inställningar", "inställning"),
+}
+WHO_WORDS = {
+    "everyone": ("everyone", "all", "members", "kaikki", "jäsenet", "alla", "medlemmar"),
+    "admins": ("admins", "admin", "administrators", "ylläpitäjät", "ylläpito", "adminit",
+               "administratörer", "admin"),
+}
+
+
+@dataclass(frozen=True)
+class NewPoll:
+    question: str
+    options: tuple[str, ...]
+    multiple: bool = False
+    max_choices: int = 1
+    anonymous: bool = False
+    hide_results: bool = False
+    close_text: str | None = None
+    idea_number: int | None = None
+
+
+@dataclass(frozen=True)
+class PollAction:
+    action: str  # show | close | extend | cancel | settings
+    number: int | None = None
+    rest: str = ""
+
+
+def _example() -> str:
+    return _("Which evening suits? | Tuesday | Wednesday | Thursday | closes Friday 18:00")
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _setting(segment: str) -> dict | None:
+    """The settings one trailing segment holds ("anonymous, multiple 2"), or None if it is an option."""
+    found: dict = {}
+    for part in (p.strip() for p in segment.split(",")):
+        low = part.casefold()
+        if not low:
+            return None
+        if low in ANON_WORDS:
+            found["anonymous"] = True
+        elif low in NAMED_WORDS:
+            found["anonymous"] = False
+        elif low in HIDDEN_PHRASES:
+            found["hide_results"] = True
+        elif m := _MULTI.match(low):
+            found["multiple"] = int(m.group(1)) if m.group(1) else 0
+        elif m := _CLOSE.match(low) or _OPEN_FOR.match(low):
+            found["close_text"] = part[len(part) - len(m.group(1)):].strip()
+        else:
+            return None
+    return found
+
+
+def parse_poll(args: str) -> NewPoll | PollAction:
+    text = args.strip()
+    if not text:
+        raise UserError(_("Write the question and at least two options separated by |, for example: {example}")
+                        .format(example=_example()), show_usage=True)
+    if "|" not in text:
+        words = text.split()
+        first = words[0].casefold().lstrip("#")
+        if first.isdigit() and len(words) == 1:
+            return PollAction("show", int(first[:9]))
+        for action, names in ACTIONS.items():
+            if first in names:
+                if action == "settings":
+                    return PollAction(action, None, " ".join(words[1:]))
+                if len(words) < 2 or not words[1].lstrip("#").isdigit():
+                    raise UserError(_("Give the poll's number, for example: {example}").format(
+                        example=f"{words[0]} 3"), show_usage=True)
+                return PollAction(action, int(words[1].lstrip("#")[:9]), " ".join(words[2:]))
+        raise UserError(_("Separate the question and the options with |, for example: {example}")
+                        .format(example=_example()), show_usage=True)
+    segments = [_clean(s) for s in text.split("|")]
+    idea_number = None
+    if m := _IDEA.match(segments[0].casefold()):
+        idea_number = int(m.group(1))
+        segments = segments[1:]
+    settings: dict = {}
+    while len(segments) > 1 and (found := _setting(segments[-1])) is not None:
+        segments.pop()
+        for key, value in found.items():
+            settings.setdefault(key, value)  # the later one in the message wins
+    question, options = segments[0], [s for s in segments[1:]]
+    if not question:
+        raise UserError(_("The question is missing. Write it before the first |, for example: {example}")
+                        .format(example=_example()), show_usage=True)
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UserError(_("The question is too long: {count} characters, at most {limit}.").format(
+            count=len(question), limit=MAX_QUESTION_CHARS))
+    if any(not o for o in options):
+        raise UserError(_("One of the options is empty. Check that there is text between every two |."),
+                        show_usage=True)
+    if len(options) < MIN_OPTIONS:
+        raise UserError(_("A poll needs at least {min} options, for example: {example}").format(
+            min=MIN_OPTIONS, example=_example()), show_usage=True)
+    if len(options) > MAX_OPTIONS:
+        raise UserError(_("Too many options: {count}, at most {max}.").format(count=len(options), max=MAX_OPTIONS))
+    for option in options:
+        if len(option) > MAX_OPTION_CHARS:
+            raise UserError(_("The option “{option}…” is too long: at most {limit} characters.").format(
+                option=option[:30], limit=MAX_OPTION_CHARS))
+    folded = [o.casefold() for o in options]
+    if len(set(folded)) != len(folded):
+        dup = next(o for i, o in enumerate(options) if folded.index(o.casefold()) != i)
+        raise UserError(_("The option “{option}” appears twice.").format(option=dup))
+    multiple = "multiple" in settings
+    max_choices = 1
+    if multiple:
+        max_choices = settings["multiple"] or len(options)
+        if not 2 <= max_choices <= len(options):
+            raise UserError(_("Multiple choice allows from 2 to {max} choices here (there are {max} options), "
+                              "for example: multiple 2").format(max=len(options)))
+    return NewPoll(question=question, options=tuple(options), multiple=multiple, max_choices=max_choices,
+                   anonymous=settings.get("anonymous", False), hide_results=settings.get("hide_results", False),
+                   close_text=settings.get("close_text"), idea_number=idea_number)
+
+
+# --- closing time ---------------------------------------------------------------------------------
+
+
+def close_time(text: str | None, now: datetime, lang: str) -> datetime:
+    if text is None:
+        return now + DEFAULT_OPEN
+    duration = parse_duration(text)  # a bare "2 päivää" / "3 h" means open for that long
+    when = now + duration if duration is not None else parse_when(text, now, lang)
+    if when < now + MIN_OPEN:
+        raise UserError(_("The closing time {when} is not in the future.").format(when=format_datetime(when)))
+    if when > now + MAX_OPEN:
+        raise UserError(_("A poll can stay open at most {days} days.").format(days=MAX_OPEN.days))
+    return when
+
+
+# --- rendering ------------------------------------------------------------------------------------
+
+
+def _bar(share: float) -> str:
+    full = round(share * BAR_WIDTH)
+    return "▓" * full + "░" * (BAR_WIDTH - full)
+
+
+def _settings_line(poll: store.Poll) -> str:
+    parts = []
+    if poll.multiple:
+        parts.append(ngettext("up to {count} choice", "up to {count} choices", poll.max_choices)
+                     .format(count=poll.max_choices))
+    parts.append(_("anonymous") if poll.anonymous else _("named"))
+    if poll.hide_results:
+        parts.append(_("results hidden until closed"))
+    return " · ".join(parts)
+
+
+def _title(poll: store.Poll) -> str:
+    title = _("Poll #{number}").format(number=poll.number)
+    if poll.idea_id is not None:
+        title += " (" + _("about an idea") + ")"
+    return title
+
+
+def _count_lines(options: list[str], counts: list[int], voters: int,
+                 names: list[list[str]] | None = None) -> list[str]:
+    lines = []
+    for n, (option, count) in enumerate(zip(options, counts, strict=True), 1):
+        share = count / voters if voters else 0.0
+        lines.append(f"{n}. {esc(option)}\n   {_bar(share)} {count} ({esc(format_percent(share))})")
+        who = names[n - 1] if names else []
+        if who:
+            lines.append("   " + esc(", ".join(who[:NAMES_SHOWN]) + (" …" if len(who) > NAMES_SHOWN else "")))
+    return lines
+
+
+def render_open(poll: store.Poll, counts: list[int], voters: int) -> str:
+    lines = ["📊 " + b(_title(poll)) + " " + b(poll.question)]
+    options = poll.option_list()
+    if poll.hide_results:
+        lines += [f"{n}. {esc(o)}" for n, o in enumerate(options, 1)]
+    else:
+        lines += _count_lines(options, counts, voters)
+    lines.append(esc(_settings_line(poll)))
+    lines.append(esc(_("Closes {when}.").format(when=format_datetime(poll.close_at))) + " "
+                 + esc(ngettext("{count} has voted.", "{count} have voted.", voters).format(count=voters)))
+    return "\n".join(lines)
+
+
+def vote_buttons(poll: store.Poll) -> tuple[tuple[Button, ...], ...]:
+    rows = []
+    for n, option in enumerate(poll.option_list()):
+        label = option if len(option) <= 40 else option[:39] + "…"
+        rows.append((Button(f"{n + 1}. {label}", f"polls:vote:{poll.id}:{n}"),))
+    return tuple(rows)
+
+
+def winners(counts: list[int]) -> list[int]:
+    top = max(counts, default=0)
+    return [i for i, c in enumerate(counts) if c == top] if top else []
+
+
+def render_result(poll: store.Poll, counts: list[int], voters: int, members: int | None,
+                  names: list[list[str]] | None = None) -> str:
+    options = poll.option_list()
+    lines = ["📊 " + b(_("Poll #{number} closed:").format(number=poll.number)) + " " + b(poll.question)]
+    lines += _count_lines(options, counts, voters, None if poll.anonymous else names)
+    won = winners(counts)
+    if not voters:
+        lines.append(esc(_("Nobody voted.")))
+    elif len(won) == 1:
+        lines.append("🏆 " + esc(_("Winner: {option}").format(option=options[won[0]])))
+    else:
+        lines.append("🤝 " + esc(_("Tie: {options}").format(options=", ".join(options[i] for i in won))))
+    if members:
+        lines.append(esc(_("Turnout: {voters} of {members} members ({share}).").format(
+            voters=voters, members=members, share=format_percent(min(1.0, voters / members)))))
+    else:
+        lines.append(esc(ngettext("{count} voter.", "{count} voters.", voters).format(count=voters)))
+    return "\n".join(lines)
+
+
+# --- creating ---------------------------------------------------------------------------------------
+
+
+async def _may_create(ctx: Context) -> None:
+    async with ctx.db.session() as session:
+        chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+        who = chat.setting(SETTING, "everyone")
+    if who == "admins" and await ctx.role() < Role.ADMIN:
+        raise UserError(_("In this chat only admins may start polls."))
+
+
+async def create(ctx: Context, new: NewPoll) -> None:
+    await _may_create(ctx)
+    now = ctx.now()
+    close_at = close_time(new.close_text, now, ctx.lang)
+    async with ctx.db.session() as session:
+        idea_id = None
+        if new.idea_number is not None:
+            idea = await idea_store.by_number(session, ctx.chat_key, new.idea_number)
+            if idea is None or idea.status == "withdrawn":
+                raise UserError(_("There is no idea #{number} in this chat.").format(number=new.idea_number))
+            idea_id = idea.id
+        poll = await store.create_poll(
+            session, chat_key=ctx.chat_key, question=new.question, options=_json(new.options),
+            multiple=new.multiple, max_choices=new.max_choices, anonymous=new.anonymous,
+            hide_results=new.hide_results, lang=ctx.lang, creator_key=ctx.sender_key,
+            creator_name=ctx.event.sender_name[:255], idea_id=idea_id, created_at=now, close_at=close_at,
+        )
+        await schedule_job(session, "polls.close", close_at, chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=f"polls.close:{poll.id}")
+        await session.commit()
+    ctx.services.wake(close_at)
+    try:
+        spec = PollSpec(question=new.question, options=new.options, multiple=new.multiple,
+                        max_choices=new.max_choices, anonymous=new.anonymous, hide_results=new.hide_results)
+        ref = await ctx.transport.send_poll(ctx.event.chat_id, spec)
+        if ref is not None:
+            info = "📊 " + b(_title(poll)) + " " + esc(_settings_line(poll)) + "\n" + esc(
+                _("Closes {when}. Results are posted here then.").format(when=format_datetime(close_at)))
+            message_id = await ctx.reply(info)
+        else:
+            message_id = await ctx.reply(render_open(poll, [0] * len(new.options), 0), vote_buttons(poll))
+    except Exception:
+        # Nobody saw the poll: do not close it later either.
+        async with ctx.db.session() as session:
+            await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
+            await cancel_jobs(session, f"polls.close:{poll.id}")
+            await session.commit()
+        raise
+    async with ctx.db.session() as session:
+        row = await store.by_id(session, poll.id)
+        row.native_ref, row.message_id = ref, message_id
+        session.add(row)
+        await session.commit()
+
+
+def _json(options: tuple[str, ...]) -> str:
+    import json
+
+    return json.dumps(list(options), ensure_ascii=False)
+
+
+# --- voting ----------------------------------------------------------------------------------------
+
+
+def _accepting(poll: store.Poll, now: datetime) -> bool:
+    return poll.status == store.OPEN and now < poll.close_at
+
+
+async def vote_button(ctx: Context, args: list[str]) -> None:
+    if len(args) != 2 or not all(a.isdigit() for a in args):
+        raise UserError(_("This button no longer works."))
+    poll_id, choice = int(args[0]), int(args[1])
+    async with ctx.db.session() as session:
+        poll = await store.by_id(session, poll_id)
+        if poll is None or poll.chat_key != ctx.chat_key or poll.status == store.CANCELLED:
+            raise UserError(_("This poll is no longer available."))
+        if not _accepting(poll, ctx.now()):
+            raise UserError(_("This poll is closed."))
+        options = poll.option_list()
+        if choice >= len(options):
+            raise UserError(_("This button no longer works."))
+        current = await store.get_vote(session, poll, ctx.sender_key) or ()
+        if not poll.multiple:
+            if current == (choice,):
+                await ctx.acknowledge(_("You already voted for “{option}”.").format(option=options[choice]))
+                return
+            chosen: tuple[int, ...] = (choice,)
+            note = _("Your vote: “{option}”.").format(option=options[choice])
+        elif choice in current:
+            chosen = tuple(c for c in current if c != choice)
+            note = _("Removed “{option}” from your choices.").format(option=options[choice])
+        else:
+            if len(current) >= poll.max_choices:
+                raise UserError(ngettext("You can choose at most {count} option. Remove one first.",
+                                         "You can choose at most {count} options. Remove one first.",
+                                         poll.max_choices).format(count=poll.max_choices))
+            chosen = (*current, choice)
+            note = _("Added “{option}” to your choices.").format(option=options[choice])
+        await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen)
+        counts, voters, _names = await store.tally(session, poll)
+    await ctx.acknowledge(note)
+    target = ctx.event.target_id or poll.message_id
+    if target:
+        try:
+            await ctx.edit(target, render_open(poll, counts, voters), vote_buttons(poll))
+        except Exception:  # the vote is stored; a stale message is not worth an error
+            log.warning("could not update poll message %s", target, exc_info=True)
+
+
+async def on_poll_vote(ctx: Context) -> None:
+    ref = ctx.event.poll_ref
+    if not ref:
+        return
+    async with ctx.db.session() as session:
+        poll = await store.by_native_ref(session, ctx.chat_key, ref)
+        if poll is None or not _accepting(poll, ctx.now()):
+            return  # not ours, or votes after the close are ignored
+        choices = tuple(sorted(set(ctx.event.poll_choices)))
+        size = len(poll.option_list())
+        limit = poll.max_choices if poll.multiple else 1
+        if any(c < 0 or c >= size for c in choices) or len(choices) > limit:
+            log.warning("ignored an invalid native vote on poll %s: %s", poll.id, choices)
+            return
+        await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, choices)
+
+
+# --- closing ---------------------------------------------------------------------------------------
+
+
+async def _member_count(services: Services, chat_key: str) -> int | None:
+    """Members of the chat if the transport can tell (optional ``member_count(chat_id)``)."""
+    transport = services.transport_for(chat_key)
+    counter = getattr(transport, "member_count", None)
+    if counter is None:
+        return None
+    try:
+        count = await counter(chat_key.split(":", 1)[1])
+    except Exception:
+        log.warning("member count of %s failed", chat_key, exc_info=True)
+        return None
+    # the bot itself is a member but not a voter
+    return count - 1 if count and count > 1 else None
+
+
+async def finish(services: Services, poll_id: int, by: str | None = None) -> bool:
+    """Close the poll (if open) and post its result, exactly once. True if this call posted it."""
+    now = services.clock.now()
+    async with services.db.session() as session:
+        poll = await store.by_id(session, poll_id)
+        if poll is None or poll.status == store.CANCELLED:
+            return False
+        if poll.status == store.OPEN:
+            await store.close(session, poll_id, now, by)
+        if not await store.claim_result(session, poll_id, now):
+            return False  # posted already, or posting right now elsewhere
+        await session.refresh(poll)
+        counts, voters, names = await store.tally(session, poll)
+        members = await _member_count(services, poll.chat_key)
+        await store.store_result(session, poll, counts, voters, members)
+        person_lang, chat_lang = await languages_for(session, "", poll.chat_key)
+    chat_id = poll.chat_key.split(":", 1)[1]
+    transport = services.transport_for(poll.chat_key)
+    try:
+        if poll.native_ref:
+            outcome = PollOutcome(tuple(poll.option_list()), tuple(counts), tuple(winners(counts)))
+            try:
+                await transport.close_poll(chat_id, poll.native_ref, outcome)
+            except Exception:  # e.g. closed already by an earlier attempt; the result still goes out
+                log.warning("closing native poll %s failed", poll.native_ref, exc_info=True)
+        with services.locale(chat_lang or poll.lang):
+            html = render_result(poll, counts, voters, members, names)
+            if poll.message_id and not poll.native_ref:
+                closed = render_open(poll, counts, voters) if not poll.hide_results else None
+                try:
+                    if closed is not None:
+                        await transport.edit(chat_id, poll.message_id, Reply(html=closed + "\n" + esc(_("Closed."))))
+                except Exception:
+                    log.warning("could not remove the vote buttons of poll %s", poll.id, exc_info=True)
+            await transport.send(chat_id, Reply(html=html, reply_to_id=poll.message_id))
+    except Exception:
+        async with services.db.session() as session:
+            await store.release_result(session, poll_id)
+        raise  # the job runner retries with back-off
+    return True
+
+
+async def close_job(services: Services, job: Job) -> None:
+    await finish(services, int(job.data()["poll"]))
+
+
+# --- managing ---------------------------------------------------------------------------------------
+
+
+async def _managed(ctx: Context, session, number: int) -> store.Poll:
+    poll = await store.by_number(session, ctx.chat_key, number)
+    if poll is None:
+        raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
+    if poll.creator_key != ctx.sender_key and await ctx.role() < Role.ADMIN:
+        raise UserError(_("Only the poll's creator and the chat's admins may do this."))
+    if poll.status != store.OPEN:
+        raise UserError(_("Poll #{number} is already closed.").format(number=number))
+    return poll
+
+
+async def action(ctx: Context, act: PollAction) -> None:
+    if act.action == "settings":
+        await settings_cmd(ctx, act.rest)
+        return
+    if act.action == "show":
+        await show(ctx, act.number)
+        return
+    async with ctx.db.session() as session:
+        poll = await _managed(ctx, session, act.number)
+        if act.action == "extend":
+            text = act.rest
+            m = _CLOSE.match(text.casefold()) or _OPEN_FOR.match(text.casefold())
+            if m:
+                text = text[len(text) - len(m.group(1)):]
+            if not text.strip():
+                raise UserError(_("Say until when, for example: {example}").format(
+                    example=f"{ctx.cmd('poll')} {act.rest or 'extend'} {act.number} 2 d"), show_usage=True)
+            when = close_time(text.strip(), ctx.now(), ctx.lang)
+            await store.extend(session, poll, when)
+            await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
+                               dedup_key=f"polls.close:{poll.id}")
+            await session.commit()
+            ctx.services.wake(when)
+            await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
+                number=poll.number, when=format_datetime(when))))
+            return
+        if act.action == "cancel":
+            await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
+            await cancel_jobs(session, f"polls.close:{poll.id}")
+            await session.commit()
+            if poll.native_ref:
+                outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
+                try:
+                    await ctx.transport.close_poll(ctx.event.chat_id, poll.native_ref, outcome)
+                except Exception:
+                    log.warning("closing cancelled native poll %s failed", poll.native_ref, exc_info=True)
+            elif poll.message_id:
+                try:
+                    await ctx.edit(poll.message_id, "📊 " + b(_title(poll)) + " " + b(poll.question) + "\n"
+                                   + esc(_("Cancelled.")))
+                except Exception:
+                    log.warning("could not update cancelled poll %s", poll.id, exc_info=True)
+            await ctx.reply(esc(_("Poll #{number} was cancelled; no result will be posted.").format(
+                number=poll.number)))
+            return
+        # close now: the job stays as a fallback in case posting fails
+        await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=f"polls.close:{poll.id}")
+        await session.commit()
+    if not await finish(ctx.services, poll.id, by=ctx.sender_key):
+        await ctx.reply(esc(_("Poll #{number} is already closed.").format(number=poll.number)))
+
+
+async def settings_cmd(ctx: Context, rest: str) -> None:
+    if await ctx.role() < Role.ADMIN:
+        raise UserError(_("Only the chat's admins may change who may start polls."))
+    word = rest.strip().casefold()
+    who = next((w for w, names in WHO_WORDS.items() if word in names), None)
+    async with ctx.db.session() as session:
+        chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+        if who is None:
+            current = chat.setting(SETTING, "everyone")
+            raise UserError(_("Who may start polls here: {current}. Change it with {example}.").format(
+                current=_("everyone") if current == "everyone" else _("admins only"),
+                example=ctx.cmd("poll") + " " + _("settings everyone|admins")))
+        await set_chat_setting(session, chat, SETTING, who)
+        await session.commit()
+    await ctx.reply(esc(_("From now on everyone may start polls here.") if who == "everyone"
+                        else _("From now on only admins may start polls here.")))
+
+
+async def poll_cmd(ctx: Context, parsed: NewPoll | PollAction) -> None:
+    if isinstance(parsed, PollAction):
+        await action(ctx, parsed)
+    else:
+        await create(ctx, parsed)
+
+
+# --- listing ------------------------------------------------------------------------------------------
+
+
+async def show(ctx: Context, number: int | None) -> None:
+    async with ctx.db.session() as session:
+        poll = await store.by_number(session, ctx.chat_key, number or 0)
+        if poll is None or poll.status == store.CANCELLED:
+            raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
+        if poll.status == store.CLOSED and poll.counts is not None:
+            await ctx.reply(render_result(poll, poll.count_list(), poll.voters, poll.members))
+            return
+        counts, voters, _names = await store.tally(session, poll)
+    buttons = vote_buttons(poll) if not poll.native_ref and _accepting(poll, ctx.now()) else ()
+    await ctx.reply(render_open(poll, counts, voters), buttons)
+
+
+async def polls_cmd(ctx: Context, args: str) -> None:
+    async with ctx.db.session() as session:
+        polls = await store.list_polls(session, ctx.chat_key, ctx.now() - RECENT)
+    if not polls:
+        await ctx.reply(esc(_("No open or recent polls. Start one with {command} {example}").format(
+            command=ctx.cmd("poll"), example=_example())))
+        return
+    open_lines, closed_lines = [], []
+    for poll in polls:
+        if poll.status == store.OPEN:
+            open_lines.append(esc(_("#{number} {question} — closes {when}").format(
+                number=poll.number, question=poll.question, when=format_datetime(poll.close_at))))
+        else:
+            counts = poll.count_list() or []
+            won = winners(counts)
+            options = poll.option_list()
+            if not won:
+                outcome = _("nobody voted")
+            elif len(won) == 1:
+                outcome = _("winner: {option}").format(option=options[won[0]])
+            else:
+                outcome = _("tie: {options}").format(options=", ".join(options[i] for i in won))
+            closed_lines.append(esc(_("#{number} {question} — {outcome}").format(
+                number=poll.number, question=poll.question, outcome=outcome)))
+    lines = []
+    if open_lines:
+        lines += [b(_("Open polls")), *open_lines]
+    if closed_lines:
+        lines += [b(_("Recently closed")), *closed_lines]
+    lines.append(esc(_("Details: {command} <number>").format(command=ctx.cmd("poll"))))
+    await ctx.reply("\n".join(lines))
+
+
+# --- digest and exports -------------------------------------------------------------------------------
+
+
+async def digest(services: Services, chat_key: str, start: datetime, end: datetime) -> dict | None:
+    async with services.db.session() as session:
+        opened, closed = await store.in_period(session, chat_key, start, end)
+    if not opened and not closed:
+        return None
+    return {
+        "opened": [{"number": p.number, "question": p.question, "close_at": p.close_at.isoformat()} for p in opened],
+        "closed": [
+            {"number": p.number, "question": p.question, "options": p.option_list(), "counts": p.count_list() or [],
+             "voters": p.voters, "members": p.members, "winners": winners(p.count_list() or [])}
+            for p in closed
+        ],
+    }
+
+
+def render_digest(facts: dict) -> list[str]:
+    opened, closed = facts.get("opened", []), facts.get("closed", [])
+    lines = ["📊 " + b(_("Polls")) + " " + esc(
+        ngettext("{count} opened", "{count} opened", len(opened)).format(count=len(opened)) + ", "
+        + ngettext("{count} closed", "{count} closed", len(closed)).format(count=len(closed)))]
+    for poll in closed:
+        won = poll["winners"]
+        if not won:
+            outcome = _("nobody voted")
+        elif len(won) == 1:
+            outcome = _("winner: {option}").format(option=poll["options"][won[0]])
+        else:
+            outcome = _("tie: {options}").format(options=", ".join(poll["options"][i] for i in won))
+        lines.append("• " + esc(_("#{number} {question} — {outcome}").format(
+            number=poll["number"], question=poll["question"], outcome=outcome)) + " " + esc(
+            ngettext("({count} voter)", "({count} voters)", poll["voters"]).format(count=poll["voters"])))
+    return lines
+
+
+async def export_polls(services: Services, chat_keys: list[str] | None, public: bool) -> list[dict]:
+    async with services.db.session() as session:
+        polls = await store.for_export(session, chat_keys)
+    rows = []
+    for p in polls:
+        row = {
+            "chat": p.chat_key, "number": p.number, "question": p.question, "options": p.option_list(),
+            "multiple": p.multiple, "max_choices": p.max_choices, "anonymous": p.anonymous,
+            "hide_results": p.hide_results, "idea_id": p.idea_id, "status": p.status,
+            "created_at": p.created_at.isoformat(), "close_at": p.close_at.isoformat(),
+            "closed_at": p.closed_at.isoformat() if p.closed_at else None,
+            # results of open polls are not published early
+            "counts": p.count_list() if p.status == store.CLOSED else None,
+            "voters": p.voters if p.status == store.CLOSED else None, "members": p.members,
+        }
+        if not public:
+            row["creator"] = p.creator_name
+        rows.append(row)
+    return rows
+
+
+FEATURE = Feature(
+    name="polls",
+    commands=[
+        Command(
+            "poll", poll_cmd, {"fi": ("kysely", "aanestys"), "sv": ("omrostning", "enkat"), "en": ("poll",)},
+            help=N_("start a poll; also: close, extend, cancel, settings"),
+            usage=N_("<question> | <option> | <option> … [| closes <when>] [| multiple <n>] [| anonymous] "
+                     "[| hidden results]"),
+            parse=parse_poll,
+        ),
+        Command(
+            "polls", polls_cmd, {"fi": ("kyselyt",), "sv": ("omrostningar", "enkater"), "en": ("polls",)},
+            help=N_("list open and recently closed polls"),
+        ),
+    ],
+    buttons={"vote": vote_button},
+    on_poll_vote=on_poll_vote,
+    jobs={"polls.close": close_job},
+    digest=digest,
+    render_digest=render_digest,
+    exports={"polls": export_polls},
+)

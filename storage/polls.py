@@ -1,0 +1,233 @@
+"""Polls: tables and queries.
+
+Anonymous polls never store who voted. To still allow one vote per person, a vote row's
+``voter`` is ``HMAC-SHA256(poll.salt, person_key)`` while the poll is open; the salt is a random
+secret of that poll only. When the poll closes the salt is erased and the voter column is
+replaced by plain sequence numbers, so afterwards nobody (not even with the database and a list
+of members) can tell who voted or how.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime
+
+from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.types import UTCDateTime
+
+OPEN, CLOSED, CANCELLED = "open", "closed", "cancelled"
+
+
+class Poll(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("chat_key", "number", name="uq_poll_chat_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_key: str = Field(max_length=255, index=True)
+    number: int  # short number within the chat
+    question: str = Field(sa_type=Text)
+    options: str = Field(sa_type=Text)  # JSON list of option texts
+    multiple: bool = Field(default=False)
+    max_choices: int = Field(default=1)
+    anonymous: bool = Field(default=False)
+    hide_results: bool = Field(default=False)
+    lang: str = Field(default="fi", max_length=8)  # language it was created in
+    creator_key: str = Field(max_length=255)
+    creator_name: str = Field(default="", max_length=255)
+    idea_id: int | None = Field(default=None, foreign_key="idea.id", index=True, ondelete="SET NULL")
+    status: str = Field(default=OPEN, max_length=16, index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    close_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    closed_by: str | None = Field(default=None, max_length=255)  # None = by time
+    result_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    native_ref: str | None = Field(default=None, max_length=255)
+    message_id: str | None = Field(default=None, max_length=255)
+    #: secret for anonymous voter hashes; erased at close
+    salt: str | None = Field(default=None, max_length=64)
+    #: final counts (JSON list), voters and known members, stored at close
+    counts: str | None = Field(default=None, sa_type=Text)
+    voters: int = Field(default=0)
+    members: int | None = Field(default=None)
+
+    def option_list(self) -> list[str]:
+        return json.loads(self.options)
+
+    def count_list(self) -> list[int] | None:
+        return json.loads(self.counts) if self.counts is not None else None
+
+
+class PollVote(SQLModel, table=True):
+    """One person's current choices. ``voter`` is the person key for named polls, a salted
+    hash (open) or a sequence number (closed) for anonymous ones; ``voter_name`` is empty then."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True, ondelete="CASCADE")
+    voter: str = Field(primary_key=True, max_length=255)
+    voter_name: str = Field(default="", max_length=255)
+    choices: str = Field(max_length=64)  # comma-separated option indexes
+
+
+def voter_id(poll: Poll, person_key: str) -> str:
+    if not poll.anonymous:
+        return person_key
+    if poll.salt is None:
+        raise ValueError("anonymous poll without salt (closed)")
+    return hmac.new(poll.salt.encode(), person_key.encode(), hashlib.sha256).hexdigest()
+
+
+async def create_poll(session: AsyncSession, **fields) -> Poll:
+    """Insert a poll with the chat's next number (flushes, the caller commits)."""
+    chat_key = fields["chat_key"]
+    if fields.get("anonymous"):
+        fields["salt"] = secrets.token_hex(32)
+    for _attempt in range(5):
+        number = (
+            await session.execute(select(func.coalesce(func.max(Poll.number), 0)).where(Poll.chat_key == chat_key))
+        ).scalar_one() + 1
+        poll = Poll(number=number, **fields)
+        session.add(poll)
+        try:
+            await session.flush()
+            return poll
+        except IntegrityError:
+            await session.rollback()
+    raise RuntimeError("could not allocate a poll number")
+
+
+async def by_id(session: AsyncSession, poll_id: int) -> Poll | None:
+    return await session.get(Poll, poll_id)
+
+
+async def by_number(session: AsyncSession, chat_key: str, number: int) -> Poll | None:
+    return (
+        await session.execute(select(Poll).where(Poll.chat_key == chat_key, Poll.number == number))
+    ).scalar_one_or_none()
+
+
+async def by_native_ref(session: AsyncSession, chat_key: str, ref: str) -> Poll | None:
+    return (
+        await session.execute(select(Poll).where(Poll.chat_key == chat_key, Poll.native_ref == ref))
+    ).scalars().first()
+
+
+async def get_vote(session: AsyncSession, poll: Poll, person_key: str) -> tuple[int, ...] | None:
+    row = await session.get(PollVote, (poll.id, voter_id(poll, person_key)))
+    return parse_choices(row.choices) if row else None
+
+
+def parse_choices(text: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in text.split(",") if x)
+
+
+async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str, choices: tuple[int, ...]) -> None:
+    """Replace a person's vote (empty choices = retract). Commits."""
+    voter = voter_id(poll, person_key)
+    text = ",".join(str(c) for c in sorted(set(choices)))
+    await session.execute(delete(PollVote).where(PollVote.poll_id == poll.id, PollVote.voter == voter))
+    status = (await session.execute(select(Poll.status).where(Poll.id == poll.id))).scalar()
+    if text and status == OPEN:  # a vote racing the close is dropped
+        session.add(PollVote(poll_id=poll.id, voter=voter, voter_name="" if poll.anonymous else name[:255],
+                             choices=text))
+    await session.commit()
+
+
+async def tally(session: AsyncSession, poll: Poll) -> tuple[list[int], int, list[list[str]]]:
+    """Counts per option, number of voters, and voter names per option (named polls)."""
+    options = len(poll.option_list())
+    counts = [0] * options
+    names: list[list[str]] = [[] for _ in range(options)]
+    rows = (await session.execute(select(PollVote.voter_name, PollVote.choices).where(PollVote.poll_id == poll.id))).all()
+    for name, choices in rows:
+        for c in parse_choices(choices):
+            if 0 <= c < options:
+                counts[c] += 1
+                if name:
+                    names[c].append(name)
+    return counts, len(rows), names
+
+
+async def close(session: AsyncSession, poll_id: int, now: datetime, by: str | None) -> bool:
+    """Open -> closed, atomically; True for exactly one caller. Commits."""
+    result = await session.execute(
+        update(Poll).where(Poll.id == poll_id, Poll.status == OPEN).values(status=CLOSED, closed_at=now, closed_by=by)
+    )
+    await session.commit()
+    return (result.rowcount or 0) == 1
+
+
+async def cancel(session: AsyncSession, poll_id: int, now: datetime, by: str) -> bool:
+    result = await session.execute(
+        update(Poll).where(Poll.id == poll_id, Poll.status == OPEN)
+        .values(status=CANCELLED, closed_at=now, closed_by=by, salt=None)
+    )
+    await session.commit()
+    return (result.rowcount or 0) == 1
+
+
+async def claim_result(session: AsyncSession, poll_id: int, now: datetime) -> bool:
+    """Take the right to post the result; True for exactly one caller. Commits."""
+    result = await session.execute(
+        update(Poll).where(Poll.id == poll_id, Poll.status == CLOSED, Poll.result_posted_at.is_(None))
+        .values(result_posted_at=now)
+    )
+    await session.commit()
+    return (result.rowcount or 0) == 1
+
+
+async def release_result(session: AsyncSession, poll_id: int) -> None:
+    await session.execute(update(Poll).where(Poll.id == poll_id).values(result_posted_at=None))
+    await session.commit()
+
+
+async def store_result(session: AsyncSession, poll: Poll, counts: list[int], voters: int, members: int | None) -> None:
+    """Keep the final result and, for anonymous polls, cut every link to voters. Commits."""
+    values: dict = {"counts": json.dumps(counts), "voters": voters, "members": members}
+    if poll.anonymous:
+        values["salt"] = None
+        rows = list((await session.execute(select(PollVote).where(PollVote.poll_id == poll.id))).scalars())
+        await session.execute(delete(PollVote).where(PollVote.poll_id == poll.id))
+        for n, row in enumerate(rows, 1):
+            session.add(PollVote(poll_id=poll.id, voter=str(n), voter_name="", choices=row.choices))
+    await session.execute(update(Poll).where(Poll.id == poll.id).values(**values))
+    await session.commit()
+    await session.refresh(poll)
+
+
+async def extend(session: AsyncSession, poll: Poll, close_at: datetime) -> None:
+    poll.close_at = close_at
+    session.add(poll)
+
+
+async def list_polls(session: AsyncSession, chat_key: str, closed_since: datetime, limit: int = 20) -> list[Poll]:
+    query = (
+        select(Poll)
+        .where(Poll.chat_key == chat_key,
+               (Poll.status == OPEN) | ((Poll.status == CLOSED) & (Poll.closed_at >= closed_since)))
+        .order_by(Poll.number.desc())
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def in_period(session: AsyncSession, chat_key: str, start: datetime, end: datetime) -> tuple[list[Poll], list[Poll]]:
+    """Polls opened, and polls closed with a result, in [start, end)."""
+    opened = (await session.execute(
+        select(Poll).where(Poll.chat_key == chat_key, Poll.created_at >= start, Poll.created_at < end,
+                           Poll.status != CANCELLED).order_by(Poll.number))).scalars()
+    closed = (await session.execute(
+        select(Poll).where(Poll.chat_key == chat_key, Poll.status == CLOSED, Poll.closed_at >= start,
+                           Poll.closed_at < end).order_by(Poll.number))).scalars()
+    return list(opened), list(closed)
+
+
+async def for_export(session: AsyncSession, chat_keys: list[str] | None) -> list[Poll]:
+    query = select(Poll).order_by(Poll.chat_key, Poll.number)
+    if chat_keys is not None:
+        query = query.where(Poll.chat_key.in_(chat_keys))
+    return list((await session.execute(query)).scalars())

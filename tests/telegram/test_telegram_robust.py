@@ -1,0 +1,208 @@
+"""Native polls, idempotency across restarts, faults (429, 5xx, dropped connections, the
+server going away) and the flood limits, with the real transport against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.events import Kind, PollOutcome, PollSpec, Reply
+
+pytestmark = pytest.mark.integration
+
+
+def max_in_window(stamps: list[float], period: float) -> int:
+    """The largest number of stamps inside any window of ``period`` seconds."""
+    stamps = sorted(stamps)
+    best, start = 0, 0
+    for end, t in enumerate(stamps):
+        while t - stamps[start] >= period:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_native_poll_three_voters_and_close(tg, emu):
+    group = emu.group()
+    users = [emu.user(name) for name in ("Aino", "Bertil", "Chen")]
+    for user in users:  # the poll chat is known to the emulator through a message
+        emu.post(group, user, "moi")
+    await emu.wait_idle()
+    t = tg.transport
+    ref = await t.send_poll(str(group["id"]), PollSpec("Which evening?", ("Tue", "Wed", "Thu"), multiple=True))
+    call = emu.calls_of("sendPoll")[0]
+    assert call.params["is_anonymous"] == "false" and call.params["allows_multiple_answers"] == "true"
+    assert ref == call.result["poll"]["id"]
+
+    emu.answer_poll(users[0], ref, [0])
+    emu.answer_poll(users[1], ref, [0, 2])
+    emu.answer_poll(users[2], ref, [1])
+    emu.answer_poll(users[2], ref, [])  # Chen retracts
+    for _ in range(100):
+        if len([e for e in tg.events if e.kind == Kind.POLL_VOTE]) == 4:
+            break
+        await asyncio.sleep(0.02)
+    votes = [e for e in tg.events if e.kind == Kind.POLL_VOTE]
+    assert [(e.sender_id, e.poll_choices) for e in votes] == [
+        (str(users[0]["id"]), (0,)), (str(users[1]["id"]), (0, 2)), (str(users[2]["id"]), (1,)),
+        (str(users[2]["id"]), ()),
+    ]
+    assert {e.poll_ref for e in votes} == {ref}
+    assert {e.chat_id for e in votes} == {str(group["id"])}
+    assert all(e.target_id == str(call.result["message_id"]) for e in votes)
+
+    await t.close_poll(str(group["id"]), ref, PollOutcome(("Tue", "Wed", "Thu"), (2, 0, 1), (0,)))
+    stop = emu.calls_of("stopPoll")[0]
+    assert int(stop.params["message_id"]) == call.result["message_id"]
+    assert emu.polls[ref]["is_closed"]
+    # closing twice is harmless (Telegram answers "already closed")
+    await t.close_poll(str(group["id"]), ref, PollOutcome(("Tue", "Wed", "Thu"), (2, 0, 1), (0,)))
+
+
+async def test_poll_mapping_survives_restart(start_bot, emu):
+    group, aino = emu.group(), emu.user("Aino")
+    emu.post(group, aino, "moi")
+    first = await start_bot()
+    await emu.wait_idle()
+    ref = await first.transport.send_poll(str(group["id"]), PollSpec("Q?", ("a", "b")))
+    await first.stop()
+    second = await start_bot()
+    emu.answer_poll(aino, ref, [1])
+    for _ in range(100):
+        if second.events:
+            break
+        await asyncio.sleep(0.02)
+    assert [(e.kind, e.chat_id, e.poll_choices) for e in second.events] == [
+        (Kind.POLL_VOTE, str(group["id"]), (1,))]
+    await second.stop()
+
+
+async def test_restart_neither_replays_nor_loses(start_bot, emu):
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    first = await start_bot()
+    update = emu.post(group, alice, "/idea One")
+    await emu.wait_call("sendMessage")
+    await emu.wait_idle()
+    await first.stop()
+    # while the bot is down, two more ideas; and the first update is delivered again
+    emu.post(group, alice, "/idea Two")
+    emu.redeliver(update)
+    emu.post(group, alice, "/idea Three")
+    second = await start_bot()
+    await emu.wait_call("sendMessage", 3)
+    await emu.wait_idle()
+    texts = emu.sent_texts(group)
+    assert [t.split("\n")[0] for t in texts] == ["💡 Idea #1 saved. One", "💡 Idea #2 saved. Two",
+                                                 "💡 Idea #3 saved. Three"]
+    await second.stop()
+    # the confirmed offset was stored: a third start asks for nothing old
+    third = await start_bot()
+    await emu.wait_idle()
+    assert len(emu.sent_texts(group)) == 3
+    last = emu.calls_of("getUpdates")[-1]
+    assert int(last.params["offset"]) > update["update_id"]
+    await third.stop()
+
+
+async def test_429_is_honoured(tg, emu):
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.fail("sendMessage", "429", retry_after=1)
+    emu.post(group, alice, "/idea Rate limited")
+    await emu.wait_call("sendMessage", within=10)
+    tries = [c for c in emu.calls if c.method == "sendMessage"]
+    assert [c.status for c in tries] == [429, 200]
+    assert tries[1].at - tries[0].at >= 1.0
+    assert emu.sent_texts(group)[0].startswith("💡 Idea #1 saved.")
+
+
+async def test_429_pauses_every_request(tg, emu):
+    group = emu.group()
+    emu.post(group, emu.user("A"), "hello")
+    await emu.wait_idle()
+    emu.fail("sendMessage", "429", retry_after=1)
+    chat = str(group["id"])
+    first = asyncio.create_task(tg.transport.send(chat, Reply("first")))
+    await asyncio.sleep(0.2)
+    second = await tg.transport.send(chat, Reply("second"))  # waits for the pause to end
+    await first
+    ok = emu.calls_of("sendMessage")
+    flood = next(c for c in emu.calls if c.status == 429)
+    assert all(c.at >= flood.at + 1.0 for c in ok)
+    assert int(second) == ok[-1].result["message_id"] and len(ok) == 2
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "drop"])
+async def test_server_errors_back_off_and_retry(tg, emu, kind):
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.fail("sendMessage", kind, count=2)
+    emu.post(group, alice, "/idea Flaky network")
+    await emu.wait_call("sendMessage")
+    tries = [c for c in emu.calls if c.method == "sendMessage"]
+    assert [c.status for c in tries][-1] == 200 and len(tries) == 3
+    assert len(emu.sent_texts(group)) == 1
+    assert tries[2].at - tries[0].at >= 0.05 + 0.1  # back-off doubled between tries
+
+
+async def test_get_updates_errors_do_not_stop_polling(tg, emu):
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.fail("getUpdates", "502", count=2)
+    emu.fail("getUpdates", "drop", count=1)
+    emu.post(group, alice, "/idea Still here")
+    await emu.wait_call("sendMessage", within=10)
+    assert not tg.task.done()
+
+
+async def test_emulator_goes_away_and_comes_back(tg, emu):
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.post(group, alice, "/idea Before")
+    await emu.wait_call("sendMessage")
+    port = emu.port
+    await emu.stop()
+    emu.post(group, alice, "/idea During the outage")
+    # a scheduled send issued while the server is away is retried, not lost
+    pending = asyncio.create_task(tg.transport.send(str(group["id"]), Reply("digest")))
+    await asyncio.sleep(1.0)
+    assert not tg.task.done()
+    await emu.start(port=port)
+    await emu.wait_call("sendMessage", 3, within=15)
+    assert await pending
+    texts = emu.sent_texts(group)
+    assert "digest" in texts and any(t.startswith("💡 Idea #2 saved. During the outage") for t in texts)
+
+
+async def test_burst_respects_group_limit(start_bot, emu):
+    """100 messages to one group: at most rate_group per rate_group_seconds (scaled from
+    20/60 s to 20/1 s), queued, none dropped; edits count too."""
+    bot = await start_bot(rate_group=20, rate_group_seconds=1.0, rate_overall=30, rate_overall_seconds=1.0)
+    group = emu.group()
+    emu.post(group, emu.user("A"), "hello")
+    await emu.wait_idle()
+    chat = str(group["id"])
+    first = await bot.transport.send(chat, Reply("0"))
+    sends = [bot.transport.send(chat, Reply(str(n))) for n in range(1, 90)]
+    edits = [bot.transport.edit(chat, first, Reply(f"edited {n}")) for n in range(10)]
+    results = await asyncio.gather(*sends, *edits)
+    counted = [c for c in emu.calls if c.method in ("sendMessage", "editMessageText") and c.status == 200]
+    assert len(counted) == 100 and all(results[:89])
+    assert sorted(int(c.params["text"]) for c in counted if c.method == "sendMessage") == list(range(90))
+    assert max_in_window([c.at for c in counted], 0.98) <= 20
+    span = counted[-1].at - counted[0].at
+    assert span >= 4 * 0.98  # 100 messages need five windows
+    await bot.stop()
+
+
+async def test_burst_respects_overall_limit(start_bot, emu):
+    """100 messages over 10 groups: the overall limit (30/s) binds."""
+    bot = await start_bot(rate_group=20, rate_group_seconds=60.0, rate_overall=30, rate_overall_seconds=1.0)
+    groups = [emu.group(f"g{n}") for n in range(10)]
+    user = emu.user("A")
+    for group in groups:
+        emu.post(group, user, "hello")
+    await emu.wait_idle()
+    await asyncio.gather(*(bot.transport.send(str(g["id"]), Reply(f"{n}")) for n in range(10) for g in groups))
+    sent = emu.calls_of("sendMessage")
+    assert len(sent) == 100
+    assert max_in_window([c.at for c in sent], 0.98) <= 30
+    assert sent[-1].at - sent[0].at >= 3 * 0.98
+    await bot.stop()

@@ -1,0 +1,211 @@
+"""The date/time phrase parser: a table of phrases at fixed "now"s, errors, durations, splitting, CLI."""
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from bot.cli import main as cli_main
+from bot.i18n import Catalogs, use_locale
+from handlers.when import HELSINKI, WhenError, parse_duration, parse_when, split_when
+
+# Monday 23 Nov 2026 12:00 in Helsinki (UTC+2)
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=HELSINKI)
+# Friday before the spring switch (Sun 29 Mar 2026, 03:00 -> 04:00)
+SPRING = datetime(2026, 3, 27, 12, 0, tzinfo=HELSINKI)
+# Friday before the autumn switch (Sun 25 Oct 2026, 04:00 -> 03:00)
+AUTUMN = datetime(2026, 10, 23, 12, 0, tzinfo=HELSINKI)
+# Month and year end, leap year
+DEC31 = datetime(2026, 12, 31, 20, 0, tzinfo=HELSINKI)
+LEAP = datetime(2028, 2, 27, 9, 0, tzinfo=HELSINKI)
+
+OK = [
+    # Finnish
+    ("ti 1.12. klo 18", "fi", NOW, "2026-12-01T18:00:00+02:00"),
+    ("1.12.2026 18.00", "fi", NOW, "2026-12-01T18:00:00+02:00"),
+    ("1.12.26 klo 18", "fi", NOW, "2026-12-01T18:00:00+02:00"),
+    ("1.12 klo 18", "fi", NOW, "2026-12-01T18:00:00+02:00"),
+    ("huomenna klo 17.30", "fi", NOW, "2026-11-24T17:30:00+02:00"),
+    ("Huomenna kello 9", "fi", NOW, "2026-11-24T09:00:00+02:00"),
+    ("ensi tiistaina klo 18", "fi", NOW, "2026-11-24T18:00:00+02:00"),
+    ("tiistaina 18", "fi", NOW, "2026-11-24T18:00:00+02:00"),
+    ("maanantaina klo 18", "fi", NOW, "2026-11-30T18:00:00+02:00"),
+    ("ylihuomenna", "fi", NOW, "2026-11-25T12:00:00+02:00"),
+    ("ylihuomenna klo 8.15", "fi", NOW, "2026-11-25T08:15:00+02:00"),
+    ("ensi viikon keskiviikkona", "fi", NOW, "2026-12-02T12:00:00+02:00"),
+    ("ensi viikon keskiviikkona klo 17", "fi", NOW, "2026-12-02T17:00:00+02:00"),
+    ("keskiviikkona ensi viikolla klo 17", "fi", NOW, "2026-12-02T17:00:00+02:00"),
+    ("2 tunnin päästä", "fi", NOW, "2026-11-23T14:00:00+02:00"),
+    ("tunnin päästä", "fi", NOW, "2026-11-23T13:00:00+02:00"),
+    ("puolen tunnin päästä", "fi", NOW, "2026-11-23T12:30:00+02:00"),
+    ("30 min kuluttua", "fi", NOW, "2026-11-23T12:30:00+02:00"),
+    ("3 päivän päästä klo 18", "fi", NOW, "2026-11-26T18:00:00+02:00"),
+    ("1. joulukuuta klo 18", "fi", NOW, "2026-12-01T18:00:00+02:00"),
+    ("joulukuun 5. päivänä klo 10", "fi", NOW, "2026-12-05T10:00:00+02:00"),
+    ("pe 4.12. klo 16.45", "fi", NOW, "2026-12-04T16:45:00+02:00"),
+    ("perjantaina klo 6 illalla", "fi", NOW, "2026-11-27T18:00:00+02:00"),
+    ("tänään klo 18", "fi", NOW, "2026-11-23T18:00:00+02:00"),
+    ("klo 18", "fi", NOW, "2026-11-23T18:00:00+02:00"),
+    ("klo 23.59", "fi", NOW, "2026-11-23T23:59:00+02:00"),
+    ("la klo 10", "fi", NOW, "2026-11-28T10:00:00+02:00"),
+    ("2026-12-24 14:00", "fi", NOW, "2026-12-24T14:00:00+02:00"),
+    ("1.3. klo 18", "fi", NOW, "2027-03-01T18:00:00+02:00"),  # next year's
+    ("1.6. klo 18", "fi", NOW, "2027-06-01T18:00:00+03:00"),  # summer time
+    ("1/12 klo 18", "fi", NOW, "2026-12-01T18:00:00+02:00"),
+    # Swedish
+    ("i morgon kl 18", "sv", NOW, "2026-11-24T18:00:00+02:00"),
+    ("imorgon kl. 18.30", "sv", NOW, "2026-11-24T18:30:00+02:00"),
+    ("på tisdag kl. 18", "sv", NOW, "2026-11-24T18:00:00+02:00"),
+    ("nästa onsdag kl 19", "sv", NOW, "2026-11-25T19:00:00+02:00"),
+    ("i övermorgon kl 10", "sv", NOW, "2026-11-25T10:00:00+02:00"),
+    ("om 2 timmar", "sv", NOW, "2026-11-23T14:00:00+02:00"),
+    ("om en timme", "sv", NOW, "2026-11-23T13:00:00+02:00"),
+    ("den 1 december kl 18", "sv", NOW, "2026-12-01T18:00:00+02:00"),
+    ("fredag 4 december kl 17", "sv", NOW, "2026-12-04T17:00:00+02:00"),
+    ("lördagen kl 11", "sv", NOW, "2026-11-28T11:00:00+02:00"),
+    ("tis 1.12. kl. 18", "sv", NOW, "2026-12-01T18:00:00+02:00"),
+    # English
+    ("next Tuesday 6pm", "en", NOW, "2026-11-24T18:00:00+02:00"),
+    ("in 2 hours", "en", NOW, "2026-11-23T14:00:00+02:00"),
+    ("in 90 minutes", "en", NOW, "2026-11-23T13:30:00+02:00"),
+    ("an hour from now", "en", NOW, "2026-11-23T13:00:00+02:00"),
+    ("tomorrow at 6:30 pm", "en", NOW, "2026-11-24T18:30:00+02:00"),
+    ("tomorrow at 18:00", "en", NOW, "2026-11-24T18:00:00+02:00"),
+    ("on Friday at 5pm", "en", NOW, "2026-11-27T17:00:00+02:00"),
+    ("December 1st 2026 at 6pm", "en", NOW, "2026-12-01T18:00:00+02:00"),
+    ("1 Dec 7pm", "en", NOW, "2026-12-01T19:00:00+02:00"),
+    ("wednesday next week 10am", "en", NOW, "2026-12-02T10:00:00+02:00"),
+    ("tomorrow noon", "en", NOW, "2026-11-24T12:00:00+02:00"),
+    ("12am tomorrow", "en", NOW, "2026-11-24T00:00:00+02:00"),
+    ("in 3 days", "en", NOW, "2026-11-26T12:00:00+02:00"),
+    # DST weeks: wall-clock times keep their local hour
+    ("sunnuntaina klo 18", "fi", SPRING, "2026-03-29T18:00:00+03:00"),
+    ("huomenna klo 3.30", "fi", SPRING, "2026-03-28T03:30:00+02:00"),
+    ("su klo 4", "fi", SPRING, "2026-03-29T04:00:00+03:00"),
+    ("ensi maanantaina klo 12", "fi", SPRING, "2026-03-30T12:00:00+03:00"),
+    ("in 48 hours", "en", SPRING, "2026-03-29T13:00:00+03:00"),  # an instant, not a wall time
+    ("sunnuntaina klo 18", "fi", AUTUMN, "2026-10-25T18:00:00+02:00"),
+    ("su klo 2.30", "fi", AUTUMN, "2026-10-25T02:30:00+03:00"),
+    ("su klo 4", "fi", AUTUMN, "2026-10-25T04:00:00+02:00"),
+    ("lauantaina klo 18", "fi", AUTUMN, "2026-10-24T18:00:00+03:00"),
+    # month and year ends, leap day
+    ("huomenna klo 10", "fi", DEC31, "2027-01-01T10:00:00+02:00"),
+    ("ensi viikon maanantaina klo 9", "fi", DEC31, "2027-01-04T09:00:00+02:00"),
+    ("31.1. klo 18", "fi", DEC31, "2027-01-31T18:00:00+02:00"),
+    ("29.2. klo 18", "fi", NOW, "2028-02-29T18:00:00+02:00"),
+    ("29.2.2028 klo 18", "fi", NOW, "2028-02-29T18:00:00+02:00"),
+    ("ylihuomenna klo 18", "fi", LEAP, "2028-02-29T18:00:00+02:00"),
+    ("ti klo 18", "fi", LEAP, "2028-02-29T18:00:00+02:00"),
+]
+
+ERRORS = [
+    ("31.11. klo 18", "fi", NOW, "invalid"),
+    ("29.2.2027 klo 18", "fi", NOW, "invalid"),
+    ("huomenna klo 25", "fi", NOW, "invalid"),
+    ("huomenna klo 18.75", "fi", NOW, "invalid"),
+    ("13pm tomorrow", "en", NOW, "invalid"),
+    ("1.12.2118 klo 18", "fi", NOW, "invalid"),
+    ("su klo 3.30", "fi", SPRING, "invalid"),  # skipped by the spring switch
+    ("su klo 3.30", "fi", AUTUMN, "ambiguous"),  # happens twice in autumn
+    ("ke 1.12. klo 18", "fi", NOW, "ambiguous"),  # 1.12.2026 is a Tuesday
+    ("tomorrow at 6", "en", NOW, "ambiguous"),
+    ("3/4 at 18:00", "en", NOW, "ambiguous"),
+    ("huomenna 1.12. klo 18", "fi", NOW, "ambiguous"),
+    ("klo 9", "fi", NOW, "past"),
+    ("20.11. klo 18", "fi", NOW, "past"),
+    ("1.11.2026 klo 18", "fi", NOW, "past"),
+    ("tänään klo 8", "fi", NOW, "past"),
+    ("joskus", "fi", NOW, "unknown"),
+    ("", "fi", NOW, "unknown"),
+    ("kokous", "sv", NOW, "unknown"),
+    ("huomenna klo 18 kokous", "fi", NOW, "unknown"),
+]
+
+
+@pytest.mark.parametrize(("phrase", "lang", "now", "expected"), OK)
+def test_phrase(phrase, lang, now, expected):
+    result = parse_when(phrase, now, lang)
+    assert result.isoformat() == expected
+    assert result.tzinfo is not None
+
+
+@pytest.mark.parametrize(("phrase", "lang", "now", "kind"), ERRORS)
+def test_error(phrase, lang, now, kind):
+    with pytest.raises(WhenError) as info:
+        parse_when(phrase, now, lang)
+    assert info.value.kind == kind
+    assert info.value.message
+
+
+def test_table_is_big_enough():
+    assert len(OK) + len(ERRORS) >= 60
+
+
+def test_missing_time_is_asked_when_required():
+    with pytest.raises(WhenError) as info:
+        parse_when("ylihuomenna", NOW, "fi", default_time=None)
+    assert info.value.kind == "missing_time"
+
+
+@pytest.mark.parametrize(("lang", "snippet"), [
+    ("fi", "ei ole keskiviikko"),
+    ("sv", "är ingen onsdag"),
+    ("en", "is not a Wednesday"),
+])
+def test_errors_are_localized(lang, snippet):
+    with use_locale(Catalogs(), lang), pytest.raises(WhenError) as info:
+        parse_when("ke 1.12. klo 18", NOW, lang)
+    assert snippet in info.value.message
+
+
+def test_past_message_names_the_date_in_finnish():
+    with use_locale(Catalogs(), "fi"), pytest.raises(WhenError) as info:
+        parse_when("klo 9", NOW, "fi")
+    assert info.value.message == "Kello 9.00 on tänään jo mennyt. Tarkoitatko huomenna, ti 24.11.2026 klo 9.00?"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("2 päivää", timedelta(days=2)),
+    ("3 h", timedelta(hours=3)),
+    ("in 3 hours", timedelta(hours=3)),
+    ("2 tunnin päästä", timedelta(hours=2)),
+    ("90 min", timedelta(minutes=90)),
+    ("1,5 h", timedelta(minutes=90)),
+    ("viikko", timedelta(weeks=1)),
+    ("om 2 veckor", timedelta(weeks=2)),
+    ("3 dagar", timedelta(days=3)),
+    ("puoli tuntia", timedelta(minutes=30)),
+    ("huomenna", None),
+    ("0 h", None),
+    ("kolme", None),
+])
+def test_parse_duration(text, expected):
+    assert parse_duration(text) == expected
+
+
+def test_split_when_takes_the_longest_phrase():
+    when, rest = split_when("ti 1.12. klo 18 Kehrän  kokous @ Maunula-talo", NOW, "fi")
+    assert when.isoformat() == "2026-12-01T18:00:00+02:00"
+    assert rest == "Kehrän  kokous @ Maunula-talo"
+    when, rest = split_when("next Tuesday 6pm Board meeting", NOW, "en")
+    assert (when.day, when.hour, rest) == (24, 18, "Board meeting")
+    when, rest = split_when("tiistaina 18 Talkoot", NOW, "fi")
+    assert (when.day, rest) == (24, "Talkoot")
+
+
+def test_split_when_reports_the_error_of_a_longer_phrase():
+    with pytest.raises(WhenError) as info:
+        split_when("huomenna klo 25 Kokous", NOW, "fi")
+    assert info.value.kind == "invalid"
+    with pytest.raises(WhenError) as info:
+        split_when("huomenna Kokous", NOW, "fi", default_time=None)
+    assert info.value.kind == "missing_time"
+    with pytest.raises(WhenError) as info:
+        split_when("Kokous huomenna", NOW, "fi")
+    assert info.value.kind == "unknown"
+
+
+def test_cli_prints_iso_or_error(capsys):
+    assert cli_main(["when", "ensi tiistaina klo 18", "--lang", "fi", "--now", "2026-11-23T12:00"]) == 0
+    assert capsys.readouterr().out.strip() == "2026-11-24T18:00:00+02:00"
+    assert cli_main(["when", "31.11.", "--lang", "sv", "--now", "2026-11-23T12:00:00+02:00"]) == 1
+    assert "Datumet 31.11.2026 finns inte" in capsys.readouterr().err
