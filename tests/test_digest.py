@@ -458,3 +458,17 @@ async def test_sweep_works_in_slices_and_finishes_later(bot):
     assert state.next_sweep == W48_DUE  # continue at once
     await bot.run_due()
     assert len(digests_sent(bot.transport)) == 3
+
+
+async def test_area_totals_count_other_features_sections(bot):
+    bot.make_admin("admin")
+    await bot.say("/alue Maunula", user="admin")
+    await bot.say("/kysely Mikä ilta sopii? | tiistai | keskiviikko | sulkeutuu 2 päivän päästä")
+    await bot.say("/idea Penkki puistoon")
+    await bot.run_due(W48_DUE)
+    (sent,) = digests_sent(bot.transport)
+    assert "Kyselyt 1 avattu" in sent and "Penkki puistoon" in sent
+    doc = await feature.digest_document(bot.services, W48, W48)
+    jsonschema.validate(doc, SCHEMA)
+    totals = doc["areas"][0]["weeks"][0]["totals"]
+    assert totals["polls.opened"] == 1 and totals["ideas.new"] == 1
