@@ -518,7 +518,7 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
 
 def render_ideas_digest(data: dict) -> list[str]:
     counts = data.get("counts", {})
-    lines = ["💡 " + b(_("Ideas")) + " " + esc(_("{new} new · {changes} status changes · {supports} supports").format(
+    lines = ["💡 " + b(_("Ideas")) + ": " + esc(_("new {new} · status changes {changes} · supports {supports}").format(
         new=counts.get("new", 0), changes=counts.get("status_changes", 0), supports=counts.get("supports", 0)))]
     for item in data.get("new", []):
         tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""
