@@ -672,6 +672,18 @@ class MatrixTransport:
         await self._set_state(f"dm:{user_id}", resp.room_id)
         return resp.room_id
 
+    async def member_count(self, chat_id: str) -> int | None:
+        """Joined members of the room, the bot included (used for poll turnout)."""
+        assert self.client is not None
+        resp = await self.client.joined_members(chat_id)
+        return len(resp.members) if isinstance(resp, JoinedMembersResponse) else None
+
+    async def drain(self) -> None:
+        """Wait until every event received so far is handled (tests, benchmarks, shutdown)."""
+        while pending := [t for b in self._batches for t in b.tasks if not t.done()] + [
+                t for t in self._last_task.values() if not t.done()]:
+            await asyncio.wait(pending)
+
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         assert self.client is not None
         room = self.client.rooms.get(chat_id)
