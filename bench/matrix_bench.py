@@ -39,7 +39,6 @@ async def latency(bot: BotRunner, user: MatrixUser, room: str, n: int) -> list[f
         await user.say(room, f"!idea viive {i}")
         await user.expect(room, bot.user_id, within=30)
         times.append((time.perf_counter() - started) * 1000)
-    await user.expect(room, bot.user_id, n, types=("m.reaction",), within=30)  # the button keys
     return times
 
 
@@ -59,9 +58,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-async def run(sequential: int, burst_n: int, senders: int, base: Path) -> dict:
-    server = Synapse(base / "synapse")
-    server.start()
+async def run(sequential: int, burst_n: int, senders: int, base: Path, server: Synapse | None = None) -> dict:
+    own = server is None
+    if server is None:
+        server = Synapse(base / "synapse")
+        server.start()
     try:
         bot = await BotRunner(server, base / "bot").start()
         people = [await MatrixUser(server, f"p{i}", base).login() for i in range(senders)]
@@ -74,7 +75,8 @@ async def run(sequential: int, burst_n: int, senders: int, base: Path) -> dict:
                 await p.close()
             await bot.stop()
     finally:
-        server.remove()
+        if own:
+            server.remove()
     numbers = [int(m.group(1)) for t in texts if (m := _NUMBER.search(t))]
     expected = list(range(sequential + 1, sequential + burst_n + 1))
     return {
