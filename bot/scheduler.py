@@ -16,7 +16,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.base import JobHandler, Services
-from storage.core import Job, claim_job, due_job_ids, finish_job, release_job
+from storage.core import Job, claim_job, count_pending, due_job_ids, finish_job, next_due, release_job
 
 log = logging.getLogger(__name__)
 
