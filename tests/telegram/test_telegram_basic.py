@@ -185,3 +185,14 @@ async def test_create_builds_the_transport_from_settings(tmp_path, emu):
     assert emu.calls_of("sendMessage")[0].params["chat_id"] == "4242" and message_id == "1"
     await transport.stop()
     await app.db.close()
+
+
+async def test_bad_html_is_refused_like_telegram_and_user_text_is_escaped(tg, emu):
+    from telegram.error import BadRequest
+
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.post(group, alice, "/idea <div>Tags</div> & <b>more")
+    await emu.wait_call("sendMessage")
+    assert "<div>Tags</div> & <b>more" in emu.sent_texts(group)[0]
+    with __import__("pytest").raises(BadRequest, match="(?i)unsupported start tag"):
+        await tg.transport.send(str(group["id"]), Reply("<div>raw</div>"))
