@@ -182,7 +182,8 @@ def parse_number_and_rest(args: str) -> tuple[int, str]:
 
 
 def support_buttons(idea: store.Idea) -> tuple[tuple[Button, ...], ...]:
-    return ((Button(f"👍 {_('Support')} ({idea.support_count})", f"ideas:sup:{idea.id}"),),)
+    label = _("Support")
+    return ((Button(f"👍 {label} ({idea.support_count})", f"ideas:sup:{idea.id}"),),)
 
 
 async def _get(ctx: Context, session, number: int) -> store.Idea:

@@ -267,7 +267,7 @@ def render_result(poll: store.Poll, counts: list[int], voters: int, members: int
         lines.append("🏆 " + esc(_("Winner: {option}").format(option=options[won[0]])))
     else:
         lines.append("🤝 " + esc(_("Tie: {options}").format(options=", ".join(options[i] for i in won))))
-    if members:
+    if members and members >= voters:  # a count below the voters is stale or wrong: say nothing
         lines.append(esc(_("Turnout: {voters} of {members} members ({share}).").format(
             voters=voters, members=members, share=format_percent(min(1.0, voters / members)))))
     else:

@@ -8,6 +8,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.events import Incoming, Kind
 from bot.i18n import _, resolve_language, use_locale
 from bot.markup import esc
@@ -69,7 +71,10 @@ class Router:
             person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
             if event.chat_key not in self.services.known_chats:
                 await ensure_chat(session, event.chat_key, event.platform, event.chat_title, self.services.clock.now())
-                await session.commit()
+                try:
+                    await session.commit()
+                except IntegrityError:  # a concurrent first message of the same chat created it
+                    await session.rollback()
                 self.services.known_chats.add(event.chat_key)
         if len(cache) > 10_000:
             cache.clear()

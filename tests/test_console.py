@@ -24,7 +24,7 @@ def test_script_gives_one_reply_block_per_message(tmp_path):
                                 ":admin on\n/status 1 diskuterad\n/ideer\n")
     b = blocks(out)
     assert b[0].startswith("> /idea Kesäterassi kirjaston eteen\n[m2] 💡 Idea #1 tallennettu.")
-    assert "[1] 👍 Support (0)" in b[0]
+    assert "[1] 👍 Kannata (0)" in b[0]
     assert b[1] == "> :user Bertil\n  (you are now Bertil)"
     assert b[3].startswith("> /stod 1\n[m4] 👍 Du stöder idé #1. Stödjare: 1.")
     assert b[4].startswith("> :press 1\n  (Du stöder redan idé #1.)")
