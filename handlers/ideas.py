@@ -171,7 +171,7 @@ def _short(text: str, limit: int = 80) -> str:
 
 def parse_number(args: str) -> int:
     word = args.strip().lstrip("#")
-    if not word.isdigit() or len(word) > 9:
+    if not word.isdecimal() or len(word) > 9:
         raise UserError(_("Give the idea's number, for example 12."), show_usage=True)
     return int(word)
 
@@ -215,7 +215,7 @@ async def capture(ctx: Context, text: str) -> None:
 
 
 async def idea_cmd(ctx: Context, args: str) -> None:
-    if args.strip().lstrip("#").isdigit():
+    if args.strip().lstrip("#").isdecimal():
         await show_idea(ctx, int(args.strip().lstrip("#")[:9]))
     else:
         await capture(ctx, args)
@@ -279,7 +279,7 @@ async def unsupport_cmd(ctx: Context, number: int) -> None:
 
 
 async def support_button(ctx: Context, args: list[str]) -> None:
-    if not args or not args[0].isdigit():
+    if not args or not args[0].isdecimal():
         raise UserError(_("This button no longer works."))
     async with ctx.db.session() as session:
         idea = await store.by_id(session, int(args[0]))
@@ -518,7 +518,7 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
 
 def render_ideas_digest(data: dict) -> list[str]:
     counts = data.get("counts", {})
-    lines = ["💡 " + b(_("Ideas")) + " " + esc(_("{new} new · {changes} status changes · {supports} supports").format(
+    lines = ["💡 " + b(_("Ideas")) + ": " + esc(_("new {new} · status changes {changes} · supports {supports}").format(
         new=counts.get("new", 0), changes=counts.get("status_changes", 0), supports=counts.get("supports", 0)))]
     for item in data.get("new", []):
         tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""

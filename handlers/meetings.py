@@ -38,6 +38,7 @@ LATE_GRACE = timedelta(minutes=2)
 LIST_DAYS = 60
 LIST_LIMIT = 15
 LOCAL_FMT = "%Y-%m-%dT%H:%M"
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 ANSWER_LABELS = {"yes": N_("Coming"), "no": N_("Not coming"), "maybe": N_("Maybe")}
 ANSWER_EMOJI = {"yes": "✅", "no": "❌", "maybe": "🤔"}
@@ -282,11 +283,13 @@ def reminder_time(start: datetime, offset: int, quiet: tuple[int, int] | None) -
 # --- scheduling ----------------------------------------------------------------------------------
 
 
-async def schedule_next(session, meeting: store.Meeting, now: datetime) -> Occurrence | None:
+async def schedule_next(session, meeting: store.Meeting, now: datetime, *, fresh: bool = False) -> Occurrence | None:
     """(Re)schedule the reminders and the roll job of the meeting's next occurrence after ``now``.
-    Pending jobs of the meeting are cancelled first; sent ones stay sent (dedup keys)."""
-    await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
-    await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
+    Pending jobs of the meeting are cancelled first (not needed for a ``fresh`` meeting); sent ones
+    stay sent (dedup keys)."""
+    if not fresh:
+        await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
+        await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
     if meeting.cancelled_at is not None:
         return None
     exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id]
@@ -435,7 +438,7 @@ def parse_meeting(text: str, now: datetime, lang: str) -> MeetingSpec:
 
 def _number(word: str) -> int:
     word = word.strip().lstrip("#")
-    if not word.isdigit() or len(word) > 9:
+    if not _DIGITS.fullmatch(word):
         raise UserError(_("Give the meeting's number, for example 3."), show_usage=True)
     return int(word)
 
@@ -464,7 +467,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
     if not args:
         raise UserError(_("Tell me when and what, for example: {example}").format(
             example=_("tue 1.12. at 18 Kehrä meeting @ Maunula house")), show_usage=True)
-    if args.lstrip("#").isdigit():
+    if _DIGITS.fullmatch(args.lstrip("#")):
         await show_meeting(ctx, _number(args))
         return
     await ctx.require(Role.ADMIN)
@@ -476,7 +479,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
         )
         await store.create_meeting(session, meeting)
-        occ = await schedule_next(session, meeting, ctx.now())
+        occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
         await session.commit()
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
@@ -601,7 +604,7 @@ async def rsvp_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
 
 
 async def rsvp_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 2 or not args[0].isdigit() or args[1] not in store.ANSWERS:
+    if len(args) != 2 or not _DIGITS.fullmatch(args[0]) or args[1] not in store.ANSWERS:
         raise UserError(_("This button no longer works."))
     async with ctx.db.session() as session:
         meeting = await session.get(store.Meeting, int(args[0]))
@@ -839,17 +842,18 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
         exc = exceptions.get(m.id, {})
         if m.rrule:
             ev.add("rrule", vRecur.from_ical(m.rrule))
-            skipped = sorted(k for k in exc)
+            skipped = sorted(k for k, v in exc.items() if v is None)
             if skipped:
                 ev.add("exdate", [wall(k) for k in skipped])
         cal.add_component(ev)
         for key, moved in sorted(exc.items()):
             if moved and m.rrule:
-                # Moved occurrence: EXDATE on the series plus a stand-alone event with its own UID
-                # keeps every calendar client (and recurring-ical-events) unambiguous.
+                # A moved occurrence overrides the series' instance (same UID, RECURRENCE-ID).
                 mv = Event()
-                mv.add("uid", f"{key.replace(':', '').replace('-', '')}-{m.uid}")
+                mv.add("uid", m.uid)
+                mv.add("recurrence-id", wall(key))
                 mv.add("dtstamp", stamp)
+                mv.add("sequence", 1)
                 mv.add("summary", m.title)
                 mv.add("dtstart", wall(moved))
                 mv.add("duration", timedelta(minutes=m.duration_minutes))
