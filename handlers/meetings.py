@@ -603,6 +603,29 @@ async def rsvp_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     await ctx.reply(esc(_answer_text(answer, meeting, occ) + " " + counts_line(counts)))
 
 
+def card_html(meeting: store.Meeting, occ: Occurrence, counts: dict[str, int]) -> str:
+    lines = meeting_lines(meeting, occ)
+    lines.append(esc(counts_line(counts)))
+    lines.append(esc(_("Will you come? Answer with the buttons or react 👍 / 👎 / 🤔.")))
+    return "\n".join(lines)
+
+
+async def _refresh_card(ctx: Context, meeting: store.Meeting, occ: Occurrence, counts: dict[str, int]) -> None:
+    """Show the new counts on the meeting's card the person answered on (not on reminders)."""
+    if not ctx.event.target_id:
+        return
+    async with ctx.db.session() as session:
+        target = await store.message_target(session, ctx.chat_key, ctx.event.target_id)
+    if target is None or target.kind != "card" or target.meeting_id != meeting.id:
+        return
+    with ctx.services.locale(await ctx.services.chat_language(ctx.chat_key)):  # a shared message
+        html, buttons = card_html(meeting, occ, counts), rsvp_buttons(meeting.id)
+    try:
+        await ctx.edit(ctx.event.target_id, html, buttons)
+    except Exception:  # the message may be gone or too old to edit; the answer is stored anyway
+        log.info("could not refresh meeting card %s in %s", ctx.event.target_id, ctx.chat_key, exc_info=True)
+
+
 async def rsvp_button(ctx: Context, args: list[str]) -> None:
     if len(args) != 2 or not _DIGITS.fullmatch(args[0]) or args[1] not in store.ANSWERS:
         raise UserError(_("This button no longer works."))
@@ -612,6 +635,7 @@ async def rsvp_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This meeting has been cancelled."))
         occ, counts = await _rsvp(ctx, meeting, args[1], session)
     await ctx.acknowledge(_answer_text(args[1], meeting, occ) + " " + counts_line(counts))
+    await _refresh_card(ctx, meeting, occ, counts)
 
 
 async def on_reaction(ctx: Context) -> None:
@@ -632,11 +656,14 @@ async def on_reaction(ctx: Context) -> None:
         except UserError:
             return
         if ctx.event.reaction_removed:
-            await store.remove_rsvp(session, meeting.id, occ.key, ctx.sender_key, answer)
+            changed = await store.remove_rsvp(session, meeting.id, occ.key, ctx.sender_key, answer)
         else:
-            await store.set_rsvp(session, meeting.id, occ.key, ctx.sender_key, ctx.event.sender_name, answer,
-                                 ctx.now())
+            changed = await store.set_rsvp(session, meeting.id, occ.key, ctx.sender_key, ctx.event.sender_name,
+                                           answer, ctx.now())
         await session.commit()
+        counts = await store.rsvp_counts(session, meeting.id, occ.key)
+    if changed:
+        await _refresh_card(ctx, meeting, occ, counts)
 
 
 async def cancel_cmd(ctx: Context, number: int) -> None:
@@ -798,7 +825,7 @@ async def remind_job(services: Services, job: Job) -> None:
         lines.append(esc(_("Will you come? Answer with the buttons or react 👍 / 👎 / 🤔.")))
         message_id = await services.send(meeting.chat_key, "\n".join(lines), rsvp_buttons(meeting.id))
     async with services.db.session() as session:
-        await store.add_message(session, meeting.chat_key, message_id, meeting.id, data["occ"])
+        await store.add_message(session, meeting.chat_key, message_id, meeting.id, data["occ"], kind="reminder")
 
 
 async def roll_job(services: Services, job: Job) -> None:

@@ -297,6 +297,12 @@ async def test_rsvp_by_button_reaction_and_command(admin_bot):
     assert acks[0].kind == "ack"
     assert acks[0].text == ("You are coming to Kokous on Tue 1 Dec 2026 18:00. "
                             "Coming: 1 · Not coming: 0 · Maybe: 0")
+    # the card the button was on shows the new counts
+    [edit] = [x for x in admin_bot.transport.sent if x.kind == "edit"]
+    assert edit.message_id == announcement
+    assert edit.plain.splitlines()[2:] == ["Tulossa: 1 · Ei tule: 0 · Ehkä: 0",
+                                           "Tuletko? Vastaa napeilla tai reagoi 👍 / 👎 / 🤔."]
+    assert [b.data for b in edit.reply.buttons[0]][0] == "meetings:rsvp:1:yes"
     await admin_bot.react(announcement, "👎", user="u3")
     await admin_bot.react(announcement, "🤔", user="u4")
     await admin_bot.react(announcement, "🤔", user="u4", removed=True)
@@ -314,7 +320,9 @@ async def test_rsvp_by_button_reaction_and_command(admin_bot):
     assert "Tulossa: 1 · Ei tule: 2 · Ehkä: 1" in reminders(admin_bot)[0]
     # reacting to the reminder counts too
     reminder_id = admin_bot.transport.sent[-1].message_id
+    edits = sum(1 for x in admin_bot.transport.sent if x.kind == "edit")
     await admin_bot.react(reminder_id, "👍", user="u7")
+    assert sum(1 for x in admin_bot.transport.sent if x.kind == "edit") == edits  # reminders stay as sent
     async with admin_bot.services.db.session() as s:
         assert (await store.rsvp_counts(s, 1, "2026-12-01T18:00"))["yes"] == 2
 
