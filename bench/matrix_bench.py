@@ -53,6 +53,20 @@ async def burst(bot: BotRunner, people: list[MatrixUser], room: str, n: int) -> 
     return elapsed, [body(r) for r in replies + extra]
 
 
+async def baseline(people: list[MatrixUser], n: int) -> list[float]:
+    """Send -> seen between two plain clients (no bot): what the homeserver itself costs."""
+    a, b = people[0], people[1]
+    room = await a.create_room(invite=[b.user_id])
+    await b.join(room)
+    times = []
+    for i in range(n):
+        started = time.perf_counter()
+        await b.say(room, f"hei {i}")
+        await a.expect(room, b.user_id, within=30)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -67,6 +81,7 @@ async def run(sequential: int, burst_n: int, senders: int, base: Path, server: S
         bot = await BotRunner(server, base / "bot").start()
         people = [await MatrixUser(server, f"p{i}", base).login() for i in range(senders)]
         try:
+            base_lat = await baseline(people, min(sequential, 50)) if len(people) > 1 else [1.0]
             room = await _room(bot, people)
             lat = await latency(bot, people[0], room, sequential)
             elapsed, texts = await burst(bot, people, room, burst_n)
@@ -80,7 +95,7 @@ async def run(sequential: int, burst_n: int, senders: int, base: Path, server: S
     numbers = [int(m.group(1)) for t in texts if (m := _NUMBER.search(t))]
     expected = list(range(sequential + 1, sequential + burst_n + 1))
     return {
-        "p50_ms": statistics.median(lat), "p99_ms": pct(lat, 0.99), "mean_ms": statistics.fmean(lat),
+        "baseline_p50_ms": statistics.median(base_lat), "p50_ms": statistics.median(lat), "p99_ms": pct(lat, 0.99), "mean_ms": statistics.fmean(lat),
         "burst_seconds": elapsed, "replies_per_s": burst_n / elapsed,
         "lost": len(set(expected) - set(numbers)), "duplicates": len(numbers) - len(set(numbers)),
         "sequential_per_s": 1000 / statistics.fmean(lat),
@@ -97,6 +112,9 @@ def main(argv: list[str] | None = None) -> dict:
         r = asyncio.run(run(args.sequential, args.burst, args.senders, Path(tmp)))
     print(f"reply latency over {args.sequential} sequential commands: p50 {r['p50_ms']:.1f} ms, "
           f"p99 {r['p99_ms']:.1f} ms, mean {r['mean_ms']:.1f} ms")
+    print(f"baseline (plain client to client, no bot): p50 {r['baseline_p50_ms']:.1f} ms; "
+          f"the bot's command round trip is {r['p50_ms'] / r['baseline_p50_ms']:.1f}x that "
+          "(two hops: command to bot, reply to sender)")
     print(f"burst: {args.burst} commands at once from {args.senders} senders answered in "
           f"{r['burst_seconds']:.2f} s = {r['replies_per_s']:.1f} replies/s; lost {r['lost']}, duplicated {r['duplicates']}")
     print(f"ratio burst / sequential throughput: {r['replies_per_s'] / r['sequential_per_s']:.2f}x")

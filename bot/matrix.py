@@ -320,7 +320,12 @@ class MatrixTransport:
             if since is None:
                 continue  # first start: earlier history is not for us
             events = list(info.timeline.events)
-            if info.timeline.limited:
+            joined_at = next((i for i, e in enumerate(events) if isinstance(e, RoomMemberEvent)
+                              and e.state_key == self.bot_username and e.membership == "join"
+                              and e.prev_membership != "join"), None)
+            if joined_at is not None:
+                events = events[joined_at + 1:]  # just joined: what was said before is not for us
+            elif info.timeline.limited:
                 events = await self._backfill(room_id, info.timeline.prev_batch, since) + events
             for event in events:
                 task = self._schedule(room_id, event)

@@ -47,6 +47,20 @@ async def test_invite_join_idea_by_command_hashtag_and_mention(matrix_bot, matri
     assert await aino.quiet(room, bot.user_id, 1.0) == []
 
 
+async def test_history_before_the_bot_joined_is_not_handled(matrix_bot, matrix_users):
+    bot = await matrix_bot()
+    aino = await matrix_users("aino")
+    room = await aino.create_room(invite=[])
+    for n in range(15):  # more than one timeline slice
+        await aino.say(room, f"Vanha ehdotus {n} #idea")
+    await aino.client.room_invite(room, bot.user_id)
+    await aino.wait_joined(room, bot.user_id)
+    await aino.say(room, "!idea Uusi ehdotus")
+    [reply] = await aino.expect(room, bot.user_id)
+    assert bot.tr("Idea #{number} saved.").format(number=1) in body(reply)
+    assert "Uusi ehdotus" in body(reply)
+
+
 async def test_invite_from_other_server_declined(matrix_bot, matrix_users):
     bot = await matrix_bot(allowed_inviters=["@nobody:localhost"])
     aino = await matrix_users("aino")

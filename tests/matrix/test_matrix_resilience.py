@@ -90,6 +90,20 @@ async def test_encrypted_room_round_trip(matrix_bot, matrix_users):
     assert reply.decrypted
     assert (bot.data_dir / "matrix-crypto").is_dir()
 
+    # a file in an encrypted room is uploaded encrypted; the member can decrypt it
+    from nio.crypto.attachments import decrypt_attachment
+
+    from bot.events import FileOut
+
+    data = b"salainen;data\n1;2\n"
+    await bot.transport.send_file(room, FileOut("salainen.csv", data, "text/csv"))
+    [msg] = await aino.expect(room, bot.user_id, within=30)
+    file = msg.source["content"]["file"]
+    assert "url" not in msg.source["content"]
+    raw = await aino.client.download(mxc=file["url"])
+    assert raw.body != data
+    assert decrypt_attachment(raw.body, file["key"]["k"], file["hashes"]["sha256"], file["iv"]) == data
+
 
 async def test_5xx_and_timeouts_back_off_and_recover(synapse, tmp_path, matrix_users, caplog):
     from tests.matrix.faulty_proxy import FaultyProxy
