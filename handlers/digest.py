@@ -168,7 +168,7 @@ async def activity_digest(services: Services, chat_key: str, start: datetime, en
 
 def render_activity(data: dict) -> list[str]:
     counts = data.get("counts", {})
-    return ["📊 " + esc(_("Activity: {messages} messages to the bot, {people} active people").format(
+    return ["📊 " + esc(_("Activity: messages to the bot {messages}, active people {people}").format(
         messages=counts.get("messages", 0), people=counts.get("people", 0)))]
 
 
