@@ -27,6 +27,12 @@ from storage import digest as store
 from storage import exports
 from storage.core import Chat, ensure_chat, set_chat_setting
 
+
+def _digits(text: str) -> bool:
+    """ASCII digits only ("²".isdigit() is True, but int() refuses it)."""
+    return text.isascii() and text.isdigit()
+
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DAY, DEFAULT_TIME = 0, "09:00"
@@ -168,7 +174,7 @@ async def activity_digest(services: Services, chat_key: str, start: datetime, en
 
 def render_activity(data: dict) -> list[str]:
     counts = data.get("counts", {})
-    return ["📊 " + esc(_("Activity: {messages} messages to the bot, {people} active people").format(
+    return ["📊 " + esc(_("Activity: messages to the bot {messages}, active people {people}").format(
         messages=counts.get("messages", 0), people=counts.get("people", 0)))]
 
 
@@ -699,7 +705,7 @@ def parse_summary(args: str) -> str | None:
     word = args.strip()
     if not word:
         return None
-    if word.isdigit() and 1 <= int(word) <= 53:
+    if _digits(word) and 1 <= int(word) <= 53:
         return word
     try:
         return store.parse_week(word)
@@ -711,7 +717,7 @@ def resolve_week(arg: str | None, now: datetime) -> str:
     current = store.week_of(now)
     if arg is None:
         return store.shift_week(current, -1)
-    if arg.isdigit():
+    if _digits(arg):
         year = int(current[:4])
         if int(arg) > int(current.split("W")[1]):
             year -= 1

@@ -52,13 +52,13 @@ EXPECTED = {
     "fi": ["Viikkokooste, viikko 48", "Ideat: uusia 3 · tilamuutoksia 1 · tukia 4",
            "#1 Kesäterassi kirjaston eteen, lähiruokaa tarjolle (lähiruoka)",
            "#2 Aurinkopaneelit taloyhtiöiden katoille (paikallinen energia)", "#3 uusi → käsitelty",
-           "Eniten tuetut: #1", "Aktiivisuus: 9 viestiä botille, 5 aktiivista ihmistä"],
+           "Eniten tuetut: #1", "Aktiivisuus: viestejä botille 9, aktiivisia ihmisiä 5"],
     "sv": ["Veckosammandrag, vecka 48", "Idéer: nya 3 · statusändringar 1 · stöd 4",
            "(närmat)", "(lokal energi)", "#3 ny → diskuterad", "Mest stödda: #1",
-           "Aktivitet: 9 meddelanden till boten, 5 aktiva personer"],
+           "Aktivitet: meddelanden till boten 9, aktiva personer 5"],
     "en": ["Weekly digest, week 48", "Ideas: new 3 · status changes 1 · supports 4", "(local food)",
            "(local energy)", "#3 new → discussed", "Most supported: #1",
-           "Activity: 9 messages to the bot, 5 active people"],
+           "Activity: messages to the bot 9, active people 5"],
 }
 
 
