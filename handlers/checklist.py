@@ -323,8 +323,9 @@ async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: 
         await store.put_answer(session, rd.id, resp.person_key, qid, value, ctx.now(), skipped=skipped)
         question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if skipped else value))
         await _after_change(ctx, session, rd, cl, resp)
+    # No toast: the question is edited to show the answer and the next one follows (on Matrix an
+    # acknowledgement would be one more message per answer).
     if ctx.event.kind == Kind.BUTTON:
-        await ctx.acknowledge(_("Saved."))
         if ctx.event.target_id:
             try:
                 await ctx.edit(ctx.event.target_id, question_html)
@@ -424,7 +425,6 @@ async def toggle_button(ctx: Context, args: list[str]) -> None:
         await session.commit()
         answers = await store.answers_of(session, rd.id, resp.person_key)
         html, buttons = render_question(rd, cl, resp, answers)
-    await ctx.acknowledge(_("Saved."))
     if ctx.event.target_id:
         await ctx.edit(ctx.event.target_id, html, buttons)
 
@@ -462,8 +462,6 @@ async def back(ctx: Context, round_id: int) -> None:
         session.add(resp)
         await session.commit()
         await _ask(ctx.services, session, rd, cl, resp)
-    if ctx.event.kind == Kind.BUTTON:
-        await ctx.acknowledge(_("Back one question."))
 
 
 async def stop(ctx: Context, round_id: int) -> None:
@@ -490,7 +488,6 @@ async def back_button(ctx: Context, args: list[str]) -> None:
 
 async def stop_button(ctx: Context, args: list[str]) -> None:
     await stop(ctx, int(_ids(args, 1)[0]))
-    await ctx.acknowledge(_("Paused."))
 
 
 async def go_button(ctx: Context, args: list[str]) -> None:
@@ -990,6 +987,8 @@ async def remind_job(services: Services, job: Job) -> None:
             total = len(cl.visible(_values(answers)))
             html = esc(_("A reminder: you have answered {done}/{total} questions of {title}. Continue where you "
                          "left off?").format(done=len(answers), total=total, title=tr(cl.title)))
+            if resp.answer_chat == rd.chat_key and resp.person_name:  # answering in the group: say whom
+                html = esc(resp.person_name) + ": " + html
             try:
                 await _send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rid}"),),))
             except Exception:
