@@ -324,7 +324,7 @@ class ListQuery:
 def parse_list(args: str) -> ListQuery:
     order, tag, status, words, page = "new", None, None, [], 1
     tokens = args.split()
-    if tokens and tokens[-1].isdigit() and len(tokens[-1]) < 6:
+    if tokens and tokens[-1].isascii() and tokens[-1].isdigit() and len(tokens[-1]) < 6:
         page = max(1, int(tokens.pop()))
     for token in tokens:
         low = token.casefold()
@@ -381,7 +381,7 @@ def _page_data(query: ListQuery, page: int) -> str | None:
 
 
 async def page_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 5 or not args[4].isdigit():
+    if len(args) != 5 or not (args[4].isascii() and args[4].isdigit()):
         raise UserError(_("This button no longer works."))
     order, tag, status, words, page = args
     await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS else "new", tag or None,
@@ -518,7 +518,7 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
 
 def render_ideas_digest(data: dict) -> list[str]:
     counts = data.get("counts", {})
-    lines = ["💡 " + b(_("Ideas")) + " " + esc(_("{new} new · {changes} status changes · {supports} supports").format(
+    lines = ["💡 " + b(_("Ideas")) + ": " + esc(_("new {new} · status changes {changes} · supports {supports}").format(
         new=counts.get("new", 0), changes=counts.get("status_changes", 0), supports=counts.get("supports", 0)))]
     for item in data.get("new", []):
         tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""
