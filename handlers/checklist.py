@@ -10,10 +10,9 @@ import json
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from bot.clock import HELSINKI
 from bot.events import Button, FileOut, Kind, Reply, Role
 from bot.i18n import (
     N_,
@@ -86,41 +85,22 @@ def parse_args(args: str) -> Args:
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
 _REL = re.compile(r"^(\d{1,3})\s*(d|pv|päivä|päivää|paiva|paivaa|dag|dagar|day|days|"
                   r"w|vk|viikko|viikkoa|vecka|veckor|week|weeks|h|t|tunti|tuntia|timme|timmar|hour|hours)$")
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2})[:.](\d{2}))?$")
-_FI = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})?(?:\s+(?:klo|kl\.?|at)?\s*(\d{1,2})(?:[:.](\d{2}))?)?$")
 
 
 def parse_when(text: str, now: datetime) -> datetime:
-    """"7d", "2 weeks", "2026-12-01 18:00", "1.12.", "1.12.2026 klo 18" (Helsinki time)."""
-    text = " ".join(text.casefold().split())
-    m = _REL.match(text)
+    """Compact offsets ("7d", "2 vk", "12h", "7 dagar"), else the shared fi/sv/en parser
+    (handlers/when.py: "1.12.", "ensi perjantaina", "2026-12-01 18:00"); a date alone means 23:59."""
+    from handlers import when
+
+    m = _REL.match(" ".join(text.casefold().split()))
     if m:
         n, unit = int(m[1]), m[2]
         if unit[0] in "wv":
-            delta = timedelta(weeks=n)
-        elif unit[0] in "htk" or unit.startswith("ti"):
-            delta = timedelta(hours=n)
-        else:
-            delta = timedelta(days=n)
-        return now + delta
-    local_now = now.astimezone(HELSINKI)
-    m = _ISO.match(text)
-    if m:
-        year, month, day, hour, minute = int(m[1]), int(m[2]), int(m[3]), m[4], m[5]
-    else:
-        m = _FI.match(text)
-        if not m:
-            raise UserError(_("I did not understand the closing time {when}. Write for example 7d, 1.12. or 2026-12-01 18:00.")
-                            .format(when=text[:40]))
-        day, month, year, hour, minute = int(m[1]), int(m[2]), int(m[3] or local_now.year), m[4], m[5]
-    try:
-        when = datetime(year, month, day, int(hour) if hour else 23, int(minute) if minute else (0 if hour else 59),
-                        tzinfo=HELSINKI)
-    except ValueError:
-        raise UserError(_("There is no such date: {when}.").format(when=text[:40])) from None
-    if m.re is _FI and not m[3] and when < local_now:
-        when = when.replace(year=when.year + 1)
-    return when
+            return now + timedelta(weeks=n)
+        if unit[0] in "htk" or unit.startswith("ti"):
+            return now + timedelta(hours=n)
+        return now + timedelta(days=n)
+    return when.parse_when(text, now, current_language(), default_time=time(23, 59))
 
 
 def parse_start(words: tuple[str, ...], now: datetime) -> tuple[str | None, datetime | None]:
@@ -323,8 +303,9 @@ async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: 
         await store.put_answer(session, rd.id, resp.person_key, qid, value, ctx.now(), skipped=skipped)
         question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if skipped else value))
         await _after_change(ctx, session, rd, cl, resp)
+    # No toast: the question is edited to show the answer and the next one follows (on Matrix an
+    # acknowledgement would be one more message per answer).
     if ctx.event.kind == Kind.BUTTON:
-        await ctx.acknowledge(_("Saved."))
         if ctx.event.target_id:
             try:
                 await ctx.edit(ctx.event.target_id, question_html)
@@ -424,7 +405,6 @@ async def toggle_button(ctx: Context, args: list[str]) -> None:
         await session.commit()
         answers = await store.answers_of(session, rd.id, resp.person_key)
         html, buttons = render_question(rd, cl, resp, answers)
-    await ctx.acknowledge(_("Saved."))
     if ctx.event.target_id:
         await ctx.edit(ctx.event.target_id, html, buttons)
 
@@ -462,8 +442,6 @@ async def back(ctx: Context, round_id: int) -> None:
         session.add(resp)
         await session.commit()
         await _ask(ctx.services, session, rd, cl, resp)
-    if ctx.event.kind == Kind.BUTTON:
-        await ctx.acknowledge(_("Back one question."))
 
 
 async def stop(ctx: Context, round_id: int) -> None:
@@ -490,7 +468,6 @@ async def back_button(ctx: Context, args: list[str]) -> None:
 
 async def stop_button(ctx: Context, args: list[str]) -> None:
     await stop(ctx, int(_ids(args, 1)[0]))
-    await ctx.acknowledge(_("Paused."))
 
 
 async def go_button(ctx: Context, args: list[str]) -> None:
@@ -990,6 +967,8 @@ async def remind_job(services: Services, job: Job) -> None:
             total = len(cl.visible(_values(answers)))
             html = esc(_("A reminder: you have answered {done}/{total} questions of {title}. Continue where you "
                          "left off?").format(done=len(answers), total=total, title=tr(cl.title)))
+            if resp.answer_chat == rd.chat_key and resp.person_name:  # answering in the group: say whom
+                html = esc(resp.person_name) + ": " + html
             try:
                 await _send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rid}"),),))
             except Exception:

@@ -126,7 +126,7 @@ async def test_bad_input_gets_clear_replies(bot):
     out = await bot.say("/checklist start nosuch", user="admin", lang="en")
     assert out[0].startswith("There is no checklist called nosuch. Available: kehra")
     out = await bot.say("/checklist start closes someday", user="admin", lang="en")
-    assert "I did not understand the closing time someday" in out[0]
+    assert "I did not understand the time “someday”" in out[0]
     out = await bot.say("/checklist frobnicate", user="admin", lang="en")
     assert "I don't know what frobnicate means here." in out[0] and "Usage:" in out[0]
     out = await bot.say("/checklist", user="u1", lang="en")
@@ -206,3 +206,29 @@ async def test_finish_offers_name_consent_and_back(bot):
     assert out == ["You have already answered this self-assessment. Thank you!"]
     sent = await bot.press("checklist:back:1", **p)
     assert "Question 28/28" in sent[0].plain
+
+
+def test_closing_times():
+    from datetime import UTC, datetime
+
+    from handlers.base import UserError
+    from handlers.checklist import parse_start, parse_when
+
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # 12:00 in Helsinki
+    assert parse_when("7d", now) == parse_when("7 päivää", now) == parse_when("7 dagar", now) == now + timedelta(days=7)
+    assert parse_when("2 vk", now) == now + timedelta(weeks=2)
+    assert parse_when("12h", now) == now + timedelta(hours=12)
+    assert parse_when("2026-12-01 18:00", now) == datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    assert parse_when("1.12.2026 klo 18", now) == datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    assert parse_when("1.12.", now) == datetime(2026, 12, 1, 21, 59, tzinfo=UTC)  # 23:59 Helsinki
+    assert parse_when("1.1.", now) == datetime(2027, 1, 1, 21, 59, tzinfo=UTC)  # the next one
+    assert parse_start(("kehra", "sulkeutuu", "7pv"), now) == ("kehra", now + timedelta(days=7))
+    assert parse_start(("stängs", "1.12."), now)[0] is None
+    for bad in ("31.2.", "someday", "2026-13-01"):
+        with pytest.raises(Exception) as err:
+            parse_when(bad, now)
+        assert isinstance(err.value, UserError)
+    assert parse_when("ensi perjantaina", now) == datetime(2026, 11, 27, 21, 59, tzinfo=UTC)
+    with pytest.raises(Exception) as err:
+        parse_start(("closes", "2026-01-01"), now)
+    assert isinstance(err.value, UserError) and "2026" in err.value.message
