@@ -407,6 +407,8 @@ async def show(ctx: Context, number: int) -> None:
     lines = ["🧪 " + b(_("Experiment #{number}").format(number=number)) + " " + esc(idea.text[:200])]
     if exp.status == store.ACTIVE:
         lines.append(_("Phase: {phase}").format(phase=phase_bar(exp.phase)))
+        if idea.status != "experiment":  # moved on with the ideas' status command
+            lines.append(esc(_("The idea is now {status}.").format(status=status_label(idea.status))))
     else:
         lines.append(esc(_("Status: {status}").format(status=_(STATUS_LABELS[exp.status]))))
     if exp.starts_at and exp.ends_at:
@@ -686,6 +688,8 @@ async def ask_job(services: Services, job: Job) -> None:
         if exp is None or exp.status != store.ACTIVE or not exp.ask_every or exp.ask_every != data.get("every"):
             return
         idea = await idea_store.by_id(session, exp.idea_id)
+        if idea is None or idea.status != "experiment":
+            return  # moved on with the ideas' /status; no more requests
         inds = await store.indicators(session, exp.id)
         vals = await store.values(session, [i.id for i in inds])
         # the next request first, so a failed send does not end the series
@@ -732,7 +736,7 @@ async def digest(services: Services, chat_key: str, start: datetime, end: dateti
             "steps": [{"action": s.action, "from": s.from_phase, "to": s.to_phase, "note": s.note,
                        "at": s.at.isoformat()} for s in steps if s.experiment_id == exp.id],
             "indicators": [
-                {"name": ind.name, "unit": ind.unit, "target": ind.target, "direction": ind.direction,
+                {"indicator": ind.name, "unit": ind.unit, "target": ind.target, "direction": ind.direction,
                  "latest": latest[ind.id][-1].value if latest[ind.id] else None,
                  "new_values": [v.value for v in recorded if v.indicator_id == ind.id]}
                 for ind in inds[exp.id]],
@@ -762,7 +766,7 @@ def render_digest(facts: dict) -> list[str]:
         lines.append("• " + esc(line))
         for i in e["indicators"]:
             if i["new_values"] and i["latest"] is not None:
-                text = f"{i['name']}: {fmt_value(i['latest'], i['unit'])}"
+                text = f"{i['indicator']}: {fmt_value(i['latest'], i['unit'])}"
                 if i["target"] is not None:
                     text += " / " + _("target {value}").format(value=fmt_value(i["target"], i["unit"]))
                 lines.append("  ◦ " + esc(text))
@@ -790,7 +794,8 @@ async def export_experiments(services: Services, chat_keys: list[str] | None, pu
                 "phases": [{"action": s.action, "from": s.from_phase, "to": s.to_phase, "at": s.at.isoformat(),
                             "note": s.note} for s in history],
                 "indicators": [
-                    {"number": ind.number, "name": ind.name, "unit": ind.unit, "target": ind.target,
+                    # "indicator", not "name": the open-data export drops keys that look personal
+                    {"number": ind.number, "indicator": ind.name, "unit": ind.unit, "target": ind.target,
                      "direction": ind.direction,
                      "values": [{"date": local(v.measured_at).date().isoformat(), "value": v.value}
                                 | ({} if public else {"recorded_by": v.recorder_name}) for v in vals[ind.id]]}

@@ -469,12 +469,21 @@ async def test_exports_full_and_public(bot):
     row = full[0]
     assert row["idea_number"] == 1 and row["status"] == "done" and row["outcome"] == "it worked"
     assert [p["to"] for p in row["phases"]] == ["explore", "explore"]
+    assert row["indicators"][0]["indicator"] == "volunteers"
     assert row["indicators"][0]["values"] == [{"date": "2026-11-01", "value": 4.0, "recorded_by": "Aino Secret"}]
     assert row["owner"] == "Aino Secret" and row["team"] == ["Aino Secret"]
     public = await export(bot.services, ["fake:group"], True)
     assert "Aino Secret" not in repr(public) and "u3" not in repr(public)
     assert public[0]["indicators"][0]["values"] == [{"date": "2026-11-01", "value": 4.0}]
     assert public[0]["team_size"] == 1
+
+    def keys(value):
+        if isinstance(value, dict):
+            return set(value) | {k for v in value.values() for k in keys(v)}
+        return {k for v in value for k in keys(v)} if isinstance(value, list) else set()
+
+    # nothing the open-data scrubber would take for personal (…name, …key, author, user…)
+    assert not {k for k in keys(public) if k.endswith(("name", "key", "user", "author", "owner", "team", "_by"))}
     assert await export(bot.services, ["fake:other"], True) == []
 
 
@@ -483,3 +492,47 @@ async def test_help_lists_the_commands_in_each_language(bot):
     assert "/kokeilu" in out[0] and "/mittaa" in out[0]
     out = await say(bot, "/help", lang="sv")
     assert "/forsok" in out[0] and "/mata" in out[0]
+
+
+async def test_on_postgresql_and_across_a_restart(make_bot, pg_url):
+    bot = await make_bot(database_url=pg_url)
+    await _setup(bot)
+    await say(bot, "/join 1", user="u3")
+    await say(bot, "/indicator 1 volunteers | people | 10", user="u3")
+    await say(bot, "/measure 1 volunteers 1,5", user="u3")
+    await say(bot, "/phase 1 next first notes", user="u3")
+    await say(bot, "/experiment 1 ask weekly", user="u3")
+    await say(bot, "/lang chat en", user="admin")
+    await bot.close()
+    # a new instance on the same store sends the request when due, once
+    again = await make_bot(database_url=pg_url, clock=bot.clock)
+    before = len(again.transport.sent)
+    assert await again.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) == 1
+    assert "1. volunteers: 1.5 people" in again.transport.sent[before].plain
+    out = await say(again, "/experiment 1")
+    assert "Explore → Define by U3 — first notes" in out[0] and "Team: U3 (owner)" in out[0]
+    await again.close()
+
+
+async def test_status_command_moving_the_idea_stops_requests(bot):
+    await _setup(bot)
+    await say(bot, "/join 1", user="u3")
+    await say(bot, "/experiment 1 ask weekly", user="u3")
+    await say(bot, "/status 1 discussed", user="admin")
+    before = len(bot.transport.sent)
+    assert await bot.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) == 1
+    assert len(bot.transport.sent) == before
+    assert "The idea is now discussed." in (await say(bot, "/experiment 1"))[0]
+
+
+def test_bench_smoke(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "experiments_bench.py"
+    spec = importlib.util.spec_from_file_location("experiments_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    figures = bench.main(6, 2)
+    assert figures["values_per_s"] > 0 and figures["asks_per_s"] > 0 and figures["chart_kb"] > 1
+    assert "values/s" in capsys.readouterr().out
