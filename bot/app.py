@@ -71,6 +71,12 @@ class App:
 
     async def close(self) -> None:
         await self.jobs.stop()
+        for feature in self.services.features:
+            if feature.on_stop:
+                try:
+                    await feature.on_stop(self.services)
+                except Exception:
+                    log.exception("stopping feature %s failed", feature.name)
         for transport in self.services.transports.values():
             try:
                 await transport.stop()

@@ -80,6 +80,16 @@ class MatrixSettings(BaseModel):
     #: who may invite the bot: full user ids, ":server.name" for a whole server, or "*"
     allowed_inviters: list[str] = Field(default_factory=list)
     encryption: bool = False
+    #: events per room in one sync response; older ones of a gap are back-filled with /messages
+    timeline_limit: int = Field(50, ge=1, le=100)
+    sync_timeout_seconds: float = Field(30, gt=0)
+    request_timeout_seconds: float = Field(40, gt=0)
+    #: longest wait between retries while the homeserver is unreachable
+    max_backoff_seconds: float = Field(60, gt=0)
+    #: events handled at the same time (order is kept per room and sender)
+    max_concurrency: int = Field(16, ge=1)
+    #: power level from which a room member counts as a chat admin (Element: 50 moderator, 100 admin)
+    admin_power_level: int = 50
 
     def secret_password(self) -> str | None:
         return _read_secret(self.password, self.password_file, "matrix.password")

@@ -30,6 +30,8 @@ class JobRunner:
                 if kind in self.handlers:
                     raise ValueError(f"job kind {kind!r} registered twice")
                 self.handlers[kind] = handler
+        #: features' on_tick hooks: run at every wake-up before the due jobs, not counted as jobs
+        self.ticks = [f.on_tick for f in services.features if f.on_tick]
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
         self._again = False
@@ -75,6 +77,11 @@ class JobRunner:
             return 0
         ran = 0
         async with self._lock:
+            for tick in self.ticks:
+                try:
+                    await tick(self.services)
+                except Exception:
+                    log.exception("scheduler tick failed")
             while True:
                 self._again = False
                 now = self.services.clock.now()

@@ -7,6 +7,7 @@ Only this module touches ``telegram``; features see :mod:`bot.events` values.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import logging
 import math
@@ -49,7 +50,7 @@ from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.markup import split
 from bot.transport import Dispatch
 from storage import telegram as store
-from storage.core import get_state, mark_processed, set_state
+from storage.core import get_state, set_state
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,8 @@ class TelegramTransport:
         self._answered: set[str] = set()
         self._web_runner: Any = None
         self._pruned_at = -math.inf
+        self._fetch: asyncio.Future | None = None
+        self._wake = asyncio.Event()  # set by stop()
         self._webhook_secret = settings.secret_webhook() or secrets.token_urlsafe(32)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -257,23 +260,26 @@ class TelegramTransport:
         """Connect and handle updates until :meth:`stop`."""
         self._dispatch = dispatch
         self._stopping = False
-        delay = self.settings.retry_backoff
-        while not self._stopping:
-            try:
-                await self._ready()
-                break
-            except InvalidToken:
-                raise
-            except TelegramError as exc:
-                log.warning("Telegram not reachable (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.settings.retry_backoff_max)
-        try:
-            await self.publish_commands()
-        except TelegramError:
-            log.warning("setMyCommands failed; the command menu may be outdated", exc_info=True)
+        self._wake.clear()
         self._runner = asyncio.current_task()
         try:
+            delay = self.settings.retry_backoff
+            while not self._stopping:
+                try:
+                    await self._ready()
+                    break
+                except InvalidToken:
+                    raise
+                except TelegramError as exc:
+                    log.warning("Telegram not reachable (%s); retrying in %.1f s", exc, delay)
+                    await self._pause(delay)
+                    delay = min(delay * 2, self.settings.retry_backoff_max)
+            if self._stopping:
+                return
+            try:
+                await self.publish_commands()
+            except TelegramError:
+                log.warning("setMyCommands failed; the command menu may be outdated", exc_info=True)
             if self.settings.webhook_url:
                 await self._run_webhook()
             else:
@@ -285,14 +291,18 @@ class TelegramTransport:
             self._runner = None
 
     async def stop(self) -> None:
+        """Stop after the batch in hand is handled and its offset stored (at most ~10 s)."""
         self._stopping = True
+        self._wake.set()
+        if self._fetch is not None:
+            self._fetch.cancel()
         runner = self._runner
         if runner is not None and runner is not asyncio.current_task():
-            runner.cancel()
-            try:
-                await runner
-            except (asyncio.CancelledError, Exception):
-                pass
+            done, _pending = await asyncio.wait({runner}, timeout=10)
+            if not done:
+                runner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await runner
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None
@@ -314,20 +324,25 @@ class TelegramTransport:
         delay = self.settings.retry_backoff
         timeout = self.settings.poll_timeout
         while not self._stopping:
+            self._fetch = asyncio.ensure_future(bot.get_updates(
+                offset=offset or None, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
+                read_timeout=timeout + 10,
+            ))
             try:
-                updates = await bot.get_updates(
-                    offset=offset or None, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
-                    read_timeout=timeout + 10,
-                )
+                updates = await self._fetch
                 delay = self.settings.retry_backoff
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc))
+                await self._pause(_seconds(exc))
                 continue
             except InvalidToken:
                 raise
             except TelegramError as exc:  # network down, 5xx, timeouts, conflicts
                 log.warning("getUpdates failed (%s); retrying in %.1f s", exc, delay)
-                await asyncio.sleep(delay)
+                await self._pause(delay)
                 delay = min(delay * 2, self.settings.retry_backoff_max)
                 continue
             await self._prune()
@@ -340,6 +355,11 @@ class TelegramTransport:
                     await set_state(session, PLATFORM, "update_offset", str(offset))
             except Exception:
                 log.exception("could not store the update offset")
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _prune(self) -> None:
         """Hourly: forget processed-event ids older than two days."""
@@ -379,29 +399,31 @@ class TelegramTransport:
         await self.bot.set_webhook(url, allowed_updates=ALLOWED_UPDATES, secret_token=self._webhook_secret)
         log.info("Telegram webhook listening on %s:%s%s", self.settings.webhook_listen,
                  self.settings.webhook_port, path)
-        await asyncio.Event().wait()  # until cancelled by stop()
+        await self._wake.wait()  # until stop()
 
     # -- incoming -------------------------------------------------------------------------------
 
     async def handle_updates(self, updates: list[Update]) -> None:
         """Handle a batch: chats run concurrently, each chat's events in order. Each event is
         claimed in the store first, so a redelivered update is not handled twice."""
-        by_chat: dict[str, list[Incoming]] = {}
+        pending: list[tuple[str, Incoming]] = []
         for update in updates:
             try:
-                events = await self._events(update)
+                pending.extend(await self._events(update))
             except Exception:
                 log.exception("could not read update %s", update.update_id)
-                continue
-            for key, event in events:
-                try:
-                    async with self.services.db.session() as session:
-                        fresh = await mark_processed(session, PLATFORM, key, self.services.clock.now())
-                except Exception:
-                    log.exception("could not claim update %s", update.update_id)
-                    continue
-                if fresh:
-                    by_chat.setdefault(event.chat_id, []).append(event)
+        try:
+            async with self.services.db.session() as session:
+                fresh = await store.claim_events(session, PLATFORM, [k for k, _e in pending],
+                                                 self.services.clock.now())
+        except Exception:
+            log.exception("could not claim %d Telegram events; handling them anyway", len(pending))
+            fresh = {k for k, _e in pending}
+        by_chat: dict[str, list[Incoming]] = {}
+        for key, event in pending:
+            if key in fresh:
+                fresh.discard(key)
+                by_chat.setdefault(event.chat_id, []).append(event)
         if by_chat:
             await asyncio.gather(*(self._run_chat(events) for events in by_chat.values()))
 
@@ -597,6 +619,11 @@ class TelegramTransport:
         """In Telegram a private chat's id is the user's id; the bot may write there only after
         the person has sent /start to it (sends before that fail with 403 Forbidden)."""
         return user_id
+
+    async def member_count(self, chat_id: str) -> int | None:
+        """Members of the chat, the bot included (used by polls for turnout)."""
+        bot = await self._ready()
+        return await bot.get_chat_member_count(_native(chat_id))
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         if not chat_id.startswith("-"):

@@ -94,6 +94,12 @@ class Feature:
     #: with public=True only fields without personal data
     exports: dict[str, Callable[[Services, list[str] | None, bool], Awaitable[list[dict]]]] = field(
         default_factory=dict)
+    #: sees every incoming event before routing (keep it cheap: it runs for every message)
+    on_event: EventHandler | None = None
+    #: runs at every scheduler wake-up (safety tick, wake()) before due jobs; keep it cheap
+    on_tick: Callable[[Services], Awaitable[None]] | None = None
+    #: runs when the app closes (flush buffers)
+    on_stop: Callable[[Services], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -113,6 +119,8 @@ class Services:
     known_chats: set[str] = field(default_factory=set)
     #: (person, chat) -> (person's language, chat's language, fetched at); short-lived cache
     language_cache: dict[tuple[str, str], tuple[str | None, str | None, float]] = field(default_factory=dict)
+    #: per-feature runtime objects made in on_start (buffers, caches), one set per App
+    extensions: dict[str, Any] = field(default_factory=dict)
 
     def forget_languages(self) -> None:
         """Call after a language setting changed."""

@@ -3,6 +3,7 @@ or the group), the area sees its profile per dimension, over time and beside sha
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -554,7 +555,7 @@ async def checklist_cmd(ctx: Context, args: Args) -> None:
 
 
 async def list_cmd(ctx: Context, args: Args) -> None:
-    found = load_all(directories(ctx.services.data_dir))
+    found = await asyncio.to_thread(load_all, directories(ctx.services.data_dir))
     lines = [b(_("Checklists:"))]
     for cid, cl in sorted(found.items()):
         lines.append(esc(_("{id}: {title} ({count} questions)").format(id=cid, title=tr(cl.title), count=len(cl.questions))))
@@ -566,7 +567,7 @@ async def start_round(ctx: Context, args: Args) -> None:
     if ctx.event.is_private:
         raise UserError(_("Start a self-assessment round in the group chat of your area."))
     name, closes = parse_start(args.words, ctx.now())
-    found = load_all(directories(ctx.services.data_dir))
+    found = await asyncio.to_thread(load_all, directories(ctx.services.data_dir))
     cl = found.get(name or DEFAULT_CHECKLIST)
     if cl is None:
         raise UserError(_("There is no checklist called {name}. Available: {names}.").format(
@@ -753,15 +754,22 @@ def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile) -> s
     return "\n".join(lines)
 
 
-def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = "") -> bytes:
+def profile_figure(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = ""):
+    """A matplotlib Figure of the dimension means (bars with spread, or radar), labelled in the current language."""
     from handlers import charts  # matplotlib is loaded only when a chart is drawn
 
     cats = [tr(d.title) for d in cl.dimensions]
     means = {name: [getattr(p.dimension(d.id), "mean", None) for d in cl.dimensions] for name, p in series.items()}
     if radar:
-        return charts.radar_chart(cats, means, title=title)
+        return charts.radar_figure(cats, means, title=title)
     spreads = {name: [getattr(p.dimension(d.id), "spread", None) for d in cl.dimensions] for name, p in series.items()}
-    return charts.bar_chart(cats, means, errors=spreads, title=title, ylabel=_("Mean (1–5)"))
+    return charts.bar_figure(cats, means, errors=spreads, title=title, ylabel=_("Mean (1–5)"))
+
+
+def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = "") -> bytes:
+    from handlers import charts
+
+    return charts.to_png(profile_figure(cl, series, radar=radar, title=title))
 
 
 async def _area(ctx: Context, session) -> str:
@@ -984,7 +992,7 @@ async def remind_job(services: Services, job: Job) -> None:
 
 
 async def on_start(services: Services) -> None:
-    found = load_all(directories(services.data_dir))
+    found = await asyncio.to_thread(load_all, directories(services.data_dir))
     log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
 
 

@@ -6,12 +6,13 @@ import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from bot.events import Button, Role
 from bot.i18n import N_, _, current_language, format_date, format_datetime, ngettext
 from bot.markup import b, esc
-from handlers.base import Command, Context, Feature, UserError
+from handlers.base import Command, Context, Feature, Services, UserError
 from storage import ideas as store
 
 #: documented limit for an idea's text (README)
@@ -491,6 +492,66 @@ async def withdraw_cmd(ctx: Context, number: int) -> None:
     await ctx.reply(esc(_("Idea #{number} withdrawn.").format(number=number)))
 
 
+# --- weekly digest and export ---------------------------------------------------------------
+
+DIGEST_LIST_MAX = 5
+
+
+async def ideas_digest(services: Services, chat_key: str, start: datetime, end: datetime) -> dict | None:
+    """New ideas with tags, status changes and the most supported open ideas of [start, end)."""
+    async with services.db.session() as session:
+        new = await store.created_between(session, chat_key, start, end)
+        changes = await store.status_changes_between(session, chat_key, start, end)
+        supports = await store.supports_between(session, chat_key, start, end)
+        if not (new or changes or supports):
+            return None
+        top = await store.most_supported(session, chat_key)
+    return {
+        "counts": {"new": len(new), "status_changes": len(changes), "supports": supports},
+        "new": [{"number": i.number, "text": _short(i.text, 120), "tags": i.tag_list()} for i in new[:DIGEST_LIST_MAX]],
+        "status_changes": [{"number": i.number, "text": _short(i.text, 120), "from": ev.from_status, "to": ev.to_status}
+                           for ev, i in changes[:DIGEST_LIST_MAX]],
+        "top": [{"number": i.number, "text": _short(i.text, 120), "supports": i.support_count, "status": i.status}
+                for i in top],
+    }
+
+
+def render_ideas_digest(data: dict) -> list[str]:
+    counts = data.get("counts", {})
+    lines = ["💡 " + b(_("Ideas")) + " " + esc(_("{new} new · {changes} status changes · {supports} supports").format(
+        new=counts.get("new", 0), changes=counts.get("status_changes", 0), supports=counts.get("supports", 0)))]
+    for item in data.get("new", []):
+        tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""
+        lines.append(f"• #{item['number']} {esc(_short(item['text'], 60))}{tags}")
+    more = counts.get("new", 0) - len(data.get("new", []))
+    if more > 0:
+        lines.append("• " + esc(ngettext("and {count} more", "and {count} more", more).format(count=more)))
+    for item in data.get("status_changes", []):
+        lines.append("• " + esc(_("#{number} {old} → {new}").format(
+            number=item["number"], old=status_label(item.get("from") or ""), new=status_label(item.get("to") or ""))))
+    if data.get("top"):
+        lines.append(esc(_("Most supported:")) + " " + ", ".join(
+            f"#{item['number']} {esc(_short(item['text'], 40))} 👍 {item['supports']}" for item in data["top"]))
+    return lines
+
+
+async def export_ideas(services: Services, chat_keys: list[str] | None, public: bool) -> list[dict]:
+    """Raw idea records; public ones leave out withdrawn ideas, authors and platform ids."""
+    async with services.db.session() as session:
+        ideas = await store.for_export(session, chat_keys)
+    rows = []
+    for idea in ideas:
+        if public and idea.status == "withdrawn":
+            continue
+        row = {"number": idea.number, "text": idea.text, "tags": " ".join(idea.tag_list()), "status": idea.status,
+               "supports": idea.support_count, "created_at": idea.created_at.isoformat(),
+               "updated_at": idea.updated_at.isoformat()}
+        if not public:
+            row = {"chat_key": idea.chat_key, **row, "author_name": idea.author_name, "author_key": idea.author_key}
+        rows.append(row)
+    return rows
+
+
 FEATURE = Feature(
     name="ideas",
     order=50,
@@ -515,4 +576,7 @@ FEATURE = Feature(
     buttons={"sup": support_button, "page": page_button},
     on_message=on_message,
     on_reaction=on_reaction,
+    digest=ideas_digest,
+    render_digest=render_ideas_digest,
+    exports={"ideas": export_ideas},
 )

@@ -303,9 +303,11 @@ async def create(ctx: Context, new: NewPoll) -> None:
     try:
         spec = PollSpec(question=new.question, options=new.options, multiple=new.multiple,
                         max_choices=new.max_choices, anonymous=new.anonymous, hide_results=new.hide_results)
-        ref = await ctx.transport.send_poll(ctx.event.chat_id, spec)
+        # Anonymous polls always use buttons: a platform's anonymous native poll (Telegram) tells the
+        # bot no votes at all, and with buttons the one-vote-per-person hash stays ours.
+        ref = None if new.anonymous else await ctx.transport.send_poll(ctx.event.chat_id, spec)
         if ref is not None:
-            info = "📊 " + b(_title(poll)) + " " + esc(_settings_line(poll)) + "\n" + esc(
+            info = "📊 " + b(_title(poll)) + " · " + esc(_settings_line(poll)) + "\n" + esc(
                 _("Closes {when}. Results are posted here then.").format(when=format_datetime(close_at)))
             message_id = await ctx.reply(info)
         else:
@@ -440,18 +442,17 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
                 log.warning("closing native poll %s failed", poll.native_ref, exc_info=True)
         with services.locale(chat_lang or poll.lang):
             html = render_result(poll, counts, voters, members, names)
-            if poll.message_id and not poll.native_ref:
-                closed = render_open(poll, counts, voters) if not poll.hide_results else None
-                try:
-                    if closed is not None:
-                        await transport.edit(chat_id, poll.message_id, Reply(html=closed + "\n" + esc(_("Closed."))))
-                except Exception:
-                    log.warning("could not remove the vote buttons of poll %s", poll.id, exc_info=True)
             await transport.send(chat_id, Reply(html=html, reply_to_id=poll.message_id))
+            closed_html = render_open(poll, counts, voters) + "\n" + esc(_("Closed."))
     except Exception:
         async with services.db.session() as session:
             await store.release_result(session, poll_id)
         raise  # the job runner retries with back-off
+    if poll.message_id and not poll.native_ref:
+        try:  # after the result: remove the vote buttons (cosmetic, may fail)
+            await transport.edit(chat_id, poll.message_id, Reply(html=closed_html))
+        except Exception:
+            log.warning("could not remove the vote buttons of poll %s", poll.id, exc_info=True)
     return True
 
 

@@ -57,6 +57,7 @@ class Router:
                     self.commands[name] = cmd
             for action, handler in feature.buttons.items():
                 self.buttons[f"{feature.name}:{action}"] = handler
+        self.observers = [f.on_event for f in self.features if f.on_event]
 
     async def _language(self, event: Incoming) -> str:
         cache = self.services.language_cache
@@ -84,6 +85,11 @@ class Router:
             log.exception("store unavailable while handling %s in %s", event.kind, event.chat_key)
             lang = resolve_language(event.language_hint)
         ctx = Context(self.services, transport, event, lang)
+        for observe in self.observers:
+            try:
+                await observe(ctx)
+            except Exception:
+                log.exception("event observer failed in %s", event.chat_key)
         with use_locale(self.services.catalogs, lang):
             try:
                 await self._route(ctx)

@@ -51,7 +51,7 @@ _SV_WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "
 _SV_ABBR = (("mån", "må"), ("tis",), ("ons",), ("tors", "tor"), ("fre",), ("lör",), ("sön",))
 _EN_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _EN_ABBR = (("mon",), ("tue", "tues"), ("wed",), ("thu", "thur", "thurs"), ("fri",), ("sat",), ("sun",))
-_FI_CASES = ("", "na", "n", "sta", "hin", "ksi", "lle", "ista", "isin", "it", "ina")
+_FI_CASES = ("", "na", "n", "sta", "hin", "ksi", "lle", "ista", "isin", "sin", "ta", "it", "ina")
 
 WEEKDAY_WORDS: dict[str, int] = {}
 for _i, _w in enumerate(_FI_WEEKDAYS):
@@ -485,7 +485,7 @@ def _weekday_name(weekday: int) -> str:
 
     from bot.i18n import current_language
 
-    return babel_format_date(date(2024, 1, 1) + timedelta(days=weekday), "EEEE", locale=current_language())
+    return babel_format_date(date(2024, 1, 1) + timedelta(days=weekday), "cccc", locale=current_language())
 
 
 def parse_duration(text: str) -> timedelta | None:

@@ -218,3 +218,46 @@ async def list_ideas(
         query = query.order_by(Idea.number.desc())
     ideas = list((await session.execute(query.offset(offset).limit(limit))).scalars())
     return ideas, total
+
+
+# --- digest and export ------------------------------------------------------------------------
+
+
+async def created_between(session: AsyncSession, chat_key: str, start: datetime, end: datetime) -> list[Idea]:
+    return list((await session.execute(
+        select(Idea).where(Idea.chat_key == chat_key, Idea.created_at >= start, Idea.created_at < end,
+                           Idea.status != "withdrawn").order_by(Idea.number)
+    )).scalars())
+
+
+async def status_changes_between(
+    session: AsyncSession, chat_key: str, start: datetime, end: datetime
+) -> list[tuple[IdeaEvent, Idea]]:
+    rows = await session.execute(
+        select(IdeaEvent, Idea).join(Idea, Idea.id == IdeaEvent.idea_id).where(
+            Idea.chat_key == chat_key, IdeaEvent.action == "status", IdeaEvent.at >= start, IdeaEvent.at < end
+        ).order_by(IdeaEvent.at, IdeaEvent.id)
+    )
+    return [(ev, idea) for ev, idea in rows.all()]
+
+
+async def supports_between(session: AsyncSession, chat_key: str, start: datetime, end: datetime) -> int:
+    return (await session.execute(
+        select(func.count()).select_from(IdeaSupport).join(Idea, Idea.id == IdeaSupport.idea_id).where(
+            Idea.chat_key == chat_key, IdeaSupport.created_at >= start, IdeaSupport.created_at < end)
+    )).scalar_one()
+
+
+async def most_supported(session: AsyncSession, chat_key: str, limit: int = 3) -> list[Idea]:
+    return list((await session.execute(
+        select(Idea).where(Idea.chat_key == chat_key, Idea.support_count > 0,
+                           Idea.status.not_in(("archived", "withdrawn", "done")))
+        .order_by(Idea.support_count.desc(), Idea.number).limit(limit)
+    )).scalars())
+
+
+async def for_export(session: AsyncSession, chat_keys: list[str] | None) -> list[Idea]:
+    query = select(Idea)
+    if chat_keys is not None:
+        query = query.where(Idea.chat_key.in_(chat_keys))
+    return list((await session.execute(query.order_by(Idea.chat_key, Idea.number))).scalars())

@@ -47,7 +47,7 @@ class Poll(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     closed_by: str | None = Field(default=None, max_length=255)  # None = by time
     result_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    native_ref: str | None = Field(default=None, max_length=255)
+    native_ref: str | None = Field(default=None, max_length=255, index=True)
     message_id: str | None = Field(default=None, max_length=255)
     #: secret for anonymous voter hashes; erased at close
     salt: str | None = Field(default=None, max_length=64)
@@ -111,9 +111,18 @@ async def by_number(session: AsyncSession, chat_key: str, number: int) -> Poll |
 
 
 async def by_native_ref(session: AsyncSession, chat_key: str, ref: str) -> Poll | None:
-    return (
+    """The poll with this platform reference, in this chat or, for platforms whose vote events do
+    not say the chat (Telegram's poll_answer), anywhere on the same platform."""
+    poll = (
         await session.execute(select(Poll).where(Poll.chat_key == chat_key, Poll.native_ref == ref))
     ).scalars().first()
+    if poll is None:
+        platform = chat_key.split(":", 1)[0] + ":"
+        poll = (
+            await session.execute(select(Poll).where(Poll.native_ref == ref,
+                                                     Poll.chat_key.startswith(platform, autoescape=True)))
+        ).scalars().first()
+    return poll
 
 
 async def get_vote(session: AsyncSession, poll: Poll, person_key: str) -> tuple[int, ...] | None:

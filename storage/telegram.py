@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -46,3 +46,17 @@ async def prune_processed(session: AsyncSession, platform: str, before: datetime
     )
     await session.commit()
     return result.rowcount or 0
+
+
+async def claim_events(session: AsyncSession, platform: str, keys: list[str], now: datetime) -> set[str]:
+    """Record a batch of event ids in one transaction; return those not handled before."""
+    if not keys:
+        return set()
+    seen = set((await session.execute(
+        select(ProcessedEvent.event_id).where(ProcessedEvent.platform == platform,
+                                              ProcessedEvent.event_id.in_(keys)))).scalars())
+    fresh = [k for k in dict.fromkeys(keys) if k not in seen]
+    for key in fresh:
+        session.add(ProcessedEvent(platform=platform, event_id=key, at=now))
+    await session.commit()
+    return set(fresh)

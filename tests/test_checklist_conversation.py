@@ -3,6 +3,8 @@ back, skip, conditions, stop, restart, resume, reminders, closing."""
 
 from datetime import timedelta
 
+import pytest
+
 
 def texts(sent):
     return [s.plain for s in sent]
@@ -160,3 +162,47 @@ async def test_reminder_once_a_day_and_close_job(bot):
     assert len(closed) == 1 and "Vastaajia: 1 (valmiita 0)" in closed[0].plain  # the chat's language
     sent = await bot.press("checklist:a:1:r2:x", user="u1", chat="private-u1", lang="en")
     assert sent[-1].text == "This self-assessment round is closed."
+
+
+@pytest.mark.parametrize("lang, expected", [
+    ("fi", ["Kysymys 1/25", "Kuinka hyvin alueen historiaa", "1 = Tuskin lainkaan … 5 = Erittäin hyvin", "⏸ Tauko"]),
+    ("sv", ["Fråga 1/25", "Hur väl används områdets historia", "1 = Knappast alls … 5 = Mycket väl", "⏸ Paus"]),
+    ("en", ["Question 1/25", "How well are the area's history", "1 = Hardly at all … 5 = Very well", "⏸ Pause"]),
+])
+async def test_questions_in_each_language(bot, lang, expected):
+    await start_round(bot, lang=lang)
+    sent = await bot.press("checklist:go:1", user="u5", lang=lang)
+    q = sent[1]
+    labels = [btn.label for row in q.reply.buttons for btn in row]
+    for text in expected[:3]:
+        assert text in q.plain
+    assert expected[3] in labels
+
+
+async def test_finish_offers_name_consent_and_back(bot):
+    bot.make_admin("admin")
+    await bot.say("/checklist start", user="admin", lang="en")
+    await bot.press("checklist:go:1", user="u1", lang="en")
+    p = {"chat": "private-u1", "user": "u1", "lang": "en"}
+    for _ in range(60):  # always the first choice: every condition is met, all 28 questions asked
+        q = last_question(bot)
+        if "Thank you" in q.plain:
+            break
+        data = button_data(q)
+        action = data[0].split(":")[1]
+        if action == "t":
+            await bot.press(data[0], **p)
+            await bot.press(next(d for d in data if d.startswith("checklist:d:")), **p)
+        elif action == "a":
+            await bot.press(data[0], **p)
+        else:  # a free-text question has only navigation buttons
+            await bot.say("Vapaa vastaus", private=True, **p)
+    q = last_question(bot)
+    assert "Thank you! Your self-assessment is complete." in q.plain
+    assert "You answered 28 questions." in q.plain
+    assert "Your written answers are shown without your name." in q.plain
+    assert "checklist:name:1:1" in button_data(q) and "checklist:back:1" in button_data(q)
+    out = await bot.say("/checklist", user="u1", lang="en")
+    assert out == ["You have already answered this self-assessment. Thank you!"]
+    sent = await bot.press("checklist:back:1", **p)
+    assert "Question 28/28" in sent[0].plain

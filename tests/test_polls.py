@@ -43,6 +43,11 @@ async def tally(bot, number: int = 1):
     return counts, voters
 
 
+def last_message(bot) -> str:
+    """The last message sent (edits not counted)."""
+    return next(s.plain for s in reversed(bot.transport.sent) if s.kind == "message")
+
+
 def results(bot) -> list[str]:
     return [s.plain for s in bot.transport.sent if s.kind == "message" and "#1 " in s.plain
             and ("päättyi" in s.plain or "closed:" in s.plain or "avslutad" in s.plain)]
@@ -206,7 +211,14 @@ async def test_native_poll_votes_revote_retract_and_close(make_bot):
     await bot.run_due()
     closes = [s for s in bot.transport.sent if s.kind == "close_poll"]
     assert len(closes) == 1 and closes[0].outcome.counts == (1, 1, 1) and closes[0].outcome.winners == (0, 1, 2)
-    assert "🤝 Tie: a, b, c" in bot.last()
+    assert "🤝 Tie: a, b, c" in last_message(bot)
+
+
+async def test_anonymous_polls_use_buttons_even_with_native_polls(make_bot):
+    bot = await make_bot(transport=FakeTransport(native_polls=True))
+    await bot.say("/poll Q? | a | b | anonymous", lang="en")
+    assert [s.kind for s in bot.transport.sent] == ["message"]
+    assert bot.transport.sent[0].reply.buttons
 
 
 async def test_votes_after_close_are_ignored(bot):
@@ -256,7 +268,7 @@ async def test_anonymous_poll_stores_and_shows_no_voter(bot, tmp_path):
         voters = [v.voter for v in (await s.execute(select(store.PollVote))).scalars()]
     assert sorted(voters) == ["1", "2"]
     assert all("secretvoter" not in s.plain.casefold() for s in bot.transport.sent)
-    assert "Tasapeli: a, b" in bot.last()
+    assert "Tasapeli: a, b" in last_message(bot)
 
 
 async def test_named_poll_shows_names_in_the_result(bot):
@@ -264,8 +276,8 @@ async def test_named_poll_shows_names_in_the_result(bot):
     await bot.press("polls:vote:1:0", user="anna")
     await bot.press("polls:vote:1:0", user="bert")
     await bot.run_due(START + timedelta(hours=2))
-    assert "   Anna, Bert" in bot.last()
-    assert "🏆 Voittaja: a" in bot.last()
+    assert "   Anna, Bert" in last_message(bot)
+    assert "🏆 Voittaja: a" in last_message(bot)
 
 
 async def test_hidden_results_show_no_counts_until_closed(bot):
@@ -279,7 +291,7 @@ async def test_hidden_results_show_no_counts_until_closed(bot):
     shown = await bot.say("/kysely 1")
     assert "%" not in shown[0]
     await bot.run_due(START + timedelta(hours=1))
-    assert "▓▓▓▓▓▓▓▓▓▓ 2 (100\xa0%)" in bot.last()
+    assert "▓▓▓▓▓▓▓▓▓▓ 2 (100\xa0%)" in last_message(bot)
 
 
 # --- results: tie, zero votes, turnout --------------------------------------------------------------
@@ -290,7 +302,7 @@ async def test_tie_and_percentages(bot):
     for user, choice in (("u1", 0), ("u2", 1), ("u3", 0), ("u4", 1)):
         await bot.press(f"polls:vote:1:{choice}", user=user)
     await bot.run_due(START + timedelta(hours=1))
-    result = bot.last()
+    result = last_message(bot)
     assert "1. a\n   ▓▓▓▓▓░░░░░ 2 (50\xa0%)" in result
     assert "3. c\n   ░░░░░░░░░░ 0 (0\xa0%)" in result
     assert "🤝 Tasapeli: a, b" in result
@@ -300,20 +312,20 @@ async def test_tie_and_percentages(bot):
 async def test_zero_votes(bot):
     await bot.say("/kysely K? | a | b | sulkeutuu 1 h")
     await bot.run_due(START + timedelta(hours=1))
-    assert "🏆" not in bot.last() and "🤝" not in bot.last()
-    assert "Kukaan ei äänestänyt.\n0 äänestäjää." in bot.last()
+    assert "🏆" not in last_message(bot) and "🤝" not in last_message(bot)
+    assert "Kukaan ei äänestänyt.\n0 äänestäjää." in last_message(bot)
     assert (await poll_row(bot)).count_list() == [0, 0]
 
 
 async def test_result_in_the_creators_language_unless_the_chat_has_one(bot):
     await bot.say("/poll Q? | a | b | closes in 1 h", lang="sv")
     await bot.run_due(START + timedelta(hours=1))
-    assert "Ingen röstade." in bot.last()
+    assert "Ingen röstade." in last_message(bot)
     await bot.say("/poll R? | a | b | closes in 1 h", lang="sv", chat="other")
     bot.make_admin("u1", "other")
     await bot.say("/lang chat en", chat="other")
     await bot.run_due(START + timedelta(hours=2))
-    assert "Nobody voted." in bot.last()
+    assert "Nobody voted." in last_message(bot)
 
 
 async def test_turnout_of_known_members(make_bot):
@@ -321,7 +333,7 @@ async def test_turnout_of_known_members(make_bot):
     await bot.say("/kysely K? | a | b | sulkeutuu 1 h")
     await bot.press("polls:vote:1:0", user="u2")
     await bot.run_due(START + timedelta(hours=1))
-    assert "Äänestysaktiivisuus: 1/4 jäsentä (25\xa0%)." in bot.last()
+    assert "Äänestysaktiivisuus: 1/4 jäsentä (25\xa0%)." in last_message(bot)
     assert (await poll_row(bot)).members == 4
 
 
@@ -354,7 +366,7 @@ async def test_restart_between_creation_and_close(make_bot, tmp_path):
     later = ManualClock(START + timedelta(days=1))
     second = await make_bot(clock=later, data_dir=tmp_path)
     assert await second.run_due() == 1
-    assert "🏆 Voittaja: b" in second.last()
+    assert "🏆 Voittaja: b" in last_message(second)
     assert results(first) == []
     await second.close()
 
@@ -494,3 +506,19 @@ async def test_closing_time_phrases_from_the_shared_parser(bot):
 def test_parse_errors_are_user_errors():
     with pytest.raises(UserError):
         feature.parse_poll("K? | a")
+
+
+async def test_native_vote_found_by_reference_when_the_event_has_no_chat(make_bot):
+    # Telegram's poll_answer carries only the poll id and the voter
+    bot = await make_bot(transport=FakeTransport(native_polls=True))
+    await bot.say("/poll Q? | a | b", lang="en")
+    ref = next(s for s in bot.transport.sent if s.kind == "poll").message_id
+    await bot.vote(ref, 1, user="u2", chat="")
+    assert await tally(bot) == ([0, 1], 1)
+
+
+async def test_user_text_is_escaped(bot):
+    await bot.say("/kysely <b>K</b> & co? | <i>a</i> | b")
+    html = bot.transport.sent[-1].reply.html
+    assert "&lt;b&gt;K&lt;/b&gt; &amp; co?" in html and "&lt;i&gt;a&lt;/i&gt;" in html
+    assert "<i>" not in html

@@ -56,11 +56,11 @@ async def start_bot(tmp_path, emu):
     after ``stop()`` for a restart on the same store)."""
     running: list[Running] = []
 
-    async def start(*, data_dir=None, database_url=None, **overrides) -> Running:
+    async def start(*, data_dir=None, database_url=None, clock=None, **overrides) -> Running:
         settings = Settings.model_construct(**{
             **dict(Settings.model_construct()), "data_dir": data_dir or tmp_path, "database_url": database_url,
             "telegram": telegram_settings(emu, **overrides)})
-        app = App(settings)
+        app = App(settings, clock=clock)
         transport = TelegramTransport(settings.telegram, app.services)
         app.add_transport(transport)
         await app.open()

@@ -87,6 +87,7 @@ class BotApiEmulator:
         self.reactions: dict[tuple[int, int, int], list[str]] = {}
         self.answers: list[dict] = []  # answerCallbackQuery params
         self.webhook: dict | None = None
+        self.members: dict[int, set[int]] = {}  # chat id -> user ids (joined by acting there)
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update id, HTTP status)
         self._deliveries: set[asyncio.Task] = set()
         self.faults: dict[str, list[Fault]] = {}
@@ -147,6 +148,9 @@ class BotApiEmulator:
     def private(user: dict) -> dict:
         return {"id": user["id"], "type": "private", "first_name": user["first_name"]}
 
+    def join(self, chat: dict, user: dict) -> None:
+        self.members.setdefault(chat["id"], set()).add(user["id"])
+
     def set_admin(self, chat: dict, user: dict, status: str = "administrator") -> None:
         self.admins.setdefault(chat["id"], {})[user["id"]] = status
 
@@ -190,6 +194,7 @@ class BotApiEmulator:
 
     def post(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None) -> dict:
         """The person writes ``text`` in ``chat``; returns the update."""
+        self.join(chat, user)
         msg = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
                "from": user, "text": text}
         entities = _entities(text)
@@ -222,6 +227,7 @@ class BotApiEmulator:
 
     def answer_poll(self, user: dict, poll_id: str, option_ids: list[int]) -> None:
         poll = self.polls[poll_id]
+        self.members.setdefault(self.poll_messages[poll_id][0], set()).add(user["id"])
         if poll["is_closed"]:
             return  # Telegram ignores votes in a closed poll
         self._push("poll_answer", {
@@ -550,6 +556,12 @@ class BotApiEmulator:
 
     async def _api_getChatMember(self, params: dict) -> dict:
         return self._member(int(params["chat_id"]), self._known_user(int(params["user_id"])))
+
+    async def _api_getChatMemberCount(self, params: dict) -> int:
+        chat_id = int(params["chat_id"])
+        if chat_id > 0:
+            return 2
+        return len(self.members.get(chat_id, set()) | set(self.admins.get(chat_id, {})) | {BOT_ID})
 
     async def _api_setMyCommands(self, params: dict) -> bool:
         commands = self._json(params, "commands")

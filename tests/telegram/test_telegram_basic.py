@@ -24,6 +24,13 @@ async def test_idea_by_command_and_hashtag(tg, emu):
     emu.post(group, bob, "We should have a swap day #idea")
     await emu.wait_call("sendMessage", 2)
     assert emu.sent_texts(group)[1].startswith("💡 Idea #2 saved. We should have a swap day")
+    # the Telegram client's language picks the reply language; none given means Finnish
+    emu.post(group, emu.user("Britt", lang="sv-SE"), "/ide Bytesdag i parken")
+    await emu.wait_call("sendMessage", 3)
+    assert emu.sent_texts(group)[2].startswith("💡 Idé #3 sparad. Bytesdag i parken")
+    emu.post(group, emu.user("Aino", lang=None), "/idea Penkki lammen rantaan")
+    await emu.wait_call("sendMessage", 4)
+    assert emu.sent_texts(group)[3].startswith("💡 Idea #4 tallennettu. Penkki lammen rantaan")
 
 
 async def test_command_addressed_to_this_bot_or_another(tg, emu):
@@ -95,7 +102,7 @@ async def test_command_menus_per_language(tg, emu):
     assert emu.commands[("default", "")] == emu.commands[("default", "fi")]
     catalogs = tg.app.services.catalogs
     help_cmd = tg.app.services.command("help")
-    assert fi["apua"] == catalogs.get("fi").gettext(help_cmd.help)
+    assert fi["apua"] == catalogs.get("fi").gettext(help_cmd.help) != en["help"]
     assert sv["hjalp"] == catalogs.get("sv").gettext(help_cmd.help)
     assert en["help"] == "list the commands, or explain one"
     assert "start" not in en  # hidden

@@ -1,0 +1,177 @@
+"""Meetings: tables and queries. Times of a series are stored as Helsinki wall-clock times
+(``dtstart_local``, exceptions) so that daylight-saving switches never move a meeting; single
+instants (created_at, RSVP times) are UTC."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Text, UniqueConstraint, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.types import UTCDateTime
+
+ANSWERS = ("yes", "no", "maybe")
+
+
+class Meeting(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("chat_key", "number", name="uq_meeting_chat_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=100, unique=True)  # iCalendar UID, stable
+    chat_key: str = Field(max_length=255, index=True)
+    number: int
+    title: str = Field(max_length=300)
+    place: str = Field(default="", max_length=300)
+    description: str = Field(default="", sa_type=Text)
+    #: first occurrence, Helsinki wall time "YYYY-MM-DDTHH:MM"
+    dtstart_local: str = Field(max_length=16)
+    duration_minutes: int = Field(default=120)
+    #: RFC 5545 RRULE value without "RRULE:", "" for a single meeting
+    rrule: str = Field(default="", max_length=255)
+    #: the first occurrence as an instant, for ordering and queries
+    first_start: datetime = Field(sa_type=UTCDateTime, index=True)
+    #: the last occurrence's start as an instant (None = open-ended series)
+    last_start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_by: str = Field(max_length=255)
+    created_by_name: str = Field(default="", max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MeetingException(SQLModel, table=True):
+    """One occurrence of a series skipped (moved_to_local None) or moved."""
+
+    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True, ondelete="CASCADE")
+    occurrence_local: str = Field(primary_key=True, max_length=16)
+    moved_to_local: str | None = Field(default=None, max_length=16)
+
+
+class MeetingRsvp(SQLModel, table=True):
+    meeting_id: int = Field(foreign_key="meeting.id", primary_key=True, ondelete="CASCADE")
+    #: which occurrence (its original wall time); a single meeting has one
+    occurrence_local: str = Field(primary_key=True, max_length=16)
+    person_key: str = Field(primary_key=True, max_length=255)
+    person_name: str = Field(default="", max_length=255)
+    answer: str = Field(max_length=8)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class MeetingMessage(SQLModel, table=True):
+    """Bot messages about a meeting (announcement, reminders): reactions on them are RSVPs."""
+
+    chat_key: str = Field(primary_key=True, max_length=255)
+    message_id: str = Field(primary_key=True, max_length=255)
+    meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")
+    occurrence_local: str = Field(default="", max_length=16)
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+async def create_meeting(session: AsyncSession, meeting: Meeting) -> Meeting:
+    """Insert with the chat's next number and commit; retries on a number clash."""
+    for _attempt in range(5):
+        meeting.number = (
+            await session.execute(
+                select(func.coalesce(func.max(Meeting.number), 0)).where(Meeting.chat_key == meeting.chat_key))
+        ).scalar_one() + 1
+        session.add(meeting)
+        try:
+            await session.commit()
+            return meeting
+        except IntegrityError:
+            await session.rollback()
+    raise RuntimeError("could not number the meeting")
+
+
+async def by_number(session: AsyncSession, chat_key: str, number: int) -> Meeting | None:
+    return (await session.execute(
+        select(Meeting).where(Meeting.chat_key == chat_key, Meeting.number == number))).scalars().first()
+
+
+async def active_meetings(session: AsyncSession, chat_keys: list[str] | None = None,
+                          include_cancelled: bool = False) -> list[Meeting]:
+    q = select(Meeting)
+    if chat_keys is not None:
+        q = q.where(Meeting.chat_key.in_(chat_keys))
+    if not include_cancelled:
+        q = q.where(Meeting.cancelled_at.is_(None))
+    return list((await session.execute(q.order_by(Meeting.first_start, Meeting.id))).scalars())
+
+
+async def exceptions_of(session: AsyncSession, meeting_ids: list[int]) -> dict[int, dict[str, str | None]]:
+    out: dict[int, dict[str, str | None]] = {mid: {} for mid in meeting_ids}
+    if not meeting_ids:
+        return out
+    rows = await session.execute(select(MeetingException).where(MeetingException.meeting_id.in_(meeting_ids)))
+    for row in rows.scalars():
+        out[row.meeting_id][row.occurrence_local] = row.moved_to_local
+    return out
+
+
+async def set_exception(session: AsyncSession, meeting_id: int, occurrence_local: str,
+                        moved_to_local: str | None) -> None:
+    row = await session.get(MeetingException, (meeting_id, occurrence_local))
+    if row is None:
+        row = MeetingException(meeting_id=meeting_id, occurrence_local=occurrence_local)
+    row.moved_to_local = moved_to_local
+    session.add(row)
+
+
+async def set_rsvp(session: AsyncSession, meeting_id: int, occurrence_local: str, person_key: str,
+                   person_name: str, answer: str, now: datetime) -> bool:
+    """Store an answer; False if it was already the person's answer."""
+    row = await session.get(MeetingRsvp, (meeting_id, occurrence_local, person_key))
+    if row is not None and row.answer == answer:
+        return False
+    if row is None:
+        row = MeetingRsvp(meeting_id=meeting_id, occurrence_local=occurrence_local, person_key=person_key)
+    row.person_name = person_name[:255]
+    row.answer = answer
+    row.at = now
+    session.add(row)
+    return True
+
+
+async def remove_rsvp(session: AsyncSession, meeting_id: int, occurrence_local: str, person_key: str,
+                      answer: str | None = None) -> bool:
+    q = delete(MeetingRsvp).where(MeetingRsvp.meeting_id == meeting_id,
+                                  MeetingRsvp.occurrence_local == occurrence_local,
+                                  MeetingRsvp.person_key == person_key)
+    if answer is not None:
+        q = q.where(MeetingRsvp.answer == answer)
+    return ((await session.execute(q)).rowcount or 0) > 0
+
+
+async def rsvps(session: AsyncSession, meeting_id: int, occurrence_local: str) -> list[MeetingRsvp]:
+    return list((await session.execute(
+        select(MeetingRsvp).where(MeetingRsvp.meeting_id == meeting_id,
+                                  MeetingRsvp.occurrence_local == occurrence_local)
+        .order_by(MeetingRsvp.at))).scalars())
+
+
+async def rsvp_counts(session: AsyncSession, meeting_id: int, occurrence_local: str) -> dict[str, int]:
+    rows = await session.execute(
+        select(MeetingRsvp.answer, func.count()).where(
+            MeetingRsvp.meeting_id == meeting_id, MeetingRsvp.occurrence_local == occurrence_local)
+        .group_by(MeetingRsvp.answer))
+    counts = dict.fromkeys(ANSWERS, 0)
+    for answer, n in rows:
+        counts[answer] = n
+    return counts
+
+
+async def add_message(session: AsyncSession, chat_key: str, message_id: str | None, meeting_id: int,
+                      occurrence_local: str) -> None:
+    if not message_id:
+        return
+    await session.merge(MeetingMessage(chat_key=chat_key, message_id=message_id, meeting_id=meeting_id,
+                                       occurrence_local=occurrence_local))
+    await session.commit()
+
+
+async def message_target(session: AsyncSession, chat_key: str, message_id: str) -> MeetingMessage | None:
+    return await session.get(MeetingMessage, (chat_key, message_id))

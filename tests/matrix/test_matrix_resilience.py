@@ -1,0 +1,91 @@
+"""Faults: bot restart with a sync gap, homeserver restart, default rate limits; encryption."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from tests.matrix.conftest import BotRunner, MatrixUser, body
+
+pytestmark = pytest.mark.integration
+
+
+def numbers(events) -> list[int]:
+    return [int(re.search(r"#(\d+)", body(e)).group(1)) for e in events]
+
+
+async def test_bot_restart_backfills_gap_and_answers_once(matrix_bot, matrix_users):
+    bot = await matrix_bot(timeline_limit=3)
+    aino = await matrix_users("aino")
+    room = await aino.create_room(invite=[bot.user_id])
+    await aino.wait_joined(room, bot.user_id)
+    await aino.say(room, "!idea ensimmäinen")
+    await aino.expect(room, bot.user_id)
+    await bot.stop()
+
+    for n in range(12):  # far more than one sync's timeline slice (3)
+        await aino.say(room, f"!idea tauon aikana {n}")
+    again = await matrix_bot(localpart=bot.localpart, timeline_limit=3)
+    replies = await aino.expect(room, again.user_id, 12, within=40)
+    assert sorted(numbers(replies)) == list(range(2, 14))
+    assert [body(r).splitlines()[0].split()[-1] for r in replies] == [str(n) for n in range(12)]  # per-room order kept
+    assert await aino.quiet(room, again.user_id, 2.0) == []
+
+
+async def test_homeserver_restart_messages_answered_once(synapse, matrix_bot, matrix_users, caplog):
+    bot = await matrix_bot()
+    aino = await matrix_users("aino")
+    room = await aino.create_room(invite=[bot.user_id])
+    await aino.wait_joined(room, bot.user_id)
+    for n in range(3):
+        await aino.say(room, f"!idea ennen katkoa {n}")
+    await asyncio.to_thread(synapse.stop)
+    await asyncio.sleep(2.5)  # the bot backs off meanwhile
+    assert not bot.transport.healthy
+    await asyncio.to_thread(synapse.start)
+    for n in range(3):
+        await aino.say(room, f"!idea katkon jälkeen {n}")
+    replies = await aino.expect(room, bot.user_id, 6, within=60)
+    assert sorted(numbers(replies)) == [1, 2, 3, 4, 5, 6]
+    assert await aino.quiet(room, bot.user_id, 2.0) == []
+    assert bot.transport.healthy
+    states = [r.getMessage() for r in caplog.records if r.name == "bot.matrix" and "homeserver" in r.getMessage()]
+    assert any("unavailable" in s for s in states) and any("reachable again" in s for s in states)
+
+
+async def test_default_rate_limits(synapse_default_limits, tmp_path):
+    server = synapse_default_limits
+    bot = await BotRunner(server, tmp_path / "bot").start()
+    admin_name = "admin_rl"
+    server.register(admin_name, "secret-pw", admin=True)
+    token = server.login_token(admin_name)
+    aino = await MatrixUser(server, "aino").login()
+    server.lift_rate_limit(aino.user_id, token)
+    try:
+        room = await aino.create_room(invite=[bot.user_id])
+        await aino.wait_joined(room, bot.user_id)
+        for n in range(12):  # default rc_message: burst 10, then 0.2/s for the bot's replies
+            await aino.say(room, f"!tuntematon{n}")
+        replies = await aino.expect(room, bot.user_id, 12, within=90)
+        names = [re.search(r"!tuntematon\d+", body(r)).group(0) for r in replies]
+        assert sorted(names) == sorted(f"!tuntematon{n}" for n in range(12))
+        assert await aino.quiet(room, bot.user_id, 1.0) == []
+    finally:
+        await aino.close()
+        await bot.stop()
+
+
+async def test_encrypted_room_round_trip(matrix_bot, matrix_users):
+    bot = await matrix_bot(encryption=True)
+    aino = await matrix_users("aino", encryption=True)
+    room = await aino.create_room(invite=[bot.user_id], encrypted=True)
+    await aino.wait_joined(room, bot.user_id)
+    await aino.sync(0)
+    await aino.say(room, "!idea Salattu kesäterassi")
+    [reply] = await aino.expect(room, bot.user_id, within=30)
+    assert reply.source.get("type") == "m.room.message"
+    assert "Salattu kesäterassi" in body(reply)
+    assert reply.decrypted
+    assert (bot.data_dir / "matrix-crypto").is_dir()
