@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from babel.numbers import format_decimal
+
 from bot.events import Button, FileOut, Role
-from bot.i18n import N_, _, format_date, format_number, local, ngettext
+from bot.i18n import N_, _, current_language, format_date, local, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.charts import line_chart
@@ -272,8 +274,8 @@ def _same_unit(given: str, unit: str) -> bool:
 
 
 def fmt_value(value: float, unit: str = "") -> str:
-    digits = 0 if float(value).is_integer() else min(3, len(repr(value).split(".")[-1]))
-    text = format_number(value, digits)
+    """1,5 in Finnish and Swedish, 1.5 in English; at most three decimals, no trailing zeros."""
+    text = format_decimal(value, format="#,##0.###", locale=current_language())
     return f"{text} {unit}" if unit else text
 
 

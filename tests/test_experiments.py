@@ -29,6 +29,11 @@ async def say(bot, text, *, lang="en", **kw):
     return await bot.say(text, lang=lang, **kw)
 
 
+def asks(bot, since: int) -> list[str]:
+    """Value requests sent since an index (other features' jobs, e.g. the digest, may send too)."""
+    return [s.plain for s in bot.transport.sent[since:] if s.plain.startswith("📏")]
+
+
 def _files(bot, since: int = 0):
     return [s for s in bot.transport.sent[since:] if s.kind == "file"]
 
@@ -366,28 +371,33 @@ async def test_weekly_value_requests_follow_the_clock(bot):
 
     await say(bot, "/lang chat en", user="admin")
     before = len(bot.transport.sent)
-    assert await bot.run_due(datetime(2026, 11, 30, 7, 59, tzinfo=UTC)) == 0
-    assert await bot.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) == 1
-    sent = bot.transport.sent[before:]
+    await bot.run_due(datetime(2026, 11, 30, 7, 59, tzinfo=UTC))
+    assert asks(bot, before) == []
+    await bot.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    sent = asks(bot, before)
     assert len(sent) == 1
-    assert sent[0].plain.startswith("📏 Aino, time to record the indicators of experiment #1:")
-    assert "1. volunteers: 4 people (Mon 23 Nov 2026)" in sent[0].plain
-    assert "Send /measure 1 <indicator> <value> [date]." in sent[0].plain
+    assert sent[0].startswith("📏 Aino, time to record the indicators of experiment #1:")
+    assert "1. volunteers: 4 people (Mon 23 Nov 2026)" in sent[0]
+    assert "Send /measure 1 <indicator> <value> [date]." in sent[0]
     # rescheduled a week later, once
-    assert await bot.run_due(datetime(2026, 12, 7, 7, 0, tzinfo=UTC)) == 0
-    assert await bot.run_due(datetime(2026, 12, 7, 8, 0, tzinfo=UTC)) == 1
-    assert len(bot.transport.sent) == before + 2
+    await bot.run_due(datetime(2026, 12, 7, 7, 0, tzinfo=UTC))
+    assert len(asks(bot, before)) == 1
+    await bot.run_due(datetime(2026, 12, 7, 8, 0, tzinfo=UTC))
+    await bot.run_due(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
+    assert len(asks(bot, before)) == 2
 
     # a Finnish chat gets it in Finnish; off stops it
     await say(bot, "/kieli chat fi", user="admin", lang="fi")
+    before = len(bot.transport.sent)
     await bot.run_due(datetime(2026, 12, 14, 8, 0, tzinfo=UTC))
-    assert bot.last().startswith("📏 Aino, on aika kirjata kokeilun #1 mittarit:")
-    assert "Lähetä /mittaa 1 <mittari> <arvo> [päivä]." in bot.last()
+    [fi] = asks(bot, before)
+    assert fi.startswith("📏 Aino, on aika kirjata kokeilun #1 mittarit:")
+    assert "Lähetä /mittaa 1 <mittari> <arvo> [päivä]." in fi
     out = await say(bot, "/experiment 1 ask off", user="u3")
     assert out == ["En enää kysy kokeilun #1 arvoja."]  # the chat's language now wins over the hint
     before = len(bot.transport.sent)
-    assert await bot.run_due(datetime(2027, 2, 1, tzinfo=UTC)) == 0
-    assert len(bot.transport.sent) == before
+    await bot.run_due(datetime(2027, 2, 1, tzinfo=UTC))
+    assert asks(bot, before) == []
 
 
 async def test_monthly_requests_stop_when_the_experiment_ends(bot):
@@ -396,13 +406,17 @@ async def test_monthly_requests_stop_when_the_experiment_ends(bot):
     out = await say(bot, "/forsok 1 fraga månadsvis", user="u3", lang="sv")
     assert "månadsvis" in out[0] and "ons 23.12.2026" in out[0]
     await say(bot, "/sprak chat sv", user="admin", lang="sv")
-    assert await bot.run_due(datetime(2026, 12, 23, 8, 0, tzinfo=UTC)) == 1
-    assert "Inga indikatorer ännu" in bot.last()
+    before = len(bot.transport.sent)
+    await bot.run_due(datetime(2026, 12, 23, 8, 0, tzinfo=UTC))
+    [sv] = asks(bot, before)
+    assert "Inga indikatorer ännu" in sv
     await say(bot, "/forsok 1 klar det fungerade", user="u3", lang="sv")
     async with bot.services.db.session() as s:
         jobs = [j for j in await pending_jobs(s) if j.kind == "experiments.ask"]
     assert jobs == []
-    assert await bot.run_due(datetime(2027, 3, 1, tzinfo=UTC)) == 0
+    before = len(bot.transport.sent)
+    await bot.run_due(datetime(2027, 3, 1, tzinfo=UTC))
+    assert asks(bot, before) == []
 
 
 async def test_stale_job_after_schedule_change_sends_nothing(bot):
@@ -416,8 +430,8 @@ async def test_stale_job_after_schedule_change_sends_nothing(bot):
                            payload={"experiment": 1, "every": "weekly"}, dedup_key="experiments.ask:1:old")
         await s.commit()
     before = len(bot.transport.sent)
-    assert await bot.run_due(NOW + timedelta(hours=2)) == 1
-    assert len(bot.transport.sent) == before
+    await bot.run_due(NOW + timedelta(hours=2))
+    assert asks(bot, before) == []
     async with bot.services.db.session() as s:
         jobs = [j for j in await pending_jobs(s) if j.kind == "experiments.ask"]
     assert [j.data()["every"] for j in jobs] == ["monthly"]
@@ -507,8 +521,9 @@ async def test_on_postgresql_and_across_a_restart(make_bot, pg_url):
     # a new instance on the same store sends the request when due, once
     again = await make_bot(database_url=pg_url, clock=bot.clock)
     before = len(again.transport.sent)
-    assert await again.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) == 1
-    assert "1. volunteers: 1.5 people" in again.transport.sent[before].plain
+    await again.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    [ask] = asks(again, before)
+    assert "1. volunteers: 1.5 people" in ask
     out = await say(again, "/experiment 1")
     assert "Explore → Define by U3 — first notes" in out[0] and "Team: U3 (owner)" in out[0]
     await again.close()
@@ -520,8 +535,8 @@ async def test_status_command_moving_the_idea_stops_requests(bot):
     await say(bot, "/experiment 1 ask weekly", user="u3")
     await say(bot, "/status 1 discussed", user="admin")
     before = len(bot.transport.sent)
-    assert await bot.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC)) == 1
-    assert len(bot.transport.sent) == before
+    await bot.run_due(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    assert asks(bot, before) == []
     assert "The idea is now discussed." in (await say(bot, "/experiment 1"))[0]
 
 
@@ -536,3 +551,25 @@ def test_bench_smoke(capsys):
     figures = bench.main(6, 2)
     assert figures["values_per_s"] > 0 and figures["asks_per_s"] > 0 and figures["chart_kb"] > 1
     assert "values/s" in capsys.readouterr().out
+
+
+def test_values_are_formatted_per_language():
+    from bot.i18n import Catalogs
+
+    catalogs = Catalogs()
+    with use_locale(catalogs, "fi"):
+        assert ex.fmt_value(1.5, "hlö") == "1,5 hlö" and ex.fmt_value(0.1 + 0.2) == "0,3"
+    with use_locale(catalogs, "en"):
+        assert ex.fmt_value(1234.5) == "1,234.5" and ex.fmt_value(12.0, "€") == "12 €"
+
+
+async def test_the_weekly_digest_command_shows_experiments(bot):
+    await _setup(bot)
+    await say(bot, "/join 1", user="u3")
+    await say(bot, "/indicator 1 volunteers | people | 10", user="u3")
+    await say(bot, "/measure 1 volunteers 4", user="u3")
+    out = await say(bot, "/digest")
+    assert "🧪 Experiments 1 active" in out[0]
+    assert "#1 a summer terrace at the library — Explore; 1 new value" in out[0]
+    out = await bot.say("/kooste", lang="fi")
+    assert "🧪 Kokeilut 1 käynnissä" in out[0] and "— Tutki; 1 uusi arvo" in out[0]
