@@ -356,8 +356,8 @@ async def experiment_cmd(ctx: Context, args: ExperimentArgs) -> None:
         async with ctx.db.session() as session:
             idea = await idea_store.by_number(session, ctx.chat_key, args.number)
             exists = idea is not None and await store.by_idea(session, idea.id) is not None
-        if exists:
-            await show(ctx, args.number)
+        if exists or (idea is not None and await ctx.role() < Role.ADMIN):
+            await show(ctx, args.number)  # explains how an admin starts one
         else:
             await start(ctx, args.number, "")
     elif args.action == "start":
@@ -602,7 +602,7 @@ async def measure_cmd(ctx: Context, m: Measurement) -> None:
             raise UserError(_("{indicator} has no unit; give the number only.").format(indicator=ind.name))
         await store.add_value(session, ind, m.value, measured_at=measured_at, recorder_key=ctx.sender_key,
                               recorder_name=ctx.event.sender_name, now=ctx.now())
-        rows = (await store.values(session, [ind.id]))[ind.id]
+        rows = await store.latest_values(session, ind.id)
     await ctx.reply(esc(_("Recorded for experiment #{number}:").format(number=m.number)) + " "
                     + indicator_line(ind, rows))
 

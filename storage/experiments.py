@@ -216,6 +216,14 @@ async def values(session: AsyncSession, indicator_ids: list[int]) -> dict[int, l
     return out
 
 
+async def latest_values(session: AsyncSession, indicator_id: int, n: int = 2) -> list[IndicatorValue]:
+    """The last ``n`` values of one indicator, oldest first (enough for the latest value and its trend)."""
+    rows = (await session.execute(
+        select(IndicatorValue).where(IndicatorValue.indicator_id == indicator_id)
+        .order_by(IndicatorValue.measured_at.desc(), IndicatorValue.id.desc()).limit(n))).scalars()
+    return list(rows)[::-1]
+
+
 async def for_chats(session: AsyncSession, chat_keys: list[str] | None) -> list[tuple[Experiment, Idea]]:
     query = select(Experiment, Idea).join(Idea, Idea.id == Experiment.idea_id)
     if chat_keys is not None:

@@ -173,7 +173,8 @@ async def test_abandon_archives_the_idea_with_the_reason(bot):
 async def test_starting_needs_an_admin_and_a_suitable_idea(bot):
     await say(bot, "/idea a terrace", user="u2")
     out = await say(bot, "/experiment 1", user="u2")
-    assert out == ["Only the chat's admins may do this."]
+    assert out == ["Idea #1 is not an experiment. An admin can start one with /experiment 1."]
+    assert await say(bot, "/experiment 1 1.12.", user="u2") == ["Only the chat's admins may do this."]
     assert (await say(bot, "/experiment 7", user="u2"))[0] == "There is no idea #7 in this chat."
     bot.make_admin("admin")
     await say(bot, "/status 1 discussed", user="admin")
