@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 
@@ -49,6 +50,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from storage.digest import parse_week, shift_week, week_of
 
     settings = settings_from(args)
+    logging.getLogger().setLevel(logging.WARNING)  # stderr is for progress and problems here
     try:
         first = parse_week(args.week) if args.week else None
         last = parse_week(args.to_week) if args.to_week else None

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 def cmd_when(args: argparse.Namespace) -> int:
     from bot.i18n import Catalogs, resolve_language, use_locale
-    from handlers.when import HELSINKI, WhenError, parse_when
+    from handlers.when import DEFAULT_TIME, HELSINKI, WhenError, parse_when
 
     lang = resolve_language(args.lang)
     if args.now:
@@ -20,7 +20,7 @@ def cmd_when(args: argparse.Namespace) -> int:
         now = datetime.now(UTC)
     with use_locale(Catalogs(), lang):
         try:
-            when = parse_when(args.phrase, now, lang, default_time=None if args.require_time else parse_when.__kwdefaults__["default_time"])
+            when = parse_when(args.phrase, now, lang, default_time=None if args.require_time else DEFAULT_TIME)
         except WhenError as err:
             print(err.message, file=sys.stderr)
             return 1

@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,7 @@ POLL_END = ("m.poll.end", "org.matrix.msc3381.poll.end")
 #: one Matrix event stays well below the 64 KiB limit
 MAX_HTML = 30_000
 SEND_ATTEMPTS = 6
+TOKEN_SAVE_SECONDS = 1.0
 _REPLY_FALLBACK = re.compile(r"^(> .*\n)+\n", re.M)
 
 
@@ -141,6 +143,8 @@ class MatrixTransport:
         self._joining: set[str] = set()
         self._creators: dict[str, set[str]] = {}
         self._direct: dict[str, str] = {}
+        self._token_to_save: str | None = None
+        self._token_saved_at = 0.0
 
     # -- login and state ----------------------------------------------------------------------
 
@@ -227,7 +231,7 @@ class MatrixTransport:
         pending = [t for b in self._batches for t in b.tasks if not t.done()]
         if pending:
             await asyncio.wait(pending, timeout=10)
-        await self._commit_tokens()
+        await self._commit_tokens(force=True)
         if self.client is not None:
             await self.client.close()
 
@@ -279,12 +283,17 @@ class MatrixTransport:
             await self._commit_tokens()
             self.ready.set()
 
-    async def _commit_tokens(self) -> None:
-        """Save the newest sync token whose events (and all before) are handled."""
+    async def _commit_tokens(self, force: bool = False) -> None:
+        """Save the newest sync token whose events (and all before) are handled; at most once
+        a second unless forced (each save is a durable write)."""
         done = None
         while self._batches and all(t.done() for t in self._batches[0].tasks):
             done = self._batches.pop(0).token
         if done is not None:
+            self._token_to_save = done
+        now = time.monotonic()
+        if self._token_to_save is not None and (force or now - self._token_saved_at >= TOKEN_SAVE_SECONDS):
+            done, self._token_to_save, self._token_saved_at = self._token_to_save, None, now
             try:
                 await self._set_state("sync_token", done)
             except Exception:
@@ -671,6 +680,18 @@ class MatrixTransport:
         self._direct[user_id] = resp.room_id
         await self._set_state(f"dm:{user_id}", resp.room_id)
         return resp.room_id
+
+    async def member_count(self, chat_id: str) -> int | None:
+        """Joined members of the room, the bot included (used for poll turnout)."""
+        assert self.client is not None
+        resp = await self.client.joined_members(chat_id)
+        return len(resp.members) if isinstance(resp, JoinedMembersResponse) else None
+
+    async def drain(self) -> None:
+        """Wait until every event received so far is handled (tests, benchmarks, shutdown)."""
+        while pending := [t for b in self._batches for t in b.tasks if not t.done()] + [
+                t for t in self._last_task.values() if not t.done()]:
+            await asyncio.wait(pending)
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         assert self.client is not None

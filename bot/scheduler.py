@@ -16,13 +16,13 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from handlers.base import JobHandler, Services
-from storage.core import Job, claim_job, due_job_ids, finish_job, pending_jobs, release_job
+from storage.core import Job, claim_job, count_pending, due_job_ids, finish_job, next_due, release_job
 
 log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    def __init__(self, services: Services, *, concurrency: int = 32, safety_tick_seconds: int = 30) -> None:
+    def __init__(self, services: Services, *, concurrency: int = 16, safety_tick_seconds: int = 30) -> None:
         self.services = services
         self.handlers: dict[str, JobHandler] = {}
         for feature in services.features:
@@ -47,11 +47,9 @@ class JobRunner:
                                 coalesce=True, max_instances=1)
         self._scheduler.start()
         async with self.services.db.session() as session:
-            jobs = await pending_jobs(session)
-        for job in jobs:
-            self.wake(job.due_at)
-        log.info("scheduler rebuilt from the store: %d pending jobs", len(jobs))
-        await self.run_due()
+            pending = await count_pending(session)
+        log.info("scheduler rebuilt from the store: %d pending jobs", pending)
+        await self.run_due()  # runs what is due and wakes us at the next due time
 
     async def stop(self) -> None:
         if self._scheduler is not None:
@@ -91,7 +89,19 @@ class JobRunner:
                     results = await asyncio.gather(*(self._run_one(job_id) for job_id in ids))
                     ran += sum(results)
                 if not ids and not self._again:
-                    return ran
+                    break
+        await self._wake_next()
+        return ran
+
+    async def _wake_next(self) -> None:
+        """Only the next due time is registered with APScheduler; each run registers the one
+        after it (so 10,000 pending jobs cost one timer, not 10,000)."""
+        if self._scheduler is None:
+            return
+        async with self.services.db.session() as session:
+            when = await next_due(session)
+        if when is not None:
+            self.wake(max(when, self.services.clock.now()))
 
     async def _run_one(self, job_id: int) -> bool:
         async with self._limit:

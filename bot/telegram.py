@@ -50,7 +50,7 @@ from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.markup import split
 from bot.transport import Dispatch
 from storage import telegram as store
-from storage.core import get_state, set_state
+from storage.core import get_state
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ PLATFORM = "telegram"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
 ALLOWED_UPDATES = ["message", "callback_query", "poll_answer", "message_reaction"]
+#: updates handled at the same time (different chats), and fetched but unhandled at most
+MAX_CONCURRENT = 32
+MAX_BACKLOG = 1000
 #: API methods that post or change a message: these count against Telegram's flood limits
 _COUNTED_PREFIXES = ("send", "edit", "stop", "copy", "forward", "delete")
 
@@ -243,6 +246,13 @@ class TelegramTransport:
         self._pruned_at = -math.inf
         self._fetch: asyncio.Future | None = None
         self._wake = asyncio.Event()  # set by stop()
+        self._lanes: dict[str, deque[Update]] = {}
+        self._lane_tasks: set[asyncio.Task] = set()
+        self._queued: set[int] = set()
+        self._inflight = 0
+        self._handlers = asyncio.Semaphore(MAX_CONCURRENT)
+        #: seconds stop() waits for the updates in hand
+        self.stop_grace = 10.0
         self._webhook_secret = settings.secret_webhook() or secrets.token_urlsafe(32)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -291,18 +301,28 @@ class TelegramTransport:
             self._runner = None
 
     async def stop(self) -> None:
-        """Stop after the batch in hand is handled and its offset stored (at most ~10 s)."""
+        """Stop fetching, let the updates in hand be handled (up to ``stop_grace`` seconds; the
+        rest stay in the inbox for the next start), then close the connection."""
         self._stopping = True
         self._wake.set()
         if self._fetch is not None:
             self._fetch.cancel()
         runner = self._runner
         if runner is not None and runner is not asyncio.current_task():
-            done, _pending = await asyncio.wait({runner}, timeout=10)
+            done, _pending = await asyncio.wait({runner}, timeout=self.stop_grace)
             if not done:
                 runner.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await runner
+        if self._lane_tasks:
+            _done, pending = await asyncio.wait(set(self._lane_tasks), timeout=self.stop_grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        self._lanes.clear()
+        self._queued.clear()
+        self._inflight = 0
         if self._web_runner is not None:
             await self._web_runner.cleanup()
             self._web_runner = None
@@ -314,6 +334,10 @@ class TelegramTransport:
                 log.debug("bot shutdown failed", exc_info=True)
 
     async def _run_polling(self) -> None:
+        """Fetch updates, store them in the inbox with the next offset (one transaction), then
+        hand them to per-chat lanes. Telegram forgets an update only when the next getUpdates
+        confirms it, which happens after it is stored: a crash loses nothing, and a chat held
+        back by its flood limit does not hold back the others."""
         bot = self.bot
         try:
             await bot.delete_webhook()
@@ -321,9 +345,14 @@ class TelegramTransport:
             log.warning("deleteWebhook failed", exc_info=True)
         async with self.services.db.session() as session:
             offset = int(await get_state(session, PLATFORM, "update_offset") or 0)
+            stashed = await store.inbox(session)
+        for _update_id, data in stashed:  # fetched before a restart but not handled
+            self._enqueue(Update.de_json(data, bot))
         delay = self.settings.retry_backoff
         timeout = self.settings.poll_timeout
         while not self._stopping:
+            while self._inflight >= MAX_BACKLOG and not self._stopping:
+                await self._pause(0.05)
             self._fetch = asyncio.ensure_future(bot.get_updates(
                 offset=offset or None, timeout=timeout, allowed_updates=ALLOWED_UPDATES,
                 read_timeout=timeout + 10,
@@ -348,13 +377,57 @@ class TelegramTransport:
             await self._prune()
             if not updates:
                 continue
-            await self.handle_updates(updates)
-            offset = updates[-1].update_id + 1
+            fresh = [u for u in updates if u.update_id not in self._queued]
             try:
                 async with self.services.db.session() as session:
-                    await set_state(session, PLATFORM, "update_offset", str(offset))
+                    await store.stash_updates(session, PLATFORM, [(u.update_id, u.to_dict()) for u in fresh],
+                                              updates[-1].update_id + 1, self.services.clock.now())
             except Exception:
-                log.exception("could not store the update offset")
+                log.exception("could not store fetched updates; fetching them again later")
+                await self._pause(delay)
+                delay = min(delay * 2, self.settings.retry_backoff_max)
+                continue
+            offset = updates[-1].update_id + 1
+            for update in fresh:
+                self._enqueue(update)
+
+    @staticmethod
+    def _lane_key(update: Update) -> str:
+        """Updates of one chat are handled in order; different chats concurrently."""
+        if update.message is not None:
+            return f"c{update.message.chat.id}"
+        if update.callback_query is not None and update.callback_query.message is not None:
+            return f"c{update.callback_query.message.chat.id}"
+        if update.message_reaction is not None:
+            return f"c{update.message_reaction.chat.id}"
+        if update.poll_answer is not None:
+            return f"p{update.poll_answer.poll_id}"
+        return "other"
+
+    def _enqueue(self, update: Update) -> None:
+        self._queued.add(update.update_id)
+        self._inflight += 1
+        key = self._lane_key(update)
+        lane = self._lanes.get(key)
+        if lane is None:
+            lane = self._lanes[key] = deque()
+            task = asyncio.create_task(self._run_lane(key, lane))
+            self._lane_tasks.add(task)
+            task.add_done_callback(self._lane_tasks.discard)
+        lane.append(update)
+
+    async def _run_lane(self, key: str, lane: deque[Update]) -> None:
+        try:
+            while lane:
+                update = lane[0]
+                async with self._handlers:
+                    await self.handle_updates([update], from_inbox=True)
+                lane.popleft()
+                self._inflight -= 1
+                self._queued.discard(update.update_id)
+        finally:
+            if self._lanes.get(key) is lane:
+                del self._lanes[key]
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when stopping."""
@@ -403,9 +476,9 @@ class TelegramTransport:
 
     # -- incoming -------------------------------------------------------------------------------
 
-    async def handle_updates(self, updates: list[Update]) -> None:
-        """Handle a batch: chats run concurrently, each chat's events in order. Each event is
-        claimed in the store first, so a redelivered update is not handled twice."""
+    async def handle_updates(self, updates: list[Update], *, from_inbox: bool = False) -> None:
+        """Handle updates: chats concurrently, each chat's events in order. Each event is claimed
+        in the store first, so a redelivered update is not handled twice."""
         pending: list[tuple[str, Incoming]] = []
         for update in updates:
             try:
@@ -414,8 +487,9 @@ class TelegramTransport:
                 log.exception("could not read update %s", update.update_id)
         try:
             async with self.services.db.session() as session:
-                fresh = await store.claim_events(session, PLATFORM, [k for k, _e in pending],
-                                                 self.services.clock.now())
+                fresh = await store.claim_events(
+                    session, PLATFORM, [k for k, _e in pending], self.services.clock.now(),
+                    inbox_ids=[u.update_id for u in updates] if from_inbox else None)
         except Exception:
             log.exception("could not claim %d Telegram events; handling them anyway", len(pending))
             fresh = {k for k, _e in pending}

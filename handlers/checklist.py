@@ -83,6 +83,7 @@ def parse_args(args: str) -> Args:
     raise UserError(_("I don't know what {word} means here.").format(word=words[0][:40]), show_usage=True)
 
 
+_NUMBER = re.compile(r"^[0-9]{1,9}$")
 _REL = re.compile(r"^(\d{1,3})\s*(d|pv|päivä|päivää|paiva|paivaa|dag|dagar|day|days|"
                   r"w|vk|viikko|viikkoa|vecka|veckor|week|weeks|h|t|tunti|tuntia|timme|timmar|hour|hours)$")
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2})[:.](\d{2}))?$")
@@ -331,6 +332,13 @@ async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: 
                 log.debug("could not edit an answered question", exc_info=True)
 
 
+async def _open_private_hint(ctx: Context) -> None:
+    bot = ctx.transport.bot_username
+    await ctx.reply(esc(_("{name}, I cannot write to you first. Open a private chat with me "
+                          "({bot}), send {start} there and then try again.").format(
+        name=ctx.event.sender_name or _("Hello"), bot="@" + bot if bot else _("the bot"), start=ctx.cmd("start"))))
+
+
 async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
     """Start or resume this person's answering of a round."""
     async with ctx.db.session() as session:
@@ -346,11 +354,7 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
             else:
                 private = await ctx.transport.private_chat(ctx.event.sender_id)
                 if private is None:
-                    bot = ctx.transport.bot_username
-                    await ctx.reply(esc(_("{name}, I cannot write to you first. Open a private chat with me "
-                                          "({bot}), send {start} there and then try again.").format(
-                        name=ctx.event.sender_name or _("Hello"), bot="@" + bot if bot else _("the bot"),
-                        start=ctx.cmd("start"))))
+                    await _open_private_hint(ctx)
                     return
                 answer_chat = f"{ctx.event.platform}:{private}"
         else:
@@ -369,9 +373,17 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
         resp.updated_at = now
         session.add(resp)
         await session.commit()
-        if intro:
-            await _send(ctx.services, answer_chat, esc(intro))
-        await _ask(ctx.services, session, rd, cl, resp)
+        try:
+            if intro:
+                await _send(ctx.services, answer_chat, esc(intro))
+            await _ask(ctx.services, session, rd, cl, resp)
+        except Exception:
+            if answer_chat == ctx.chat_key:
+                raise
+            # e.g. Telegram refuses (403) until the person has opened the private chat
+            log.info("could not write to %s in private; asking them to open the chat", ctx.sender_key, exc_info=True)
+            await _open_private_hint(ctx)
+            return
     if answer_chat != ctx.chat_key:
         text = _("I sent the questions to you in a private chat.")
         if ctx.event.kind == Kind.BUTTON:
@@ -384,14 +396,14 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
 
 
 def _ids(args: list[str], n: int) -> list[str]:
-    if len(args) < n or not args[0].isdigit():
+    if len(args) < n or not _NUMBER.match(args[0]):
         raise UserError(_("This button no longer works."))
     return args
 
 
 async def answer_button(ctx: Context, args: list[str]) -> None:
     rid, qid, raw = _ids(args, 3)[:3]
-    value: Any = int(raw) if raw.isdigit() else raw
+    value: Any = int(raw) if _NUMBER.match(raw) else raw
     await record(ctx, int(rid), qid, value)
 
 

@@ -366,14 +366,22 @@ def _public_sections(sections: dict, published: list[str]) -> dict:
     return {name: exports.scrub(data) for name, data in sections.items() if name in allowed}
 
 
+def section_counts(data: dict) -> dict[str, int]:
+    """A section's integer ``counts``; without them, the lengths of its top-level lists
+    (e.g. polls' "opened" and "closed")."""
+    counts = data.get("counts") if isinstance(data, dict) else None
+    if isinstance(counts, dict):
+        return counts
+    if not isinstance(data, dict):
+        return {}
+    return {key: len(value) for key, value in data.items() if isinstance(value, list)}
+
+
 def _totals(chats: list[dict]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for chat in chats:
         for name, data in chat["sections"].items():
-            counts = data.get("counts") if isinstance(data, dict) else None
-            if not isinstance(counts, dict):
-                continue
-            for key, value in counts.items():
+            for key, value in section_counts(data).items():
                 if isinstance(value, int) and not isinstance(value, bool):
                     totals[f"{name}.{key}"] = totals.get(f"{name}.{key}", 0) + value
     return dict(sorted(totals.items()))

@@ -171,7 +171,7 @@ def _short(text: str, limit: int = 80) -> str:
 
 def parse_number(args: str) -> int:
     word = args.strip().lstrip("#")
-    if not word.isdigit() or len(word) > 9:
+    if not word.isdecimal() or len(word) > 9:
         raise UserError(_("Give the idea's number, for example 12."), show_usage=True)
     return int(word)
 
@@ -215,7 +215,7 @@ async def capture(ctx: Context, text: str) -> None:
 
 
 async def idea_cmd(ctx: Context, args: str) -> None:
-    if args.strip().lstrip("#").isdigit():
+    if args.strip().lstrip("#").isdecimal():
         await show_idea(ctx, int(args.strip().lstrip("#")[:9]))
     else:
         await capture(ctx, args)
@@ -279,7 +279,7 @@ async def unsupport_cmd(ctx: Context, number: int) -> None:
 
 
 async def support_button(ctx: Context, args: list[str]) -> None:
-    if not args or not args[0].isdigit():
+    if not args or not args[0].isdecimal():
         raise UserError(_("This button no longer works."))
     async with ctx.db.session() as session:
         idea = await store.by_id(session, int(args[0]))
@@ -324,7 +324,7 @@ class ListQuery:
 def parse_list(args: str) -> ListQuery:
     order, tag, status, words, page = "new", None, None, [], 1
     tokens = args.split()
-    if tokens and tokens[-1].isdigit() and len(tokens[-1]) < 6:
+    if tokens and tokens[-1].isascii() and tokens[-1].isdigit() and len(tokens[-1]) < 6:
         page = max(1, int(tokens.pop()))
     for token in tokens:
         low = token.casefold()
@@ -381,7 +381,7 @@ def _page_data(query: ListQuery, page: int) -> str | None:
 
 
 async def page_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 5 or not args[4].isdigit():
+    if len(args) != 5 or not (args[4].isascii() and args[4].isdigit()):
         raise UserError(_("This button no longer works."))
     order, tag, status, words, page = args
     await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS else "new", tag or None,
@@ -518,7 +518,7 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
 
 def render_ideas_digest(data: dict) -> list[str]:
     counts = data.get("counts", {})
-    lines = ["💡 " + b(_("Ideas")) + " " + esc(_("{new} new · {changes} status changes · {supports} supports").format(
+    lines = ["💡 " + b(_("Ideas")) + ": " + esc(_("new {new} · status changes {changes} · supports {supports}").format(
         new=counts.get("new", 0), changes=counts.get("status_changes", 0), supports=counts.get("supports", 0)))]
     for item in data.get("new", []):
         tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""

@@ -38,6 +38,7 @@ LATE_GRACE = timedelta(minutes=2)
 LIST_DAYS = 60
 LIST_LIMIT = 15
 LOCAL_FMT = "%Y-%m-%dT%H:%M"
+_DIGITS = re.compile(r"[0-9]{1,9}")
 
 ANSWER_LABELS = {"yes": N_("Coming"), "no": N_("Not coming"), "maybe": N_("Maybe")}
 ANSWER_EMOJI = {"yes": "✅", "no": "❌", "maybe": "🤔"}
@@ -282,11 +283,13 @@ def reminder_time(start: datetime, offset: int, quiet: tuple[int, int] | None) -
 # --- scheduling ----------------------------------------------------------------------------------
 
 
-async def schedule_next(session, meeting: store.Meeting, now: datetime) -> Occurrence | None:
+async def schedule_next(session, meeting: store.Meeting, now: datetime, *, fresh: bool = False) -> Occurrence | None:
     """(Re)schedule the reminders and the roll job of the meeting's next occurrence after ``now``.
-    Pending jobs of the meeting are cancelled first; sent ones stay sent (dedup keys)."""
-    await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
-    await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
+    Pending jobs of the meeting are cancelled first (not needed for a ``fresh`` meeting); sent ones
+    stay sent (dedup keys)."""
+    if not fresh:
+        await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
+        await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
     if meeting.cancelled_at is not None:
         return None
     exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id]
@@ -435,7 +438,7 @@ def parse_meeting(text: str, now: datetime, lang: str) -> MeetingSpec:
 
 def _number(word: str) -> int:
     word = word.strip().lstrip("#")
-    if not word.isdigit() or len(word) > 9:
+    if not _DIGITS.fullmatch(word):
         raise UserError(_("Give the meeting's number, for example 3."), show_usage=True)
     return int(word)
 
@@ -464,7 +467,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
     if not args:
         raise UserError(_("Tell me when and what, for example: {example}").format(
             example=_("tue 1.12. at 18 Kehrä meeting @ Maunula house")), show_usage=True)
-    if args.lstrip("#").isdigit():
+    if _DIGITS.fullmatch(args.lstrip("#")):
         await show_meeting(ctx, _number(args))
         return
     await ctx.require(Role.ADMIN)
@@ -476,7 +479,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
         )
         await store.create_meeting(session, meeting)
-        occ = await schedule_next(session, meeting, ctx.now())
+        occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
         await session.commit()
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
@@ -600,8 +603,31 @@ async def rsvp_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     await ctx.reply(esc(_answer_text(answer, meeting, occ) + " " + counts_line(counts)))
 
 
+def card_html(meeting: store.Meeting, occ: Occurrence, counts: dict[str, int]) -> str:
+    lines = meeting_lines(meeting, occ)
+    lines.append(esc(counts_line(counts)))
+    lines.append(esc(_("Will you come? Answer with the buttons or react 👍 / 👎 / 🤔.")))
+    return "\n".join(lines)
+
+
+async def _refresh_card(ctx: Context, meeting: store.Meeting, occ: Occurrence, counts: dict[str, int]) -> None:
+    """Show the new counts on the meeting's card the person answered on (not on reminders)."""
+    if not ctx.event.target_id:
+        return
+    async with ctx.db.session() as session:
+        target = await store.message_target(session, ctx.chat_key, ctx.event.target_id)
+    if target is None or target.kind != "card" or target.meeting_id != meeting.id:
+        return
+    with ctx.services.locale(await ctx.services.chat_language(ctx.chat_key)):  # a shared message
+        html, buttons = card_html(meeting, occ, counts), rsvp_buttons(meeting.id)
+    try:
+        await ctx.edit(ctx.event.target_id, html, buttons)
+    except Exception:  # the message may be gone or too old to edit; the answer is stored anyway
+        log.info("could not refresh meeting card %s in %s", ctx.event.target_id, ctx.chat_key, exc_info=True)
+
+
 async def rsvp_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 2 or not args[0].isdigit() or args[1] not in store.ANSWERS:
+    if len(args) != 2 or not _DIGITS.fullmatch(args[0]) or args[1] not in store.ANSWERS:
         raise UserError(_("This button no longer works."))
     async with ctx.db.session() as session:
         meeting = await session.get(store.Meeting, int(args[0]))
@@ -609,6 +635,7 @@ async def rsvp_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This meeting has been cancelled."))
         occ, counts = await _rsvp(ctx, meeting, args[1], session)
     await ctx.acknowledge(_answer_text(args[1], meeting, occ) + " " + counts_line(counts))
+    await _refresh_card(ctx, meeting, occ, counts)
 
 
 async def on_reaction(ctx: Context) -> None:
@@ -629,11 +656,14 @@ async def on_reaction(ctx: Context) -> None:
         except UserError:
             return
         if ctx.event.reaction_removed:
-            await store.remove_rsvp(session, meeting.id, occ.key, ctx.sender_key, answer)
+            changed = await store.remove_rsvp(session, meeting.id, occ.key, ctx.sender_key, answer)
         else:
-            await store.set_rsvp(session, meeting.id, occ.key, ctx.sender_key, ctx.event.sender_name, answer,
-                                 ctx.now())
+            changed = await store.set_rsvp(session, meeting.id, occ.key, ctx.sender_key, ctx.event.sender_name,
+                                           answer, ctx.now())
         await session.commit()
+        counts = await store.rsvp_counts(session, meeting.id, occ.key)
+    if changed:
+        await _refresh_card(ctx, meeting, occ, counts)
 
 
 async def cancel_cmd(ctx: Context, number: int) -> None:
@@ -795,7 +825,7 @@ async def remind_job(services: Services, job: Job) -> None:
         lines.append(esc(_("Will you come? Answer with the buttons or react 👍 / 👎 / 🤔.")))
         message_id = await services.send(meeting.chat_key, "\n".join(lines), rsvp_buttons(meeting.id))
     async with services.db.session() as session:
-        await store.add_message(session, meeting.chat_key, message_id, meeting.id, data["occ"])
+        await store.add_message(session, meeting.chat_key, message_id, meeting.id, data["occ"], kind="reminder")
 
 
 async def roll_job(services: Services, job: Job) -> None:
@@ -839,17 +869,18 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
         exc = exceptions.get(m.id, {})
         if m.rrule:
             ev.add("rrule", vRecur.from_ical(m.rrule))
-            skipped = sorted(k for k in exc)
+            skipped = sorted(k for k, v in exc.items() if v is None)
             if skipped:
                 ev.add("exdate", [wall(k) for k in skipped])
         cal.add_component(ev)
         for key, moved in sorted(exc.items()):
             if moved and m.rrule:
-                # Moved occurrence: EXDATE on the series plus a stand-alone event with its own UID
-                # keeps every calendar client (and recurring-ical-events) unambiguous.
+                # A moved occurrence overrides the series' instance (same UID, RECURRENCE-ID).
                 mv = Event()
-                mv.add("uid", f"{key.replace(':', '').replace('-', '')}-{m.uid}")
+                mv.add("uid", m.uid)
+                mv.add("recurrence-id", wall(key))
                 mv.add("dtstamp", stamp)
+                mv.add("sequence", 1)
                 mv.add("summary", m.title)
                 mv.add("dtstart", wall(moved))
                 mv.add("duration", timedelta(minutes=m.duration_minutes))

@@ -3,6 +3,7 @@ post the result, list, digest and export."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ MAX_QUESTION_CHARS, MAX_OPTION_CHARS = 300, 100
 DEFAULT_OPEN = timedelta(hours=24)
 MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=60)
 RECENT = timedelta(days=14)
+TIDY_AFTER = timedelta(minutes=2)
+EDIT_EVERY = timedelta(seconds=5)
 BAR_WIDTH = 10
 NAMES_SHOWN = 10
 SETTING = "polls.create"  # chat setting: "everyone" | "admins"
@@ -222,16 +225,20 @@ def _count_lines(options: list[str], counts: list[int], voters: int,
     return lines
 
 
-def render_open(poll: store.Poll, counts: list[int], voters: int) -> str:
+def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: bool = False) -> str:
+    """The poll message: options with live counts (unless hidden), settings, closing time."""
     lines = ["📊 " + b(_title(poll)) + " " + b(poll.question)]
     options = poll.option_list()
-    if poll.hide_results:
+    if poll.hide_results and not closed:
         lines += [f"{n}. {esc(o)}" for n, o in enumerate(options, 1)]
     else:
         lines += _count_lines(options, counts, voters)
     lines.append(esc(_settings_line(poll)))
-    lines.append(esc(_("Closes {when}.").format(when=format_datetime(poll.close_at))) + " "
-                 + esc(ngettext("{count} has voted.", "{count} have voted.", voters).format(count=voters)))
+    votes = esc(ngettext("{count} has voted.", "{count} have voted.", voters).format(count=voters))
+    if closed:
+        lines.append(esc(_("Closed.")) + " " + votes)
+    else:
+        lines.append(esc(_("Closes {when}.").format(when=format_datetime(poll.close_at))) + " " + votes)
     return "\n".join(lines)
 
 
@@ -327,8 +334,6 @@ async def create(ctx: Context, new: NewPoll) -> None:
 
 
 def _json(options: tuple[str, ...]) -> str:
-    import json
-
     return json.dumps(list(options), ensure_ascii=False)
 
 
@@ -370,14 +375,38 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
             chosen = (*current, choice)
             note = _("Added “{option}” to your choices.").format(option=options[choice])
         await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen)
-        counts, voters, _names = await store.tally(session, poll)
     await ctx.acknowledge(note)
-    target = ctx.event.target_id or poll.message_id
-    if target:
-        try:
-            await ctx.edit(target, render_open(poll, counts, voters), vote_buttons(poll))
-        except Exception:  # the vote is stored; a stale message is not worth an error
-            log.warning("could not update poll message %s", target, exc_info=True)
+    await refresh(ctx.services, poll.id)
+
+
+async def refresh(services: Services, poll_id: int) -> None:
+    """Show the live counts in the poll message, at most once per EDIT_EVERY (Telegram allows a
+    group about 20 messages a minute, edits included); a vote inside the window schedules one
+    trailing edit at its end, so the message always ends up current."""
+    now = services.clock.now()
+    async with services.db.session() as session:
+        poll = await store.by_id(session, poll_id)
+        if poll is None or poll.status != store.OPEN or not poll.message_id:
+            return
+        if not await store.claim_edit(session, poll_id, now, EDIT_EVERY):
+            due = poll.edited_at + EDIT_EVERY
+            await schedule_job(session, "polls.refresh", due, chat_key=poll.chat_key, payload={"poll": poll_id},
+                               dedup_key=f"polls.refresh:{poll_id}:{int(due.timestamp())}")
+            await session.commit()
+            services.wake(due)
+            return
+        counts, voters, _names = await store.tally(session, poll)
+        _person, chat_lang = await languages_for(session, "", poll.chat_key)
+    with services.locale(chat_lang or poll.lang):  # the poll's language, not the voter's
+        reply = Reply(html=render_open(poll, counts, voters), buttons=vote_buttons(poll))
+    try:
+        await services.transport_for(poll.chat_key).edit(poll.chat_key.split(":", 1)[1], poll.message_id, reply)
+    except Exception:  # the vote is stored; a stale message is not worth an error
+        log.warning("could not update poll message %s", poll.message_id, exc_info=True)
+
+
+async def refresh_job(services: Services, job: Job) -> None:
+    await refresh(services, int(job.data()["poll"]))
 
 
 async def on_poll_vote(ctx: Context) -> None:
@@ -443,17 +472,35 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
         with services.locale(chat_lang or poll.lang):
             html = render_result(poll, counts, voters, members, names)
             await transport.send(chat_id, Reply(html=html, reply_to_id=poll.message_id))
-            closed_html = render_open(poll, counts, voters) + "\n" + esc(_("Closed."))
     except Exception:
         async with services.db.session() as session:
             await store.release_result(session, poll_id)
         raise  # the job runner retries with back-off
     if poll.message_id and not poll.native_ref:
-        try:  # after the result: remove the vote buttons (cosmetic, may fail)
-            await transport.edit(chat_id, poll.message_id, Reply(html=closed_html))
-        except Exception:
-            log.warning("could not remove the vote buttons of poll %s", poll.id, exc_info=True)
+        # Removing the vote buttons is cosmetic (presses after the close are refused anyway): do it a
+        # little later, so that when many polls close at once the results go out first.
+        async with services.db.session() as session:
+            await schedule_job(session, "polls.tidy", now + TIDY_AFTER, chat_key=poll.chat_key,
+                               payload={"poll": poll.id}, dedup_key=f"polls.tidy:{poll.id}")
+            await session.commit()
+        services.wake(now + TIDY_AFTER)
     return True
+
+
+async def tidy_job(services: Services, job: Job) -> None:
+    """Show the closed poll's final counts in its message, without buttons."""
+    async with services.db.session() as session:
+        poll = await store.by_id(session, int(job.data()["poll"]))
+        person_lang, chat_lang = await languages_for(session, "", poll.chat_key) if poll else (None, None)
+    if poll is None or poll.counts is None or not poll.message_id:
+        return
+    with services.locale(chat_lang or poll.lang):
+        html = render_open(poll, poll.count_list(), poll.voters, closed=True)
+    try:
+        await services.transport_for(poll.chat_key).edit(poll.chat_key.split(":", 1)[1], poll.message_id,
+                                                         Reply(html=html))
+    except Exception:  # the message may be gone; nothing to retry
+        log.warning("could not remove the vote buttons of poll %s", poll.id, exc_info=True)
 
 
 async def close_job(services: Services, job: Job) -> None:
@@ -490,7 +537,7 @@ async def action(ctx: Context, act: PollAction) -> None:
                 text = text[len(text) - len(m.group(1)):]
             if not text.strip():
                 raise UserError(_("Say until when, for example: {example}").format(
-                    example=f"{ctx.cmd('poll')} {act.rest or 'extend'} {act.number} 2 d"), show_usage=True)
+                    example=_("{command} extend {number} 2 days").format(command=ctx.cmd("poll"), number=act.number)))
             when = close_time(text.strip(), ctx.now(), ctx.lang)
             await store.extend(session, poll, when)
             await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
@@ -581,15 +628,7 @@ async def polls_cmd(ctx: Context, args: str) -> None:
             open_lines.append(esc(_("#{number} {question} — closes {when}").format(
                 number=poll.number, question=poll.question, when=format_datetime(poll.close_at))))
         else:
-            counts = poll.count_list() or []
-            won = winners(counts)
-            options = poll.option_list()
-            if not won:
-                outcome = _("nobody voted")
-            elif len(won) == 1:
-                outcome = _("winner: {option}").format(option=options[won[0]])
-            else:
-                outcome = _("tie: {options}").format(options=", ".join(options[i] for i in won))
+            outcome = _outcome(poll.option_list(), poll.count_list() or [])
             closed_lines.append(esc(_("#{number} {question} — {outcome}").format(
                 number=poll.number, question=poll.question, outcome=outcome)))
     lines = []
@@ -605,58 +644,79 @@ async def polls_cmd(ctx: Context, args: str) -> None:
 
 
 async def digest(services: Services, chat_key: str, start: datetime, end: datetime) -> dict | None:
+    """Polls opened and polls closed (with results) in [start, end). No personal data."""
     async with services.db.session() as session:
         opened, closed = await store.in_period(session, chat_key, start, end)
     if not opened and not closed:
         return None
     return {
+        "counts": {"opened": len(opened), "closed": len(closed), "votes": sum(p.voters for p in closed)},
         "opened": [{"number": p.number, "question": p.question, "close_at": p.close_at.isoformat()} for p in opened],
         "closed": [
             {"number": p.number, "question": p.question, "options": p.option_list(), "counts": p.count_list() or [],
-             "voters": p.voters, "members": p.members, "winners": winners(p.count_list() or [])}
+             "voter_count": p.voters, "member_count": p.members, "winners": winners(p.count_list() or [])}
             for p in closed
         ],
     }
 
 
+def _outcome(options: list[str], counts: list[int]) -> str:
+    won = winners(counts)
+    if not won:
+        return _("nobody voted")
+    if len(won) == 1:
+        return _("winner: {option}").format(option=options[won[0]])
+    return _("tie: {options}").format(options=", ".join(options[i] for i in won))
+
+
 def render_digest(facts: dict) -> list[str]:
-    opened, closed = facts.get("opened", []), facts.get("closed", [])
+    counts = facts.get("counts", {})
+    opened, closed = counts.get("opened", 0), counts.get("closed", 0)
     lines = ["📊 " + b(_("Polls")) + " " + esc(
-        ngettext("{count} opened", "{count} opened", len(opened)).format(count=len(opened)) + ", "
-        + ngettext("{count} closed", "{count} closed", len(closed)).format(count=len(closed)))]
-    for poll in closed:
-        won = poll["winners"]
-        if not won:
-            outcome = _("nobody voted")
-        elif len(won) == 1:
-            outcome = _("winner: {option}").format(option=poll["options"][won[0]])
-        else:
-            outcome = _("tie: {options}").format(options=", ".join(poll["options"][i] for i in won))
+        ngettext("{count} opened", "{count} opened", opened).format(count=opened) + ", "
+        + ngettext("{count} closed", "{count} closed", closed).format(count=closed))]
+    for poll in facts.get("closed", []):
+        voters = poll.get("voter_count", 0)
         lines.append("• " + esc(_("#{number} {question} — {outcome}").format(
-            number=poll["number"], question=poll["question"], outcome=outcome)) + " " + esc(
-            ngettext("({count} voter)", "({count} voters)", poll["voters"]).format(count=poll["voters"])))
+            number=poll["number"], question=poll["question"], outcome=_outcome(poll["options"], poll["counts"])))
+            + " " + esc(ngettext("({count} voter)", "({count} voters)", voters).format(count=voters)))
     return lines
 
 
 async def export_polls(services: Services, chat_keys: list[str] | None, public: bool) -> list[dict]:
+    """One row per poll. Results of open polls are not published early; votes are never exported;
+    public rows leave out the chat and the creator."""
     async with services.db.session() as session:
         polls = await store.for_export(session, chat_keys)
     rows = []
     for p in polls:
+        if public and p.status == store.CANCELLED:
+            continue
+        closed = p.status == store.CLOSED
+        options, counts = p.option_list(), p.count_list() if closed else None
         row = {
-            "chat": p.chat_key, "number": p.number, "question": p.question, "options": p.option_list(),
+            "number": p.number, "question": p.question, "options": options,
             "multiple": p.multiple, "max_choices": p.max_choices, "anonymous": p.anonymous,
-            "hide_results": p.hide_results, "idea_id": p.idea_id, "status": p.status,
+            "hide_results": p.hide_results, "idea_number": None, "status": p.status,
             "created_at": p.created_at.isoformat(), "close_at": p.close_at.isoformat(),
             "closed_at": p.closed_at.isoformat() if p.closed_at else None,
-            # results of open polls are not published early
-            "counts": p.count_list() if p.status == store.CLOSED else None,
-            "voters": p.voters if p.status == store.CLOSED else None, "members": p.members,
+            "counts": counts,
+            # the same as one CSV-friendly text: "Tue 3 | Wed 1"
+            "result": " | ".join(f"{o} {c}" for o, c in zip(options, counts, strict=True)) if counts else None,
+            "voter_count": p.voters if closed else None, "member_count": p.members,
         }
+        if p.idea_id is not None:
+            row["idea_number"] = await _idea_number(services, p.idea_id)
         if not public:
-            row["creator"] = p.creator_name
+            row = {"chat_key": p.chat_key, **row, "creator_name": p.creator_name, "creator_key": p.creator_key}
         rows.append(row)
     return rows
+
+
+async def _idea_number(services: Services, idea_id: int) -> int | None:
+    async with services.db.session() as session:
+        idea = await idea_store.by_id(session, idea_id)
+    return idea.number if idea else None
 
 
 FEATURE = Feature(
@@ -676,7 +736,7 @@ FEATURE = Feature(
     ],
     buttons={"vote": vote_button},
     on_poll_vote=on_poll_vote,
-    jobs={"polls.close": close_job},
+    jobs={"polls.close": close_job, "polls.tidy": tidy_job, "polls.refresh": refresh_job},
     digest=digest,
     render_digest=render_digest,
     exports={"polls": export_polls},

@@ -161,6 +161,10 @@ async def pending_jobs(session: AsyncSession) -> list[Job]:
     return list((await session.execute(select(Job).where(_pending()).order_by(Job.due_at))).scalars())
 
 
+async def count_pending(session: AsyncSession) -> int:
+    return (await session.execute(select(func.count()).select_from(Job).where(_pending()))).scalar_one()
+
+
 async def due_job_ids(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
     rows = await session.execute(
         select(Job.id).where(_pending(), Job.due_at <= now).order_by(Job.due_at).limit(limit)

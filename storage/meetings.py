@@ -66,6 +66,8 @@ class MeetingMessage(SQLModel, table=True):
     message_id: str = Field(primary_key=True, max_length=255)
     meeting_id: int = Field(foreign_key="meeting.id", index=True, ondelete="CASCADE")
     occurrence_local: str = Field(default="", max_length=16)
+    #: "card" (announcement, /meeting N: re-rendered with fresh counts after an RSVP) or "reminder"
+    kind: str = Field(default="card", max_length=16, sa_column_kwargs={"server_default": "card"})
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -165,11 +167,11 @@ async def rsvp_counts(session: AsyncSession, meeting_id: int, occurrence_local: 
 
 
 async def add_message(session: AsyncSession, chat_key: str, message_id: str | None, meeting_id: int,
-                      occurrence_local: str) -> None:
+                      occurrence_local: str, kind: str = "card") -> None:
     if not message_id:
         return
     await session.merge(MeetingMessage(chat_key=chat_key, message_id=message_id, meeting_id=meeting_id,
-                                       occurrence_local=occurrence_local))
+                                       occurrence_local=occurrence_local, kind=kind))
     await session.commit()
 
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -49,6 +49,8 @@ class Poll(SQLModel, table=True):
     result_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     native_ref: str | None = Field(default=None, max_length=255, index=True)
     message_id: str | None = Field(default=None, max_length=255)
+    #: last live-count edit of the poll message (edits are throttled)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: secret for anonymous voter hashes; erased at close
     salt: str | None = Field(default=None, max_length=64)
     #: final counts (JSON list), voters and known members, stored at close
@@ -174,6 +176,17 @@ async def cancel(session: AsyncSession, poll_id: int, now: datetime, by: str) ->
     result = await session.execute(
         update(Poll).where(Poll.id == poll_id, Poll.status == OPEN)
         .values(status=CANCELLED, closed_at=now, closed_by=by, salt=None)
+    )
+    await session.commit()
+    return (result.rowcount or 0) == 1
+
+
+async def claim_edit(session: AsyncSession, poll_id: int, now: datetime, every: timedelta) -> bool:
+    """Take the right to edit the poll message now; False if it was edited less than ``every`` ago.
+    Commits."""
+    result = await session.execute(
+        update(Poll).where(Poll.id == poll_id, (Poll.edited_at.is_(None)) | (Poll.edited_at <= now - every))
+        .values(edited_at=now)
     )
     await session.commit()
     return (result.rowcount or 0) == 1

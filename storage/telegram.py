@@ -1,14 +1,16 @@
-"""Telegram transport state: native polls by poll id (a poll_answer update carries no chat)."""
+"""Telegram transport state: native polls by poll id (a poll_answer update carries no chat) and
+the inbox of fetched updates not yet handled (stored before Telegram is told they arrived)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import BigInteger, Text, delete, select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import ProcessedEvent
+from storage.core import ProcessedEvent, TransportState
 from storage.types import UTCDateTime
 
 
@@ -20,6 +22,34 @@ class TelegramPoll(SQLModel, table=True):
     message_id: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TelegramInbox(SQLModel, table=True):
+    __tablename__ = "telegram_inbox"
+
+    update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    data: str = Field(sa_type=Text)  # the update as JSON
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+async def stash_updates(session: AsyncSession, platform: str, updates: list[tuple[int, dict]],
+                        offset: int, now: datetime) -> None:
+    """Store fetched updates and the next offset in one transaction (before confirming them)."""
+    for update_id, data in updates:
+        if await session.get(TelegramInbox, update_id) is None:
+            session.add(TelegramInbox(update_id=update_id, data=json.dumps(data, ensure_ascii=False),
+                                      received_at=now))
+    state = await session.get(TransportState, (platform, "update_offset"))
+    if state is None:
+        state = TransportState(platform=platform, name="update_offset")
+    state.value = str(offset)
+    session.add(state)
+    await session.commit()
+
+
+async def inbox(session: AsyncSession) -> list[tuple[int, dict]]:
+    rows = (await session.execute(select(TelegramInbox).order_by(TelegramInbox.update_id))).scalars()
+    return [(row.update_id, json.loads(row.data)) for row in rows]
 
 
 async def add_poll(session: AsyncSession, poll_id: str, chat_id: str, message_id: str, now: datetime) -> None:
@@ -48,9 +78,14 @@ async def prune_processed(session: AsyncSession, platform: str, before: datetime
     return result.rowcount or 0
 
 
-async def claim_events(session: AsyncSession, platform: str, keys: list[str], now: datetime) -> set[str]:
-    """Record a batch of event ids in one transaction; return those not handled before."""
+async def claim_events(session: AsyncSession, platform: str, keys: list[str], now: datetime,
+                       inbox_ids: list[int] | None = None) -> set[str]:
+    """Record event ids in one transaction (taking their updates out of the inbox: once
+    claimed they are never handled again); return the ids not handled before."""
+    if inbox_ids:
+        await session.execute(delete(TelegramInbox).where(TelegramInbox.update_id.in_(inbox_ids)))
     if not keys:
+        await session.commit()
         return set()
     seen = set((await session.execute(
         select(ProcessedEvent.event_id).where(ProcessedEvent.platform == platform,

@@ -49,14 +49,14 @@ async def records(bot) -> list[store.Digest]:
 # --- content in each language -------------------------------------------------------------------
 
 EXPECTED = {
-    "fi": ["Viikkokooste, viikko 48", "Ideat uusia 3 · tilamuutoksia 1 · tukia 4",
+    "fi": ["Viikkokooste, viikko 48", "Ideat: uusia 3 · tilamuutoksia 1 · tukia 4",
            "#1 Kesäterassi kirjaston eteen, lähiruokaa tarjolle (lähiruoka)",
            "#2 Aurinkopaneelit taloyhtiöiden katoille (paikallinen energia)", "#3 uusi → käsitelty",
            "Eniten tuetut: #1", "Aktiivisuus: 9 viestiä botille, 5 aktiivista ihmistä"],
-    "sv": ["Veckosammandrag, vecka 48", "Idéer nya 3 · statusändringar 1 · stöd 4",
+    "sv": ["Veckosammandrag, vecka 48", "Idéer: nya 3 · statusändringar 1 · stöd 4",
            "(närmat)", "(lokal energi)", "#3 ny → diskuterad", "Mest stödda: #1",
            "Aktivitet: 9 meddelanden till boten, 5 aktiva personer"],
-    "en": ["Weekly digest, week 48", "Ideas 3 new · 1 status changes · 4 supports", "(local food)",
+    "en": ["Weekly digest, week 48", "Ideas: new 3 · status changes 1 · supports 4", "(local food)",
            "(local energy)", "#3 new → discussed", "Most supported: #1",
            "Activity: 9 messages to the bot, 5 active people"],
 }
@@ -291,7 +291,7 @@ async def test_markdown_export_has_headings_per_area_week_and_chat(bot, two_plat
     assert "## Maunula" in headings and "## Suutarila" in headings
     assert headings.count("### 2026-W48") == 2
     assert "#### group (fake)" in headings and "#### room (matrix)" in headings
-    assert "- 💡 Ideas 3 new · 1 status changes · 4 supports" in data
+    assert "- 💡 Ideas: new 3 · status changes 1 · supports 4" in data
     # user text cannot make headings or links
     assert "\\=HYPERLINK" not in data and "HYPERLINK(\"http://evil\")" in data.replace("\\", "")
     raw = (await feature.render_export(bot.services, "ideas", "md", first=W48, last=W48)).decode()
@@ -436,7 +436,7 @@ def test_cli_export_writes_files_and_progress(tmp_path, capsys):
     assert "## Maunula" in capsys.readouterr().out
     assert main(["-c", str(config), "export", "nonsense", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "unknown export 'nonsense'; available: digests" in err and "ideas" in err
+    assert "available: digests, " in err and "ideas" in err and "INFO" not in err
     assert main(["-c", str(config), "export", "digests", "--week", "48"]) == 2
 
 
@@ -458,3 +458,17 @@ async def test_sweep_works_in_slices_and_finishes_later(bot):
     assert state.next_sweep == W48_DUE  # continue at once
     await bot.run_due()
     assert len(digests_sent(bot.transport)) == 3
+
+
+async def test_area_totals_count_other_features_sections(bot):
+    bot.make_admin("admin")
+    await bot.say("/alue Maunula", user="admin")
+    await bot.say("/kysely Mikä ilta sopii? | tiistai | keskiviikko | sulkeutuu 2 päivän päästä")
+    await bot.say("/idea Penkki puistoon")
+    await bot.run_due(W48_DUE)
+    (sent,) = digests_sent(bot.transport)
+    assert "Kyselyt 1 avattu" in sent and "Penkki puistoon" in sent
+    doc = await feature.digest_document(bot.services, W48, W48)
+    jsonschema.validate(doc, SCHEMA)
+    totals = doc["areas"][0]["weeks"][0]["totals"]
+    assert totals["polls.opened"] == 1 and totals["ideas.new"] == 1

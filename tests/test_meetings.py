@@ -2,6 +2,7 @@
 .ics round-trip, permissions, bad input, languages. Real App + SQLite + ManualClock."""
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import recurring_ical_events
@@ -21,6 +22,8 @@ from handlers.meetings import digest as meetings_digest
 from handlers.when import HELSINKI
 from storage import meetings as store
 from storage.core import Job
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
 
 # The TestBot clock starts at Mon 23 Nov 2026 10:00 UTC = 12:00 in Helsinki.
 
@@ -294,6 +297,12 @@ async def test_rsvp_by_button_reaction_and_command(admin_bot):
     assert acks[0].kind == "ack"
     assert acks[0].text == ("You are coming to Kokous on Tue 1 Dec 2026 18:00. "
                             "Coming: 1 · Not coming: 0 · Maybe: 0")
+    # the card the button was on shows the new counts
+    [edit] = [x for x in admin_bot.transport.sent if x.kind == "edit"]
+    assert edit.message_id == announcement
+    assert edit.plain.splitlines()[2:] == ["Tulossa: 1 · Ei tule: 0 · Ehkä: 0",
+                                           "Tuletko? Vastaa napeilla tai reagoi 👍 / 👎 / 🤔."]
+    assert [b.data for b in edit.reply.buttons[0]][0] == "meetings:rsvp:1:yes"
     await admin_bot.react(announcement, "👎", user="u3")
     await admin_bot.react(announcement, "🤔", user="u4")
     await admin_bot.react(announcement, "🤔", user="u4", removed=True)
@@ -311,7 +320,9 @@ async def test_rsvp_by_button_reaction_and_command(admin_bot):
     assert "Tulossa: 1 · Ei tule: 2 · Ehkä: 1" in reminders(admin_bot)[0]
     # reacting to the reminder counts too
     reminder_id = admin_bot.transport.sent[-1].message_id
+    edits = sum(1 for x in admin_bot.transport.sent if x.kind == "edit")
     await admin_bot.react(reminder_id, "👍", user="u7")
+    assert sum(1 for x in admin_bot.transport.sent if x.kind == "edit") == edits  # reminders stay as sent
     async with admin_bot.services.db.session() as s:
         assert (await store.rsvp_counts(s, 1, "2026-12-01T18:00"))["yes"] == 2
 
@@ -352,12 +363,15 @@ async def test_ics_round_trip(admin_bot):
         (18, timedelta(hours=2)), (12, timedelta(hours=3)), (18, timedelta(hours=3))]
     series = [e for e in cal.walk("VEVENT") if "RRULE" in e][0]
     assert series["RRULE"]["FREQ"] == ["WEEKLY"] and series["RRULE"]["BYDAY"] == ["TU"]
-    assert len(series["EXDATE"].dts if not isinstance(series["EXDATE"], list) else
-               [d for x in series["EXDATE"] for d in x.dts]) == 2
+    assert [d.dt.astimezone(HELSINKI).strftime("%d.%m %H:%M") for d in series["EXDATE"].dts] == ["01.12 18:00"]
+    moved = [e for e in cal.walk("VEVENT") if "RECURRENCE-ID" in e]
+    assert [(str(e["UID"]), e["RECURRENCE-ID"].dt.astimezone(HELSINKI).strftime("%d.%m %H:%M"))
+            for e in moved] == [(str(series["UID"]), "08.12 18:00")]
     # stable UIDs across exports
     await admin_bot.say("/calendar")
     again = Calendar.from_ical(admin_bot.transport.sent[-1].file.data)
-    assert sorted(str(e["UID"]) for e in again.walk("VEVENT")) == sorted(str(e["UID"]) for e in cal.walk("VEVENT"))
+    uids = sorted(str(e["UID"]) for e in cal.walk("VEVENT"))
+    assert sorted(str(e["UID"]) for e in again.walk("VEVENT")) == uids and len(set(uids)) == 2
     # a single meeting's file
     await admin_bot.say("/calendar 2", lang="en")
     one = admin_bot.transport.sent[-1]
@@ -429,17 +443,43 @@ async def test_on_postgresql(make_bot, pg_database, tmp_path):
 # --- bench smoke ---------------------------------------------------------------------------------
 
 
-BENCH_FILE = __import__("pathlib").Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
-
-
 async def test_bench_smoke(tmp_path):
     import importlib.util
 
-    path = BENCH_FILE
-    spec = importlib.util.spec_from_file_location("meetings_bench", path)
+    spec = importlib.util.spec_from_file_location("meetings_bench", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     r = await bench.rebuild(tmp_path / "a", 6)
     assert r["reminders"] == 12 and r["pending"] == 18
     s = await bench.same_minute(tmp_path / "b", 5)
     assert s["sent"] == 5 and s["ran"] == 5
+
+
+@pytest.mark.parametrize("text", ["/meeting ²", "/rsvp ² yes", "/calendar ³", "/cancelmeeting ٣x", "/meeting #",
+                                  "/movemeeting 1 ->", "/skipmeeting", "/meetingsettings quiet", "/meeting @",
+                                  "/meeting joka tiistai", "/meeting every Monday 1000 times at 9 X"])
+async def test_odd_input_never_crashes(admin_bot, text):
+    replies = await admin_bot.say(text, user="admin", lang="en")
+    assert len(replies) == 1 and "Sorry, something went wrong" not in replies[0]
+
+
+@pytest.mark.postgres
+async def test_two_instances_send_each_reminder_once(make_bot, pg_database, tmp_path):
+    one = await make_bot(database_url=pg_database, data_dir=tmp_path / "one")
+    two = await make_bot(database_url=pg_database, data_dir=tmp_path / "two")
+    one.make_admin("admin")
+    for hour in range(10, 20):
+        await create(one, f"huomenna klo {hour} Kokous {hour}")
+    due = hel(2026, 11, 24, 9, 30).astimezone(UTC)
+    one.clock.set(due)
+    two.clock.set(due)
+    import asyncio
+
+    ran = await asyncio.gather(one.app.jobs.run_due(), two.app.jobs.run_due())
+    sent = reminders(one) + reminders(two)
+    # due by 9.30: the day-before reminders of 13..19 (10..12 were already past at creation) and
+    # the hour-before one of 10.00; each sent by exactly one of the two instances
+    assert sum(ran) == 8
+    assert sorted(int(t.splitlines()[0].rsplit(" ", 1)[1]) for t in sent) == [10, 13, 14, 15, 16, 17, 18, 19]
+    await one.close()
+    await two.close()

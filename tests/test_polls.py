@@ -155,6 +155,8 @@ async def test_creator_and_admins_manage_others_do_not(bot):
     assert "Vain kyselyn tekijä" in (await bot.say("/kysely sulje 1", user="u3"))[0]
     assert "Vain kyselyn tekijä" in (await bot.say("/kysely jatka 1 2 päivää", user="u3"))[0]
     assert "Vain kyselyn tekijä" in (await bot.say("/kysely peru 1", user="u3"))[0]
+    assert (await bot.say("/kysely jatka 1", user="creator")) == [
+        "Kerro mihin asti, esimerkiksi: /kysely jatka 1 2 päivää"]
     bot.make_admin("admin")
     assert "sulkeutuu nyt" in (await bot.say("/kysely jatka 1 3 päivää", user="admin"))[0]
     assert (await poll_row(bot)).close_at == START + timedelta(days=3)
@@ -292,6 +294,8 @@ async def test_hidden_results_show_no_counts_until_closed(bot):
     assert "%" not in shown[0]
     await bot.run_due(START + timedelta(hours=1))
     assert "▓▓▓▓▓▓▓▓▓▓ 2 (100\xa0%)" in last_message(bot)
+    await bot.run_due(START + timedelta(hours=2))
+    assert "▓▓▓▓▓▓▓▓▓▓ 2 (100\xa0%)" in bot.transport.sent[-1].plain  # the poll message, once closed
 
 
 # --- results: tie, zero votes, turnout --------------------------------------------------------------
@@ -349,7 +353,12 @@ async def test_closes_at_the_time_exactly_once(bot):
     bot.clock.advance(minutes=1)
     assert await bot.run_due() == 1
     assert len(results(bot)) == 1
-    assert "Suljettu." in [s for s in bot.transport.sent if s.kind == "edit"][-1].plain  # buttons removed
+    assert bot.transport.sent[-1].kind == "message"  # the result first
+    bot.clock.advance(minutes=2)
+    assert await bot.run_due() == 1  # then the poll message shows the final state, without buttons
+    tidy = bot.transport.sent[-1]
+    assert tidy.kind == "edit" and tidy.message_id == "b1" and not tidy.reply.buttons
+    assert "Suljettu. 1 on äänestänyt." in tidy.plain and "Sulkeutuu" not in tidy.plain
     bot.clock.advance(days=1)
     assert await bot.run_due() == 0
     assert len(results(bot)) == 1
@@ -421,8 +430,8 @@ async def _two_instances_close_once(make_bot, **kw):
     posted = [s for b in (one, two) for s in b.transport.sent if s.kind == "message" and "päättyi" in s.plain]
     assert sorted(s.chat_id for s in posted) == [f"c{n}" for n in range(5)]
     async with one.services.db.session() as s:
-        jobs = list((await s.execute(select(Job))).scalars())
-    assert all(j.done_at is not None and j.attempts == 1 for j in jobs)
+        jobs = list((await s.execute(select(Job).where(Job.kind == "polls.close"))).scalars())
+    assert len(jobs) == 5 and all(j.done_at is not None and j.attempts == 1 for j in jobs)
     for b in (one, two):
         await b.close()
 
@@ -445,6 +454,7 @@ async def test_poll_attached_to_an_idea(bot):
     assert reply[0].startswith("📊 Kysely #1 (ideasta) Tehdäänkö kokeilu?")
     poll = await poll_row(bot)
     assert poll.idea_id is not None
+    assert (await feature.export_polls(bot.services, [CHAT], True))[0]["idea_number"] == 1
     assert "Tässä ryhmässä ei ole ideaa #9." in (await bot.say("/kysely idea 9 | K? | a | b"))[0]
 
 
@@ -469,9 +479,10 @@ async def test_digest_and_public_export(bot):
     await bot.say("/kysely Toka? | a | b | sulkeutuu 5 päivää")
     await bot.run_due(START + timedelta(hours=2))
     facts = await feature.digest(bot.services, CHAT, START, START + timedelta(days=7))
+    assert facts["counts"] == {"opened": 2, "closed": 1, "votes": 1}
     assert [p["number"] for p in facts["opened"]] == [1, 2]
     assert facts["closed"] == [{"number": 1, "question": "Eka?", "options": ["a", "b"], "counts": [1, 0],
-                                "voters": 1, "members": None, "winners": [0]}]
+                                "voter_count": 1, "member_count": None, "winners": [0]}]
     assert await feature.digest(bot.services, CHAT, START + timedelta(days=7), START + timedelta(days=8)) is None
     with bot.services.locale("fi"):
         lines = feature.render_digest(facts)
@@ -479,9 +490,10 @@ async def test_digest_and_public_export(bot):
     assert "#1 Eka? — voittaja: a (1 äänestäjä)" in lines[1]
     rows = await feature.export_polls(bot.services, [CHAT], True)
     assert [r["counts"] for r in rows] == [[1, 0], None]  # open results are not published early
-    assert all("creator" not in r and "Creator" not in str(r) for r in rows)
+    assert rows[0]["result"] == "a 1 | b 0"
+    assert all("creator_name" not in r and "chat_key" not in r and "Creator" not in str(r) for r in rows)
     private = await feature.export_polls(bot.services, None, False)
-    assert private[0]["creator"] == "Creator Person"
+    assert private[0]["creator_name"] == "Creator Person" and private[0]["chat_key"] == CHAT
 
 
 async def test_poll_unknown_button_and_other_chat(bot):
@@ -522,3 +534,21 @@ async def test_user_text_is_escaped(bot):
     html = bot.transport.sent[-1].reply.html
     assert "&lt;b&gt;K&lt;/b&gt; &amp; co?" in html and "&lt;i&gt;a&lt;/i&gt;" in html
     assert "<i>" not in html
+
+
+async def test_live_edits_are_throttled_with_a_trailing_edit(bot):
+    await bot.say("/kysely K? | a | b")
+    first = await bot.press("polls:vote:1:0", user="u2", target_id="b1")
+    assert [s.kind for s in first] == ["ack", "edit"]
+    second = await bot.press("polls:vote:1:1", user="u3", lang="sv", target_id="b1")
+    assert [s.kind for s in second] == ["ack"]  # inside the window: no edit now
+    assert second[0].text == "Din röst: ”b”."
+    await bot.press("polls:vote:1:1", user="u4", target_id="b1")
+    bot.clock.advance(seconds=5)
+    assert await bot.run_due() == 1  # one trailing edit for both votes
+    edit = bot.transport.sent[-1]
+    assert edit.kind == "edit" and "3 on äänestänyt." in edit.plain  # in the poll's language
+    assert "2 (67\xa0%)" in edit.plain
+    bot.clock.advance(seconds=10)
+    later = await bot.press("polls:vote:1:0", user="u5", target_id="b1")
+    assert [s.kind for s in later] == ["ack", "edit"]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlmodel import SQLModel
 
 from storage.db import Database
-from storage.migrate import downgrade, load_models, upgrade
+from storage.migrate import alembic_config, downgrade, load_models, upgrade
 
 TABLES = {"poll", "pollvote"}
 
@@ -45,7 +46,8 @@ async def _check(url: str) -> None:
         await db.upgrade()
         assert TABLES <= await _tables(db)
         assert await _polls_diffs(db) == []
-        await downgrade(db, "polls@-2")
+        steps = len(list(ScriptDirectory.from_config(alembic_config()).iterate_revisions("polls@head", "0002_ideas")))
+        await downgrade(db, f"polls@-{steps}")  # the whole branch, down to 0002_ideas
         assert not TABLES & await _tables(db)
         assert "idea" in await _tables(db)  # the branch point stays
         await upgrade(db)

@@ -90,6 +90,10 @@ async def test_button_poll_three_voters_anonymous(tgbot):
     await emu.wait_call("answerCallbackQuery", 3)
     await emu.wait_idle()
     assert await _counts(app, f"telegram:{group['id']}") == ([1, 2], 3)
+    clock.advance(seconds=5)
+    assert await app.jobs.run_due() == 1  # the throttled live-count edit catches up
+    await emu.wait_idle()
+    assert "3 on äänestänyt." in emu.messages[(group["id"], message_id)]["text"]
     clock.advance(hours=1)
     assert await app.jobs.run_due() == 1
     await emu.wait_idle()
@@ -98,6 +102,8 @@ async def test_button_poll_three_voters_anonymous(tgbot):
     assert "🏆 Voittaja: ke" in results[0]
     assert not any(p["first_name"] in results[0] for p in people)
     clock.advance(days=1)
-    assert await app.jobs.run_due() == 0
+    assert await app.jobs.run_due() == 1  # the poll message loses its buttons
+    await emu.wait_idle()
+    assert emu.buttons(group, message_id) == []
     assert len([t for t in emu.sent_texts(group) if "päättyi" in t]) == 1
 

@@ -3,6 +3,8 @@
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.cli import main as cli_main
 from bot.i18n import Catalogs, use_locale
@@ -209,3 +211,21 @@ def test_cli_prints_iso_or_error(capsys):
     assert capsys.readouterr().out.strip() == "2026-11-24T18:00:00+02:00"
     assert cli_main(["when", "31.11.", "--lang", "sv", "--now", "2026-11-23T12:00:00+02:00"]) == 1
     assert "Datumet 31.11.2026 finns inte" in capsys.readouterr().err
+
+
+_PIECES = ["klo", "kl.", "at", "18", "6pm", "1.12.", "31.11.", "29.2.", "ti", "ensi", "next", "huomenna", "i morgon",
+           "tiistaina", "viikon", "in", "2", "hours", "tunnin", "päästä", "om", "²", "٣", "25:99", "/", "-", "12/13",
+           "december", "joulukuuta", "@", "am", "illalla", "", "0", "24"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.lists(st.sampled_from(_PIECES), max_size=6).map(" ".join)),
+       st.sampled_from(["fi", "sv", "en", None]))
+def test_any_text_gives_a_future_instant_or_a_when_error(text, lang):
+    try:
+        result = parse_when(text, NOW, lang)
+    except WhenError as err:
+        assert err.message and err.kind in {"unknown", "invalid", "ambiguous", "past", "missing_time"}
+    else:
+        assert result > NOW and result.tzinfo is not None
+    assert parse_duration(text) is None or parse_duration(text) > timedelta(0)

@@ -15,6 +15,7 @@ from nio import (
     JoinedMembersResponse,
     LoginResponse,
     RoomCreateResponse,
+    RoomMessagesResponse,
     SyncResponse,
 )
 
@@ -78,9 +79,10 @@ class MatrixUser:
         if not isinstance(resp, SyncResponse):
             await asyncio.sleep(0.2)
             return
-        self.token = resp.next_batch
+        since, self.token = self.token, resp.next_batch
         for room_id, info in resp.rooms.join.items():
-            assert not (info.timeline.limited and room_id in self.events), "test client missed events"
+            if info.timeline.limited and room_id in self.events and since:
+                self.events[room_id].extend(await self._backfill(room_id, info.timeline.prev_batch, since))
             self.events.setdefault(room_id, []).extend(info.timeline.events)
         if c.olm is not None:
             if c.outgoing_to_device_messages:
@@ -91,6 +93,17 @@ class MatrixUser:
                 await c.keys_query()
             if c.should_claim_keys:
                 await c.keys_claim(c.get_users_for_key_claiming())
+
+    async def _backfill(self, room_id: str, start: str, since: str) -> list:
+        found: list = []
+        while start:
+            resp = await self.client.room_messages(room_id, start=start, end=since, limit=100)
+            assert isinstance(resp, RoomMessagesResponse), resp
+            found.extend(resp.chunk)
+            if not resp.chunk or not resp.end or resp.end == start:
+                break
+            start = resp.end
+        return found[::-1]
 
     async def create_room(self, invite: list[str], *, encrypted: bool = False, name: str = "Kehrä Maunula") -> str:
         initial = [{"type": "m.room.encryption", "state_key": "",

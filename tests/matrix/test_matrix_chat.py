@@ -130,3 +130,16 @@ async def test_file_and_image_uploaded(matrix_bot, matrix_users):
     await bot.transport.send_file(room, FileOut("kaavio.png", png, "image/png", is_image=True))
     [img] = await aino.expect(room, bot.user_id)
     assert content(img)["msgtype"] == "m.image" and content(img)["info"]["size"] == len(png)
+
+
+async def test_private_chat_found_or_created(matrix_bot, matrix_users):
+    bot = await matrix_bot()
+    aino = await matrix_users("aino")
+    room = await bot.transport.private_chat(aino.user_id)
+    assert room
+    await aino.join(room)
+    assert await bot.transport.private_chat(aino.user_id) == room  # found again, not a new room
+    await aino.say(room, "!idea Yksityinen ajatus")
+    [reply] = await aino.expect(room, bot.user_id)
+    assert "Yksityinen ajatus" in body(reply)
+    assert [e.is_private for e in bot.seen if e.kind == Kind.MESSAGE] == [True]

@@ -1,4 +1,6 @@
-"""Pure Matrix transport rules (no server)."""
+"""Pure Matrix transport rules (no server), and a smoke run of the benchmark."""
+
+import pytest
 
 from bot.events import Button, Reply
 from bot.matrix import (
@@ -60,3 +62,12 @@ def test_buttons_become_numbered_reaction_keys():
     html, keys = MatrixTransport._with_buttons(reply)
     assert html == "<b>Idea #1</b>\n1️⃣ 👍 Tue (0)\n2️⃣ &lt;x&gt;"
     assert keys == [("1️⃣", "ideas:sup:1"), ("2️⃣", "ideas:page:2")]
+
+
+@pytest.mark.integration
+async def test_bench_smoke(synapse, tmp_path):
+    from bench.matrix_bench import run
+
+    result = await run(3, 6, 2, tmp_path, server=synapse)
+    assert result["lost"] == 0 and result["duplicates"] == 0
+    assert result["p50_ms"] > 0 and result["replies_per_s"] > 0

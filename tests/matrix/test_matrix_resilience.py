@@ -89,3 +89,35 @@ async def test_encrypted_room_round_trip(matrix_bot, matrix_users):
     assert "Salattu kesäterassi" in body(reply)
     assert reply.decrypted
     assert (bot.data_dir / "matrix-crypto").is_dir()
+
+
+async def test_5xx_and_timeouts_back_off_and_recover(synapse, tmp_path, matrix_users, caplog):
+    from tests.matrix.faulty_proxy import FaultyProxy
+
+    proxy = await FaultyProxy(synapse.url).start()
+    bot = await BotRunner(synapse, tmp_path / "bot", request_timeout_seconds=2, sync_timeout_seconds=1).start()
+    bot.transport.cfg.homeserver = proxy.url
+    bot.transport.client.homeserver = proxy.url  # from now on every request goes through the proxy
+    try:
+        aino = await matrix_users("aino")
+        room = await aino.create_room(invite=[bot.user_id])
+        await aino.wait_joined(room, bot.user_id)
+        proxy.mode = "502"
+        await aino.say(room, "!idea 502 aikana")
+        await asyncio.sleep(2)
+        assert not bot.transport.healthy
+        proxy.mode = "hang"
+        await aino.say(room, "!idea jumissa")
+        await asyncio.sleep(5)  # longer than the request timeout: the bot must not hang
+        assert proxy.faults > 2
+        proxy.mode = "ok"
+        replies = await aino.expect(room, bot.user_id, 2, within=30)
+        assert sorted(numbers(replies)) == [1, 2]
+        assert await aino.quiet(room, bot.user_id, 1.5) == []
+        assert bot.transport.healthy
+    finally:
+        proxy.mode = "ok"
+        await bot.stop()
+        await proxy.stop()
+    states = [r.getMessage() for r in caplog.records if r.name == "bot.matrix"]
+    assert sum("unavailable" in s for s in states) >= 1 and sum("reachable again" in s for s in states) >= 1

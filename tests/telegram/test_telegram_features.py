@@ -85,8 +85,9 @@ async def test_meeting_created_reminded_and_rsvped(emu, tgclock):
     await emu.wait_call("answerCallbackQuery", before + 1)
     await emu.wait_idle()
     assert await app.jobs.run_due() == 0  # nothing fires twice
+    sent_before = len(emu.calls_of("sendMessage"))
     emu.post(group, admin, "/kokous 1")
-    await emu.wait_idle()
+    await emu.wait_call("sendMessage", sent_before + 1)
     shown = emu.sent_texts(group)[-1]
     assert "Bertil" in shown and ("Chen" in shown)
     # the one-hour reminder, once
@@ -97,44 +98,56 @@ async def test_meeting_created_reminded_and_rsvped(emu, tgclock):
     assert len([t for t in emu.sent_texts(group) if "Muistutus" in t]) == 2
 
 
+def _sent_to(emu, chat) -> int:
+    return len([c for c in emu.calls_of("sendMessage") if int(c.params["chat_id"]) == chat["id"]])
+
+
+async def _next_message(emu, chat, before: int) -> dict:
+    await emu.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == chat["id"], count=before + 1,
+                        within=30)
+    return last_message(emu, chat)
+
+
 async def test_member_answers_the_whole_checklist_in_private_with_buttons(emu, tgclock):
     app, _clock = tgclock
     group = emu.group()
     admin, member = emu.user("Aino"), emu.user("Bertil", lang="en")
-    emu.set_admin(group, admin)
-    emu.post(emu.private(member), member, "/start")  # Telegram: the bot may write after /start
-    emu.post(group, admin, "/itsearviointi aloita")
-    await emu.wait_idle()
-    start_msg = last_message(emu, group)
-    go = next(b["callback_data"] for b in emu.buttons(group, start_msg["message_id"]))
-    emu.press(group, member, start_msg["message_id"], go)
-    await emu.wait_idle()
     private = emu.private(member)
+    emu.set_admin(group, admin)
+    emu.post(private, member, "/start")  # Telegram: the bot may write first only after /start
+    await _next_message(emu, private, 0)
+    emu.post(group, admin, "/itsearviointi aloita")
+    start_msg = await _next_message(emu, group, 0)
+    go = next(b["callback_data"] for b in emu.buttons(group, start_msg["message_id"]))
+    before = _sent_to(emu, private)
+    emu.press(group, member, start_msg["message_id"], go)
+    msg = await _next_message(emu, private, before + 1)  # an introduction, then the first question
     answered = 0
-    for _step in range(80):
-        msg = last_message(emu, private)
-        text = msg["text"]
-        if "Question" not in text:
-            break
+    while "Question" in msg["text"] and answered < 80:
         data = [b["callback_data"] for b in emu.buttons(private, msg["message_id"])]
         answers = [d for d in data if d.split(":")[1] == "a"]
         toggles = [d for d in data if d.split(":")[1] == "t"]
+        before = _sent_to(emu, private)
         if answers:
             emu.press(private, member, msg["message_id"], answers[0])
         elif toggles:
+            edits = len(emu.calls_of("editMessageText")) + len(emu.calls_of("editMessageReplyMarkup"))
             emu.press(private, member, msg["message_id"], toggles[0])
-            await emu.wait_idle()
+            for _ in range(300):
+                if len(emu.calls_of("editMessageText")) + len(emu.calls_of("editMessageReplyMarkup")) > edits:
+                    break
+                await asyncio.sleep(0.05)
             done = next(b["callback_data"] for b in emu.buttons(private, msg["message_id"])
                         if b["callback_data"].split(":")[1] == "d")
             emu.press(private, member, msg["message_id"], done)
         else:  # free text: answer by writing
             emu.post(private, member, "Yhteistyö naapurialueiden kanssa")
         answered += 1
-        await emu.wait_idle()
+        msg = await _next_message(emu, private, before)
     assert answered >= 20
-    assert "Question" not in last_message(emu, private)["text"]
+    assert "Question" not in msg["text"]
     # the group's profile now counts one respondent
+    sent_before = _sent_to(emu, group)
     emu.post(group, admin, "/itsearviointi profiili")
-    await emu.wait_idle()
-    profile = emu.sent_texts(group)[-1]
-    assert PROFILE_MARK in profile
+    await _next_message(emu, group, sent_before)
+    assert PROFILE_MARK in emu.sent_texts(group)[-1]
