@@ -251,8 +251,11 @@ class TelegramTransport:
         self._queued: set[int] = set()
         self._inflight = 0
         self._handlers = asyncio.Semaphore(MAX_CONCURRENT)
+        self._progress = asyncio.Event()
         #: seconds stop() waits for the updates in hand
         self.stop_grace = 10.0
+        #: seconds a fetched batch may take before the next fetch (see _settle)
+        self.batch_wait = 1.0
         self._webhook_secret = settings.secret_webhook() or secrets.token_urlsafe(32)
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -390,6 +393,20 @@ class TelegramTransport:
             offset = updates[-1].update_id + 1
             for update in fresh:
                 self._enqueue(update)
+            await self._settle({u.update_id for u in fresh})
+
+    async def _settle(self, ids: set[int]) -> None:
+        """Give the batch up to ``batch_wait`` seconds before fetching more: in the usual case
+        the next fetch follows the handling (as a client would expect); a chat waiting for its
+        flood limit holds the others up no longer than that."""
+        deadline = time.monotonic() + self.batch_wait
+        while ids & self._queued and not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), left)
 
     @staticmethod
     def _lane_key(update: Update) -> str:
@@ -425,6 +442,7 @@ class TelegramTransport:
                 lane.popleft()
                 self._inflight -= 1
                 self._queued.discard(update.update_id)
+                self._progress.set()
         finally:
             if self._lanes.get(key) is lane:
                 del self._lanes[key]

@@ -41,19 +41,44 @@ class Fault:
     count: int = 1
 
 
-class _Plain(HTMLParser):
+#: the tags Telegram's HTML parse mode accepts
+TELEGRAM_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre",
+                           "tg-spoiler", "span", "blockquote", "tg-emoji"})
+
+
+class _TelegramHtml(HTMLParser):
+    """Parses like Telegram's HTML mode: unsupported or unbalanced tags and stray "<" are errors."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in TELEGRAM_TAGS:
+            self.errors.append(f"Unsupported start tag \"{tag}\"")
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"Can't find end tag corresponding to start tag \"{tag}\"")
+        else:
+            self.stack.pop()
 
     def handle_data(self, data: str) -> None:
         self.parts.append(data)
 
 
-def html_to_text(html: str) -> str:
-    p = _Plain()
+def html_to_text(html: str, *, strict: bool = False) -> str:
+    p = _TelegramHtml()
     p.feed(html)
     p.close()
+    if strict:
+        if p.stack:
+            p.errors.append(f"Can't find end tag corresponding to start tag \"{p.stack[-1]}\"")
+        if p.errors:
+            raise ValueError(p.errors[0])
     return "".join(p.parts)
 
 
@@ -388,7 +413,7 @@ class BotApiEmulator:
     def _check_html(text: str) -> str:
         if params_text := text.strip():
             try:
-                plain = html_to_text(params_text)
+                plain = html_to_text(params_text, strict=True)
             except Exception as exc:
                 raise _ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
             return plain

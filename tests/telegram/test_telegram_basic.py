@@ -185,3 +185,39 @@ async def test_create_builds_the_transport_from_settings(tmp_path, emu):
     assert emu.calls_of("sendMessage")[0].params["chat_id"] == "4242" and message_id == "1"
     await transport.stop()
     await app.db.close()
+
+
+async def test_bad_html_is_refused_like_telegram_and_user_text_is_escaped(tg, emu):
+    from telegram.error import BadRequest
+
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.post(group, alice, "/idea <div>Tags</div> & <b>more")
+    await emu.wait_call("sendMessage")
+    assert "<div>Tags</div> & <b>more" in emu.sent_texts(group)[0]
+    with __import__("pytest").raises(BadRequest, match="(?i)unsupported start tag"):
+        await tg.transport.send(str(group["id"]), Reply("<div>raw</div>"))
+
+
+async def test_app_run_with_telegram_until_cancelled(tmp_path, emu):
+    """The composition root as `kehrabot run` uses it: App.run() with the Telegram transport."""
+    import asyncio
+    import contextlib
+
+    from bot.app import App, build_transports
+    from bot.config import Settings
+    from tests.telegram.conftest import telegram_settings
+
+    settings = Settings.model_construct(**{**dict(Settings.model_construct()), "data_dir": tmp_path,
+                                           "telegram": telegram_settings(emu)})
+    app = App(settings)
+    for transport in build_transports(settings, app.services, ["telegram"]):
+        app.add_transport(transport)
+    run = asyncio.create_task(app.run())
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    emu.post(group, alice, "/idea Run me")
+    await emu.wait_call("sendMessage")
+    assert emu.sent_texts(group)[0].startswith("💡 Idea #1 saved. Run me")
+    run.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await run
+    assert app.services.transports["telegram"]._runner is None  # stopped, nothing left polling
