@@ -44,12 +44,14 @@ MAX_LINES = 30
 #: a sweep started by the scheduler works at most this long, then continues a second later
 SWEEP_BUDGET_SECONDS = 2.0
 #: publication choice -> digest sections and raw exports it covers
-PUBLISHES = {"ideas": ("ideas",), "polls": ("polls",), "meetings": ("meetings",), "profile": ("checklist",)}
+PUBLISHES = {"ideas": ("ideas",), "polls": ("polls",), "meetings": ("meetings",), "profile": ("checklist",),
+             "experiments": ("experiments",)}
 PUBLISH_WORDS = {
     "ideas": ("ideas", "idea", "ideat", "idéer", "ideer"),
     "polls": ("polls", "poll", "kyselyt", "äänestykset", "omröstningar", "omrostningar"),
     "meetings": ("meetings", "tapaamiset", "kokoukset", "möten", "moten"),
     "profile": ("profile", "checklist", "profiili", "itsearviointi", "profil"),
+    "experiments": ("experiments", "experiment", "kokeilut", "kokeilu", "försök", "forsok"),
 }
 NONE_WORDS = ("none", "nothing", "ei", "mitään", "inget", "ingenting", "-")
 OFF_WORDS = ("off", "pois", "av")
@@ -674,7 +676,7 @@ def parse_publish(args: str) -> list[str] | None:
 
 
 PUBLISH_LABELS = {"ideas": N_("ideas"), "polls": N_("polls"), "meetings": N_("meetings"),
-                  "profile": N_("self-assessment profile")}
+                  "profile": N_("self-assessment profile"), "experiments": N_("experiments")}
 
 
 def _publish_label(choice: str) -> str:

@@ -16,7 +16,7 @@ from storage.core import Chat
 from storage.types import UTCDateTime
 
 #: what an admin may publish for an area as open data
-PUBLISHABLE = ("ideas", "polls", "meetings", "profile")
+PUBLISHABLE = ("ideas", "polls", "meetings", "profile", "experiments")
 
 
 class Digest(SQLModel, table=True):

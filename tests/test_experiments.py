@@ -574,3 +574,18 @@ async def test_the_weekly_digest_command_shows_experiments(bot):
     assert "#1 a summer terrace at the library — Explore; 1 new value" in out[0]
     out = await bot.say("/kooste", lang="fi")
     assert "🧪 Kokeilut 1 käynnissä" in out[0] and "— Tutki; 1 uusi arvo" in out[0]
+
+
+async def test_public_export_through_the_area_publication(bot):
+    from handlers import digest
+
+    await _setup(bot)
+    await say(bot, "/join 1", user="u3", name="Aino Secret")
+    await say(bot, "/indicator 1 volunteers | people | 10", user="u3")
+    await say(bot, "/measure 1 volunteers 4 1.11.2026", user="u3", name="Aino Secret")
+    await say(bot, "/area Maunula", user="admin")
+    hidden = await digest.render_export(bot.services, "experiments", "json", first="2026-W48", last="2026-W48", public=True)
+    assert b"volunteers" not in hidden  # not published yet
+    assert (await say(bot, "/publish experiments", user="admin"))[0].startswith("The area Maunula publishes")
+    shown = (await digest.render_export(bot.services, "experiments", "json", first="2026-W48", last="2026-W48", public=True)).decode("utf-8-sig")
+    assert "volunteers" in shown and "Aino Secret" not in shown and "fake:" not in shown
