@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import UniqueConstraint, and_, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -72,6 +73,17 @@ class TransportState(SQLModel, table=True):
 
 
 # --- queries -----------------------------------------------------------------------------
+
+
+async def commit_unique(session: AsyncSession) -> bool:
+    """Commit; False (rolled back, nothing changed) when a unique constraint says the row
+    exists already — e.g. a concurrent request or another instance was first."""
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        return False
+    return True
 
 
 async def ensure_chat(session: AsyncSession, key: str, platform: str, title: str, now: datetime) -> Chat:

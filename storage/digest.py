@@ -7,12 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import HELSINKI
-from storage.core import Chat
+from storage.core import Chat, commit_unique
 from storage.types import UTCDateTime
 
 #: what an admin may publish for an area as open data
@@ -123,12 +122,7 @@ def weeks_between(first: str, last: str) -> list[str]:
 async def insert_digest(session: AsyncSession, digest: Digest) -> bool:
     """Store the record; False (and nothing changed) if this chat's week exists already."""
     session.add(digest)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    return True
+    return await commit_unique(session)
 
 
 async def existing_weeks(

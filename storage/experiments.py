@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import commit_unique
 from storage.ideas import Idea
 from storage.types import UTCDateTime
 
@@ -122,12 +123,7 @@ async def join(session: AsyncSession, exp: Experiment, person_key: str, name: st
     if exp.owner_key is None:
         exp.owner_key, exp.owner_name = person_key, name[:255]
         session.add(exp)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    return True
+    return await commit_unique(session)
 
 
 async def leave(session: AsyncSession, exp: Experiment, person_key: str) -> bool:
@@ -176,12 +172,7 @@ async def add_indicator(session: AsyncSession, exp: Experiment, *, name: str, un
     ind = Indicator(experiment_id=exp.id, number=number, key=name.casefold()[:100], name=name[:100], unit=unit[:32],
                     target=target, direction=direction, created_at=now)
     session.add(ind)
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return None
-    return ind
+    return ind if await commit_unique(session) else None
 
 
 async def find_indicator(session: AsyncSession, experiment_id: int, ref: str) -> Indicator | None:
