@@ -13,9 +13,12 @@ import argparse
 import asyncio
 import re
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also runnable as a plain script
 
 from tests.matrix.conftest import BotRunner, MatrixUser, body
 from tests.matrix.synapse import Synapse
