@@ -43,6 +43,10 @@ class Database:
                 settings = dict(p[2:].split("=", 1) for p in options.split() if p.startswith("-c") and "=" in p)
                 self.url = self.url.difference_update_query(["options"])
                 kwargs["connect_args"] = {"server_settings": settings}
+        if self.is_sqlite:
+            # Sessions end their own transactions; the pool's extra ROLLBACK on return is a wasted
+            # round trip to the driver thread per session.
+            kwargs["pool_reset_on_return"] = None
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
