@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint, delete, func, insert, select, update
+from sqlalchemy import Text, UniqueConstraint, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -61,6 +61,15 @@ class IdeaEvent(SQLModel, table=True):
     note: str = Field(default="", sa_type=Text)
 
 
+# Built once: the idea's number is taken in the same statement as the insert.
+_INSERT_IDEA = (
+    insert(Idea)
+    .values(number=select(func.coalesce(func.max(Idea.number), 0) + 1)
+            .where(Idea.chat_key == bindparam("number_chat")).scalar_subquery())
+    .returning(Idea.id, Idea.number)
+)
+
+
 async def create_idea(
     session: AsyncSession,
     *,
@@ -74,30 +83,27 @@ async def create_idea(
     source_message_id: str | None,
 ) -> Idea:
     """Insert an idea with the chat's next number and commit (one statement for the number and
-    the row, so concurrent writers cannot take the same number; retried on a clash)."""
-    next_number = (
-        select(func.coalesce(func.max(Idea.number), 0) + 1).where(Idea.chat_key == chat_key).scalar_subquery()
-    )
+    the row, so concurrent writers cannot take the same number; retried on a clash).
+    Core statements on the session's connection: this is the bot's hottest write."""
     values = dict(
-        chat_key=chat_key, number=next_number, text=text, search=search, tags=" ".join(tags),
-        author_key=author_key, author_name=author_name[:255], status="new", support_count=0,
-        created_at=now, updated_at=now, source_message_id=source_message_id,
+        chat_key=chat_key, text=text, search=search, tags=" ".join(tags), author_key=author_key,
+        author_name=author_name[:255], status="new", support_count=0, created_at=now, updated_at=now,
+        source_message_id=source_message_id,
     )
     for _attempt in range(5):
+        conn = await session.connection()
         try:
-            row = (await session.execute(insert(Idea).values(**values).returning(Idea.id, Idea.number))).one()
+            idea_id, number = (await conn.execute(_INSERT_IDEA, {**values, "number_chat": chat_key})).one()
         except IntegrityError:
             await session.rollback()
             continue
-        idea_id, number = row
         if tags:
-            await session.execute(insert(IdeaTag), [{"idea_id": idea_id, "tag": t} for t in tags])
-        await session.execute(insert(IdeaEvent).values(
-            idea_id=idea_id, at=now, actor_key=author_key, actor_name=author_name[:255], action="created",
-            to_status="new", note=""))
+            await conn.execute(insert(IdeaTag), [{"idea_id": idea_id, "tag": t} for t in tags])
+        await conn.execute(insert(IdeaEvent), {
+            "idea_id": idea_id, "at": now, "actor_key": author_key, "actor_name": author_name[:255],
+            "action": "created", "from_status": None, "to_status": "new", "note": ""})
         await session.commit()
-        values.update(id=idea_id, number=number)
-        return Idea(**values)
+        return Idea(id=idea_id, number=number, **values)
     raise RuntimeError("could not allocate an idea number")
 
 
@@ -124,8 +130,12 @@ async def by_message(session: AsyncSession, chat_key: str, message_id: str) -> I
 
 async def set_bot_message(session: AsyncSession, idea_id: int, message_id: str | None) -> None:
     if message_id:
-        await session.execute(update(Idea).where(Idea.id == idea_id).values(bot_message_id=message_id))
+        conn = await session.connection()
+        await conn.execute(_SET_BOT_MESSAGE, {"idea": idea_id, "bot_message_id": message_id})
         await session.commit()
+
+
+_SET_BOT_MESSAGE = update(Idea).where(Idea.id == bindparam("idea"))
 
 
 async def add_support(session: AsyncSession, idea: Idea, person_key: str, now: datetime) -> bool:
