@@ -9,6 +9,7 @@ import contextlib
 import pytest
 
 from bot.app import App
+from bot.clock import ManualClock
 from bot.config import Settings, TelegramSettings
 from bot.telegram import TelegramTransport
 from tests.telegram.emulator import BotApiEmulator
@@ -56,7 +57,7 @@ async def start_bot(tmp_path, emu):
     after ``stop()`` for a restart on the same store)."""
     running: list[Running] = []
 
-    async def start(*, data_dir=None, database_url=None, clock=None, **overrides) -> Running:
+    async def start(*, data_dir=None, database_url=None, clock=None, scheduler=True, **overrides) -> Running:
         settings = Settings.model_construct(**{
             **dict(Settings.model_construct()), "data_dir": data_dir or tmp_path, "database_url": database_url,
             "telegram": telegram_settings(emu, **overrides)})
@@ -64,7 +65,8 @@ async def start_bot(tmp_path, emu):
         transport = TelegramTransport(settings.telegram, app.services)
         app.add_transport(transport)
         await app.open()
-        await app.jobs.start()
+        if scheduler:  # tests with a ManualClock run the due jobs themselves
+            await app.jobs.start()
         bot = Running(app, transport)
         bot.task = asyncio.create_task(transport.start(bot.dispatch))
         running.append(bot)
@@ -75,6 +77,15 @@ async def start_bot(tmp_path, emu):
     yield start
     for bot in running:  # whatever a test left running
         await bot.stop()
+
+
+@pytest.fixture
+async def clocked(start_bot):
+    """A bot on a ManualClock whose due jobs the test runs itself: ``(app, clock)``."""
+    clock = ManualClock()
+    bot = await start_bot(clock=clock, scheduler=False)
+    yield bot.app, clock
+    await bot.stop()
 
 
 @pytest.fixture

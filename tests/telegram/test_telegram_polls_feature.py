@@ -3,43 +3,17 @@ emulator. Three people vote, the poll closes on time, the result message appears
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import pytest
 
-from bot.app import App
-from bot.clock import ManualClock
-from bot.config import Settings, TelegramSettings
-from bot.telegram import TelegramTransport
 from storage import polls as store
-from tests.telegram.emulator import BotApiEmulator
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-async def tgbot(tmp_path):
-    emu = await BotApiEmulator().start()
-    clock = ManualClock()
-    settings = Settings.model_construct(**{
-        **dict(Settings.model_construct()), "data_dir": tmp_path, "database_url": None,
-        "telegram": TelegramSettings(token=emu.token, base_url=emu.base_url, base_file_url=emu.base_file_url,
-                                     poll_timeout=1, retry_backoff=0.05, retry_backoff_max=0.5)})
-    app = App(settings, clock=clock)
-    transport = TelegramTransport(settings.telegram, app.services)
-    app.add_transport(transport)
-    await app.open()
-    task = asyncio.create_task(transport.start(app.dispatch))
-    await emu.wait_call("getUpdates")
-    try:
-        yield emu, app, clock
-    finally:
-        await transport.stop()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await app.db.close()
-        await emu.stop()
+def tgbot(emu, clocked):
+    app, clock = clocked
+    return emu, app, clock
 
 
 async def _counts(app, chat_key: str):
