@@ -542,13 +542,8 @@ async def test_status_command_moving_the_idea_stops_requests(bot):
 
 
 def test_bench_smoke(capsys):
-    import importlib.util
-    from pathlib import Path
+    from bench import experiments_bench as bench
 
-    path = Path(__file__).resolve().parent.parent / "bench" / "experiments_bench.py"
-    spec = importlib.util.spec_from_file_location("experiments_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     figures = bench.main(6, 2)
     assert figures["values_per_s"] > 0 and figures["asks_per_s"] > 0 and figures["chart_kb"] > 1
     assert "values/s" in capsys.readouterr().out

@@ -2,7 +2,6 @@
 .ics round-trip, permissions, bad input, languages. Real App + SQLite + ManualClock."""
 
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import recurring_ical_events
@@ -22,8 +21,6 @@ from handlers.meetings import digest as meetings_digest
 from handlers.when import HELSINKI
 from storage import meetings as store
 from storage.core import Job
-
-BENCH = Path(__file__).resolve().parent.parent / "bench" / "meetings_bench.py"
 
 # The TestBot clock starts at Mon 23 Nov 2026 10:00 UTC = 12:00 in Helsinki.
 
@@ -409,29 +406,9 @@ async def test_digest_and_exports(admin_bot):
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def pg_database():
-    """A fresh PostgreSQL database (asyncpg takes no search_path option in the URL)."""
-    import uuid
-
-    import asyncpg
-
-    from tests.conftest import PG_URL
-
-    name = "t_meet_" + uuid.uuid4().hex[:10]
-    base = PG_URL.replace("postgresql+asyncpg", "postgresql")
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    yield PG_URL.rsplit("/", 1)[0] + "/" + name
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    await conn.close()
-
-
 @pytest.mark.postgres
-async def test_on_postgresql(make_bot, pg_database, tmp_path):
-    pg = await make_bot(database_url=pg_database, data_dir=tmp_path / "pg")
+async def test_on_postgresql(make_bot, pg_url, tmp_path):
+    pg = await make_bot(database_url=pg_url, data_dir=tmp_path / "pg")
     pg.make_admin("admin")
     await create(pg, "huomenna klo 18 Kokous")
     await pg.say("/rsvp 1 yes", user="u2")
@@ -444,11 +421,8 @@ async def test_on_postgresql(make_bot, pg_database, tmp_path):
 
 
 async def test_bench_smoke(tmp_path):
-    import importlib.util
+    from bench import meetings_bench as bench
 
-    spec = importlib.util.spec_from_file_location("meetings_bench", BENCH)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
     r = await bench.rebuild(tmp_path / "a", 6)
     assert r["reminders"] == 12 and r["pending"] == 18
     s = await bench.same_minute(tmp_path / "b", 5)
@@ -464,9 +438,9 @@ async def test_odd_input_never_crashes(admin_bot, text):
 
 
 @pytest.mark.postgres
-async def test_two_instances_send_each_reminder_once(make_bot, pg_database, tmp_path):
-    one = await make_bot(database_url=pg_database, data_dir=tmp_path / "one")
-    two = await make_bot(database_url=pg_database, data_dir=tmp_path / "two")
+async def test_two_instances_send_each_reminder_once(make_bot, pg_url, tmp_path):
+    one = await make_bot(database_url=pg_url, data_dir=tmp_path / "one")
+    two = await make_bot(database_url=pg_url, data_dir=tmp_path / "two")
     one.make_admin("admin")
     for hour in range(10, 20):
         await create(one, f"huomenna klo {hour} Kokous {hour}")
