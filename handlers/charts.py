@@ -46,15 +46,7 @@ def bar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], *,
     ax.set_xticks(range(len(categories)), [_wrap(c) for c in categories], fontsize=8)
     if ylim:
         ax.set_ylim(*ylim)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    if len(series) > 1:
-        ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, title=title, ylabel=ylabel, legend=len(series) > 1, grid_axis="y")
 
 
 def radar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], *, title: str = "",
@@ -91,13 +83,18 @@ def line_figure(series: dict[str, Sequence[tuple[datetime, float]]], *, title: s
                 color=PALETTE[i % len(PALETTE)])
     ax.xaxis.set_major_formatter(DateFormatter(date_format))
     fig.autofmt_xdate()
+    return _finish(fig, ax, title=title, ylabel=ylabel, legend=len(series) > 1, grid_axis="both")
+
+
+def _finish(fig: Figure, ax, *, title: str, ylabel: str, legend: bool, grid_axis: str) -> Figure:
+    """Labels, legend and grid shared by the cartesian charts."""
     if ylabel:
         ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    if len(series) > 1:
+    if legend:
         ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.grid(axis=grid_axis, alpha=0.3)
     fig.tight_layout()
     return fig
 
