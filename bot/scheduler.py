@@ -121,9 +121,8 @@ class JobRunner:
             except Exception as exc:
                 log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
                 async with self.services.db.session() as session:
+                    # back in the queue with back-off; run_due's closing _wake_next schedules it
                     await release_job(session, job, self.services.clock.now(), repr(exc))
-                    if job.attempts < 8:
-                        self.wake(self.services.clock.now() + timedelta(seconds=15 * 2 ** max(0, job.attempts - 1)))
                 return False
             async with self.services.db.session() as session:
                 await finish_job(session, job.id, self.services.clock.now())

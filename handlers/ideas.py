@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import tomllib
 import unicodedata
@@ -14,6 +15,8 @@ from bot.i18n import N_, _, current_language, format_date, format_datetime, nget
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from storage import ideas as store
+
+log = logging.getLogger(__name__)
 
 #: documented limit for an idea's text (README)
 MAX_IDEA_CHARS = 1000
@@ -248,7 +251,7 @@ async def _refresh_buttons(ctx: Context, idea: store.Idea) -> None:
     try:
         await ctx.edit(idea.bot_message_id, await _ack_text(ctx, idea), support_buttons(idea))
     except Exception:  # the message may be gone; the support is stored anyway
-        pass
+        log.info("could not refresh idea message %s in %s", idea.bot_message_id, ctx.chat_key, exc_info=True)
 
 
 async def _ack_text(ctx: Context, idea: store.Idea) -> str:
