@@ -70,6 +70,10 @@ class Theme:
     def matches(self, word: str) -> bool:
         return word in self.exact or word.startswith(self.prefixes)
 
+    def matches_any(self, words: set[str]) -> bool:
+        return not self.exact.isdisjoint(words) or bool(self.prefixes) and any(
+            w.startswith(self.prefixes) for w in words)
+
 
 def load_themes(path: Path = THEMES_FILE) -> tuple[Theme, ...]:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -105,10 +109,13 @@ def _has_words(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc, except tab and newline
+_BLANKS = re.compile(r"[ \t]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
 def _clean(text: str) -> str:
-    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    text = re.sub(r"[ \t]+", " ", text)
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _BLANK_LINES.sub("\n\n", _BLANKS.sub(" ", _CONTROL.sub("", text))).strip()
 
 
 def parse_idea(raw: str) -> ParsedIdea:
@@ -129,9 +136,10 @@ def parse_idea(raw: str) -> ParsedIdea:
     if not _has_words(text):
         raise UserError(_("Please describe the idea in words, not only with symbols or emoji."))
     tags: list[str] = []
-    words = [w.casefold() for w in _WORD.findall(text)]
+    words = {w.casefold() for w in _WORD.findall(text)}
+    words.update(hashtags)
     for theme in THEMES:
-        if any(theme.matches(w) for w in words + hashtags):
+        if theme.matches_any(words):
             tags.append(theme.id)
     for tag in hashtags:
         if tag in IDEA_HASHTAGS or any(t.matches(tag) for t in THEMES):
@@ -201,21 +209,20 @@ async def _get(ctx: Context, session, number: int) -> store.Idea:
 
 async def capture(ctx: Context, text: str) -> None:
     parsed = parse_idea(text)
-    async with ctx.db.session() as session:
-        idea = await store.create_idea(
-            session, chat_key=ctx.chat_key, author_key=ctx.sender_key, author_name=ctx.event.sender_name,
-            text=parsed.text, tags=list(parsed.tags), search=parsed.search, now=ctx.now(),
-            source_message_id=ctx.event.message_id,
-        )
-        # Stored and committed: only now acknowledge.
-        lines = [
-            "💡 " + b(_("Idea #{number} saved.").format(number=idea.number)) + " " + esc(_short(parsed.text)),
-        ]
-        if parsed.tags:
-            lines.append(_("Tags: {tags}").format(tags=tags_text(parsed.tags)))
-        lines.append(esc(_("Support it with 👍 or {command} {number}.").format(command=ctx.cmd("support"), number=idea.number)))
-        message_id = await ctx.reply("\n".join(lines), support_buttons(idea), quote=True)
-        await store.set_bot_message(session, idea.id, message_id)
+    idea = await store.create_idea(
+        ctx.db, chat_key=ctx.chat_key, author_key=ctx.sender_key, author_name=ctx.event.sender_name,
+        text=parsed.text, tags=list(parsed.tags), search=parsed.search, now=ctx.now(),
+        source_message_id=ctx.event.message_id,
+    )
+    # Stored and committed: only now acknowledge.
+    lines = [
+        "💡 " + b(_("Idea #{number} saved.").format(number=idea.number)) + " " + esc(_short(parsed.text)),
+    ]
+    if parsed.tags:
+        lines.append(_("Tags: {tags}").format(tags=tags_text(parsed.tags)))
+    lines.append(esc(_("Support it with 👍 or {command} {number}.").format(command=ctx.cmd("support"), number=idea.number)))
+    message_id = await ctx.reply("\n".join(lines), support_buttons(idea), quote=True)
+    await store.set_bot_message(ctx.db, idea.id, message_id)
 
 
 async def idea_cmd(ctx: Context, args: str) -> None:

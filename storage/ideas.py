@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Text, UniqueConstraint, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.db import Database
 from storage.types import UTCDateTime
 
 STATUSES = ("new", "discussed", "experiment", "project", "done", "archived", "withdrawn")
@@ -61,17 +63,58 @@ class IdeaEvent(SQLModel, table=True):
     note: str = Field(default="", sa_type=Text)
 
 
-# Built once: the idea's number is taken in the same statement as the insert.
-_INSERT_IDEA = (
-    insert(Idea)
-    .values(number=select(func.coalesce(func.max(Idea.number), 0) + 1)
-            .where(Idea.chat_key == bindparam("number_chat")).scalar_subquery())
-    .returning(Idea.id, Idea.number)
-)
+@dataclass(frozen=True)
+class NewIdea:
+    id: int
+    number: int
+    support_count: int = 0
+
+
+# Built once: the hot path's statements.
+# max() of one chat is a single seek in the (chat_key, number) index; grouped over several chats it
+# would scan them.
+_LAST_NUMBER = select(func.max(Idea.number)).where(Idea.chat_key == bindparam("chat"))
+_INSERT_IDEAS = insert(Idea).returning(Idea.id, sort_by_parameter_order=True)
+_INSERT_TAGS = insert(IdeaTag)
+_INSERT_EVENTS = insert(IdeaEvent)
+
+
+_LOCK_CHAT_NUMBERS = select(func.pg_advisory_xact_lock(func.hashtext("idea-number:" + bindparam("chat"))))
+
+
+def insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[NewIdea]:
+    """Batch write of new ideas (row values, tags): each gets its chat's next number, its tags
+    and its first history entry."""
+    if conn.dialect.name == "postgresql":
+        # Concurrent transactions take a chat's numbers one after the other (held to the commit).
+        # On SQLite the writer's BEGIN IMMEDIATE already excludes every other writer.
+        for chat in sorted({row["chat_key"] for row, _tags in items}):
+            conn.execute(_LOCK_CHAT_NUMBERS, {"chat": chat})
+    return _insert_ideas(conn, items)
+
+
+def _insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[NewIdea]:
+    last: dict[str, int] = {}
+    rows = []
+    for row, _tags in items:
+        chat = row["chat_key"]
+        if chat not in last:
+            last[chat] = conn.execute(_LAST_NUMBER, {"chat": chat}).scalar() or 0
+        last[chat] += 1
+        rows.append({**row, "number": last[chat]})
+    ids = conn.execute(_INSERT_IDEAS, rows).scalars().all()
+    tags = [{"idea_id": idea_id, "tag": t} for idea_id, (_row, tags) in zip(ids, items, strict=True) for t in tags]
+    if tags:
+        conn.execute(_INSERT_TAGS, tags)
+    conn.execute(_INSERT_EVENTS, [
+        {"idea_id": idea_id, "at": row["created_at"], "actor_key": row["author_key"], "actor_name": row["author_name"],
+         "action": "created", "from_status": None, "to_status": "new", "note": ""}
+        for idea_id, row in zip(ids, rows, strict=True)])
+    return [NewIdea(idea_id, row["number"]) for idea_id, row in zip(ids, rows, strict=True)]
 
 
 async def create_idea(
-    session: AsyncSession,
+    db: Database,
     *,
     chat_key: str,
     author_key: str,
@@ -81,30 +124,15 @@ async def create_idea(
     search: str,
     now: datetime,
     source_message_id: str | None,
-) -> Idea:
-    """Insert an idea with the chat's next number and commit (one statement for the number and
-    the row, so concurrent writers cannot take the same number; retried on a clash).
-    Core statements on the session's connection: this is the bot's hottest write."""
-    values = dict(
+) -> NewIdea:
+    """Store a new idea and commit; returns its id and number. The bot's hottest write, so it goes
+    through the store's batch writer (see ``Database.write``)."""
+    row = dict(
         chat_key=chat_key, text=text, search=search, tags=" ".join(tags), author_key=author_key,
         author_name=author_name[:255], status="new", support_count=0, created_at=now, updated_at=now,
         source_message_id=source_message_id,
     )
-    for _attempt in range(5):
-        conn = await session.connection()
-        try:
-            idea_id, number = (await conn.execute(_INSERT_IDEA, {**values, "number_chat": chat_key})).one()
-        except IntegrityError:
-            await session.rollback()
-            continue
-        if tags:
-            await conn.execute(insert(IdeaTag), [{"idea_id": idea_id, "tag": t} for t in tags])
-        await conn.execute(insert(IdeaEvent), {
-            "idea_id": idea_id, "at": now, "actor_key": author_key, "actor_name": author_name[:255],
-            "action": "created", "from_status": None, "to_status": "new", "note": ""})
-        await session.commit()
-        return Idea(id=idea_id, number=number, **values)
-    raise RuntimeError("could not allocate an idea number")
+    return await db.write(insert_ideas, (row, tags))
 
 
 async def by_number(session: AsyncSession, chat_key: str, number: int) -> Idea | None:
@@ -128,14 +156,18 @@ async def by_message(session: AsyncSession, chat_key: str, message_id: str) -> I
     ).scalars().first()
 
 
-async def set_bot_message(session: AsyncSession, idea_id: int, message_id: str | None) -> None:
-    if message_id:
-        conn = await session.connection()
-        await conn.execute(_SET_BOT_MESSAGE, {"idea": idea_id, "bot_message_id": message_id})
-        await session.commit()
-
-
 _SET_BOT_MESSAGE = update(Idea).where(Idea.id == bindparam("idea"))
+
+
+def set_bot_messages(conn: Connection, items: list[tuple[int, str]]) -> list[None]:
+    conn.execute(_SET_BOT_MESSAGE, [{"idea": idea_id, "bot_message_id": message_id} for idea_id, message_id in items])
+    return [None] * len(items)
+
+
+async def set_bot_message(db: Database, idea_id: int, message_id: str | None) -> None:
+    """Remember the bot's message of an idea (so a 👍 on it supports the idea)."""
+    if message_id:
+        await db.write(set_bot_messages, (idea_id, message_id))
 
 
 async def add_support(session: AsyncSession, idea: Idea, person_key: str, now: datetime) -> bool:
