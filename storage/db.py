@@ -32,6 +32,10 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 #: A batch write: ``op(connection, items) -> results``, one result per item, in order. It must not
 #: commit, and may be run again on a subset of the items if the batch fails.
 BatchOp = Callable[[Connection, list], list]
+#: On the SQLite writer's connection, ``connection.info[WRITER_MEMO]`` is a dict the ops may keep
+#: derived facts in (the writer is the only writer of what they cover); it is emptied whenever a
+#: batch fails. Elsewhere it is absent.
+WRITER_MEMO = "kehrabot.writer_memo"
 
 
 class SQLiteWriter:
@@ -51,7 +55,9 @@ class SQLiteWriter:
         self.engine = create_engine(url.set(drivername="sqlite"))
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()  # lists of entries, None to stop
+        self._pending: list = []  # entries of this turn of the event loop, not handed over yet
+        self._unflushed = False  # run_soon() was called since the last barrier
         #: transactions committed and items written (for benchmarks and tests)
         self.commits = 0
         self.items = 0
@@ -66,32 +72,57 @@ class SQLiteWriter:
     async def run(self, op: BatchOp, item: Any) -> Any:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((op, item, loop, future))
+        if not self._pending:
+            # Hand over what this turn of the event loop produced in one go: one wake-up of the
+            # thread and larger batches, instead of a ping-pong per item.
+            loop.call_soon(self._hand_over)
+        self._pending.append((op, item, loop, future))
         return await future
+
+    def run_soon(self, op: BatchOp, item: Any) -> None:
+        """Queue a write without waiting for it; a failure is logged. Sessions opened later wait
+        for it (see ``barrier``)."""
+        loop = asyncio.get_running_loop()
+        if not self._pending:
+            loop.call_soon(self._hand_over)
+        self._pending.append((op, item, None, None))
+        self._unflushed = True
+
+    async def barrier(self) -> None:
+        """Wait until every write queued with ``run_soon`` so far is committed."""
+        if self._unflushed:
+            self._unflushed = False
+            await self.run(_nothing, None)
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            self._queue.put(batch)
 
     def close(self) -> None:
         """Finish what is queued, then stop."""
+        self._hand_over()
         self._queue.put(None)
         self._thread.join()
 
     def _loop(self) -> None:
         conn = self.engine.connect()
+        conn.info[WRITER_MEMO] = {}
         try:
             stop = False
             while not stop:
-                entry = self._queue.get()
-                if entry is None:
+                batch = self._queue.get()
+                if batch is None:
                     break
-                batch = [entry]
                 while len(batch) < self.MAX_BATCH:
                     try:
-                        entry = self._queue.get_nowait()
+                        more = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                    if entry is None:
+                    if more is None:
                         stop = True
                         break
-                    batch.append(entry)
+                    batch += more
                 self._settle(self._write(conn, batch))
         finally:
             conn.close()
@@ -100,10 +131,15 @@ class SQLiteWriter:
     def _write(self, conn: Connection, batch: list) -> list:
         """(loop, future, ok, value) for every entry of the batch."""
         groups: dict[BatchOp, list] = {}
+        results = []
         for entry in batch:
-            groups.setdefault(entry[0], []).append(entry)
+            if entry[0] is _nothing:  # a barrier: done once what came before it is committed
+                results.append((entry[2], entry[3], True, None))
+            else:
+                groups.setdefault(entry[0], []).append(entry)
+        if not groups:
+            return results
         try:
-            results = []
             with conn.begin():
                 for op, entries in groups.items():
                     values = op(conn, [item for _op, item, _loop, _future in entries])
@@ -111,9 +147,10 @@ class SQLiteWriter:
                         raise RuntimeError(f"{op.__qualname__} returned {len(values)} results for {len(entries)}")
                     results += [(loop, future, True, v) for (_op, _item, loop, future), v in zip(entries, values, strict=True)]
             self.commits += 1
-            self.items += len(batch)
+            self.items += sum(len(entries) for entries in groups.values())
             return results
-        except Exception as err:
+        except Exception as err:  # nothing of the batch is stored
+            conn.info[WRITER_MEMO] = {}  # what the ops remembered may have been rolled back
             if len(batch) == 1:
                 _op, _item, loop, future = batch[0]
                 return [(loop, future, False, err)]
@@ -124,12 +161,20 @@ class SQLiteWriter:
     def _settle(results: list) -> None:
         by_loop: dict = {}
         for loop, future, ok, value in results:
+            if future is None:  # queued with run_soon: nobody waits for it
+                if not ok:
+                    log.error("a queued write failed: %r", value)
+                continue
             by_loop.setdefault(loop, []).append((future, ok, value))
         for loop, items in by_loop.items():
             try:
                 loop.call_soon_threadsafe(_resolve, items)
             except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
                 log.warning("a write finished after its event loop closed")
+
+
+def _nothing(_conn: Connection, items: list) -> list:
+    return [None] * len(items)
 
 
 def _resolve(items: list) -> None:
@@ -178,6 +223,8 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session; commit explicitly. Rolled back on error."""
+        if self._writer is not None:
+            await self._writer.barrier()
         async with self._sessions() as session:
             try:
                 yield session
@@ -194,11 +241,23 @@ class Database:
         raises what the op raised, with nothing of it stored. For the hot writes: on SQLite on the
         single writer thread with group commit, elsewhere a transaction on the async engine."""
         if self._use_writer:
-            if self._writer is None:
-                self._writer = SQLiteWriter(self.url)
-            return await self._writer.run(op, item)
+            return await self._ensure_writer().run(op, item)
         async with self.engine.begin() as conn:
             return (await conn.run_sync(op, [item]))[0]
+
+    async def write_soon(self, op: BatchOp, item: Any) -> None:
+        """Like ``write``, for what may be committed a moment after the caller goes on (a failure
+        is logged, not raised): on SQLite it is queued, and every session opened later waits for
+        it, so later reads see it. Not for anything a person was told is saved."""
+        if self._use_writer:
+            self._ensure_writer().run_soon(op, item)
+        else:
+            await self.write(op, item)
+
+    def _ensure_writer(self) -> SQLiteWriter:
+        if self._writer is None:
+            self._writer = SQLiteWriter(self.url)
+        return self._writer
 
     async def upgrade(self) -> None:
         from storage.migrate import upgrade

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.db import Database
+from storage.db import WRITER_MEMO, Database
 from storage.types import UTCDateTime
 
 STATUSES = ("new", "discussed", "experiment", "project", "done", "archived", "withdrawn")
@@ -74,7 +74,9 @@ class NewIdea:
 # max() of one chat is a single seek in the (chat_key, number) index; grouped over several chats it
 # would scan them.
 _LAST_NUMBER = select(func.max(Idea.number)).where(Idea.chat_key == bindparam("chat"))
-_INSERT_IDEAS = insert(Idea).returning(Idea.id, sort_by_parameter_order=True)
+# Without sort_by_parameter_order, SQLAlchemy sends a batch as one INSERT … RETURNING (with it, one
+# statement per row on SQLite); the rows are matched back by their (chat, number).
+_INSERT_IDEAS = insert(Idea).returning(Idea.id, Idea.chat_key, Idea.number)
 _INSERT_TAGS = insert(IdeaTag)
 _INSERT_EVENTS = insert(IdeaEvent)
 
@@ -94,7 +96,10 @@ def insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[
 
 
 def _insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[NewIdea]:
-    last: dict[str, int] = {}
+    # The SQLite writer is the only one inserting ideas, so it remembers each chat's last number
+    # (its memo is dropped whenever a batch fails; a stale one could only cause a unique clash).
+    memo = conn.info.get(WRITER_MEMO)
+    last: dict[str, int] = memo.setdefault("idea-numbers", {}) if memo is not None else {}
     rows = []
     for row, _tags in items:
         chat = row["chat_key"]
@@ -102,7 +107,8 @@ def _insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list
             last[chat] = conn.execute(_LAST_NUMBER, {"chat": chat}).scalar() or 0
         last[chat] += 1
         rows.append({**row, "number": last[chat]})
-    ids = conn.execute(_INSERT_IDEAS, rows).scalars().all()
+    by_number = {(chat, number): idea_id for idea_id, chat, number in conn.execute(_INSERT_IDEAS, rows)}
+    ids = [by_number[row["chat_key"], row["number"]] for row in rows]
     tags = [{"idea_id": idea_id, "tag": t} for idea_id, (_row, tags) in zip(ids, items, strict=True) for t in tags]
     if tags:
         conn.execute(_INSERT_TAGS, tags)
@@ -165,9 +171,10 @@ def set_bot_messages(conn: Connection, items: list[tuple[int, str]]) -> list[Non
 
 
 async def set_bot_message(db: Database, idea_id: int, message_id: str | None) -> None:
-    """Remember the bot's message of an idea (so a 👍 on it supports the idea)."""
+    """Remember the bot's message of an idea (so a 👍 on it supports the idea). Written soon, not
+    waited for: a reaction to the person's own message works as well, should this be lost."""
     if message_id:
-        await db.write(set_bot_messages, (idea_id, message_id))
+        await db.write_soon(set_bot_messages, (idea_id, message_id))
 
 
 async def add_support(session: AsyncSession, idea: Idea, person_key: str, now: datetime) -> bool:

@@ -22,9 +22,13 @@ def _numbers(path, chat: str) -> list[int]:
 
 
 async def _capture_from_chats(bot: TestBot, chats: int, per_chat: int) -> None:
+    for c in range(chats):  # everyone has said something before (chat and languages known)
+        for u in range(3):
+            await bot.event(chat_id=f"g{c}", sender_id=f"u{u}", sender_name="U", text="moi", chat_title="g")
+
     async def chat(c: int) -> None:
         for i in range(per_chat):
-            await bot.event(chat_id=f"g{c}", sender_id=f"u{i}", sender_name="U", text=f"/idea idea {i} of chat {c}",
+            await bot.event(chat_id=f"g{c}", sender_id=f"u{i % 3}", sender_name="U", text=f"/idea idea {i} of chat {c}",
                             message_id=f"m{c}-{i}", chat_title="g")
 
     await asyncio.gather(*(chat(c) for c in range(chats)))
@@ -37,9 +41,33 @@ async def test_concurrent_captures_share_commits_and_get_distinct_numbers(bot, t
         assert _numbers(tmp_path / "kehrabot.sqlite3", f"fake:g{c}") == list(range(1, 16))
     acks = [s.plain for s in bot.transport.sent]
     assert len(acks) == 120 and all("#" in a for a in acks)
-    # 120 ideas + 120 message ids were written in far fewer transactions than 240
+    async with bot.services.db.session() as s:  # waits for the message ids queued with write_soon
+        from sqlalchemy import func, select
+
+        unset = (await s.execute(select(func.count()).where(store.Idea.bot_message_id.is_(None)))).scalar_one()
+    assert unset == 0
+    # 120 ideas and their 120 bot message ids, in far fewer transactions than ideas
     assert writer.items == 240
-    assert writer.commits < 200
+    assert writer.commits <= 60
+
+
+async def test_a_reaction_right_after_the_capture_finds_the_idea(bot):
+    await bot.say("/idea Penkkejä puistoon")
+    bot_message = bot.transport.sent[-1].message_id
+    await bot.react(bot_message, user="u2")  # the message id was queued, not awaited: the read waits
+    assert "(1)" in bot.transport.sent[-1].reply.buttons[0][0].label
+
+
+async def test_a_failed_queued_write_is_logged_not_raised(bot, caplog):
+    db = bot.services.db
+
+    def broken(conn, items):
+        raise ValueError("broken op")
+
+    await db.write_soon(broken, 1)
+    async with db.session():
+        pass  # the barrier waited for it
+    assert any("queued write failed" in r.message and "broken op" in r.message for r in caplog.records)
 
 
 async def test_a_failing_write_fails_only_its_own_caller(bot, tmp_path):
