@@ -70,9 +70,6 @@ class Theme:
     def matches(self, word: str) -> bool:
         return word in self.exact or word.startswith(self.prefixes)
 
-    def matches_any(self, words: set[str]) -> bool:
-        return not self.exact.isdisjoint(words) or bool(self.prefixes) and any(
-            w.startswith(self.prefixes) for w in words)
 
 
 def load_themes(path: Path = THEMES_FILE) -> tuple[Theme, ...]:
@@ -91,8 +88,43 @@ def load_themes(path: Path = THEMES_FILE) -> tuple[Theme, ...]:
     return tuple(themes)
 
 
+class ThemeIndex:
+    """Which themes a word points to: one dict lookup and one prefix test per word."""
+
+    def __init__(self, themes: tuple[Theme, ...]) -> None:
+        self.order = {t.id: i for i, t in enumerate(themes)}
+        self.exact: dict[str, set[str]] = {}
+        self.by_prefix: dict[str, set[str]] = {}
+        for theme in themes:
+            for word in theme.exact:
+                self.exact.setdefault(word, set()).add(theme.id)
+            for prefix in theme.prefixes:
+                self.by_prefix.setdefault(prefix, set()).add(theme.id)
+        self.prefixes = tuple(self.by_prefix)
+
+    def of_word(self, word: str) -> set[str]:
+        found = set(self.exact.get(word, ()))
+        if self.prefixes and word.startswith(self.prefixes):
+            for prefix, ids in self.by_prefix.items():
+                if word.startswith(prefix):
+                    found |= ids
+        return found
+
+    def of_words(self, words: set[str]) -> list[str]:
+        """Theme ids in the themes' own order."""
+        found: set[str] = set()
+        for word in words:
+            hit = self.exact.get(word)
+            if hit:
+                found |= hit
+            if self.prefixes and word.startswith(self.prefixes):
+                found |= self.of_word(word)
+        return sorted(found, key=self.order.__getitem__)
+
+
 THEMES = load_themes()
 THEMES_BY_ID = {t.id: t for t in THEMES}
+THEME_INDEX = ThemeIndex(THEMES)
 
 _HASHTAG = re.compile(r"(?<![\w#])#(\w[\w-]{0,63})")
 _WORD = re.compile(r"\w+")
@@ -135,14 +167,11 @@ def parse_idea(raw: str) -> ParsedIdea:
         )
     if not _has_words(text):
         raise UserError(_("Please describe the idea in words, not only with symbols or emoji."))
-    tags: list[str] = []
     words = {w.casefold() for w in _WORD.findall(text)}
     words.update(hashtags)
-    for theme in THEMES:
-        if theme.matches_any(words):
-            tags.append(theme.id)
+    tags = THEME_INDEX.of_words(words)
     for tag in hashtags:
-        if tag in IDEA_HASHTAGS or any(t.matches(tag) for t in THEMES):
+        if tag in IDEA_HASHTAGS or THEME_INDEX.of_word(tag):
             continue
         if tag not in tags:
             tags.append(tag)

@@ -246,3 +246,17 @@ async def test_numbers_are_per_chat_and_tags_stored(bot):
         tags = set((await s.execute(select(IdeaTag.tag))).scalars())
     assert rows == [("fake:a", 1), ("fake:a", 2), ("fake:b", 1)]
     assert tags == {"food", "kahvila"}
+
+
+def test_theme_index_agrees_with_each_themes_own_words():
+    from handlers.ideas import THEME_INDEX, THEMES
+
+    words = {"kirjasto", "x", "talo"}
+    for theme in THEMES:
+        words |= theme.exact | set(theme.prefixes) | {p + "ssa" for p in theme.prefixes}
+    for word in words:
+        assert THEME_INDEX.of_word(word) == {t.id for t in THEMES if t.matches(word)}, word
+    ordered = sorted(words)
+    for start in range(0, len(ordered), 7):
+        sample = set(ordered[start:start + 7])
+        assert THEME_INDEX.of_words(sample) == [t.id for t in THEMES if any(t.matches(w) for w in sample)]
