@@ -101,13 +101,13 @@ class ThemeIndex:
             for prefix in theme.prefixes:
                 self.by_prefix.setdefault(prefix, set()).add(theme.id)
         self.prefixes = tuple(self.by_prefix)
+        self.lengths = sorted({len(p) for p in self.prefixes})
 
     def of_word(self, word: str) -> set[str]:
         found = set(self.exact.get(word, ()))
         if self.prefixes and word.startswith(self.prefixes):
-            for prefix, ids in self.by_prefix.items():
-                if word.startswith(prefix):
-                    found |= ids
+            for n in self.lengths:
+                found |= self.by_prefix.get(word[:n], set())
         return found
 
     def of_words(self, words: set[str]) -> list[str]:
