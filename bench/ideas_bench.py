@@ -40,7 +40,7 @@ async def pipeline(data_dir: Path, n: int, chats: int) -> tuple[float, float]:
     users = [f"u{k}" for k in range(USERS)]
     for c in range(chats):  # steady state: everyone has spoken before (languages cached, chats known)
         for user in users:
-            await bot.event(**_event(f"g{c}", user, -1))
+            await bot.event(**{**_event(f"g{c}", user, -1), "text": "moi"})
     before = len(bot.transport.sent)
     per_chat = n // chats
 
