@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -58,6 +59,7 @@ class SQLiteWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # lists of entries, None to stop
         self._pending: list = []  # entries of this turn of the event loop, not handed over yet
         self._unflushed = False  # run_soon() was called since the last barrier
+        self._broken: Exception | None = None  # the store could not be opened
         #: transactions committed and items written (for benchmarks and tests)
         self.commits = 0
         self.items = 0
@@ -70,6 +72,8 @@ class SQLiteWriter:
         dbapi_conn.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN IMMEDIATE
 
     async def run(self, op: BatchOp, item: Any) -> Any:
+        if self._broken is not None:
+            raise self._broken
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending:
@@ -106,7 +110,14 @@ class SQLiteWriter:
         self._thread.join()
 
     def _loop(self) -> None:
-        conn = self.engine.connect()
+        try:
+            conn = self.engine.connect()
+        except Exception as err:  # e.g. the file cannot be opened: fail every write, never hang
+            log.error("the SQLite writer cannot open the store: %s", err)
+            self._broken = err
+            while (batch := self._queue.get()) is not None:
+                self._settle(_failed(batch, err))
+            return
         conn.info[WRITER_MEMO] = {}
         try:
             stop = False
@@ -123,7 +134,14 @@ class SQLiteWriter:
                         stop = True
                         break
                     batch += more
-                self._settle(self._write(conn, batch))
+                try:
+                    results = self._write(conn, batch)
+                except BaseException as err:  # a bug here must not leave callers waiting forever
+                    self._settle(_failed(batch, err))
+                    if not isinstance(err, Exception):
+                        raise
+                else:
+                    self._settle(results)
         finally:
             conn.close()
             self.engine.dispose()
@@ -151,9 +169,9 @@ class SQLiteWriter:
             return results
         except Exception as err:  # nothing of the batch is stored
             conn.info[WRITER_MEMO] = {}  # what the ops remembered may have been rolled back
-            if len(batch) == 1:
-                _op, _item, loop, future = batch[0]
-                return [(loop, future, False, err)]
+            if len(batch) == 1 or isinstance(err, OperationalError):
+                # alone, or the store itself failed (locked, disk full, I/O): no item is to blame
+                return _failed(batch, err)
             log.info("a batch of %d writes failed (%s); writing them one by one", len(batch), err)
             return [result for entry in batch for result in self._write(conn, [entry])]
 
@@ -175,6 +193,12 @@ class SQLiteWriter:
 
 def _nothing(_conn: Connection, items: list) -> list:
     return [None] * len(items)
+
+
+def _failed(batch: list, err: BaseException) -> list:
+    """Results for a batch that failed as a whole; barriers are still passed (what came before
+    them is finished, if not stored)."""
+    return [(loop, future, op is _nothing, None if op is _nothing else err) for op, _item, loop, future in batch]
 
 
 def _resolve(items: list) -> None:

@@ -4,6 +4,7 @@ import asyncio
 import sqlite3
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy.exc import IntegrityError
 
 from bot.testing import TestBot
@@ -129,3 +130,35 @@ async def test_postgres_concurrent_writers_in_one_chat_get_distinct_numbers(tmp_
         assert tags == 12
     finally:
         await bot.close()
+
+
+async def test_a_failing_store_fails_the_batch_at_once_without_retrying_each_item(bot):
+    from sqlalchemy.exc import OperationalError
+
+    calls = []
+
+    def locked(conn, items):
+        calls.append(len(items))
+        raise OperationalError("INSERT …", {}, Exception("database is locked"))
+
+    db = bot.services.db
+    await db.write(store.insert_ideas, (_row("fake:w", "starts the writer"), []))
+    results = await asyncio.gather(*(db.write(locked, i) for i in range(6)), return_exceptions=True)
+    assert all(isinstance(r, OperationalError) for r in results)
+    assert calls == [6]  # one try for the whole batch, not one more per item
+    assert (await db.write(store.insert_ideas, (_row("fake:w", "still works"), []))).number == 2
+
+
+async def test_a_store_that_cannot_be_opened_fails_writes_instead_of_hanging(tmp_path):
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from storage.db import SQLiteWriter
+
+    writer = SQLiteWriter(make_url(f"sqlite+aiosqlite:///{tmp_path}"))  # a directory, not a file
+    try:
+        for _ in range(2):  # the first while the thread finds out, the second after
+            with pytest.raises(OperationalError):
+                await asyncio.wait_for(writer.run(store.insert_ideas, (_row("fake:v", "x"), [])), 10)
+    finally:
+        await asyncio.to_thread(writer.close)
