@@ -221,18 +221,11 @@ class Database:
             database = self.url.database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-        else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
-            options = self.url.query.get("options")
-            if isinstance(options, str) and self.url.get_driver_name() == "asyncpg":
-                # asyncpg does not take libpq's "options=-csearch_path=…": pass them as server settings
-                settings = dict(p[2:].split("=", 1) for p in options.split() if p.startswith("-c") and "=" in p)
-                self.url = self.url.difference_update_query(["options"])
-                kwargs["connect_args"] = {"server_settings": settings}
-        if self.is_sqlite:
             # Sessions end their own transactions; the pool's extra ROLLBACK on return is a wasted
             # round trip to the driver thread per session.
             kwargs["pool_reset_on_return"] = None
+        else:
+            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
