@@ -144,6 +144,7 @@ _DATETIME_PATTERNS = {
     "en": "EEE d MMM yyyy HH:mm",
 }
 _DATE_PATTERNS = {"fi": "EEEEEE d.M.yyyy", "sv": "EEE d.M.yyyy", "en": "EEE d MMM yyyy"}
+_TIME_PATTERNS = {"fi": "H.mm", "sv": "H.mm", "en": "HH:mm"}
 
 
 def format_datetime(dt: datetime) -> str:
@@ -156,6 +157,11 @@ def format_datetime(dt: datetime) -> str:
 def format_date(dt: datetime) -> str:
     lang = current_language()
     return babel_dates.format_datetime(local(dt), _DATE_PATTERNS[lang], locale=_locale())
+
+
+def format_time(dt: datetime) -> str:
+    """Time of day in the current language, in Europe/Helsinki."""
+    return babel_dates.format_datetime(local(dt), _TIME_PATTERNS[current_language()], locale=_locale())
 
 
 def format_number(value: float, digits: int = 0) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from dateutil.rrule import rrulestr
@@ -20,7 +20,7 @@ from icalendar import Calendar, Event, vRecur
 from sqlalchemy import func, or_, select
 
 from bot.events import Button, FileOut, Kind, Role
-from bot.i18n import N_, _, current_language, format_datetime, ngettext
+from bot.i18n import N_, _, current_language, format_datetime, format_time, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import HELSINKI, WEEKDAY_WORDS, WhenError, parse_duration, parse_when, split_when
@@ -30,6 +30,10 @@ from storage.core import Chat, Job, cancel_jobs, schedule_job, set_chat_setting
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
+DEFAULT_DURATION = 120  # minutes, when no end time is given
+MAX_DURATION = 12 * 60
+# "18-20", "klo 17.30–19", "18:00 - 19:30": a start and an end time (not part of a date like 2026-12-01)
+_TIME_RANGE = re.compile(r"(?<![\d.:\-–])(\d{1,2}(?:[:.]\d{2})?)\s*[-–]\s*(\d{1,2})(?:[:.](\d{2}))?(?![\d:]|\.\d)")
 MAX_PLACE = 200
 DEFAULT_REMINDERS = (1440, 60)  # minutes before: a day and an hour
 DEFAULT_QUIET = (21, 8)  # no day-before reminders from 21:00 to 08:00
@@ -363,7 +367,7 @@ def offsets_text(offsets: list[int]) -> str:
 def meeting_lines(meeting: store.Meeting, occ: Occurrence | None) -> list[str]:
     lines = ["📅 " + b(_("Meeting #{number}: {title}").format(number=meeting.number, title=meeting.title))]
     if occ is not None:
-        when = esc(format_datetime(occ.start))
+        when = esc(format_datetime(occ.start) + "–" + format_time(occ.end))
         lines.append("🕕 " + (when + " " + esc(_("(moved)")) if occ.moved else when))
     if meeting.place:
         lines.append("📍 " + esc(meeting.place))
@@ -383,6 +387,30 @@ class MeetingSpec:
     rrule: str
     start: datetime
     last_start: datetime | None
+    duration_minutes: int = DEFAULT_DURATION
+
+
+def _split_end_time(head: str) -> tuple[str, tuple[int, int] | None, re.Match | None]:
+    """``head`` with a time range reduced to its start, the end (hour, minute) and the match."""
+    m = _TIME_RANGE.search(head)
+    if m is None:
+        return head, None, None
+    return head[: m.start()] + m[1] + head[m.end():], (int(m[2]), int(m[3] or 0)), m
+
+
+def _duration(start: datetime, end: tuple[int, int]) -> int:
+    hour, minute = end
+    if hour > 24 or minute > 59 or (hour == 24 and minute):
+        raise UserError(_("{time} is not a time of day.").format(time=f"{hour}.{minute:02d}"), show_usage=True)
+    local_start = start.astimezone(HELSINKI)
+    end_at = datetime.combine(local_start.date(), time(0), tzinfo=HELSINKI) + timedelta(hours=hour, minutes=minute)
+    if end_at <= local_start:
+        end_at += timedelta(days=1)  # past midnight
+    minutes = int((end_at.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
+    if minutes > MAX_DURATION:
+        raise UserError(_("The meeting would last {hours} hours; give an end time at most 12 hours after the start.")
+                        .format(hours=minutes // 60), show_usage=True)
+    return minutes
 
 
 def _clean(text: str) -> str:
@@ -393,6 +421,15 @@ def parse_meeting(text: str, now: datetime, lang: str) -> MeetingSpec:
     text = _clean(text)
     head, _sep, place = text.partition("@")
     head, place = head.strip(), place.strip()
+    short, end, match = _split_end_time(head)
+    if end is not None:
+        spec = _parse_meeting(short, place, now, lang)
+        if match.start() < len(short) - len(spec.title):  # the range was in the time, not in the title
+            return replace(spec, duration_minutes=_duration(spec.start, end))
+    return _parse_meeting(head, place, now, lang)
+
+
+def _parse_meeting(head: str, place: str, now: datetime, lang: str) -> MeetingSpec:
     if not head:
         raise UserError(_("Tell me when and what, for example: {example}").format(
             example=_("tue 1.12. at 18 Kehrä meeting @ Maunula house")), show_usage=True)
@@ -476,7 +513,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
         meeting = store.Meeting(
             uid=f"{uuid.uuid4().hex}@kehrabot", chat_key=ctx.chat_key, number=0, title=spec.title, place=spec.place,
             dtstart_local=spec.dtstart_local, rrule=spec.rrule, first_start=spec.start, last_start=spec.last_start,
-            created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
+            duration_minutes=spec.duration_minutes, created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
         )
         await store.create_meeting(session, meeting)
         occ = await schedule_next(session, meeting, ctx.now(), fresh=True)

@@ -125,19 +125,44 @@ def test_quiet_hours_move_the_day_before_reminder():
 
 async def test_create_echoes_weekday_date_in_each_language(admin_bot):
     fi = await create(admin_bot, "ti 1.12. klo 18 Kehräkokous @ Maunula-talo", lang="fi")
-    assert fi[0].splitlines()[:3] == ["📅 Kokous #1 sovittu: Kehräkokous", "🕕 ti 1.12.2026 klo 18.00",
+    assert fi[0].splitlines()[:3] == ["📅 Kokous #1 sovittu: Kehräkokous", "🕕 ti 1.12.2026 klo 18.00–20.00",
                                       "📍 Maunula-talo"]
     assert "Muistutan 1 päivä, 1 tunti ennen." in fi[0]
     sv = await create(admin_bot, "på tisdag kl. 18 Styrelsemöte", lang="sv")
-    assert sv[0].splitlines()[:2] == ["📅 Möte #2 inplanerat: Styrelsemöte", "🕕 tis 24.11.2026 kl. 18.00"]
+    assert sv[0].splitlines()[:2] == ["📅 Möte #2 inplanerat: Styrelsemöte", "🕕 tis 24.11.2026 kl. 18.00–20.00"]
     en = await create(admin_bot, "every other Wednesday 5pm Board @ Library", lang="en")
-    assert en[0].splitlines() [:4] == ["📅 Meeting #3 scheduled: Board", "🕕 Wed 25 Nov 2026 17:00", "📍 Library",
+    assert en[0].splitlines() [:4] == ["📅 Meeting #3 scheduled: Board", "🕕 Wed 25 Nov 2026 17:00–19:00", "📍 Library",
                                        "🔁 every other Wednesday"]
     listing = await admin_bot.say("/kokoukset", lang="fi")
     lines = listing[0].splitlines()
     assert lines[0] == "Tulevat kokoukset"
     assert lines[1].startswith("#2 ti 24.11.2026 klo 18.00 — Styrelsemöte")
     assert lines[2].startswith("#3 ke 25.11.2026 klo 17.00 — Board 📍 Library 🔁")
+
+
+@pytest.mark.parametrize(("text", "lang", "when", "title", "minutes"), [
+    ("ti 1.12. klo 17.30-19 Kehräkokous @ Maunula-talo", "fi", "ti 1.12.2026 klo 17.30–19.00", "Kehräkokous", 90),
+    ("1.12. kl. 18–18.45 Styrgruppen", "sv", "tis 1.12.2026 kl. 18.00–18.45", "Styrgruppen", 45),
+    ("December 1st 2026 18:00 - 21:30 Workshop", "en", "Tue 1 Dec 2026 18:00–21:30", "Workshop", 210),
+    ("ti 1.12. klo 22-1 Yötalkoot", "fi", "ti 1.12.2026 klo 22.00–1.00", "Yötalkoot", 180),
+    ("ti 1.12. klo 18 Nuoret 12-14 v", "fi", "ti 1.12.2026 klo 18.00–20.00", "Nuoret 12-14 v", 120),
+])
+async def test_an_end_time_sets_the_length(admin_bot, text, lang, when, title, minutes):
+    reply = (await create(admin_bot, text, lang=lang))[0].splitlines()
+    assert reply[1] == "🕕 " + when and reply[0].endswith(": " + title)
+    await admin_bot.say("/calendar 1", lang=lang)
+    (event,) = Calendar.from_ical(admin_bot.transport.sent[-1].file.data).walk("VEVENT")
+    assert event.decoded("DURATION") == timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ti 1.12. klo 8-23 Maraton", "would last 15 hours"),
+    ("ti 1.12. klo 18-25 Kokous", "25.00 is not a time of day"),
+])
+async def test_a_bad_end_time_is_explained(admin_bot, text, expected):
+    reply = (await create(admin_bot, text, lang="en"))[0]
+    assert expected in reply and "Usage" in reply
+    assert (await admin_bot.say("/meetings", lang="en"))[0].startswith("No meetings")
 
 
 async def test_user_text_is_escaped(admin_bot):
@@ -253,7 +278,7 @@ async def test_skip_move_and_cancel(admin_bot):
     move = await admin_bot.say("/siirrakokous 1 24.11. -> ke 25.11. klo 17", user="admin", lang="fi")
     assert move == ["🔀 Siirretty: Palaveri ajasta ti 24.11.2026 klo 18.00 aikaan ke 25.11.2026 klo 17.00."]
     show = (await admin_bot.say("/kokous 1", lang="fi"))[0].splitlines()
-    assert show[1] == "🕕 ke 25.11.2026 klo 17.00 (siirretty)"
+    assert show[1] == "🕕 ke 25.11.2026 klo 17.00–19.00 (siirretty)"
     assert show[3].startswith("Sitten: ti 8.12.2026 klo 18.00, ti 15.12.2026")
     assert show[4] == "Väliin jäävät: ti 1.12.2026"
     # the moved occurrence is reminded at its new time, the old time is not
