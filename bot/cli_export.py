@@ -19,7 +19,7 @@ def register(sub) -> None:
         "--public emits only what each area chose to publish, without names or platform ids.",
     )
     p.add_argument("what", help="digests, or a raw export: ideas, polls, meetings, checklist (whatever is installed)")
-    p.add_argument("--week", help="ISO week, e.g. 2026-W48 (default: last complete week)")
+    p.add_argument("--week", help="digests: ISO week, e.g. 2026-W48 (default: last complete week)")
     p.add_argument("--to-week", help="last ISO week of a range (default: --week)")
     p.add_argument("--area", help="only this area")
     p.add_argument("--format", choices=FORMATS, default="md")
@@ -69,6 +69,10 @@ def cmd_export(args: argparse.Namespace) -> int:
             known = ["digests", *export_names(services)]
             if args.what not in known:
                 print(f"export: unknown export {args.what!r}; available: {', '.join(known)}", file=sys.stderr)
+                return None
+            if args.what != "digests" and (args.week or args.to_week):
+                print(f"export: --week and --to-week choose digests; {args.what} is exported whole, every record "
+                      "with its own times (filter those)", file=sys.stderr)
                 return None
             start = first or shift_week(week_of(services.clock.now()), -1)
             end = last or start

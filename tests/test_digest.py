@@ -438,6 +438,8 @@ def test_cli_export_writes_files_and_progress(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "available: digests, " in err and "ideas" in err and "INFO" not in err
     assert main(["-c", str(config), "export", "digests", "--week", "48"]) == 2
+    assert main(["-c", str(config), "export", "ideas", "--week", "2026-W48", "-q"]) == 2
+    assert "exported whole" in capsys.readouterr().err
 
 
 def test_bench_smoke():
