@@ -13,6 +13,8 @@ class Kind(StrEnum):
     BUTTON = "button"
     REACTION = "reaction"
     POLL_VOTE = "poll_vote"
+    # the platform gave the chat a new id (a Telegram group upgraded to a supergroup): target_id
+    CHAT_MOVED = "chat_moved"
 
 
 class Role(IntEnum):

@@ -35,6 +35,7 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ChatType, ParseMode
 from telegram.error import (
     BadRequest,
+    ChatMigrated,
     Forbidden,
     InvalidToken,
     NetworkError,
@@ -248,6 +249,8 @@ class TelegramTransport:
         self._wake = asyncio.Event()  # set by stop()
         self._lanes: dict[str, deque[Update]] = {}
         self._lane_tasks: set[asyncio.Task] = set()
+        self._background: set[asyncio.Task] = set()
+        self._moved: dict[str, str] = {}  # old chat id -> new (a group that became a supergroup)
         self._queued: set[int] = set()
         self._inflight = 0
         self._handlers = asyncio.Semaphore(MAX_CONCURRENT)
@@ -543,9 +546,52 @@ class TelegramTransport:
             is_private=private, language_hint=self._language(user),
         )
 
+    def _migration(self, msg: Message) -> Incoming | None:
+        """The service message of a group that became a supergroup (it arrives in both chats)."""
+        if msg.migrate_to_chat_id:
+            old, new = msg.chat.id, msg.migrate_to_chat_id
+        elif msg.migrate_from_chat_id:
+            old, new = msg.migrate_from_chat_id, msg.chat.id
+        else:
+            return None
+        return Incoming(**{**self._base(msg.chat, msg.from_user), "chat_id": str(old)}, kind=Kind.CHAT_MOVED,
+                        target_id=str(new), message_id=str(msg.message_id))
+
+    async def chat_moved(self, old: str, new: str) -> None:
+        """After the store moved chat ``old`` to ``new``: our own native poll map too."""
+        self._moved[old] = new
+        async with self.services.db.session() as session:
+            await store.move_polls(session, old, new)
+
+    async def _to_chat(self, chat_id: str, call: Callable[[int], Coroutine[Any, Any, Any]]) -> Any:
+        """``call(native chat id)``; if Telegram says the group became a supergroup, again with
+        the new id, and the chat's data is moved there (in the background)."""
+        target = self._moved.get(chat_id, chat_id)
+        try:
+            return await call(_native(target))
+        except ChatMigrated as exc:
+            new = str(exc.new_chat_id)
+            self._moved[chat_id] = new
+            log.info("Telegram chat %s is now %s", chat_id, new)
+            task = asyncio.create_task(self._dispatch_move(chat_id, new))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return await call(exc.new_chat_id)
+
+    async def _dispatch_move(self, old: str, new: str) -> None:
+        try:
+            assert self._dispatch is not None
+            await self._dispatch(self, Incoming(platform=PLATFORM, chat_id=old, sender_id=old, kind=Kind.CHAT_MOVED,
+                                                target_id=new))
+        except Exception:
+            log.exception("could not move chat %s to %s", old, new)
+
     async def _events(self, update: Update) -> list[tuple[str, Incoming]]:
         if update.message is not None:
             msg = update.message
+            moved = self._migration(msg)
+            if moved is not None:
+                return [(f"m:{msg.chat.id}:{msg.message_id}", moved)]
             text = msg.text or msg.caption or ""
             if not text or msg.from_user is None or msg.from_user.is_bot:
                 return []
@@ -621,11 +667,10 @@ class TelegramTransport:
             reply_params = None
             if n == 0 and reply.reply_to_id and reply.reply_to_id.isdigit():
                 reply_params = ReplyParameters(int(reply.reply_to_id), allow_sending_without_reply=True)
-            message = await bot.send_message(
-                _native(chat_id), part, parse_mode=ParseMode.HTML,
-                reply_markup=self._keyboard(reply) if last else None, reply_parameters=reply_params,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            message = await self._to_chat(chat_id, lambda native, part=part, last=last, rp=reply_params: bot.send_message(
+                native, part, parse_mode=ParseMode.HTML, reply_markup=self._keyboard(reply) if last else None,
+                reply_parameters=rp, link_preview_options=LinkPreviewOptions(is_disabled=True),
+            ))
         return str(message.message_id) if message is not None else None
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
@@ -633,7 +678,7 @@ class TelegramTransport:
         html = split(reply.html, MESSAGE_LIMIT)[0]
         try:
             await bot.edit_message_text(
-                html, chat_id=_native(chat_id), message_id=int(message_id), parse_mode=ParseMode.HTML,
+                html, chat_id=_native(self._moved.get(chat_id, chat_id)), message_id=int(message_id), parse_mode=ParseMode.HTML,
                 reply_markup=self._keyboard(reply), link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except BadRequest as exc:
@@ -644,12 +689,9 @@ class TelegramTransport:
         bot = await self._ready()
         caption = file.caption_html if len(file.caption_html) <= CAPTION_LIMIT else ""
         upload = InputFile(file.data, filename=file.filename)
-        if file.is_image:
-            message = await bot.send_photo(_native(chat_id), upload, caption=caption or None,
-                                           parse_mode=ParseMode.HTML)
-        else:
-            message = await bot.send_document(_native(chat_id), upload, caption=caption or None,
-                                              parse_mode=ParseMode.HTML)
+        send = bot.send_photo if file.is_image else bot.send_document
+        message = await self._to_chat(chat_id, lambda native: send(native, upload, caption=caption or None,
+                                                                   parse_mode=ParseMode.HTML))
         if file.caption_html and not caption:  # too long for a caption: send it as a message
             await self.send(chat_id, Reply(html=file.caption_html))
         return str(message.message_id)
@@ -661,14 +703,14 @@ class TelegramTransport:
                 not 1 <= len(o) <= 100 for o in poll.options):
             return None  # outside Telegram's limits: the feature renders buttons instead
         bot = await self._ready()
-        message = await bot.send_poll(
-            _native(chat_id), poll.question, list(poll.options), is_anonymous=poll.anonymous,
+        message = await self._to_chat(chat_id, lambda native: bot.send_poll(
+            native, poll.question, list(poll.options), is_anonymous=poll.anonymous,
             allows_multiple_answers=poll.multiple or poll.max_choices > 1,
             hide_results_until_closes=True if poll.hide_results else None,
-        )
+        ))
         assert message.poll is not None
         async with self.services.db.session() as session:
-            await store.add_poll(session, message.poll.id, str(chat_id), str(message.message_id),
+            await store.add_poll(session, message.poll.id, str(message.chat.id), str(message.message_id),
                                  self.services.clock.now())
         return message.poll.id
 
@@ -715,7 +757,7 @@ class TelegramTransport:
     async def member_count(self, chat_id: str) -> int | None:
         """Members of the chat, the bot included (used by polls for turnout)."""
         bot = await self._ready()
-        return await bot.get_chat_member_count(_native(chat_id))
+        return await bot.get_chat_member_count(_native(self._moved.get(chat_id, chat_id)))
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         if not chat_id.startswith("-"):
@@ -728,7 +770,7 @@ class TelegramTransport:
                 cached = self._admins.get(chat_id)
                 if cached is None or time.monotonic() - cached[0] >= self.settings.admin_cache_seconds:
                     bot = await self._ready()
-                    members = await bot.get_chat_administrators(_native(chat_id))
+                    members = await bot.get_chat_administrators(_native(self._moved.get(chat_id, chat_id)))
                     ids = frozenset(str(m.user.id) for m in members
                                     if m.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR))
                     cached = (time.monotonic(), ids)

@@ -15,7 +15,7 @@ from bot.i18n import _, resolve_language, use_locale
 from bot.markup import esc
 from bot.transport import Transport
 from handlers.base import Command, Context, Feature, Services, UserError
-from storage.core import ensure_chat, languages_for
+from storage.core import ensure_chat, languages_for, move_chat
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class Router:
             log.exception("store unavailable while handling %s in %s", event.kind, event.chat_key)
             lang = resolve_language(event.language_hint)
         ctx = Context(self.services, transport, event, lang)
-        for observe in self.observers:
+        for observe in self.observers if event.kind != Kind.CHAT_MOVED else ():  # no one did anything
             try:
                 await observe(ctx)
             except Exception:
@@ -134,12 +134,30 @@ class Router:
             for feature in self.features:
                 if feature.on_reaction:
                     await feature.on_reaction(ctx)
+        elif event.kind == Kind.CHAT_MOVED:
+            await self._move_chat(ctx)
         elif event.kind == Kind.POLL_VOTE:
             for feature in self.features:
                 if feature.on_poll_vote:
                     await feature.on_poll_vote(ctx)
         else:
             await self._message(ctx)
+
+    async def _move_chat(self, ctx: Context) -> None:
+        event = ctx.event
+        if not event.target_id:
+            return
+        new_key = f"{event.platform}:{event.target_id}"
+        async with self.services.db.session() as session:
+            moved = await move_chat(session, event.chat_key, new_key)
+            await session.commit()
+        hook = getattr(ctx.transport, "chat_moved", None)
+        if hook is not None:  # the platform's own tables (e.g. native poll → chat)
+            await hook(event.chat_id, event.target_id)
+        self.services.known_chats.discard(event.chat_key)
+        self.services.language_cache.clear()
+        if moved:
+            log.info("chat %s is now %s; moved %s", event.chat_key, new_key, moved)
 
     async def _button(self, ctx: Context) -> None:
         data = ctx.event.button_data or ""

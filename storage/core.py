@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,11 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.types import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+#: Columns, in any table, that hold a chat key: a chat whose id changes is moved in all of them.
+CHAT_KEY_COLUMNS = ("chat_key", "answer_chat")
 
 
 class Chat(SQLModel, table=True):
@@ -94,6 +100,34 @@ async def ensure_chat(session: AsyncSession, key: str, platform: str, title: str
     elif title and chat.title != title[:255]:
         chat.title = title[:255]
     return chat
+
+
+async def move_chat(session: AsyncSession, old: str, new: str) -> dict[str, int]:
+    """Give everything of chat ``old`` to chat ``new`` (its new id on the platform) and return
+    the rows moved per table; nothing if ``old`` is unknown (already moved). The old chat's
+    settings win over a ``new`` chat row made by a message that arrived first. Rows that would
+    clash with rows the new chat already has stay behind, with a warning. Does not commit."""
+    if old == new or (await session.execute(select(Chat.key).where(Chat.key == old))).first() is None:
+        return {}
+    title = (await session.execute(select(Chat.title).where(Chat.key == new))).scalar()
+    if title is not None:
+        await session.execute(Chat.__table__.delete().where(Chat.key == new))
+    await session.execute(update(Chat).where(Chat.key == old).values(key=new, **({"title": title} if title else {})))
+    moved = {"chat": 1}
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.c:
+            if column.name not in CHAT_KEY_COLUMNS:
+                continue
+            try:
+                async with session.begin_nested():
+                    result = await session.execute(table.update().where(column == old).values({column.name: new}))
+            except IntegrityError:
+                log.warning("chat %s moved to %s, but its %s rows clash with the new chat's; left behind",
+                            old, new, table.name)
+                continue
+            if result.rowcount:
+                moved[table.name] = moved.get(table.name, 0) + result.rowcount
+    return moved
 
 
 async def set_chat_setting(session: AsyncSession, chat: Chat, name: str, value: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text, delete, select
+from sqlalchemy import BigInteger, Text, delete, select, update
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,6 +59,13 @@ async def add_poll(session: AsyncSession, poll_id: str, chat_id: str, message_id
 
 async def get_poll(session: AsyncSession, poll_id: str) -> TelegramPoll | None:
     return await session.get(TelegramPoll, poll_id)
+
+
+async def move_polls(session: AsyncSession, old_chat_id: str, new_chat_id: str) -> None:
+    """A group became a supergroup: its native polls' votes belong to the new chat id."""
+    await session.execute(update(TelegramPoll).where(TelegramPoll.chat_id == old_chat_id)
+                          .values(chat_id=new_chat_id))
+    await session.commit()
 
 
 async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -> None:

@@ -114,6 +114,8 @@ class BotApiEmulator:
         self.webhook: dict | None = None
         self.members: dict[int, set[int]] = {}  # chat id -> user ids (joined by acting there)
         self.webhook_deliveries: list[tuple[int, int]] = []  # (update id, HTTP status)
+        self.migrated: dict[int, int] = {}  # group id -> its supergroup's id
+        self.supergroups: dict[int, dict] = {}  # made by upgrade()
         self._deliveries: set[asyncio.Task] = set()
         self.faults: dict[str, list[Fault]] = {}
         self.latency = 0.0  # seconds added to every reply
@@ -166,8 +168,29 @@ class BotApiEmulator:
             user["language_code"] = lang
         return user
 
-    def group(self, title: str = "Kehrä") -> dict:
-        return {"id": -1000000000000 - next(self._group_ids), "type": "supergroup", "title": title}
+    def group(self, title: str = "Kehrä", *, basic: bool = False) -> dict:
+        """A supergroup, or with ``basic`` a plain group (small ids; it can become a supergroup)."""
+        n = next(self._group_ids)
+        if basic:
+            return {"id": -n, "type": "group", "title": title}
+        return {"id": -1000000000000 - n, "type": "supergroup", "title": title}
+
+    def upgrade(self, chat: dict, user: dict, *, announce: bool = True) -> dict:
+        """``user`` turns the group into a supergroup with a new id, as Telegram does: service
+        messages in both chats (unless ``announce`` is False), and calls to the old id fail with
+        ``migrate_to_chat_id``. Returns the new chat."""
+        new = {"id": -1000000000000 - next(self._group_ids), "type": "supergroup", "title": chat["title"]}
+        self.migrated[chat["id"]] = new["id"]
+        self.supergroups[new["id"]] = new
+        self.members[new["id"]] = set(self.members.get(chat["id"], set()))
+        self.admins[new["id"]] = dict(self.admins.get(chat["id"], {}))
+        if announce:
+            for where, field_name, other in ((chat, "migrate_to_chat_id", new), (new, "migrate_from_chat_id", chat)):
+                msg = {"message_id": self._next_message_id(where["id"]), "date": int(time.time()), "chat": where,
+                       "from": user, field_name: other["id"]}
+                self.messages[(where["id"], msg["message_id"])] = msg
+                self._push("message", msg)
+        return new
 
     @staticmethod
     def private(user: dict) -> dict:
@@ -369,8 +392,10 @@ class BotApiEmulator:
             result = await handler(params)
         except _ApiError as err:
             call.status = err.code
-            return web.json_response({"ok": False, "error_code": err.code, "description": err.description},
-                                     status=err.code)
+            body = {"ok": False, "error_code": err.code, "description": err.description}
+            if err.parameters:
+                body["parameters"] = err.parameters
+            return web.json_response(body, status=err.code)
         call.result = result
         return web.json_response({"ok": True, "result": result})
 
@@ -389,9 +414,14 @@ class BotApiEmulator:
 
     def _chat(self, params: dict) -> dict:
         chat_id = int(params["chat_id"])
+        if chat_id in self.migrated:
+            raise _ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                            {"migrate_to_chat_id": self.migrated[chat_id]})
         for msg in self.messages.values():
             if msg["chat"]["id"] == chat_id:
                 return msg["chat"]
+        if chat_id in self.supergroups:
+            return self.supergroups[chat_id]
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         raise _ApiError(400, "Bad Request: chat not found")
@@ -602,3 +632,4 @@ class BotApiEmulator:
 class _ApiError(Exception):
     code: int
     description: str = field(default="")
+    parameters: dict | None = field(default=None)
