@@ -29,6 +29,7 @@ from nio import (
     RoomMessagesResponse,
     RoomMessageText,
     RoomSendResponse,
+    RoomUpgradeEvent,
     SyncResponse,
     UnknownEvent,
     UploadResponse,
@@ -363,7 +364,8 @@ class MatrixTransport:
         if not sender or sender == self.bot_username:
             return None
         # notices (other bots) are not RoomMessageText
-        if not isinstance(event, RoomMessageText | ReactionEvent | RedactionEvent | UnknownEvent | MegolmEvent):
+        if not isinstance(event, RoomMessageText | ReactionEvent | RedactionEvent | UnknownEvent | MegolmEvent
+                          | RoomUpgradeEvent):
             return None
         key = (room_id, sender)
         previous = self._last_task.get(key)
@@ -423,6 +425,8 @@ class MatrixTransport:
             incoming = await self._redaction(room_id, event)
         elif isinstance(event, UnknownEvent):
             incoming = await self._poll_event(room_id, event)
+        elif isinstance(event, RoomUpgradeEvent):
+            incoming = await self._upgraded(room_id, event)
         else:
             return
         if incoming is None or not await self._claim(event.event_id):
@@ -448,6 +452,20 @@ class MatrixTransport:
             body = rest if rest.startswith(self.command_prefixes) else self.command_prefixes[0] + rest
         return Incoming(**self._base(room_id, event.sender), text=body, message_id=event.event_id,
                         reply_to_id=reply_to, mentions_bot=mentioned, raw=event.source)
+
+    async def _upgraded(self, room_id: str, event: RoomUpgradeEvent) -> Incoming | None:
+        """The room was upgraded (tombstone): follow it to the new room and move the chat there.
+        If the new room needs an invitation, joining waits for it; the data moves now."""
+        new = event.replacement_room
+        if not new or new == room_id:
+            return None
+        assert self.client is not None
+        resp = await self.client.join(new)
+        if isinstance(resp, JoinError):
+            log.info("matrix: %s was replaced by %s, which I may join once invited: %s", room_id, new, resp)
+        else:
+            log.info("matrix: %s was replaced by %s; joined it", room_id, new)
+        return Incoming(**self._base(room_id, event.sender), kind=Kind.CHAT_MOVED, target_id=new)
 
     async def _reaction(self, room_id: str, event: ReactionEvent) -> Incoming | None:
         async with self.services.db.session() as s:

@@ -60,6 +60,7 @@ class SQLiteWriter:
         self._pending: list = []  # entries of this turn of the event loop, not handed over yet
         self._unflushed = False  # run_soon() was called since the last barrier
         self._broken: Exception | None = None  # the store could not be opened
+        self._closed = False
         #: transactions committed and items written (for benchmarks and tests)
         self.commits = 0
         self.items = 0
@@ -74,6 +75,8 @@ class SQLiteWriter:
     async def run(self, op: BatchOp, item: Any) -> Any:
         if self._broken is not None:
             raise self._broken
+        if self._closed:
+            raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         if not self._pending:
@@ -86,6 +89,9 @@ class SQLiteWriter:
     def run_soon(self, op: BatchOp, item: Any) -> None:
         """Queue a write without waiting for it; a failure is logged. Sessions opened later wait
         for it (see ``barrier``)."""
+        if self._closed:
+            log.error("a write queued after the store was closed is dropped")
+            return
         loop = asyncio.get_running_loop()
         if not self._pending:
             loop.call_soon(self._hand_over)
@@ -104,9 +110,13 @@ class SQLiteWriter:
             self._queue.put(batch)
 
     def close(self) -> None:
-        """Finish what is queued, then stop."""
+        """Stop taking writes; what was queued is still written. Call it on the event loop's
+        thread (the queue of this turn is handed over here), then ``join`` off it."""
         self._hand_over()
+        self._closed = True
         self._queue.put(None)
+
+    def join(self) -> None:
         self._thread.join()
 
     def _loop(self) -> None:
@@ -145,6 +155,18 @@ class SQLiteWriter:
         finally:
             conn.close()
             self.engine.dispose()
+            self._fail_leftovers()
+
+    def _fail_leftovers(self) -> None:
+        """Nothing may wait forever: whatever reached the queue after the stop fails."""
+        closed = RuntimeError("the store is closed")
+        while True:
+            try:
+                batch = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if batch:
+                self._settle(_failed(batch, closed))
 
     def _write(self, conn: Connection, batch: list) -> list:
         """(loop, future, ok, value) for every entry of the batch."""
@@ -284,5 +306,6 @@ class Database:
     async def close(self) -> None:
         if self._writer is not None:
             writer, self._writer = self._writer, None
-            await asyncio.to_thread(writer.close)
+            writer.close()
+            await asyncio.to_thread(writer.join)
         await self.engine.dispose()

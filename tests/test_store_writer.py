@@ -161,4 +161,21 @@ async def test_a_store_that_cannot_be_opened_fails_writes_instead_of_hanging(tmp
             with pytest.raises(OperationalError):
                 await asyncio.wait_for(writer.run(store.insert_ideas, (_row("fake:v", "x"), [])), 10)
     finally:
-        await asyncio.to_thread(writer.close)
+        writer.close()
+        await asyncio.to_thread(writer.join)
+
+
+async def test_writes_racing_the_close_are_written_or_refused_never_left_waiting(tmp_path):
+    bot = await TestBot(tmp_path).open()
+    db = bot.services.db
+    await db.write(store.insert_ideas, (_row("fake:r", "first"), []))
+    writer = db._writer
+    early = [asyncio.create_task(db.write(store.insert_ideas, (_row("fake:r", f"idea {i}"), []))) for i in range(10)]
+    await asyncio.sleep(0)  # queued in this turn of the loop, not handed over yet
+    closing = asyncio.create_task(bot.close())
+    late = asyncio.create_task(writer.run(store.insert_ideas, (_row("fake:r", "too late"), [])))
+    results = await asyncio.wait_for(asyncio.gather(*early, late, return_exceptions=True), 20)
+    await closing
+    assert sorted(r.number for r in results[:10]) == list(range(2, 12))
+    assert isinstance(results[10], RuntimeError)
+    assert _numbers(tmp_path / "kehrabot.sqlite3", "fake:r") == list(range(1, 12))

@@ -157,3 +157,25 @@ async def test_private_chat_found_or_created(matrix_bot, matrix_users):
     [reply] = await aino.expect(room, bot.user_id)
     assert "Yksityinen ajatus" in body(reply)
     assert [e.is_private for e in bot.seen if e.kind == Kind.MESSAGE] == [True]
+
+
+async def test_an_upgraded_room_keeps_its_ideas(matrix_bot, matrix_users):
+    bot = await matrix_bot()
+    aino = await matrix_users("aino")
+    room = await _room_with_bot(aino, bot)
+    await aino.say(room, "!idea Kesäterassi kirjaston eteen")
+    await aino.expect(room, bot.user_id)
+    new_room = await aino.create_room(invite=[bot.user_id])  # the room upgrade: a new room …
+    await aino.wait_joined(new_room, bot.user_id)
+    await aino.client.room_put_state(room, "m.room.tombstone",  # … and the old one points to it
+                                     {"body": "This room has been replaced", "replacement_room": new_room})
+    for _ in range(100):  # the tombstone reaches the bot with its next sync
+        if any(e.kind == Kind.CHAT_MOVED for e in bot.seen):
+            break
+        await aino.sync(100)
+    await aino.say(new_room, "!ideas")
+    [reply] = await aino.expect(new_room, bot.user_id)
+    assert "Kesäterassi kirjaston eteen" in body(reply)
+    await aino.say(new_room, "!idea Toinen")
+    [reply] = await aino.expect(new_room, bot.user_id)
+    assert bot.tr("Idea #{number} saved.").format(number=2) in body(reply)
