@@ -442,12 +442,14 @@ async def show_idea(ctx: Context, number: int) -> None:
     if idea.tags:
         lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
     lines.append(b(_("History")))
+    lines.append("• " + esc(_("{when}: posted by {who}").format(when=format_datetime(idea.created_at),
+                                                                who=idea.author_name or "?")))
     for ev in events:
         when = format_datetime(ev.at)
         who = ev.actor_name or "?"
-        if ev.action == "created":
-            text = _("{when}: posted by {who}").format(when=when, who=who)
-        elif ev.action == "edited":
+        if ev.action == "created":  # stores from before 2026-12 also have the posting as an event
+            continue
+        if ev.action == "edited":
             text = _("{when}: edited by {who}").format(when=when, who=who)
         else:
             text = _("{when}: {old} → {new} by {who}").format(

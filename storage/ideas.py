@@ -57,7 +57,7 @@ class IdeaEvent(SQLModel, table=True):
     at: datetime = Field(sa_type=UTCDateTime, index=True)
     actor_key: str = Field(max_length=255)
     actor_name: str = Field(default="", max_length=255)
-    action: str = Field(max_length=16)  # created | edited | status | withdrawn
+    action: str = Field(max_length=16)  # edited | status | withdrawn (and "created" in older stores)
     from_status: str | None = Field(default=None, max_length=16)
     to_status: str | None = Field(default=None, max_length=16)
     note: str = Field(default="", sa_type=Text)
@@ -78,15 +78,14 @@ _LAST_NUMBER = select(func.max(Idea.number)).where(Idea.chat_key == bindparam("c
 # statement per row on SQLite); the rows are matched back by their (chat, number).
 _INSERT_IDEAS = insert(Idea).returning(Idea.id, Idea.chat_key, Idea.number)
 _INSERT_TAGS = insert(IdeaTag)
-_INSERT_EVENTS = insert(IdeaEvent)
 
 
 _LOCK_CHAT_NUMBERS = select(func.pg_advisory_xact_lock(func.hashtext("idea-number:" + bindparam("chat"))))
 
 
 def insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[NewIdea]:
-    """Batch write of new ideas (row values, tags): each gets its chat's next number, its tags
-    and its first history entry."""
+    """Batch write of new ideas (row values, tags): each gets its chat's next number and its tags.
+    (The posting itself is the idea row's author and time; history events are the changes after.)"""
     if conn.dialect.name == "postgresql":
         # Concurrent transactions take a chat's numbers one after the other (held to the commit).
         # On SQLite the writer's BEGIN IMMEDIATE already excludes every other writer.
@@ -112,10 +111,6 @@ def _insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list
     tags = [{"idea_id": idea_id, "tag": t} for idea_id, (_row, tags) in zip(ids, items, strict=True) for t in tags]
     if tags:
         conn.execute(_INSERT_TAGS, tags)
-    conn.execute(_INSERT_EVENTS, [
-        {"idea_id": idea_id, "at": row["created_at"], "actor_key": row["author_key"], "actor_name": row["author_name"],
-         "action": "created", "from_status": None, "to_status": "new", "note": ""}
-        for idea_id, row in zip(ids, rows, strict=True)])
     return [NewIdea(idea_id, row["number"]) for idea_id, row in zip(ids, rows, strict=True)]
 
 

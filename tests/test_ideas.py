@@ -157,7 +157,18 @@ async def test_lifecycle_needs_admin_and_records_history(bot):
         "• Mon 23 Nov 2026 12:00: discussed → experiment by Pekka",
         "• Mon 23 Nov 2026 12:00: experiment → done by Pekka",
     ]
-    assert await count(bot, IdeaEvent) == 4
+    assert await count(bot, IdeaEvent) == 3  # the changes; the posting is the idea row itself
+
+
+async def test_history_of_an_older_store_shows_the_posting_once(bot):
+    await bot.say("/idea Penkkejä puistoon", name="Aino")
+    async with bot.services.db.session() as s:  # before 2026-12 the posting was also an event
+        idea = (await s.execute(select(Idea))).scalar_one()
+        s.add(IdeaEvent(idea_id=idea.id, at=idea.created_at, actor_key=idea.author_key, actor_name="Aino",
+                        action="created", to_status="new"))
+        await s.commit()
+    shown = (await bot.say("/idea 1", lang="en"))[0].split("\n")
+    assert [line for line in shown if "posted by" in line] == ["• Mon 23 Nov 2026 12:00: posted by Aino"]
 
 
 async def test_coordinator_may_move_ideas(make_bot):

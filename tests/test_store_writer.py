@@ -86,7 +86,7 @@ async def test_a_failing_write_fails_only_its_own_caller(bot, tmp_path):
     assert _numbers(tmp_path / "kehrabot.sqlite3", "fake:x") == list(range(1, 11))
     with sqlite3.connect(tmp_path / "kehrabot.sqlite3") as conn:
         assert conn.execute("SELECT count(*) FROM ideatag").fetchone() == (5,)
-        assert conn.execute("SELECT count(*) FROM ideaevent WHERE action = 'created'").fetchone() == (10,)
+        assert conn.execute("SELECT count(*) FROM idea WHERE chat_key = 'fake:x'").fetchone() == (10,)
 
 
 async def test_writes_queued_before_close_are_committed(tmp_path):
