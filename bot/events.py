@@ -13,6 +13,8 @@ class Kind(StrEnum):
     BUTTON = "button"
     REACTION = "reaction"
     POLL_VOTE = "poll_vote"
+    # a person edited a message of theirs: text is the new text, target_id the message
+    EDIT = "edit"
     # the platform gave the chat a new id (a Telegram group upgraded to a supergroup): target_id
     CHAT_MOVED = "chat_moved"
 

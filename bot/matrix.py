@@ -436,8 +436,13 @@ class MatrixTransport:
     def _message(self, room_id: str, event: RoomMessageText) -> Incoming | None:
         content = event.source.get("content", {})
         relates = content.get("m.relates_to") or {}
-        if relates.get("rel_type") == "m.replace":
-            return None  # an edit, not a new message
+        if relates.get("rel_type") == "m.replace":  # an edit of an earlier message
+            new = content.get("m.new_content") or {}
+            text = new.get("body") if isinstance(new.get("body"), str) else None
+            if not text or not relates.get("event_id"):
+                return None
+            return Incoming(**self._base(room_id, event.sender), kind=Kind.EDIT, text=text,
+                            target_id=relates["event_id"], message_id=event.event_id, raw=event.source)
         body = event.body or ""
         reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
         if reply_to:

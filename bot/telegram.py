@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 PLATFORM = "telegram"
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
-ALLOWED_UPDATES = ["message", "callback_query", "poll_answer", "message_reaction"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "poll_answer", "message_reaction"]
 #: updates handled at the same time (different chats), and fetched but unhandled at most
 MAX_CONCURRENT = 32
 MAX_BACKLOG = 1000
@@ -416,6 +416,8 @@ class TelegramTransport:
         """Updates of one chat are handled in order; different chats concurrently."""
         if update.message is not None:
             return f"c{update.message.chat.id}"
+        if update.edited_message is not None:
+            return f"c{update.edited_message.chat.id}"
         if update.callback_query is not None and update.callback_query.message is not None:
             return f"c{update.callback_query.message.chat.id}"
         if update.message_reaction is not None:
@@ -605,6 +607,14 @@ class TelegramTransport:
                 mentions_bot=mentions, raw=msg,
             )
             return [(f"m:{msg.chat.id}:{msg.message_id}", event)]
+        if update.edited_message is not None:
+            msg = update.edited_message
+            text = msg.text or msg.caption or ""
+            if not text or msg.from_user is None or msg.from_user.is_bot:
+                return []
+            event = Incoming(**self._base(msg.chat, msg.from_user), kind=Kind.EDIT, text=text,
+                             target_id=str(msg.message_id), raw=msg)
+            return [(f"e:{update.update_id}", event)]
         if update.callback_query is not None:
             cq = update.callback_query
             if cq.message is None or cq.data is None:

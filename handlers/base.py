@@ -80,6 +80,7 @@ class Feature:
     on_message: MessageHandler | None = None
     on_reaction: EventHandler | None = None
     on_poll_vote: EventHandler | None = None
+    on_edit: EventHandler | None = None  # a person edited an earlier message (Kind.EDIT)
     #: scheduled job handlers by job kind
     jobs: dict[str, JobHandler] = field(default_factory=dict)
     #: runs once after the store is migrated, before transports start

@@ -271,6 +271,32 @@ async def on_message(ctx: Context) -> bool:
     return True
 
 
+async def on_edit(ctx: Context) -> None:
+    """The author edited the message that posted an idea: the idea follows, and the bot's message
+    about it shows the new text. Other edits change nothing."""
+    from handlers.router import parse_command
+
+    text = ctx.event.text or ""
+    command = parse_command(text, ctx.transport.command_prefixes)
+    if command is not None:
+        if command.name not in set(ctx.services.command("idea").names()) or command.args.lstrip("#").isdecimal():
+            return
+        text = command.args
+    elif not any(m.group(1).casefold() in IDEA_HASHTAGS for m in _HASHTAG.finditer(text[: MAX_IDEA_CHARS * 4])):
+        return  # the marker is gone: leave the idea as it was
+    async with ctx.db.session() as session:
+        idea = await store.by_message(session, ctx.chat_key, ctx.event.target_id or "")
+        if (idea is None or idea.source_message_id != ctx.event.target_id or idea.author_key != ctx.sender_key
+                or idea.status in ("archived", "done", "withdrawn")):
+            return
+        new = parse_idea(text)  # an edit to something that is no idea is explained, and changes nothing
+        if new.text == idea.text and list(new.tags) == idea.tag_list():
+            return
+        await store.edit_text(session, idea, new.text, list(new.tags), new.search, actor_key=ctx.sender_key,
+                              actor_name=ctx.event.sender_name, now=ctx.now())
+    await _refresh_buttons(ctx, idea)
+
+
 # --- support --------------------------------------------------------------------------------
 
 
@@ -618,6 +644,7 @@ FEATURE = Feature(
     buttons={"sup": support_button, "page": page_button},
     on_message=on_message,
     on_reaction=on_reaction,
+    on_edit=on_edit,
     digest=ideas_digest,
     render_digest=render_ideas_digest,
     exports={"ideas": export_ideas},

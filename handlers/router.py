@@ -134,6 +134,11 @@ class Router:
             for feature in self.features:
                 if feature.on_reaction:
                     await feature.on_reaction(ctx)
+        elif event.kind == Kind.EDIT:
+            if len(event.text) <= MAX_MESSAGE_CHARS:
+                for feature in self.features:
+                    if feature.on_edit:
+                        await feature.on_edit(ctx)
         elif event.kind == Kind.CHAT_MOVED:
             await self._move_chat(ctx)
         elif event.kind == Kind.POLL_VOTE:

@@ -271,3 +271,43 @@ def test_theme_index_agrees_with_each_themes_own_words():
     for start in range(0, len(ordered), 7):
         sample = set(ordered[start:start + 7])
         assert THEME_INDEX.of_words(sample) == [t.id for t in THEMES if any(t.matches(w) for w in sample)]
+
+
+async def _edit(bot, message_id, text, user="u1", lang=None):
+    from bot.events import Kind
+
+    return await bot.event(chat_id="group", sender_id=user, sender_name=user.capitalize(), kind=Kind.EDIT,
+                           text=text, target_id=message_id, language_hint=lang)
+
+
+async def test_editing_the_posting_message_edits_the_idea(bot):
+    await bot.say("/idea Penkkejä puistoon", message_id="m1")
+    await bot.say("Kahvila kirjastoon #idea", message_id="m2")
+    sent = await _edit(bot, "m1", "/idea Penkkejä ja roskiksia puistoon #kortteli")
+    assert [s.kind for s in sent] == ["edit"]  # the bot's message follows; no new message
+    assert "Penkkejä ja roskiksia puistoon" in sent[0].plain and "#kortteli" in sent[0].plain
+    await _edit(bot, "m2", "Kahvila ja lukusali kirjastoon #idea")
+    async with bot.services.db.session() as s:
+        texts = (await s.execute(select(Idea.text).order_by(Idea.number))).scalars().all()
+        tags = set((await s.execute(select(IdeaTag.tag))).scalars())
+    assert texts == ["Penkkejä ja roskiksia puistoon #kortteli", "Kahvila ja lukusali kirjastoon"]
+    assert "kortteli" in tags
+    shown = (await bot.say("/idea 1", lang="en"))[0]
+    assert "edited by U1" in shown
+
+
+@pytest.mark.parametrize("text", ["Kahvila kirjastoon", "/ideas", "/idea 1"])
+async def test_an_edit_that_is_no_longer_an_idea_leaves_it(bot, text):
+    await bot.say("Kahvila kirjastoon #idea", message_id="m1")
+    assert await _edit(bot, "m1", text) == []
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(Idea.text))).scalar_one() == "Kahvila kirjastoon"
+
+
+async def test_edits_by_others_or_to_nothing_change_nothing(bot):
+    await bot.say("/idea Penkkejä puistoon", message_id="m1")
+    assert await _edit(bot, "m1", "/idea Jotain muuta", user="u2") == []
+    [reply] = await _edit(bot, "m1", "/idea", lang="en")
+    assert reply.plain.startswith("The idea is empty")
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(Idea.text))).scalar_one() == "Penkkejä puistoon"

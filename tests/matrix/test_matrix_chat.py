@@ -179,3 +179,18 @@ async def test_an_upgraded_room_keeps_its_ideas(matrix_bot, matrix_users):
     await aino.say(new_room, "!idea Toinen")
     [reply] = await aino.expect(new_room, bot.user_id)
     assert bot.tr("Idea #{number} saved.").format(number=2) in body(reply)
+
+
+async def test_editing_the_message_edits_the_idea(matrix_bot, matrix_users):
+    bot = await matrix_bot()
+    aino = await matrix_users("aino")
+    room = await _room_with_bot(aino, bot)
+    posted = await aino.say(room, "!idea Penkki lammen rantaa")
+    [reply] = await aino.expect(room, bot.user_id)
+    await aino.send(room, "m.room.message", {
+        "msgtype": "m.text", "body": "* !idea Penkki lammen rantaan",
+        "m.new_content": {"msgtype": "m.text", "body": "!idea Penkki lammen rantaan"},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": posted}})
+    [edit] = await aino.expect(room, bot.user_id)  # the bot edits its own message in turn
+    assert content(edit)["m.relates_to"] == {"rel_type": "m.replace", "event_id": reply.event_id}
+    assert "Penkki lammen rantaan" in content(edit)["m.new_content"]["body"]

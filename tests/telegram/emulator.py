@@ -253,6 +253,17 @@ class BotApiEmulator:
         self.messages[(chat["id"], msg["message_id"])] = msg
         return self._push("message", msg)
 
+    def edit(self, chat: dict, user: dict, message_id: int, text: str) -> dict:
+        """The person edits their message ``message_id`` to ``text``; returns the update."""
+        msg = dict(self.messages[(chat["id"], message_id)], text=text, edit_date=int(time.time()))
+        assert msg["from"]["id"] == user["id"], "only the author edits"
+        msg.pop("entities", None)
+        entities = _entities(text)
+        if entities:
+            msg["entities"] = entities
+        self.messages[(chat["id"], message_id)] = msg
+        return self._push("edited_message", msg)
+
     def redeliver(self, update: dict) -> dict:
         """Deliver an update again under a new update id (as after a lost confirmation)."""
         kind = next(k for k in update if k != "update_id")

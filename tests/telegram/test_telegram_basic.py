@@ -221,3 +221,15 @@ async def test_app_run_with_telegram_until_cancelled(tmp_path, emu):
     with contextlib.suppress(asyncio.CancelledError):
         await run
     assert app.services.transports["telegram"]._runner is None  # stopped, nothing left polling
+
+
+async def test_editing_the_message_edits_the_idea(tg, emu):
+    group, alice = emu.group(), emu.user("Alice", lang="en")
+    posted = emu.post(group, alice, "/idea A bench by the pnod")
+    call = await emu.wait_call("sendMessage")
+    emu.edit(group, alice, posted["message"]["message_id"], "/idea A bench by the pond #kortteli")
+    edit = await emu.wait_call("editMessageText")
+    assert int(edit.params["message_id"]) == call.result["message_id"]  # the bot's own message follows
+    assert "A bench by the pond" in edit.params["text"] and "#kortteli" in edit.params["text"]
+    await emu.wait_idle()
+    assert len(emu.calls_of("sendMessage")) == 1  # and nothing new is posted
