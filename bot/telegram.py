@@ -408,8 +408,11 @@ class TelegramTransport:
             if left <= 0:
                 return
             self._progress.clear()
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation
+            # that arrives as the wait ends, and the polling loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._progress.wait(), left)
+                async with asyncio.timeout(left):
+                    await self._progress.wait()
 
     @staticmethod
     def _lane_key(update: Update) -> str:
@@ -455,7 +458,8 @@ class TelegramTransport:
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake at once when stopping."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):  # see _settle
+                await self._wake.wait()
 
     async def _prune(self) -> None:
         """Hourly: forget processed-event ids older than two days."""

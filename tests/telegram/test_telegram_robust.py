@@ -252,3 +252,20 @@ async def test_updates_fetched_before_a_crash_are_handled_after_restart(start_bo
     async with second.app.db.session() as s:
         assert await tg_store.inbox(s) == []
     await second.stop()
+
+
+async def test_a_stop_that_arrives_as_a_wait_ends_is_not_swallowed():
+    """asyncio.wait_for on Python 3.11 returns the result instead of raising when it is cancelled
+    just as the awaited event fires; the polling loop then never stopped (a hang at shutdown)."""
+    import asyncio
+
+    from bot.telegram import TelegramTransport
+
+    transport = TelegramTransport.__new__(TelegramTransport)  # only the waiting parts are needed
+    transport._wake = asyncio.Event()
+    waiting = asyncio.create_task(transport._pause(10))
+    await asyncio.sleep(0)
+    transport._wake.set()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
