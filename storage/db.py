@@ -58,6 +58,7 @@ class SQLiteWriter:
         event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # lists of entries, None to stop
         self._pending: list = []  # entries of this turn of the event loop, not handed over yet
+        self._pending_loop: asyncio.AbstractEventLoop | None = None
         self._unflushed = False  # run_soon() was called since the last barrier
         self._broken: Exception | None = None  # the store could not be opened
         self._closed = False
@@ -79,12 +80,17 @@ class SQLiteWriter:
             raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        if not self._pending:
-            # Hand over what this turn of the event loop produced in one go: one wake-up of the
-            # thread and larger batches, instead of a ping-pong per item.
-            loop.call_soon(self._hand_over)
-        self._pending.append((op, item, loop, future))
+        self._queue_entry((op, item, loop, future), loop)
         return await future
+
+    def _queue_entry(self, entry: tuple, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._pending or self._pending_loop is not loop:
+            # Hand over what this turn of the event loop produced in one go: one wake-up of the
+            # thread and larger batches, instead of a ping-pong per item. (A second hand-over
+            # finds nothing to do; one per loop, should a store outlive its loop.)
+            loop.call_soon(self._hand_over)
+            self._pending_loop = loop
+        self._pending.append(entry)
 
     def run_soon(self, op: BatchOp, item: Any) -> None:
         """Queue a write without waiting for it; a failure is logged. Sessions opened later wait
@@ -92,10 +98,7 @@ class SQLiteWriter:
         if self._closed:
             log.error("a write queued after the store was closed is dropped")
             return
-        loop = asyncio.get_running_loop()
-        if not self._pending:
-            loop.call_soon(self._hand_over)
-        self._pending.append((op, item, None, None))
+        self._queue_entry((op, item, None, None), asyncio.get_running_loop())
         self._unflushed = True
 
     async def barrier(self) -> None:
