@@ -324,24 +324,29 @@ async def _ack_text(ctx: Context, idea: store.Idea) -> str:
     return "\n".join(lines)
 
 
+# Each handler stores first and closes its session before talking to the platform.
+
+
 async def support_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.session() as session:
         idea = await _get(ctx, session, number)
-        if await _support(ctx, idea, session):
-            await ctx.reply(esc(_("👍 You support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
-            await _refresh_buttons(ctx, idea)
-        else:
-            await ctx.reply(esc(_("You already support idea #{number}.").format(number=number)))
+        added = await _support(ctx, idea, session)
+    if added:
+        await ctx.reply(esc(_("👍 You support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
+        await _refresh_buttons(ctx, idea)
+    else:
+        await ctx.reply(esc(_("You already support idea #{number}.").format(number=number)))
 
 
 async def unsupport_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.session() as session:
         idea = await _get(ctx, session, number)
-        if await store.remove_support(session, idea, ctx.sender_key):
-            await ctx.reply(esc(_("You no longer support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
-            await _refresh_buttons(ctx, idea)
-        else:
-            await ctx.reply(esc(_("You were not supporting idea #{number}.").format(number=number)))
+        removed = await store.remove_support(session, idea, ctx.sender_key)
+    if removed:
+        await ctx.reply(esc(_("You no longer support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
+        await _refresh_buttons(ctx, idea)
+    else:
+        await ctx.reply(esc(_("You were not supporting idea #{number}.").format(number=number)))
 
 
 async def support_button(ctx: Context, args: list[str]) -> None:
@@ -351,12 +356,13 @@ async def support_button(ctx: Context, args: list[str]) -> None:
         idea = await store.by_id(session, int(args[0]))
         if idea is None or idea.chat_key != ctx.chat_key or idea.status == "withdrawn":
             raise UserError(_("This idea is no longer available."))
-        if await _support(ctx, idea, session):
-            await ctx.acknowledge(_("👍 You support idea #{number}.").format(number=idea.number))
-            if ctx.event.target_id:
-                await ctx.edit(ctx.event.target_id, await _ack_text(ctx, idea), support_buttons(idea))
-        else:
-            await ctx.acknowledge(_("You already support idea #{number}.").format(number=idea.number))
+        added = await _support(ctx, idea, session)
+    if added:
+        await ctx.acknowledge(_("👍 You support idea #{number}.").format(number=idea.number))
+        if ctx.event.target_id:
+            await ctx.edit(ctx.event.target_id, await _ack_text(ctx, idea), support_buttons(idea))
+    else:
+        await ctx.acknowledge(_("You already support idea #{number}.").format(number=idea.number))
 
 
 async def on_reaction(ctx: Context) -> None:
@@ -371,8 +377,8 @@ async def on_reaction(ctx: Context) -> None:
             changed = await store.remove_support(session, idea, ctx.sender_key)
         else:
             changed = await store.add_support(session, idea, ctx.sender_key, ctx.now())
-        if changed:
-            await _refresh_buttons(ctx, idea)
+    if changed:
+        await _refresh_buttons(ctx, idea)
 
 
 # --- listing --------------------------------------------------------------------------------
@@ -510,8 +516,7 @@ async def status_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
     async with ctx.db.session() as session:
         idea = await _get(ctx, session, number)
         if status == idea.status:
-            await ctx.reply(esc(_("Idea #{number} is already {status}.").format(number=number, status=status_label(status))))
-            return
+            raise UserError(_("Idea #{number} is already {status}.").format(number=number, status=status_label(status)))
         allowed = TRANSITIONS.get(idea.status, ())
         if status not in allowed:
             raise UserError(_("Idea #{number} is {status}; it can move to: {allowed}.").format(
