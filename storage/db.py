@@ -51,6 +51,7 @@ class SQLiteWriter:
     """
 
     MAX_BATCH = 512
+    SOON = 0.05  # seconds a write nobody waits for may wait for the next one
 
     def __init__(self, url: URL) -> None:
         self.engine = create_engine(url.set(drivername="sqlite"))
@@ -59,6 +60,8 @@ class SQLiteWriter:
         self._queue: queue.SimpleQueue = queue.SimpleQueue()  # lists of entries, None to stop
         self._pending: list = []  # entries of this turn of the event loop, not handed over yet
         self._pending_loop: asyncio.AbstractEventLoop | None = None
+        self._handle: asyncio.Handle | None = None  # the scheduled hand-over
+        self._handle_delayed = False
         self._unflushed = False  # run_soon() was called since the last barrier
         self._broken: Exception | None = None  # the store could not be opened
         self._closed = False
@@ -83,14 +86,22 @@ class SQLiteWriter:
         self._queue_entry((op, item, loop, future), loop)
         return await future
 
-    def _queue_entry(self, entry: tuple, loop: asyncio.AbstractEventLoop) -> None:
-        if not self._pending or self._pending_loop is not loop:
-            # Hand over what this turn of the event loop produced in one go: one wake-up of the
-            # thread and larger batches, instead of a ping-pong per item. (A second hand-over
-            # finds nothing to do; one per loop, should a store outlive its loop.)
-            loop.call_soon(self._hand_over)
-            self._pending_loop = loop
+    def _queue_entry(self, entry: tuple, loop: asyncio.AbstractEventLoop, *, delay: float = 0.0) -> None:
+        """Hand over what this turn of the event loop produced in one go (one wake-up of the
+        thread and larger batches instead of a ping-pong per item). A write nobody waits for
+        (``delay``) waits up to that long for company: the next awaited write takes it along."""
         self._pending.append(entry)
+        handle = self._handle
+        if handle is not None and self._pending_loop is loop:
+            if delay or not self._handle_delayed:
+                return  # a hand-over at least as soon is already on its way
+            handle.cancel()
+        if delay:
+            self._handle = loop.call_later(delay, self._hand_over)
+        else:
+            self._handle = loop.call_soon(self._hand_over)
+        self._handle_delayed = bool(delay)
+        self._pending_loop = loop
 
     def run_soon(self, op: BatchOp, item: Any) -> None:
         """Queue a write without waiting for it; a failure is logged. Sessions opened later wait
@@ -98,7 +109,7 @@ class SQLiteWriter:
         if self._closed:
             log.error("a write queued after the store was closed is dropped")
             return
-        self._queue_entry((op, item, None, None), asyncio.get_running_loop())
+        self._queue_entry((op, item, None, None), asyncio.get_running_loop(), delay=self.SOON)
         self._unflushed = True
 
     async def barrier(self) -> None:
@@ -108,6 +119,9 @@ class SQLiteWriter:
             await self.run(_nothing, None)
 
     def _hand_over(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()  # when called directly (close)
+            self._handle = None
         if self._pending:
             batch, self._pending = self._pending, []
             self._queue.put(batch)
