@@ -569,12 +569,15 @@ class TelegramTransport:
         async with self.services.db.session() as session:
             await store.move_polls(session, old, new)
 
+    def _native(self, chat_id: str) -> int | str:
+        """Telegram's id for the chat: the new one if the group became a supergroup."""
+        return _native(self._moved.get(chat_id, chat_id))
+
     async def _to_chat(self, chat_id: str, call: Callable[[int], Coroutine[Any, Any, Any]]) -> Any:
         """``call(native chat id)``; if Telegram says the group became a supergroup, again with
         the new id, and the chat's data is moved there (in the background)."""
-        target = self._moved.get(chat_id, chat_id)
         try:
-            return await call(_native(target))
+            return await call(self._native(chat_id))
         except ChatMigrated as exc:
             new = str(exc.new_chat_id)
             self._moved[chat_id] = new
@@ -692,7 +695,7 @@ class TelegramTransport:
         html = split(reply.html, MESSAGE_LIMIT)[0]
         try:
             await bot.edit_message_text(
-                html, chat_id=_native(self._moved.get(chat_id, chat_id)), message_id=int(message_id), parse_mode=ParseMode.HTML,
+                html, chat_id=self._native(chat_id), message_id=int(message_id), parse_mode=ParseMode.HTML,
                 reply_markup=self._keyboard(reply), link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
         except BadRequest as exc:
@@ -771,7 +774,7 @@ class TelegramTransport:
     async def member_count(self, chat_id: str) -> int | None:
         """Members of the chat, the bot included (used by polls for turnout)."""
         bot = await self._ready()
-        return await bot.get_chat_member_count(_native(self._moved.get(chat_id, chat_id)))
+        return await bot.get_chat_member_count(self._native(chat_id))
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         if not chat_id.startswith("-"):
@@ -784,7 +787,7 @@ class TelegramTransport:
                 cached = self._admins.get(chat_id)
                 if cached is None or time.monotonic() - cached[0] >= self.settings.admin_cache_seconds:
                     bot = await self._ready()
-                    members = await bot.get_chat_administrators(_native(self._moved.get(chat_id, chat_id)))
+                    members = await bot.get_chat_administrators(self._native(chat_id))
                     ids = frozenset(str(m.user.id) for m in members
                                     if m.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR))
                     cached = (time.monotonic(), ids)

@@ -14,6 +14,7 @@ from bot.events import Button, Role
 from bot.i18n import N_, _, current_language, format_date, format_datetime, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.router import parse_command
 from storage import ideas as store
 
 log = logging.getLogger(__name__)
@@ -114,11 +115,7 @@ class ThemeIndex:
         """Theme ids in the themes' own order."""
         found: set[str] = set()
         for word in words:
-            hit = self.exact.get(word)
-            if hit:
-                found |= hit
-            if self.prefixes and word.startswith(self.prefixes):
-                found |= self.of_word(word)
+            found |= self.of_word(word)
         return sorted(found, key=self.order.__getitem__)
 
 
@@ -263,26 +260,28 @@ async def idea_cmd(ctx: Context, args: str) -> None:
 
 async def on_message(ctx: Context) -> bool:
     text = ctx.event.text or ""
-    if "#" not in text:
-        return False
-    if not any(m.group(1).casefold() in IDEA_HASHTAGS for m in _HASHTAG.finditer(text[: MAX_IDEA_CHARS * 4])):
+    if not _has_idea_marker(text):
         return False
     await capture(ctx, text)
     return True
 
 
+def _has_idea_marker(text: str) -> bool:
+    """Whether a message carries #idea (or #idé, #ehdotus …), which makes it an idea."""
+    return "#" in text and any(m.group(1).casefold() in IDEA_HASHTAGS
+                               for m in _HASHTAG.finditer(text[: MAX_IDEA_CHARS * 4]))
+
+
 async def on_edit(ctx: Context) -> None:
     """The author edited the message that posted an idea: the idea follows, and the bot's message
     about it shows the new text. Other edits change nothing."""
-    from handlers.router import parse_command
-
     text = ctx.event.text or ""
     command = parse_command(text, ctx.transport.command_prefixes)
     if command is not None:
         if command.name not in set(ctx.services.command("idea").names()) or command.args.lstrip("#").isdecimal():
             return
         text = command.args
-    elif not any(m.group(1).casefold() in IDEA_HASHTAGS for m in _HASHTAG.finditer(text[: MAX_IDEA_CHARS * 4])):
+    elif not _has_idea_marker(text):
         return  # the marker is gone: leave the idea as it was
     async with ctx.db.session() as session:
         idea = await store.by_message(session, ctx.chat_key, ctx.event.target_id or "")
