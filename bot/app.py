@@ -12,6 +12,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.events import Incoming
 from bot.i18n import Catalogs
+from bot.outbox import Delivering, Outbox, send_scope
 from bot.scheduler import JobRunner
 from bot.transport import Transport
 from handlers import load_features
@@ -41,17 +42,26 @@ class App:
             coordinators=frozenset(settings.coordinators),
             data_dir=Path(settings.data_dir),
         )
+        self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)
-        self.jobs = JobRunner(self.services)
+        self.jobs = JobRunner(self.services, instance=settings.instance_id())
         self.services.wake = self.jobs.wake
+        self._stop = asyncio.Event()
         for transport in transports or []:
             self.add_transport(transport)
 
     def add_transport(self, transport: Transport) -> None:
-        self.services.transports[transport.platform] = transport
+        """Features see the transport through :class:`Delivering` (keyed, logged sends)."""
+        self.services.transports[transport.platform] = Delivering(transport, self.outbox)
 
     async def dispatch(self, transport: Transport, event: Incoming) -> None:
-        await self.router.dispatch(transport, event)
+        """Handle one event; its sends are keyed by the event (see bot/outbox.py)."""
+        wrapped = self.services.transports.get(transport.platform)
+        if wrapped is None or (wrapped is not transport and getattr(wrapped, "inner", None) is not transport):
+            wrapped = Delivering(transport, self.outbox)
+        prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
+        with send_scope(prefix, replay=event.replay):
+            await self.router.dispatch(wrapped, event)
 
     async def open(self) -> None:
         """Migrate the store and let features prepare; no network yet."""
@@ -60,29 +70,62 @@ class App:
             if feature.on_start:
                 await feature.on_start(self.services)
 
-    async def run(self) -> None:
-        """Run until the transports stop (or the task is cancelled)."""
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def request_stop(self) -> None:
+        """Begin a clean stop (SIGTERM/SIGINT): see :meth:`run`."""
+        self._stop.set()
+
+    async def run(self, *, stop_deadline: float = 10.0) -> None:
+        """Run until the transports stop or :meth:`request_stop`. A stop takes no new updates,
+        lets in-flight handlers, jobs and sends finish within ``stop_deadline`` seconds, flushes
+        the features' buffers and closes the store."""
         await self.open()
         await self.jobs.start()
+        transports = [getattr(t, "inner", t) for t in self.services.transports.values()]
+        running = [asyncio.create_task(t.start(self.dispatch), name=f"transport-{t.platform}") for t in transports]
+        stop = asyncio.create_task(self._stop.wait(), name="stop-request")
         try:
-            await asyncio.gather(*(t.start(self.dispatch) for t in self.services.transports.values()))
+            done, _ = await asyncio.wait({*running, stop}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stop}:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()
         finally:
-            await self.close()
+            stop.cancel()
+            await self.close(deadline=stop_deadline, running=running)
 
-    async def close(self) -> None:
-        await self.jobs.stop()
+    async def close(self, *, deadline: float = 10.0, running: list[asyncio.Task] | None = None) -> None:
+        """Jobs first (no new ones; running ones finish and may still send), then the transports
+        (no new updates; the ones in hand finish), all within ``deadline`` seconds."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + deadline
+        await self.jobs.stop(deadline=deadline / 2)
+        for transport in self.services.transports.values():
+            inner = getattr(transport, "inner", transport)
+            if hasattr(inner, "stop_grace"):
+                inner.stop_grace = max(0.1, until - loop.time())
+            await self._stop_transport(inner)
+        for task in running or []:
+            if not task.done():
+                task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=1.0)
         for feature in self.services.features:
             if feature.on_stop:
                 try:
                     await feature.on_stop(self.services)
                 except Exception:
                     log.exception("stopping feature %s failed", feature.name)
-        for transport in self.services.transports.values():
-            try:
-                await transport.stop()
-            except Exception:
-                log.exception("stopping %s failed", transport.platform)
         await self.db.close()
+
+    @staticmethod
+    async def _stop_transport(transport: Transport) -> None:
+        try:
+            await transport.stop()
+        except Exception:
+            log.exception("stopping %s failed", transport.platform)
 
 
 def build_transports(settings: Settings, services: Services, names: list[str]) -> list[Transport]:

@@ -40,11 +40,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = App(settings)
     for transport in build_transports(settings, app.services, names):
         app.add_transport(transport)
-    try:
-        asyncio.run(app.run())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(_run_until_signalled(app, settings.stop_deadline_seconds))
     return 0
+
+
+async def _run_until_signalled(app, deadline: float) -> None:
+    """SIGTERM or SIGINT: a clean stop within ``deadline`` seconds (exit 0); a second one
+    stops at once."""
+    import logging
+    import os
+    import signal
+
+    loop = asyncio.get_running_loop()
+    log = logging.getLogger("kehrabot")
+
+    def on_signal(signum: int) -> None:
+        if app.stopping:
+            log.warning("second %s: stopping at once", signal.Signals(signum).name)
+            os._exit(128 + signum)
+        log.info("%s: stopping (up to %.0f s for the work in hand)", signal.Signals(signum).name, deadline)
+        app.request_stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await app.run(stop_deadline=deadline)
+    log.info("stopped")
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings | None = None) -> int:

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     transports: list[TransportName] = Field(default_factory=list)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
+    #: this process's name on job leases; default: an id kept in data_dir (give each of several
+    #: processes on one database its own data_dir or instance)
+    instance: str | None = Field(default=None, max_length=64)
+    #: seconds a SIGTERM/SIGINT waits for handlers, jobs and sends in flight
+    stop_deadline_seconds: float = Field(default=10.0, gt=0, le=600)
 
     @field_validator("timezone")
     @classmethod
@@ -152,6 +157,15 @@ class Settings(BaseSettings):
             return "sqlite+aiosqlite:///" + url[len("sqlite:///"):]
         return url
 
+    def instance_id(self) -> str:
+        if self.instance:
+            return self.instance
+        path = Path(self.data_dir) / "instance-id"
+        try:
+            return path.read_text().strip() or _new_instance_id(path)
+        except FileNotFoundError:
+            return _new_instance_id(path)
+
     def active_transports(self) -> list[str]:
         if self.transports:
             return list(self.transports)
@@ -161,6 +175,16 @@ class Settings(BaseSettings):
         if self.matrix.homeserver:
             chosen.append("matrix")
         return chosen or ["console"]
+
+
+def _new_instance_id(path: Path) -> str:
+    import secrets
+    import socket
+
+    value = f"{socket.gethostname()[:40]}-{secrets.token_hex(4)}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value + "\n")
+    return value
 
 
 def load_settings(path: str | os.PathLike | None = None, **overrides) -> Settings:

@@ -50,6 +50,11 @@ class Incoming:
     poll_ref: str | None = None
     poll_choices: tuple[int, ...] = ()
     mentions_bot: bool = False
+    #: the transport's idempotency key of the event ("m:<chat>:<message>"); replies to it are
+    #: keyed by it, so handling it again after a crash answers once
+    event_key: str | None = None
+    #: True when the event was seen before but its handling never finished (a restart)
+    replay: bool = False
     raw: Any = field(default=None, compare=False, repr=False)
 
     @property
@@ -76,6 +81,9 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     reply_to_id: str | None = None
     notice: bool = True
+    #: idempotency key (see storage/outbox.py): a transport sends one key once; Matrix uses it
+    #: as the transaction id, so the homeserver drops a repeated request too
+    key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +93,7 @@ class FileOut:
     mime: str
     caption_html: str = ""
     is_image: bool = False
+    key: str | None = None  # idempotency key, as Reply.key
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,7 @@ class PollSpec:
     anonymous: bool = False
     hide_results: bool = False
     close_at: datetime | None = None
+    key: str | None = None  # idempotency key, as Reply.key
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ import logging
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from nio import (
@@ -43,7 +43,7 @@ from bot.markup import esc, split, to_matrix_html, to_plain
 from bot.transport import Dispatch
 from handlers.base import Services
 from storage import matrix as store
-from storage.core import get_state, mark_processed, set_state
+from storage.core import DONE, REPLAY, begin_event, finish_events, get_state, set_state
 
 log = logging.getLogger(__name__)
 
@@ -383,13 +383,14 @@ class MatrixTransport:
             except Exception:
                 log.exception("matrix: handling %s in %s failed", getattr(event, "event_id", "?"), room_id)
 
-    async def _claim(self, event_id: str) -> bool:
+    async def _claim(self, event_id: str) -> str:
+        """NEW or REPLAY (seen before a stop but never finished) to handle the event, DONE not to."""
         try:
             async with self.services.db.session() as s:
-                return await mark_processed(s, PLATFORM, event_id, self.services.clock.now())
+                return await begin_event(s, PLATFORM, event_id, self.services.clock.now())
         except Exception:  # a concurrent duplicate lost the race on the primary key
             log.debug("matrix: %s already claimed", event_id, exc_info=True)
-            return False
+            return DONE
 
     # -- incoming -----------------------------------------------------------------------------
 
@@ -429,9 +430,13 @@ class MatrixTransport:
             incoming = await self._upgraded(room_id, event)
         else:
             return
-        if incoming is None or not await self._claim(event.event_id):
+        if incoming is None:
             return
-        await self._dispatch(self, incoming)
+        state = await self._claim(event.event_id)
+        if state == DONE:
+            return
+        await self._dispatch(self, replace(incoming, event_key=event.event_id, replay=state == REPLAY))
+        await self.services.db.write_soon(finish_events, (PLATFORM, event.event_id, self.services.clock.now()))
 
     def _message(self, room_id: str, event: RoomMessageText) -> Incoming | None:
         content = event.source.get("content", {})

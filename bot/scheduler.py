@@ -1,8 +1,15 @@
 """Runs due jobs from the store. The store is the truth; APScheduler only wakes us up.
 
-Every job row is claimed atomically before it runs (``UPDATE … WHERE claimed_at IS NULL``),
-so it runs once even with two instances on one database. A job whose handler fails is put
-back with exponential back-off; after 8 failures it is given up and logged.
+Every job row is claimed atomically before it runs, under a **lease**: the claim names this
+instance and lasts ``lease`` seconds, and is renewed every third of that while the job runs.
+A claim whose lease ran out (its holder died) is taken over by the next wake-up of any
+instance; at start an instance ends the leases it held itself before, so a restart takes its
+unfinished jobs back at once. Messages a job sends are keyed by the job and its due time
+(``bot/outbox.py``), so a job run again after a crash does not send twice.
+
+Jobs of a chat whose transport is not connected yet wait for it (no failures into back-off
+after a restart). A job whose handler fails is put back with exponential back-off; after 8
+failures it is given up and logged.
 """
 
 from __future__ import annotations
@@ -15,15 +22,29 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.outbox import send_scope
 from handlers.base import JobHandler, Services
-from storage.core import Job, claim_job, count_pending, due_job_ids, finish_job, next_due, release_job
+from storage.core import (
+    Job,
+    claim_job,
+    count_pending,
+    drop_leases,
+    due_job_ids,
+    finish_job,
+    next_due,
+    release_job,
+    renew_leases,
+)
 
 log = logging.getLogger(__name__)
 
 
 class JobRunner:
-    def __init__(self, services: Services, *, concurrency: int = 16, safety_tick_seconds: int = 30) -> None:
+    def __init__(self, services: Services, *, concurrency: int = 16, safety_tick_seconds: int = 30,
+                 instance: str = "local", lease_seconds: float = 60.0) -> None:
         self.services = services
+        self.instance = instance
+        self.lease = timedelta(seconds=lease_seconds)
         self.handlers: dict[str, JobHandler] = {}
         for feature in services.features:
             for kind, handler in feature.jobs.items():
@@ -37,6 +58,10 @@ class JobRunner:
         self._again = False
         self._limit = asyncio.Semaphore(concurrency)
         self._tick = safety_tick_seconds
+        self._running: dict[int, asyncio.Task] = {}  # job id -> the task running it
+        self._renewer: asyncio.Task | None = None
+        self._waiters: list[asyncio.Task] = []
+        self._stopping = False
 
     # -- wiring -------------------------------------------------------------------------------
 
@@ -46,15 +71,68 @@ class JobRunner:
         self._scheduler.add_job(self.run_due, IntervalTrigger(seconds=self._tick), id="safety-tick",
                                 coalesce=True, max_instances=1)
         self._scheduler.start()
+        self._stopping = False
         async with self.services.db.session() as session:
+            taken_back = await drop_leases(session, self.instance, self.services.clock.now())
             pending = await count_pending(session)
-        log.info("scheduler rebuilt from the store: %d pending jobs", pending)
+        log.info("scheduler rebuilt from the store: %d pending jobs, %d taken back from before a stop",
+                 pending, taken_back)
+        self._renewer = asyncio.create_task(self._renew_loop(), name="job-leases")
+        for platform, transport in self.services.transports.items():
+            ready = getattr(transport, "ready", None)
+            if isinstance(ready, asyncio.Event) and not ready.is_set():
+                self._waiters.append(asyncio.create_task(self._when_ready(platform, ready)))
         await self.run_due()  # runs what is due and wakes us at the next due time
 
-    async def stop(self) -> None:
+    async def _when_ready(self, platform: str, ready: asyncio.Event) -> None:
+        await ready.wait()
+        log.info("%s is connected: running its due jobs", platform)
+        await self.run_due()
+
+    def _not_ready(self) -> list[str]:
+        """Platforms whose transport is not connected yet: their chats' jobs wait."""
+        waiting = []
+        for platform, transport in self.services.transports.items():
+            ready = getattr(transport, "ready", None)
+            if isinstance(ready, asyncio.Event) and not ready.is_set():
+                waiting.append(platform)
+        return waiting
+
+    async def _renew_loop(self) -> None:
+        """Renew the leases of the running jobs every third of the lease time."""
+        period = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(period)  # a timed wait: leases run on wall-clock time
+            if not self._running:
+                continue
+            try:
+                async with self.services.db.session() as session:
+                    await renew_leases(session, list(self._running), self.instance,
+                                       self.services.clock.now() + self.lease)
+            except Exception:
+                log.warning("renewing job leases failed", exc_info=True)
+
+    async def stop(self, deadline: float = 10.0) -> None:
+        """Take no new jobs; wait up to ``deadline`` seconds for the running ones (the rest are
+        cancelled and taken back at the next start)."""
+        self._stopping = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        for task in self._waiters:
+            task.cancel()
+        self._waiters.clear()
+        running = set(self._running.values())
+        if running:
+            _done, late = await asyncio.wait(running, timeout=deadline)
+            for task in late:
+                log.warning("a job is still running at the stop; it runs again at the next start")
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
+        if self._renewer is not None:
+            self._renewer.cancel()
+            self._renewer = None
 
     def wake(self, when: datetime) -> None:
         """Make sure run_due runs at ``when`` (wake-ups within one second share a trigger)."""
@@ -70,6 +148,8 @@ class JobRunner:
 
     async def run_due(self) -> int:
         """Run every job due by now; returns how many ran. Safe to call any time."""
+        if self._stopping:
+            return 0
         if self._lock.locked():
             self._again = True
             return 0
@@ -84,11 +164,12 @@ class JobRunner:
                 self._again = False
                 now = self.services.clock.now()
                 async with self.services.db.session() as session:
-                    ids = await due_job_ids(session, now)
+                    ids = await due_job_ids(session, now, exclude_platforms=self._not_ready())
+                ids = [i for i in ids if i not in self._running]
                 if ids:
-                    results = await asyncio.gather(*(self._run_one(job_id) for job_id in ids))
+                    results = await asyncio.gather(*(self._run_tracked(job_id) for job_id in ids))
                     ran += sum(results)
-                if not ids and not self._again:
+                if not ids and not self._again or self._stopping:
                     break
         await self._wake_next()
         return ran
@@ -99,15 +180,28 @@ class JobRunner:
         if self._scheduler is None:
             return
         async with self.services.db.session() as session:
-            when = await next_due(session)
+            when = await next_due(session, self._not_ready())
         if when is not None:
             self.wake(max(when, self.services.clock.now()))
 
+    async def _run_tracked(self, job_id: int) -> bool:
+        task = asyncio.create_task(self._run_one(job_id))
+        self._running[job_id] = task
+        try:
+            return await asyncio.shield(task)  # stop() decides about cancelling it, not run_due's caller
+        finally:
+            if task.done():
+                self._running.pop(job_id, None)
+            else:
+                task.add_done_callback(lambda _t: self._running.pop(job_id, None))
+
     async def _run_one(self, job_id: int) -> bool:
         async with self._limit:
+            if self._stopping:
+                return False
             now = self.services.clock.now()
             async with self.services.db.session() as session:
-                if not await claim_job(session, job_id, now):
+                if not await claim_job(session, job_id, now, self.instance, self.lease):
                     return False  # another instance took it
                 job = await session.get(Job, job_id)
             handler = self.handlers.get(job.kind)
@@ -117,7 +211,8 @@ class JobRunner:
                     await release_job(session, job, now, "no handler", give_up_after=0)
                 return False
             try:
-                await handler(self.services, job)
+                with send_scope(f"job:{job.id}:{job.due_at.isoformat()}", replay=job.attempts > 1):
+                    await handler(self.services, job)
             except Exception as exc:
                 log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
                 async with self.services.db.session() as session:

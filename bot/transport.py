@@ -10,6 +10,43 @@ from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
 Dispatch = Callable[["Transport", Incoming], Awaitable[None]]
 
 
+class TransportError(Exception):
+    """A platform call failed. Transports raise these subclasses so that features and the
+    outbox know what happened without knowing the platform."""
+
+    #: True when the platform certainly did not act on the request (safe to try again)
+    retryable = False
+
+
+class MessageGone(TransportError):
+    """The message or chat does not exist (any more)."""
+
+
+class Forbidden(TransportError):
+    """The bot may not do this here (not a member, blocked by the person, no rights)."""
+
+
+class RateLimited(TransportError):
+    """The platform refused the request for now; nothing was done."""
+
+    retryable = True
+
+    def __init__(self, message: str = "", retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(TransportError):
+    """The platform could not be reached (connection refused, not connected yet): nothing was sent."""
+
+    retryable = True
+
+
+class Ambiguous(TransportError):
+    """The request may or may not have taken effect (a timeout, a 5xx after sending): not to be
+    repeated blindly on a platform without idempotency keys."""
+
+
 @runtime_checkable
 class Transport(Protocol):
     platform: str
@@ -17,6 +54,10 @@ class Transport(Protocol):
     command_prefixes: tuple[str, ...]
     #: the bot's own user name (for /cmd@name on Telegram, mentions on Matrix)
     bot_username: str
+    # Optional attributes (read with getattr):
+    #   ready: asyncio.Event — set once connected; scheduled work for the platform waits for it
+    #   idempotent_sends: bool — a repeated send with the same Reply.key is dropped by the platform
+    #   records_deliveries: bool — the transport writes the delivery log itself (bot/outbox.py)
 
     async def start(self, dispatch: Dispatch) -> None:
         """Connect and deliver every incoming event to ``dispatch`` until stopped."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, and_, func, select, update
+from sqlalchemy import Connection, UniqueConstraint, and_, func, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -53,6 +54,10 @@ class Job(SQLModel, table=True):
     payload: str = Field(default="{}")
     due_at: datetime = Field(sa_type=UTCDateTime, index=True)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: the lease: which instance runs the job and until when (renewed while it runs); an expired
+    #: lease is taken over by the next wake-up of any instance
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     cancelled: bool = Field(default=False)
     attempts: int = Field(default=0)
@@ -63,11 +68,14 @@ class Job(SQLModel, table=True):
 
 
 class ProcessedEvent(SQLModel, table=True):
-    """Platform event ids already handled (idempotency across restarts)."""
+    """Platform events seen (idempotency across restarts). ``done_at`` is set once the event's
+    effects and replies are committed; a row without it was being handled when the bot
+    stopped, and is handled again (handlers are idempotent by the source event)."""
 
     platform: str = Field(primary_key=True, max_length=32)
     event_id: str = Field(primary_key=True, max_length=255)
     at: datetime = Field(sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class TransportState(SQLModel, table=True):
@@ -177,6 +185,7 @@ async def schedule_job(
             existing.cancelled = False
             if existing.done_at is None:
                 existing.claimed_at = None
+                existing.lease_owner = existing.lease_until = None
             session.add(existing)
             return existing
     job = Job(
@@ -199,8 +208,18 @@ async def cancel_jobs(session: AsyncSession, dedup_prefix: str) -> int:
     return result.rowcount or 0
 
 
+def _open():
+    return and_(Job.done_at.is_(None), Job.cancelled.is_(False))
+
+
 def _pending():
-    return and_(Job.done_at.is_(None), Job.claimed_at.is_(None), Job.cancelled.is_(False))
+    """Not claimed (leases aside)."""
+    return and_(_open(), Job.claimed_at.is_(None))
+
+
+def _runnable(now: datetime):
+    """Not claimed, or claimed under a lease that has run out."""
+    return and_(_open(), or_(Job.claimed_at.is_(None), Job.lease_until < now))
 
 
 async def pending_jobs(session: AsyncSession) -> list[Job]:
@@ -211,49 +230,108 @@ async def count_pending(session: AsyncSession) -> int:
     return (await session.execute(select(func.count()).select_from(Job).where(_pending()))).scalar_one()
 
 
-async def due_job_ids(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
-    rows = await session.execute(
-        select(Job.id).where(_pending(), Job.due_at <= now).order_by(Job.due_at).limit(limit)
-    )
+def _not_on(platforms: Iterable[str]):
+    return and_(true(), *(or_(Job.chat_key.is_(None), Job.chat_key.not_like(f"{p}:%")) for p in platforms))
+
+
+async def due_job_ids(session: AsyncSession, now: datetime, limit: int = 500,
+                      exclude_platforms: Iterable[str] = ()) -> list[int]:
+    """Jobs due by ``now`` that nobody holds, oldest first; jobs of chats on the platforms in
+    ``exclude_platforms`` (not connected yet) are left for later."""
+    query = select(Job.id).where(_runnable(now), Job.due_at <= now, _not_on(exclude_platforms))
+    rows = await session.execute(query.order_by(Job.due_at).limit(limit))
     return list(rows.scalars())
 
 
-async def claim_job(session: AsyncSession, job_id: int, now: datetime) -> bool:
-    """Atomically take a job; True for exactly one caller, even across processes."""
+async def claim_job(session: AsyncSession, job_id: int, now: datetime, owner: str = "",
+                    lease: timedelta = timedelta(seconds=60)) -> bool:
+    """Atomically take a job under a lease; True for exactly one caller, even across processes.
+    A job whose lease ran out can be taken again (its holder died)."""
     result = await session.execute(
-        update(Job).where(Job.id == job_id, _pending()).values(claimed_at=now, attempts=Job.attempts + 1)
+        update(Job).where(Job.id == job_id, _runnable(now))
+        .values(claimed_at=now, lease_owner=owner, lease_until=now + lease, attempts=Job.attempts + 1)
     )
     await session.commit()
     return (result.rowcount or 0) == 1
 
 
+async def renew_leases(session: AsyncSession, job_ids: list[int], owner: str, until: datetime) -> int:
+    """Extend the leases this owner still holds; returns how many."""
+    if not job_ids:
+        return 0
+    result = await session.execute(
+        update(Job).where(Job.id.in_(job_ids), Job.lease_owner == owner, Job.done_at.is_(None))
+        .values(lease_until=until)
+    )
+    await session.commit()
+    return result.rowcount or 0
+
+
+async def drop_leases(session: AsyncSession, owner: str, now: datetime) -> int:
+    """At start: the leases this instance held before it stopped run out now (it runs nothing
+    yet), so its unfinished jobs are taken over at once instead of after the lease time."""
+    result = await session.execute(
+        update(Job).where(Job.lease_owner == owner, Job.claimed_at.is_not(None), _open()).values(lease_until=now)
+    )
+    await session.commit()
+    return result.rowcount or 0
+
+
+async def stale_claims(session: AsyncSession, now: datetime) -> int:
+    """Jobs claimed under a lease that has run out (a holder died and nobody took over yet)."""
+    return (await session.execute(select(func.count()).select_from(Job).where(
+        _open(), Job.claimed_at.is_not(None), Job.lease_until < now))).scalar_one()
+
+
 async def finish_job(session: AsyncSession, job_id: int, now: datetime) -> None:
-    await session.execute(update(Job).where(Job.id == job_id).values(done_at=now, last_error=None))
+    await session.execute(update(Job).where(Job.id == job_id).values(done_at=now, last_error=None,
+                                                                      lease_until=None))
     await session.commit()
 
 
 async def release_job(session: AsyncSession, job: Job, now: datetime, error: str, give_up_after: int = 8) -> None:
     """Put a failed job back with exponential back-off, or give up after a number of tries."""
     if job.attempts >= give_up_after:
-        values: dict = {"done_at": now, "cancelled": True, "last_error": error[:500]}
+        values: dict = {"done_at": now, "cancelled": True, "last_error": error[:500], "lease_until": None}
     else:
         delay = timedelta(seconds=min(3600, 15 * 2 ** max(0, job.attempts - 1)))
-        values = {"claimed_at": None, "due_at": now + delay, "last_error": error[:500]}
+        values = {"claimed_at": None, "lease_owner": None, "lease_until": None, "due_at": now + delay,
+                  "last_error": error[:500]}
     await session.execute(update(Job).where(Job.id == job.id).values(**values))
     await session.commit()
 
 
-async def next_due(session: AsyncSession) -> datetime | None:
-    return (await session.execute(select(func.min(Job.due_at)).where(_pending()))).scalar()
+async def next_due(session: AsyncSession, exclude_platforms: Iterable[str] = ()) -> datetime | None:
+    """The next time something becomes runnable: a due time, or a held lease running out."""
+    others = _not_on(exclude_platforms)
+    due = (await session.execute(select(func.min(Job.due_at)).where(_pending(), others))).scalar()
+    lease = (await session.execute(select(func.min(Job.lease_until)).where(
+        _open(), Job.claimed_at.is_not(None), others))).scalar()
+    times = [t for t in (due, lease) if t is not None]
+    return min(times) if times else None
 
 
-async def mark_processed(session: AsyncSession, platform: str, event_id: str, now: datetime) -> bool:
-    """Record an event id; False if it was handled before."""
-    if await session.get(ProcessedEvent, (platform, event_id)) is not None:
-        return False
+NEW, REPLAY, DONE = "new", "replay", "done"
+
+
+async def begin_event(session: AsyncSession, platform: str, event_id: str, now: datetime) -> str:
+    """Record that an event is being handled: ``NEW``; ``REPLAY`` for one whose handling never
+    finished (the bot stopped during it: handle it again); ``DONE`` if it was handled to the
+    end before. Commits; a concurrent first insert of the same id raises IntegrityError."""
+    row = await session.get(ProcessedEvent, (platform, event_id))
+    if row is not None:
+        return REPLAY if row.done_at is None else DONE
     session.add(ProcessedEvent(platform=platform, event_id=event_id, at=now))
     await session.commit()
-    return True
+    return NEW
+
+
+def finish_events(conn: Connection, items: list[tuple[str, str, datetime]]) -> list[None]:
+    """Batch op: (platform, event id, now) — the event's effects and replies are committed."""
+    for platform, event_id, now in items:
+        conn.execute(update(ProcessedEvent).where(ProcessedEvent.platform == platform,
+                                                  ProcessedEvent.event_id == event_id).values(done_at=now))
+    return [None] * len(items)
 
 
 async def get_state(session: AsyncSession, platform: str, name: str) -> str | None:

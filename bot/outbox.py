@@ -1,0 +1,157 @@
+"""Sends that happen once: every message sent while handling an event or running a job gets an
+idempotency key, and its outcome is kept in the delivery log (``storage/outbox.py``).
+
+The keys come from a *send scope* (a ContextVar) that the router opens per event and the
+scheduler per job run: ``<event key>#1``, ``#2``… in the order the handler sends. A handler run
+again (an update whose handling never finished, a job whose lease ran out) sends the same
+messages under the same keys, and the log says which of them already went out.
+
+The rule per platform (``transport.idempotent_sends``):
+- Matrix: the key is the transaction id, so the homeserver itself drops a repeated request;
+  the send is recorded after it succeeded, and repeated freely.
+- Telegram and others, with no idempotency key: a durable ``sending`` row is written right
+  before the request leaves; a key found ``sent`` is not sent again (its message id is
+  returned), and one found ``sending`` or ``unknown`` (the bot died during the request, or the
+  request timed out) is not repeated blindly: it is logged and skipped. Only a send that
+  certainly did not arrive (``failed``: refused, rate limited, connection refused) is retried.
+
+A transport that records outcomes itself at the moment the request leaves (Telegram waits for
+its flood limits first) says so with ``records_deliveries = True``; for the others the
+:class:`Delivering` wrapper records around the call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.events import FileOut, PollSpec, Reply
+from bot.transport import Ambiguous, Transport, TransportError
+from storage import outbox as log_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SendScope:
+    prefix: str
+    replay: bool = False
+    count: int = 0
+
+    def next_key(self) -> str:
+        self.count += 1
+        return f"{self.prefix}#{self.count}"
+
+
+_scope: ContextVar[SendScope | None] = ContextVar("kehrabot_send_scope", default=None)
+
+
+@contextmanager
+def send_scope(prefix: str | None, *, replay: bool = False) -> Iterator[SendScope | None]:
+    """Key the sends made inside (in this task and the tasks it starts) by ``prefix``."""
+    scope = SendScope(prefix[:200], replay) if prefix else None
+    token = _scope.set(scope)
+    try:
+        yield scope
+    finally:
+        _scope.reset(token)
+
+
+class Outbox:
+    """The delivery log as transports use it."""
+
+    def __init__(self, db: Any, clock: Any) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def begin(self, key: str, chat_key: str) -> log_store.Outcome | None:
+        """Durably mark ``key`` as leaving now; None to go ahead, else the earlier outcome
+        (do not send)."""
+        return await self.db.write(log_store.begin_sends, (key, chat_key, self.clock.now()))
+
+    async def end(self, key: str, chat_key: str, state: str, message_id: str | None = None,
+                  error: str | None = None) -> None:
+        """Record the outcome (committed a moment later; a crash before that reads as unknown)."""
+        await self.db.write_soon(log_store.end_sends, (key, chat_key, state, message_id, self.clock.now(), error))
+
+    async def earlier(self, key: str) -> log_store.Outcome | None:
+        async with self.db.session() as session:
+            return await log_store.outcome(session, key)
+
+    async def recorded(self, key: str | None, chat_key: str, send: Any, *, idempotent: bool) -> Any:
+        """Run ``send()`` under ``key`` with the rule above; returns its message id (the earlier
+        one when the key was delivered before, None when its fate is unknown)."""
+        if key is None:
+            return await send()
+        if not idempotent:
+            earlier = await self.begin(key, chat_key)
+            if earlier is not None:
+                return _earlier_result(key, earlier)
+        try:
+            result = await send()
+        except TransportError as err:
+            await self.end(key, chat_key, log_store.UNKNOWN if isinstance(err, Ambiguous) else log_store.FAILED,
+                           error=repr(err))
+            raise
+        except BaseException as err:  # a bug or a cancellation: the request may have left
+            await self.end(key, chat_key, log_store.UNKNOWN, error=repr(err))
+            raise
+        await self.end(key, chat_key, log_store.SENT, _message_id(result))
+        return result
+
+
+def _message_id(result: Any) -> str | None:
+    return result if isinstance(result, str) or result is None else str(result)
+
+
+def _earlier_result(key: str, earlier: log_store.Outcome) -> str | None:
+    if earlier.state == log_store.SENT:
+        log.info("%s was delivered before; not sent again", key)
+        return earlier.message_id
+    log.warning("%s may have been delivered before (%s); not sent again", key, earlier.state)
+    return None
+
+
+class Delivering:
+    """A transport as features see it: sends get keys from the current send scope."""
+
+    def __init__(self, inner: Transport, outbox: Outbox) -> None:
+        self.inner = inner
+        self.outbox = outbox
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
+        return getattr(self.inner, name)
+
+    @property
+    def idempotent(self) -> bool:
+        return bool(getattr(self.inner, "idempotent_sends", False))
+
+    async def _keyed(self, chat_id: str, item: Any, send: Any) -> Any:
+        scope = _scope.get()
+        if item.key is None and scope is not None:
+            item = replace(item, key=scope.next_key())
+        key = item.key
+        chat_key = f"{self.inner.platform}:{chat_id}"
+        if key is not None and scope is not None and scope.replay and self.idempotent:
+            earlier = await self.outbox.earlier(key)  # the homeserver forgets transaction ids too
+            if earlier is not None and earlier.state != log_store.FAILED:
+                return _earlier_result(key, earlier)
+        if getattr(self.inner, "records_deliveries", False):
+            return await send(item)
+        return await self.outbox.recorded(key, chat_key, lambda: send(item), idempotent=self.idempotent)
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        return await self._keyed(chat_id, reply, lambda r: self.inner.send(chat_id, r))
+
+    async def send_file(self, chat_id: str, file: FileOut) -> str | None:
+        return await self._keyed(chat_id, file, lambda f: self.inner.send_file(chat_id, f))
+
+    async def send_poll(self, chat_id: str, poll: PollSpec) -> str | None:
+        return await self._keyed(chat_id, poll, lambda p: self.inner.send_poll(chat_id, p))
+
+    async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        await self.inner.edit(chat_id, message_id, reply)  # an edit repeated changes nothing
