@@ -289,20 +289,44 @@ async def _after_change(ctx: Context, session, rd, cl, resp, *, show: bool = Tru
         await _finish_message(ctx.services, session, rd, cl, resp)
 
 
+async def _given_by_this_event(ctx: Context, session, rd, person_key: str, qid: str) -> store.ChecklistAnswer | None:
+    """The answer to ``qid`` when this very event gave it: the event is handled again after a
+    stop cut its handling short (the answer stored, the next question perhaps not sent)."""
+    if not (ctx.event.replay and ctx.event.event_key):
+        return None
+    row = (await store.answers_of(session, rd.id, person_key)).get(qid)
+    return row if row is not None and row.event_key == ctx.event.event_key[:255] else None
+
+
+async def _ask_again(ctx: Context, session, rd, cl, resp) -> None:
+    """What the conversation asked after the change, once more (keyed like the first time, so
+    what was delivered then is not sent twice)."""
+    if resp.status == "done":
+        await _finish_message(ctx.services, session, rd, cl, resp)
+    elif resp.status == "active" and resp.current:
+        await _ask(ctx.services, session, rd, cl, resp)
+
+
 async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: bool = False) -> None:
     async with ctx.db.session() as session:
         rd, cl = await _load(ctx, session, round_id)
         resp = await _own_response(ctx, session, rd)
         q = cl.question(qid)
-        if q is None or resp.current != qid:
-            raise UserError(_("That question is not the current one any more."))
-        if skipped and q.required:
-            raise UserError(_("This question cannot be skipped."))
-        if not skipped and not q.valid_value(value):
-            raise UserError(_("That is not a possible answer to this question."))
-        await store.put_answer(session, rd.id, resp.person_key, qid, value, ctx.now(), skipped=skipped)
-        question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if skipped else value))
-        await _after_change(ctx, session, rd, cl, resp)
+        given = await _given_by_this_event(ctx, session, rd, resp.person_key, qid) if q is not None else None
+        if given is not None:  # handled before: change nothing, answer the same
+            question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if given.skipped else given.data()))
+            await _ask_again(ctx, session, rd, cl, resp)
+        else:
+            if q is None or resp.current != qid:
+                raise UserError(_("That question is not the current one any more."))
+            if skipped and q.required:
+                raise UserError(_("This question cannot be skipped."))
+            if not skipped and not q.valid_value(value):
+                raise UserError(_("That is not a possible answer to this question."))
+            await store.put_answer(session, rd.id, resp.person_key, qid, value, ctx.now(), skipped=skipped,
+                                   event_key=ctx.event.event_key)
+            question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if skipped else value))
+            await _after_change(ctx, session, rd, cl, resp)
     # No toast: the question is edited to show the answer and the next one follows (on Matrix an
     # acknowledgement would be one more message per answer).
     if ctx.event.kind == Kind.BUTTON:
@@ -394,15 +418,20 @@ async def toggle_button(ctx: Context, args: list[str]) -> None:
         rd, cl = await _load(ctx, session, int(rid))
         resp = await _own_response(ctx, session, rd)
         q = cl.question(qid)
-        if q is None or resp.current != qid or q.type != "multi" or q.option(opt) is None:
-            raise UserError(_("That question is not the current one any more."))
-        answers = await store.answers_of(session, rd.id, resp.person_key)
-        chosen = answers[qid].data() if qid in answers and isinstance(answers[qid].data(), list) else []
-        chosen = [o.id for o in q.options if (o.id in chosen) != (o.id == opt)]
-        await store.put_answer(session, rd.id, resp.person_key, qid, chosen, ctx.now())
-        resp.updated_at = ctx.now()
-        session.add(resp)
-        await session.commit()
+        if await _given_by_this_event(ctx, session, rd, resp.person_key, qid) is not None:
+            if resp.current != qid:
+                return  # the conversation moved on meanwhile: nothing to show again
+        else:
+            if q is None or resp.current != qid or q.type != "multi" or q.option(opt) is None:
+                raise UserError(_("That question is not the current one any more."))
+            answers = await store.answers_of(session, rd.id, resp.person_key)
+            chosen = answers[qid].data() if qid in answers and isinstance(answers[qid].data(), list) else []
+            chosen = [o.id for o in q.options if (o.id in chosen) != (o.id == opt)]
+            await store.put_answer(session, rd.id, resp.person_key, qid, chosen, ctx.now(),
+                                   event_key=ctx.event.event_key)  # toggled again it would undo itself
+            resp.updated_at = ctx.now()
+            session.add(resp)
+            await session.commit()
         answers = await store.answers_of(session, rd.id, resp.person_key)
         html, buttons = render_question(rd, cl, resp, answers)
     if ctx.event.target_id:
@@ -501,13 +530,19 @@ async def on_message(ctx: Context) -> bool:
     if not text:
         return False
     async with ctx.db.session() as session:
-        waiting = await store.waiting_in_chat(session, ctx.sender_key, ctx.chat_key)
-        for resp, rd in waiting:
-            q = from_json(rd.definition).question(resp.current or "")
-            if q is not None and q.type == "text":
-                break
-        else:
-            return False
+        given = None
+        if ctx.event.replay and ctx.event.event_key:
+            given = await store.answer_by_event(session, ctx.sender_key, ctx.event.event_key)
+        waiting = await store.waiting_in_chat(session, ctx.sender_key, ctx.chat_key) if given is None else []
+    if given is not None:  # handled before, the next question is waiting now: the same again
+        await record(ctx, given.round_id, given.question_id, text)
+        return True
+    for resp, rd in waiting:
+        q = from_json(rd.definition).question(resp.current or "")
+        if q is not None and q.type == "text":
+            break
+    else:
+        return False
     if len(text) > MAX_TEXT_ANSWER:
         raise UserError(_("Your answer is too long: {count} characters, at most {limit}.").format(
             count=len(text), limit=MAX_TEXT_ANSWER))

@@ -238,9 +238,10 @@ async def capture(ctx: Context, text: str) -> None:
     idea = await store.create_idea(
         ctx.db, chat_key=ctx.chat_key, author_key=ctx.sender_key, author_name=ctx.event.sender_name,
         text=parsed.text, tags=list(parsed.tags), search=parsed.search, now=ctx.now(),
-        source_message_id=ctx.event.message_id,
+        source_message_id=ctx.event.message_id, source_event=ctx.event.event_key,
     )
-    # Stored and committed: only now acknowledge.
+    # Stored and committed: only now acknowledge. (An event handled again after a restart gets
+    # its idea back, not a second one, and the same acknowledgement: keyed, it is sent once.)
     lines = [
         "💡 " + b(_("Idea #{number} saved.").format(number=idea.number)) + " " + esc(_short(parsed.text)),
     ]
@@ -326,10 +327,16 @@ async def _ack_text(ctx: Context, idea: store.Idea) -> str:
 # Each handler stores first and closes its session before talking to the platform.
 
 
+def _again(ctx: Context) -> bool:
+    """The event is handled again (its handling was cut short by a stop): a change found made
+    already was most likely made by it, so it is answered as the first time."""
+    return ctx.event.replay
+
+
 async def support_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.session() as session:
         idea = await _get(ctx, session, number)
-        added = await _support(ctx, idea, session)
+        added = await _support(ctx, idea, session) or _again(ctx)
     if added:
         await ctx.reply(esc(_("👍 You support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
         await _refresh_buttons(ctx, idea)
@@ -340,7 +347,7 @@ async def support_cmd(ctx: Context, number: int) -> None:
 async def unsupport_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.session() as session:
         idea = await _get(ctx, session, number)
-        removed = await store.remove_support(session, idea, ctx.sender_key)
+        removed = await store.remove_support(session, idea, ctx.sender_key) or _again(ctx)
     if removed:
         await ctx.reply(esc(_("You no longer support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
         await _refresh_buttons(ctx, idea)
@@ -355,7 +362,7 @@ async def support_button(ctx: Context, args: list[str]) -> None:
         idea = await store.by_id(session, int(args[0]))
         if idea is None or idea.chat_key != ctx.chat_key or idea.status == "withdrawn":
             raise UserError(_("This idea is no longer available."))
-        added = await _support(ctx, idea, session)
+        added = await _support(ctx, idea, session) or _again(ctx)
     if added:
         await ctx.acknowledge(_("👍 You support idea #{number}.").format(number=idea.number))
         if ctx.event.target_id:
@@ -376,7 +383,7 @@ async def on_reaction(ctx: Context) -> None:
             changed = await store.remove_support(session, idea, ctx.sender_key)
         else:
             changed = await store.add_support(session, idea, ctx.sender_key, ctx.now())
-    if changed:
+    if changed or _again(ctx):  # handled again: the first run may have stopped before the edit
         await _refresh_buttons(ctx, idea)
 
 

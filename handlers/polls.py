@@ -358,11 +358,20 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
         if choice >= len(options):
             raise UserError(_("This button no longer works."))
         current = await store.get_vote(session, poll, ctx.sender_key) or ()
-        if not poll.multiple:
+        chosen: tuple[int, ...] | None = None
+        if ctx.event.replay and await store.vote_counted(session, poll, ctx.event.event_key):
+            # handled again after a stop: counted already; answer as the first time, change nothing
+            if not poll.multiple:
+                note = _("Your vote: “{option}”.").format(option=options[choice])
+            elif choice in current:
+                note = _("Added “{option}” to your choices.").format(option=options[choice])
+            else:
+                note = _("Removed “{option}” from your choices.").format(option=options[choice])
+        elif not poll.multiple:
             if current == (choice,):
                 await ctx.acknowledge(_("You already voted for “{option}”.").format(option=options[choice]))
                 return
-            chosen: tuple[int, ...] = (choice,)
+            chosen = (choice,)
             note = _("Your vote: “{option}”.").format(option=options[choice])
         elif choice in current:
             chosen = tuple(c for c in current if c != choice)
@@ -374,7 +383,8 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
                                          poll.max_choices).format(count=poll.max_choices))
             chosen = (*current, choice)
             note = _("Added “{option}” to your choices.").format(option=options[choice])
-        await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen)
+        if chosen is not None:
+            await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen, ctx.event.event_key)
     await ctx.acknowledge(note)
     await refresh(ctx.services, poll.id)
 

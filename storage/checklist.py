@@ -55,6 +55,9 @@ class ChecklistAnswer(SQLModel, table=True):
     value: str = Field(default="null", sa_type=Text)  # JSON; null when skipped
     skipped: bool = Field(default=False)
     answered_at: datetime = Field(sa_type=UTCDateTime)
+    #: the event that set this answer last (Incoming.event_key): the same event handled again
+    #: after a restart finds its answer given and does not move the conversation on twice
+    event_key: str | None = Field(default=None, max_length=255)
 
     def data(self) -> Any:
         return json.loads(self.value)
@@ -154,15 +157,26 @@ async def answers_of(session: AsyncSession, round_id: int, person_key: str) -> d
 
 
 async def put_answer(session: AsyncSession, round_id: int, person_key: str, question_id: str, value: Any,
-                     now: datetime, *, skipped: bool = False) -> None:
-    """Insert or replace one answer (in the caller's transaction)."""
+                     now: datetime, *, skipped: bool = False, event_key: str | None = None) -> None:
+    """Insert or replace one answer (in the caller's transaction); ``event_key`` is the event
+    that gave it."""
     row = await session.get(ChecklistAnswer, (round_id, person_key, question_id))
     if row is None:
         row = ChecklistAnswer(round_id=round_id, person_key=person_key, question_id=question_id, answered_at=now)
     row.value = json.dumps(None if skipped else value, ensure_ascii=False)
     row.skipped = skipped
     row.answered_at = now
+    row.event_key = event_key[:255] if event_key else None
     session.add(row)
+
+
+async def answer_by_event(session: AsyncSession, person_key: str, event_key: str) -> ChecklistAnswer | None:
+    """The answer this event gave, if it gave one (for an event handled again; rare, so a scan
+    of the person's answers is fine)."""
+    return (await session.execute(
+        select(ChecklistAnswer).where(ChecklistAnswer.person_key == person_key,
+                                      ChecklistAnswer.event_key == event_key[:255])
+    )).scalars().first()
 
 
 async def drop_answers(session: AsyncSession, round_id: int, person_key: str, question_ids: list[str]) -> None:

@@ -5,7 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Text, UniqueConstraint, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Index,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,7 +29,11 @@ STATUSES = ("new", "discussed", "experiment", "project", "done", "archived", "wi
 
 
 class Idea(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("chat_key", "number", name="uq_idea_chat_number"),)
+    __table_args__ = (
+        UniqueConstraint("chat_key", "number", name="uq_idea_chat_number"),
+        # one idea per posting event: an event handled again after a restart finds its idea
+        Index("uq_idea_chat_source_event", "chat_key", "source_event", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     chat_key: str = Field(max_length=255, index=True)
@@ -32,6 +48,9 @@ class Idea(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
     source_message_id: str | None = Field(default=None, max_length=255)
+    #: the transport's idempotency key of the event that posted it (Incoming.event_key); None
+    #: where the platform gives none (the console): message ids alone repeat there
+    source_event: str | None = Field(default=None, max_length=255)
     bot_message_id: str | None = Field(default=None, max_length=255)
 
     def tag_list(self) -> list[str]:
@@ -68,6 +87,8 @@ class NewIdea:
     id: int
     number: int
     support_count: int = 0
+    #: False when the posting event had made this idea before (handled again after a restart)
+    created: bool = True
 
 
 # Built once: the hot path's statements.
@@ -94,24 +115,55 @@ def insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[
     return _insert_ideas(conn, items)
 
 
+def _existing(conn: Connection, items: list[tuple[dict, list[str]]]) -> dict[tuple[str, str], NewIdea]:
+    """Ideas already made by the posting events of these items, by (chat, event)."""
+    keys = {(row["chat_key"], row["source_event"]) for row, _tags in items if row.get("source_event")}
+    if not keys:
+        return {}
+    rows = conn.execute(select(Idea.id, Idea.number, Idea.support_count, Idea.chat_key, Idea.source_event)
+                        .where(tuple_(Idea.chat_key, Idea.source_event).in_(sorted(keys))))
+    return {(chat, event): NewIdea(idea_id, number, support, created=False)
+            for idea_id, number, support, chat, event in rows}
+
+
 def _insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[NewIdea]:
+    # An item whose posting event made an idea before (the event is handled again after a
+    # restart) gets that idea back, and nothing is inserted; so does a second item of one event.
+    earlier = _existing(conn, items)
     # The SQLite writer is the only one inserting ideas, so it remembers each chat's last number
     # (its memo is dropped whenever a batch fails; a stale one could only cause a unique clash).
     memo = conn.info.get(WRITER_MEMO)
     last: dict[str, int] = memo.setdefault("idea-numbers", {}) if memo is not None else {}
-    rows = []
-    for row, _tags in items:
+    rows, fresh, seen = [], [], {}
+    for n, (row, tags) in enumerate(items):
+        event = (row["chat_key"], row["source_event"]) if row.get("source_event") else None
+        if event is not None and (event in earlier or event in seen):
+            continue
+        if event is not None:
+            seen[event] = n
         chat = row["chat_key"]
         if chat not in last:
             last[chat] = conn.execute(_LAST_NUMBER, {"chat": chat}).scalar() or 0
         last[chat] += 1
-        rows.append({**row, "number": last[chat]})
-    by_number = {(chat, number): idea_id for idea_id, chat, number in conn.execute(_INSERT_IDEAS, rows)}
-    ids = [by_number[row["chat_key"], row["number"]] for row in rows]
-    tags = [{"idea_id": idea_id, "tag": t} for idea_id, (_row, tags) in zip(ids, items, strict=True) for t in tags]
-    if tags:
-        conn.execute(_INSERT_TAGS, tags)
-    return [NewIdea(idea_id, row["number"]) for idea_id, row in zip(ids, rows, strict=True)]
+        rows.append({"source_event": None, **row, "number": last[chat]})
+        fresh.append((n, tags))
+    made: dict[int, NewIdea] = {}
+    if rows:
+        by_number = {(chat, number): idea_id for idea_id, chat, number in conn.execute(_INSERT_IDEAS, rows)}
+        ids = [by_number[row["chat_key"], row["number"]] for row in rows]
+        tags = [{"idea_id": idea_id, "tag": t} for idea_id, (_n, tags) in zip(ids, fresh, strict=True) for t in tags]
+        if tags:
+            conn.execute(_INSERT_TAGS, tags)
+        made = {n: NewIdea(idea_id, row["number"]) for idea_id, row, (n, _tags) in zip(ids, rows, fresh, strict=True)}
+    results = []
+    for n, (row, _tags) in enumerate(items):
+        if n in made:
+            results.append(made[n])
+            continue
+        event = (row["chat_key"], row["source_event"])
+        first = earlier.get(event) or made[seen[event]]
+        results.append(NewIdea(first.id, first.number, first.support_count, created=False))
+    return results
 
 
 async def create_idea(
@@ -125,13 +177,15 @@ async def create_idea(
     search: str,
     now: datetime,
     source_message_id: str | None,
+    source_event: str | None = None,
 ) -> NewIdea:
-    """Store a new idea and commit; returns its id and number. The bot's hottest write, so it goes
-    through the store's batch writer (see ``Database.write``)."""
+    """Store a new idea and commit; returns its id and number — or, when the posting event
+    ``source_event`` made an idea before, that idea (``created`` False) and nothing is stored.
+    The bot's hottest write, so it goes through the store's batch writer (see ``Database.write``)."""
     row = dict(
         chat_key=chat_key, text=text, search=search, tags=" ".join(tags), author_key=author_key,
         author_name=author_name[:255], status="new", support_count=0, created_at=now, updated_at=now,
-        source_message_id=source_message_id,
+        source_message_id=source_message_id, source_event=source_event[:255] if source_event else None,
     )
     return await db.write(insert_ideas, (row, tags))
 

@@ -75,6 +75,15 @@ class PollVote(SQLModel, table=True):
     choices: str = Field(max_length=64)  # comma-separated option indexes
 
 
+class PollVoteEvent(SQLModel, table=True):
+    """The button presses already counted, by the event's idempotency key: a press handled again
+    after a restart is not counted twice (on a multiple-choice poll it would undo itself). Only
+    the event and the poll, no voter; dropped when the poll closes."""
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True, ondelete="CASCADE")
+    event_key: str = Field(primary_key=True, max_length=255)
+
+
 def voter_id(poll: Poll, person_key: str) -> str:
     if not poll.anonymous:
         return person_key
@@ -136,8 +145,10 @@ def parse_choices(text: str) -> tuple[int, ...]:
     return tuple(int(x) for x in text.split(",") if x)
 
 
-async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str, choices: tuple[int, ...]) -> None:
-    """Replace a person's vote (empty choices = retract). Commits."""
+async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str, choices: tuple[int, ...],
+                   event_key: str | None = None) -> None:
+    """Replace a person's vote (empty choices = retract), remembering the event that did it (see
+    :class:`PollVoteEvent`) in the same transaction. Commits."""
     voter = voter_id(poll, person_key)
     text = ",".join(str(c) for c in sorted(set(choices)))
     await session.execute(delete(PollVote).where(PollVote.poll_id == poll.id, PollVote.voter == voter))
@@ -145,7 +156,20 @@ async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str
     if text and status == OPEN:  # a vote racing the close is dropped
         session.add(PollVote(poll_id=poll.id, voter=voter, voter_name="" if poll.anonymous else name[:255],
                              choices=text))
+    if event_key and status == OPEN and await session.get(PollVoteEvent, (poll.id, event_key[:255])) is None:
+        session.add(PollVoteEvent(poll_id=poll.id, event_key=event_key[:255]))
     await session.commit()
+
+
+async def vote_counted(session: AsyncSession, poll: Poll, event_key: str | None) -> bool:
+    """Whether this event's vote was counted already (its handling is being repeated)."""
+    if not event_key:
+        return False
+    return await session.get(PollVoteEvent, (poll.id, event_key[:255])) is not None
+
+
+async def _forget_vote_events(session: AsyncSession, poll_id: int) -> None:
+    await session.execute(delete(PollVoteEvent).where(PollVoteEvent.poll_id == poll_id))
 
 
 async def tally(session: AsyncSession, poll: Poll) -> tuple[list[int], int, list[list[str]]]:
@@ -177,6 +201,7 @@ async def cancel(session: AsyncSession, poll_id: int, now: datetime, by: str) ->
         update(Poll).where(Poll.id == poll_id, Poll.status == OPEN)
         .values(status=CANCELLED, closed_at=now, closed_by=by, salt=None)
     )
+    await _forget_vote_events(session, poll_id)
     await session.commit()
     return (result.rowcount or 0) == 1
 
@@ -210,6 +235,7 @@ async def release_result(session: AsyncSession, poll_id: int) -> None:
 async def store_result(session: AsyncSession, poll: Poll, counts: list[int], voters: int, members: int | None) -> None:
     """Keep the final result and, for anonymous polls, cut every link to voters. Commits."""
     values: dict = {"counts": json.dumps(counts), "voters": voters, "members": members}
+    await _forget_vote_events(session, poll.id)  # votes after the close are refused anyway
     if poll.anonymous:
         values["salt"] = None
         rows = list((await session.execute(select(PollVote).where(PollVote.poll_id == poll.id))).scalars())
