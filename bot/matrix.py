@@ -1,9 +1,46 @@
 """Matrix transport (matrix-nio): sync loop with gap back-fill, idempotent dispatch, invites,
-reactions as buttons, MSC3381 polls, media, end-to-end encryption and back-off on faults."""
+reactions as buttons, MSC3381 polls, media, end-to-end encryption and back-off on faults.
+
+Sends happen once (``idempotent_sends``): a keyed Reply/FileOut/PollSpec (bot/outbox.py) is sent
+with a transaction id derived from its key (:func:`txn_id`: the key plus ``.<part>`` for each
+part of a long message, ``.file``, ``.poll``; button reactions use the message's event id plus
+the reaction key), so a request repeated after a timeout or a restart is dropped by the
+homeserver, which answers with the event it made the first time. What Synapse keeps (read in
+Synapse 1.163 and the spec, MSC3970):
+
+- transaction ids are scoped to the *device* (user id + device id), not the access token
+  (``HttpTransactionCache._get_transaction_key`` in synapse/rest/client/transactions.py: key =
+  request path, "user", user id, device id; only admin-minted tokens without a device fall back
+  to the token id);
+- an in-memory cache of the responses, by that key, for 30 to 60 minutes (``CLEANUP_PERIOD``),
+  lost when Synapse restarts, errors not cached;
+- and, for room events, the table ``event_txn_id_device_id`` (room, user, device, txn id →
+  event id), written with every event sent with a transaction id and checked before a new one is
+  created (``get_event_id_from_transaction`` in synapse/handlers/message.py): it survives a
+  Synapse restart and is cleaned after 24 hours (``_cleanup_old_transaction_ids`` in
+  synapse/storage/databases/main/events_worker.py).
+
+So a repeated send is de-duplicated for 24 hours *if the bot is still the same device*: the
+device id and the access token are kept in ``TransportState`` (``device_id``, ``access_token``)
+and reused at every start (a password login is made only when there is no valid stored token,
+and then with the stored device id). After 24 hours the delivery log decides alone.
+
+Failures are the neutral errors of bot/transport.py (subclasses of :class:`MatrixError`, itself a
+TransportError): M_FORBIDDEN → Forbidden, M_NOT_FOUND → MessageGone, M_LIMIT_EXCEEDED after the
+retries → RateLimited, connection refused or logged out → Unavailable, timeouts and 5xx after the
+retries → Ambiguous (the request may have arrived), other refusals (M_TOO_LARGE …) → MatrixError.
+
+``ready`` is set once logged in and the first sync is processed, cleared while the homeserver
+cannot be reached and at the stop (jobs for Matrix chats wait meanwhile). Events are claimed
+before they are handled and finished after; the sync token is saved only once every event of
+its batch (and all before) is handled, so after a restart an unfinished batch is synced again:
+events finished are skipped, those claimed but unfinished are handled again with ``replay``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import logging
@@ -13,12 +50,15 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from aiohttp import ClientConnectionError, ClientConnectorError
 from nio import (
     AsyncClient,
     AsyncClientConfig,
+    ErrorResponse,
     InviteMemberEvent,
     JoinedMembersResponse,
     JoinError,
+    LocalProtocolError,
     LoginResponse,
     MegolmEvent,
     ReactionEvent,
@@ -30,6 +70,7 @@ from nio import (
     RoomMessageText,
     RoomSendResponse,
     RoomUpgradeEvent,
+    SyncError,
     SyncResponse,
     UnknownEvent,
     UploadResponse,
@@ -40,7 +81,15 @@ from nio.api import RoomPreset
 from bot.config import Settings
 from bot.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from bot.markup import esc, split, to_matrix_html, to_plain
-from bot.transport import Dispatch
+from bot.transport import (
+    Ambiguous,
+    Dispatch,
+    Forbidden,
+    MessageGone,
+    RateLimited,
+    TransportError,
+    Unavailable,
+)
 from handlers.base import Services
 from storage import matrix as store
 from storage.core import DONE, REPLAY, begin_event, finish_events, get_state, set_state
@@ -60,8 +109,66 @@ TOKEN_SAVE_SECONDS = 1.0
 _REPLY_FALLBACK = re.compile(r"^(> .*\n)+\n", re.M)
 
 
-class MatrixError(Exception):
-    """A request to the homeserver failed after retries."""
+class MatrixError(TransportError):
+    """A request to the homeserver failed (after retries); refused as it was (M_TOO_LARGE …)
+    when it is none of the subclasses below."""
+
+
+class LoginError(MatrixError):
+    """The configured credentials do not work: the bot cannot start on Matrix."""
+
+
+class MatrixForbidden(Forbidden, MatrixError):
+    pass
+
+
+class MatrixMessageGone(MessageGone, MatrixError):
+    pass
+
+
+class MatrixRateLimited(RateLimited, MatrixError):
+    pass
+
+
+class MatrixUnavailable(Unavailable, MatrixError):
+    pass
+
+
+class MatrixAmbiguous(Ambiguous, MatrixError):
+    pass
+
+
+#: errcodes after which sending again does not help
+_LOGGED_OUT = ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN")
+
+
+def txn_id(key: str, part: str) -> str:
+    """The transaction id of one request made for an idempotency key: the same key and part
+    always give the same id, so the homeserver drops a repeated request."""
+    return "kb" + hashlib.sha256(f"{key}.{part}".encode()).hexdigest()[:40]
+
+
+def _http_status(resp: Any) -> int | None:
+    transport = getattr(resp, "transport_response", None)
+    return getattr(transport, "status", None)
+
+
+def refusal(resp: ErrorResponse, what: str) -> MatrixError | None:
+    """The neutral error for an error response that is final (not worth retrying), or None for
+    one worth retrying (rate limits, 5xx)."""
+    code = resp.status_code
+    status = _http_status(resp)
+    if code == "M_FORBIDDEN":
+        return MatrixForbidden(f"{what}: {resp}")
+    if code == "M_NOT_FOUND":
+        return MatrixMessageGone(f"{what}: {resp}")
+    if code in _LOGGED_OUT:
+        return MatrixUnavailable(f"{what}: logged out ({code})")
+    if code == "M_LIMIT_EXCEEDED" or status == 429:
+        return None
+    if status is not None and 400 <= status < 500:
+        return MatrixError(f"{what}: {resp}")
+    return None  # 5xx, or no status: the request may have arrived
 
 
 def allowed_inviter(sender: str, allowed: list[str]) -> bool:
@@ -126,6 +233,8 @@ class _Batch:
 class MatrixTransport:
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("!",)
+    #: a repeated send with the same key is dropped by the homeserver (transaction ids)
+    idempotent_sends = True
 
     def __init__(self, settings: Settings, services: Services) -> None:
         self.settings = settings
@@ -146,6 +255,9 @@ class MatrixTransport:
         self._direct: dict[str, str] = {}
         self._token_to_save: str | None = None
         self._token_saved_at = 0.0
+        #: seconds the stop waits for the events in hand (App.close sets it from its deadline)
+        self.stop_grace = 10.0
+        self._stop_task: asyncio.Future | None = None
 
     # -- login and state ----------------------------------------------------------------------
 
@@ -176,39 +288,99 @@ class MatrixTransport:
                            store_path=store_path, config=config)
 
     async def _login(self) -> None:
+        """Log in as the same device every time: the configured access token, else the stored
+        one (from an earlier password login), else a password login with the stored device id
+        (whose token is then stored). Transaction ids are scoped to the device (module doc)."""
         device_id = await self._state("device_id")
         self.client = self._make_client(device_id)
         token = self.cfg.secret_access_token()
         if token:
-            self.client.access_token = token
-            who = await self.client.whoami()
-            if not isinstance(who, WhoamiResponse):
-                raise MatrixError(f"access token refused: {who}")
+            who = await self._whoami(token)
+            if who is None:
+                raise LoginError("matrix.access_token was refused by the homeserver")
             self.client.restore_login(who.user_id, who.device_id or device_id or "", token)
         else:
             password = self.cfg.secret_password()
             if not password:
-                raise MatrixError("matrix.password or matrix.access_token is required")
-            resp = await self.client.login(password, device_name=self.cfg.device_name)
-            if not isinstance(resp, LoginResponse):
-                raise MatrixError(f"login failed: {resp}")
+                raise LoginError("matrix.password or matrix.access_token is required")
+            if not await self._restore_stored(device_id):
+                await self._password_login(password)
         self.bot_username = self.client.user_id
         if self.client.device_id and self.client.device_id != device_id:
             await self._set_state("device_id", self.client.device_id)
         if self.cfg.encryption and self.client.should_upload_keys:
             await self.client.keys_upload()
 
+    async def _whoami(self, token: str) -> WhoamiResponse | None:
+        """Who the token belongs to; None when the homeserver refuses it (other failures raise,
+        and the start retries)."""
+        assert self.client is not None
+        self.client.access_token = token
+        who = await self.client.whoami()
+        if isinstance(who, WhoamiResponse):
+            return who
+        self.client.access_token = ""
+        if isinstance(who, ErrorResponse) and (who.status_code in (*_LOGGED_OUT, "M_FORBIDDEN")
+                                               or _http_status(who) == 401):
+            return None
+        raise MatrixUnavailable(f"whoami failed: {who}")
+
+    async def _restore_stored(self, device_id: str | None) -> bool:
+        """Reuse the access token of an earlier start, if it is still ours and of this device."""
+        assert self.client is not None
+        token = await self._state("access_token")
+        if not token or not device_id:
+            return False
+        who = await self._whoami(token)
+        if who is None or who.device_id != device_id or (self.cfg.user_id and who.user_id != self.cfg.user_id):
+            log.info("matrix: the stored session is no longer valid; logging in again as device %s", device_id)
+            await self._set_state("access_token", "")
+            return False
+        self.client.restore_login(who.user_id, device_id, token)
+        log.info("matrix: resumed the session of device %s", device_id)
+        return True
+
+    async def _password_login(self, password: str) -> None:
+        assert self.client is not None
+        resp = await self.client.login(password, device_name=self.cfg.device_name)  # the stored device id, if any
+        if not isinstance(resp, LoginResponse):
+            status = _http_status(resp)
+            if status is not None and 400 <= status < 500 and status != 429:
+                raise LoginError(f"login failed: {resp}")  # a wrong password, a deactivated user
+            raise MatrixUnavailable(f"login failed: {resp}")
+        await self._set_state("device_id", resp.device_id)
+        await self._set_state("access_token", resp.access_token)
+
+    async def _relogin(self) -> bool:
+        """The homeserver forgot our token (logged out elsewhere, expired): log in again as the
+        same device when a password is configured."""
+        password = self.cfg.secret_password()
+        if self.cfg.secret_access_token() or not password or self.client is None:
+            log.error("matrix: the access token was refused; configure a new one")
+            return False
+        try:
+            await self._set_state("access_token", "")
+            self.client.access_token = ""
+            await self._password_login(password)
+        except Exception as exc:
+            log.warning("matrix: logging in again failed: %s", exc)
+            return False
+        log.warning("matrix: the session had ended; logged in again as device %s", self.client.device_id)
+        return True
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
         self._stopping = False
+        self._stop_task = None
+        self._batches, self._token_to_save = [], None  # a restart syncs from the saved token
         backoff = 1.0
         while not self._stopping:
             try:
                 await self._login()
                 break
-            except MatrixError:
+            except LoginError:
                 raise
             except Exception as exc:  # homeserver down at start: keep trying
                 self._set_health(False, exc)
@@ -222,7 +394,15 @@ class MatrixTransport:
                 raise
 
     async def stop(self) -> None:
+        """No new events; the ones in hand get ``stop_grace`` seconds, the rest are cancelled
+        (claimed, not finished: handled again at the next start, their batch synced again)."""
+        if self._stop_task is None:
+            self._stop_task = asyncio.ensure_future(self._stop())
+        await asyncio.shield(self._stop_task)
+
+    async def _stop(self) -> None:
         self._stopping = True
+        self.ready.clear()
         if self._sync_task is not None:
             self._sync_task.cancel()
             try:
@@ -231,7 +411,13 @@ class MatrixTransport:
                 pass
         pending = [t for b in self._batches for t in b.tasks if not t.done()]
         if pending:
-            await asyncio.wait(pending, timeout=10)
+            _done, late = await asyncio.wait(pending, timeout=self.stop_grace)
+            if late:
+                log.warning("matrix: %d events still being handled at the stop; they are handled again "
+                            "at the next start", len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late, timeout=1.0)
         await self._commit_tokens(force=True)
         if self.client is not None:
             await self.client.close()
@@ -264,6 +450,9 @@ class MatrixTransport:
                 resp = exc
             if not isinstance(resp, SyncResponse):
                 self._set_health(False, resp)
+                self.ready.clear()  # scheduled sends wait until a sync succeeds again
+                if isinstance(resp, SyncError) and resp.status_code in _LOGGED_OUT and await self._relogin():
+                    continue
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.cfg.max_backoff_seconds)
                 continue
@@ -288,7 +477,8 @@ class MatrixTransport:
         """Save the newest sync token whose events (and all before) are handled; at most once
         a second unless forced (each save is a durable write)."""
         done = None
-        while self._batches and all(t.done() for t in self._batches[0].tasks):
+        # a task cancelled at a stop left its event unfinished: its batch is synced again
+        while self._batches and all(t.done() and not t.cancelled() for t in self._batches[0].tasks):
             done = self._batches.pop(0).token
         if done is not None:
             self._token_to_save = done
@@ -436,6 +626,9 @@ class MatrixTransport:
         if state == DONE:
             return
         await self._dispatch(self, replace(incoming, event_key=event.event_id, replay=state == REPLAY))
+        if isinstance(event, RedactionEvent):  # kept until handled: a replayed removal still finds it
+            async with self.services.db.session() as s:
+                await store.forget_reaction(s, event.redacts)
         await self.services.db.write_soon(finish_events, (PLATFORM, event.event_id, self.services.clock.now()))
 
     def _message(self, room_id: str, event: RoomMessageText) -> Incoming | None:
@@ -491,9 +684,12 @@ class MatrixTransport:
 
     async def _redaction(self, room_id: str, event: RedactionEvent) -> Incoming | None:
         async with self.services.db.session() as s:
-            row = await store.pop_reaction(s, event.redacts)
-        if row is None or row.sender != event.sender:
-            return None  # not a tracked reaction, or a moderator's clean-up
+            row = await store.reaction_of(s, event.redacts)
+            if row is not None and row.sender != event.sender:
+                await store.forget_reaction(s, event.redacts)
+                row = None  # a moderator's clean-up
+        if row is None:
+            return None  # not a tracked reaction (or one whose removal was handled)
         return Incoming(**self._base(room_id, row.sender), kind=Kind.REACTION, reaction=row.key,
                         reaction_removed=True, target_id=row.target_id, message_id=event.event_id,
                         raw=event.source)
@@ -553,29 +749,47 @@ class MatrixTransport:
 
     # -- outgoing -----------------------------------------------------------------------------
 
-    async def _room_send(self, room_id: str, event_type: str, content: dict) -> str:
-        """Send with retries; one transaction id, so a retried request is not duplicated."""
-        assert self.client is not None
-        tx_id = str(uuid.uuid4())
+    async def _room_send(self, room_id: str, event_type: str, content: dict, tx_id: str | None = None) -> str:
+        """Send with retries under one transaction id (derived from the send's key, else random),
+        so neither a retry nor a send repeated after a restart is duplicated. Raises the neutral
+        errors (module doc)."""
+        if self.client is None:
+            raise MatrixUnavailable("not connected")
+        tx_id = tx_id or str(uuid.uuid4())
+        what = f"sending to {room_id}"
         delay = 0.5
         last: object = None
+        maybe_sent = False  # a request that may have arrived: a timeout, a 5xx, a dropped connection
         for _attempt in range(SEND_ATTEMPTS):
             try:
                 resp = await self.client.room_send(room_id, event_type, content, tx_id=tx_id,
                                                    ignore_unverified_devices=True)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except ClientConnectorError as exc:  # refused, no route, unknown host: it never left
                 resp = exc
+            except LocalProtocolError as exc:  # not logged in, no keys yet: it never left
+                raise MatrixUnavailable(f"{what}: {exc}") from exc
+            except (ClientConnectionError, TimeoutError) as exc:
+                resp, maybe_sent = exc, True
+            except Exception as exc:  # unknown: count it as possibly sent
+                resp, maybe_sent = exc, True
             if isinstance(resp, RoomSendResponse):
                 return resp.event_id
             last = resp
-            status = getattr(resp, "status_code", None)
-            if status in ("M_FORBIDDEN", "M_UNKNOWN_TOKEN", "M_NOT_FOUND", "M_TOO_LARGE"):
-                break
+            if isinstance(resp, ErrorResponse):
+                final = refusal(resp, what)
+                if final is not None:
+                    raise final
+                if not (resp.status_code == "M_LIMIT_EXCEEDED" or _http_status(resp) == 429):
+                    maybe_sent = True  # a 5xx: perhaps after the event was made
             await asyncio.sleep(delay)
             delay = min(delay * 2, 8)
-        raise MatrixError(f"sending to {room_id} failed: {last}")
+        if maybe_sent:
+            raise MatrixAmbiguous(f"{what} failed, it may have arrived: {last}")
+        if isinstance(last, ErrorResponse):
+            raise MatrixRateLimited(f"{what}: {last}", retry_after=(last.retry_after_ms or 5000) / 1000)
+        raise MatrixUnavailable(f"{what}: {last}")
 
     @staticmethod
     def _content(html: str, notice: bool) -> dict:
@@ -602,7 +816,8 @@ class MatrixTransport:
             content = self._content(part, reply.notice)
             if n == 0 and reply.reply_to_id:
                 content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to_id}}
-            event_id = await self._room_send(chat_id, "m.room.message", content)
+            event_id = await self._room_send(chat_id, "m.room.message", content,
+                                             txn_id(reply.key, str(n)) if reply.key else None)
         if buttons and event_id:
             async with self.services.db.session() as s:
                 await store.set_buttons(s, chat_id, event_id, buttons)
@@ -610,12 +825,16 @@ class MatrixTransport:
         return event_id
 
     async def _react_keys(self, chat_id: str, event_id: str, keys: list[str]) -> None:
+        """The button reactions of a message, each under a transaction id of (message, key): a
+        message gets each key once, however often this runs."""
         for key in keys:
             try:
                 await self._room_send(chat_id, "m.reaction", {
-                    "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}})
-            except MatrixError:
-                log.warning("matrix: could not add button reaction %s", key)
+                    "m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}},
+                    txn_id(f"react:{event_id}", key))
+            except MatrixError as err:
+                if "M_DUPLICATE_ANNOTATION" not in str(err):
+                    log.warning("matrix: could not add button reaction %s: %s", key, err)
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
         html, buttons = self._with_buttons(reply)
@@ -634,13 +853,19 @@ class MatrixTransport:
             await self._react_keys(chat_id, message_id, missing)
 
     async def send_file(self, chat_id: str, file: FileOut) -> str | None:
-        assert self.client is not None
+        if self.client is None:
+            raise MatrixUnavailable("not connected")
         encrypt = self._encrypted(chat_id)
-        resp, keys = await self.client.upload(
-            io.BytesIO(file.data), content_type=file.mime, filename=file.filename,
-            encrypt=encrypt, filesize=len(file.data))
+        what = f"upload of {file.filename}"
+        try:
+            resp, keys = await self.client.upload(
+                io.BytesIO(file.data), content_type=file.mime, filename=file.filename,
+                encrypt=encrypt, filesize=len(file.data))
+        except (ClientConnectionError, TimeoutError) as exc:  # nothing is in the room yet
+            raise MatrixUnavailable(f"{what}: {exc}") from exc
         if not isinstance(resp, UploadResponse):
-            raise MatrixError(f"upload of {file.filename} failed: {resp}")
+            final = refusal(resp, what) if isinstance(resp, ErrorResponse) else None
+            raise final or MatrixUnavailable(f"{what} failed: {resp}")
         content: dict[str, Any] = {
             "msgtype": "m.image" if file.is_image else "m.file",
             "body": to_plain(file.caption_html) if file.caption_html else file.filename,
@@ -653,7 +878,8 @@ class MatrixTransport:
             content["file"] = {**keys, "url": resp.content_uri}
         else:
             content["url"] = resp.content_uri
-        return await self._room_send(chat_id, "m.room.message", content)
+        # a file sent again uploads again (a new media id), but the room gets one message
+        return await self._room_send(chat_id, "m.room.message", content, txn_id(file.key, "file") if file.key else None)
 
     def _encrypted(self, room_id: str) -> bool:
         room = self.client.rooms.get(room_id) if self.client else None
@@ -674,8 +900,9 @@ class MatrixTransport:
             "org.matrix.msc1767.text": fallback,
             "body": fallback,
         }
-        event_id = await self._room_send(chat_id, "org.matrix.msc3381.poll.start", content)
-        async with self.services.db.session() as s:
+        event_id = await self._room_send(chat_id, "org.matrix.msc3381.poll.start", content,
+                                         txn_id(poll.key, "poll") if poll.key else None)
+        async with self.services.db.session() as s:  # a poll sent again is the same event: kept once
             await store.add_poll(s, event_id, chat_id, answer_ids, max_sel)
         return event_id
 
@@ -689,11 +916,15 @@ class MatrixTransport:
             "org.matrix.msc3381.poll.end": {},
             "org.matrix.msc1767.text": text,
             "body": text,
-        })
+        }, txn_id(f"end:{poll_ref}", "end"))  # a poll is ended once, however often this runs
 
     async def acknowledge(self, event: Incoming, text: str) -> None:
+        """A short message; sent like the handler's replies (keyed by the event, logged), so a
+        press handled again is not acknowledged twice."""
         name = event.sender_name or event.sender_id
-        await self.send(event.chat_id, Reply(html=f"{esc(name)}: {esc(text)}"))
+        outer = self.services.transports.get(PLATFORM)
+        via = outer if outer is not None and getattr(outer, "inner", None) is self else self
+        await via.send(event.chat_id, Reply(html=f"{esc(name)}: {esc(text)}"))
 
     async def private_chat(self, user_id: str) -> str | None:
         assert self.client is not None

@@ -61,12 +61,15 @@ async def remember_reaction(session: AsyncSession, event_id: str, room_id: str, 
     await session.commit()
 
 
-async def pop_reaction(session: AsyncSession, event_id: str) -> MatrixReaction | None:
-    row = await session.get(MatrixReaction, event_id)
-    if row is not None:
-        await session.delete(row)
-        await session.commit()
-    return row
+async def reaction_of(session: AsyncSession, event_id: str) -> MatrixReaction | None:
+    return await session.get(MatrixReaction, event_id)
+
+
+async def forget_reaction(session: AsyncSession, event_id: str) -> None:
+    """The reaction's removal is handled (kept until then, so that a removal handled again after
+    a restart still finds it). Commits."""
+    await session.execute(delete(MatrixReaction).where(MatrixReaction.event_id == event_id))
+    await session.commit()
 
 
 async def set_buttons(session: AsyncSession, room_id: str, message_id: str, buttons: list[tuple[str, str]]) -> None:
@@ -83,8 +86,10 @@ async def buttons_of(session: AsyncSession, message_id: str) -> dict[str, str]:
 
 
 async def add_poll(session: AsyncSession, start_id: str, room_id: str, answer_ids: list[str], max_selections: int) -> None:
-    session.add(MatrixPoll(start_id=start_id, room_id=room_id, answer_ids=json.dumps(answer_ids),
-                           max_selections=max_selections))
+    """Remember a poll the bot started (again: a poll sent again under its key is the same event)."""
+    if await session.get(MatrixPoll, start_id) is None:
+        session.add(MatrixPoll(start_id=start_id, room_id=room_id, answer_ids=json.dumps(answer_ids),
+                               max_selections=max_selections))
     await session.commit()
 
 
