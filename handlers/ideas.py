@@ -555,8 +555,9 @@ async def edit_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
         if idea.status in ("archived", "done"):
             raise UserError(_("Idea #{number} is {status} and can no longer be edited.").format(
                 number=number, status=status_label(idea.status)))
-        await store.edit_text(session, idea, new.text, list(new.tags), new.search, actor_key=ctx.sender_key,
-                              actor_name=ctx.event.sender_name, now=ctx.now())
+        if new.text != idea.text or list(new.tags) != idea.tag_list():  # the same text (a replay): no history
+            await store.edit_text(session, idea, new.text, list(new.tags), new.search, actor_key=ctx.sender_key,
+                                  actor_name=ctx.event.sender_name, now=ctx.now())
     msg = esc(_("Idea #{number} updated.").format(number=number))
     if new.tags:
         msg += "\n" + _("Tags: {tags}").format(tags=tags_text(new.tags))

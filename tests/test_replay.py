@@ -97,6 +97,15 @@ async def test_idea_cut_short_before_the_reply_is_answered_with_the_same_number(
     assert idea.source_event == "k1" and idea.bot_message_id == again[0].message_id
 
 
+async def test_edit_handled_again_is_one_change_in_the_history(bot):
+    await bot.event(**_message("/idea Penkki", "k1"))
+    first = await bot.event(**_message("/edit 1 Penkkejä puistoon", "e1"))
+    again = await bot.event(**_message("/edit 1 Penkkejä puistoon", "e1", replay=True))
+    assert _messages(first) == ["Idea #1 updated."] and again == []
+    async with bot.services.db.session() as s:
+        assert [e.action for e in await idea_store.history(s, 1)] == ["edited"]
+
+
 async def test_support_button_handled_again_answers_the_same(bot):
     await bot.event(**_message("/idea Aurinkovoimala", "k1"))
     idea_msg = bot.transport.sent[-1].message_id
@@ -159,7 +168,7 @@ async def _same_event_in_one_batch_and_after(db: Database) -> None:
     # (on PostgreSQL each write is its own transaction: the order of the numbers is the commits')
     assert made[0].id == made[1].id and made[0].number == made[1].number
     assert sorted([made[0].created, made[1].created]) == [False, True]
-    assert sorted(m.number for m in made) == [1, 1, 2, 3, 4] and all(m.created for m in made[2:])
+    assert sorted({m.number for m in made}) == [1, 2, 3, 4] and all(m.created for m in made[2:])
     again = await db.write(idea_store.insert_ideas, (_row("a", "e1"), ["energy"]))
     assert (again.id, again.number, again.created) == (made[0].id, made[0].number, False)
     fresh = await db.write(idea_store.insert_ideas, (_row("e", "e3"), []))
