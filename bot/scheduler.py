@@ -211,7 +211,7 @@ class JobRunner:
                     await release_job(session, job, now, "no handler", give_up_after=0)
                 return False
             try:
-                with send_scope(f"job:{job.id}:{job.due_at.isoformat()}", replay=job.attempts > 1):
+                with send_scope(job.run_key(), replay=job.attempts > 1):
                     await handler(self.services, job)
             except Exception as exc:
                 log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)

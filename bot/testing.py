@@ -12,6 +12,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from bot.markup import to_plain
+from bot.transport import Unavailable
 
 
 @dataclass
@@ -55,7 +56,7 @@ class FakeTransport:
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         if self.fail_sends:
             self.fail_sends -= 1
-            raise ConnectionError("fake transport down")
+            raise Unavailable("fake transport down")  # refused: certainly not sent
         message_id = self._id()
         self.sent.append(Sent(chat_id, "message", reply=reply, message_id=message_id))
         return message_id

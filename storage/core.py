@@ -53,6 +53,9 @@ class Job(SQLModel, table=True):
     chat_key: str | None = Field(default=None, max_length=255)
     payload: str = Field(default="{}")
     due_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    #: the time the job was scheduled for (a retry moves due_at, not this): with the id it
+    #: names the run, whose sends are keyed by it (bot/outbox.py)
+    planned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     #: the lease: which instance runs the job and until when (renewed while it runs); an expired
     #: lease is taken over by the next wake-up of any instance
@@ -65,6 +68,10 @@ class Job(SQLModel, table=True):
 
     def data(self) -> dict:
         return json.loads(self.payload or "{}")
+
+    def run_key(self) -> str:
+        """Names this run of the job (the same across retries and take-overs)."""
+        return f"job:{self.id}:{(self.planned_at or self.due_at).isoformat()}"
 
 
 class ProcessedEvent(SQLModel, table=True):
@@ -180,7 +187,7 @@ async def schedule_job(
     if dedup_key is not None:
         existing = (await session.execute(select(Job).where(Job.dedup_key == dedup_key))).scalars().first()
         if existing is not None:
-            existing.due_at = due_at
+            existing.due_at = existing.planned_at = due_at
             existing.payload = json.dumps(payload or {}, ensure_ascii=False)
             existing.cancelled = False
             if existing.done_at is None:
@@ -191,6 +198,7 @@ async def schedule_job(
     job = Job(
         kind=kind,
         due_at=due_at,
+        planned_at=due_at,
         chat_key=chat_key,
         payload=json.dumps(payload or {}, ensure_ascii=False),
         dedup_key=dedup_key,
@@ -219,7 +227,7 @@ def _pending():
 
 def _runnable(now: datetime):
     """Not claimed, or claimed under a lease that has run out."""
-    return and_(_open(), or_(Job.claimed_at.is_(None), Job.lease_until < now))
+    return and_(_open(), or_(Job.claimed_at.is_(None), Job.lease_until <= now))
 
 
 async def pending_jobs(session: AsyncSession) -> list[Job]:
@@ -280,7 +288,7 @@ async def drop_leases(session: AsyncSession, owner: str, now: datetime) -> int:
 async def stale_claims(session: AsyncSession, now: datetime) -> int:
     """Jobs claimed under a lease that has run out (a holder died and nobody took over yet)."""
     return (await session.execute(select(func.count()).select_from(Job).where(
-        _open(), Job.claimed_at.is_not(None), Job.lease_until < now))).scalar_one()
+        _open(), Job.claimed_at.is_not(None), Job.lease_until <= now))).scalar_one()
 
 
 async def finish_job(session: AsyncSession, job_id: int, now: datetime) -> None:

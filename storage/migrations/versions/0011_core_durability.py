@@ -20,6 +20,8 @@ def upgrade() -> None:
     with op.batch_alter_table("job", schema=None) as batch_op:
         batch_op.add_column(sa.Column("lease_owner", sqlmodel.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("lease_until", UTCDateTime(), nullable=True))
+        batch_op.add_column(sa.Column("planned_at", UTCDateTime(), nullable=True))
+    op.execute("UPDATE job SET planned_at = due_at")
     # claims made before leases existed never expire: give them a lease that has run out
     op.execute("UPDATE job SET lease_until = claimed_at WHERE claimed_at IS NOT NULL AND done_at IS NULL")
     with op.batch_alter_table("processedevent", schema=None) as batch_op:
@@ -46,5 +48,6 @@ def downgrade() -> None:
     with op.batch_alter_table("processedevent", schema=None) as batch_op:
         batch_op.drop_column("done_at")
     with op.batch_alter_table("job", schema=None) as batch_op:
+        batch_op.drop_column("planned_at")
         batch_op.drop_column("lease_until")
         batch_op.drop_column("lease_owner")

@@ -1,0 +1,185 @@
+"""The durability primitives: job leases, jobs waiting for their transport, keyed sends that
+happen once, a stop that lets running jobs finish."""
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.clock import ManualClock
+from bot.testing import FakeTransport, TestBot
+from bot.transport import Ambiguous
+from handlers.base import Feature
+from storage import outbox
+from storage.core import Job, claim_job, schedule_job, stale_claims
+
+
+def _feature(log, *, fail_after_send=0, started=None, release=None):
+    async def say(services, job):
+        log.append(job.attempts)
+        if started is not None:
+            started.set()
+        if release is not None:
+            await release.wait()
+        await services.send("fake:group", f"hello {job.data()['n']}")
+        if job.attempts <= fail_after_send:
+            raise RuntimeError("the store failed after the send")
+
+    return Feature("rec", jobs={"rec.say": say})
+
+
+async def _bot(tmp_path, log, clock=None, transport=None, **kw):
+    tb = TestBot(tmp_path, clock=clock or ManualClock(), transport=transport)
+    tb.services.features.append(_feature(log, **kw))
+    from bot.scheduler import JobRunner
+
+    tb.app.jobs = JobRunner(tb.services, instance=tb.app.settings.instance_id())
+    tb.services.wake = tb.app.jobs.wake
+    return await tb.open()
+
+
+async def _add(bot, n=1, minutes=0):
+    async with bot.services.db.session() as s:
+        job = await schedule_job(s, "rec.say", bot.clock.now() + timedelta(minutes=minutes), chat_key="fake:group",
+                                 payload={"n": n}, dedup_key=f"rec:{n}")
+        await s.commit()
+        return job.id
+
+
+async def _job(bot, job_id) -> Job:
+    async with bot.services.db.session() as s:
+        return (await s.execute(select(Job).where(Job.id == job_id))).scalar_one()
+
+
+def _texts(transport):
+    return [s.plain for s in transport.sent if s.kind == "message"]
+
+
+async def test_a_claim_whose_lease_ran_out_is_taken_over(tmp_path):
+    log = []
+    bot = await _bot(tmp_path, log)
+    job_id = await _add(bot)
+    async with bot.services.db.session() as s:  # another instance took it, then died
+        assert await claim_job(s, job_id, bot.clock.now(), "ghost", timedelta(seconds=60))
+    assert await bot.run_due() == 0 and log == []
+    bot.clock.advance(seconds=61)
+    async with bot.services.db.session() as s:
+        assert await stale_claims(s, bot.clock.now()) == 1
+    assert await bot.run_due() == 1 and log == [2]
+    job = await _job(bot, job_id)
+    assert job.done_at is not None and job.lease_owner == bot.app.jobs.instance
+    assert _texts(bot.transport) == ["hello 1"]
+    async with bot.services.db.session() as s:
+        assert await stale_claims(s, bot.clock.now()) == 0
+    await bot.close()
+
+
+async def test_a_restart_takes_back_its_own_claims_at_once(tmp_path):
+    log, clock = [], ManualClock()
+    bot = await _bot(tmp_path, log, clock)
+    job_id = await _add(bot)
+    async with bot.services.db.session() as s:  # claimed, then the process was killed
+        assert await claim_job(s, job_id, clock.now(), bot.app.jobs.instance, timedelta(seconds=60))
+    await bot.close()
+    again = await _bot(tmp_path, log, clock)
+    assert again.app.jobs.instance == bot.app.jobs.instance  # kept in the data dir
+    await again.app.jobs.start()  # no time passes: the old lease has not run out
+    try:
+        assert log == [2] and _texts(again.transport) == ["hello 1"]
+        assert (await _job(again, job_id)).done_at is not None
+    finally:
+        await again.app.jobs.stop()
+        await again.close()
+
+
+async def test_jobs_wait_until_their_transport_is_connected(tmp_path):
+    log = []
+    transport = FakeTransport()
+    transport.ready = asyncio.Event()
+    bot = await _bot(tmp_path, log, transport=transport, started=(started := asyncio.Event()))
+    await _add(bot)
+    await bot.app.jobs.start()
+    try:
+        assert log == []  # not failed into back-off: not run at all
+        assert (await _job(bot, 1)).attempts == 0
+        transport.ready.set()
+        await asyncio.wait_for(started.wait(), 10)
+        await bot.app.jobs.stop()
+        assert log == [1] and _texts(transport) == ["hello 1"]
+    finally:
+        await bot.app.jobs.stop()
+        await bot.close()
+
+
+async def test_a_job_run_again_after_its_send_does_not_send_twice(tmp_path):
+    log = []
+    bot = await _bot(tmp_path, log, fail_after_send=1)
+    await _add(bot)
+    assert await bot.run_due() == 0  # sent, then failed: back in the queue
+    bot.clock.advance(minutes=5)
+    assert await bot.run_due() == 1
+    assert log == [1, 2]
+    assert _texts(bot.transport) == ["hello 1"]
+    await bot.close()
+
+
+async def test_a_send_of_unknown_fate_is_not_repeated_blindly(tmp_path):
+    class Flaky(FakeTransport):
+        async def send(self, chat_id, reply):
+            if not self.sent and not getattr(self, "failed", False):
+                self.failed = True
+                raise Ambiguous("timed out after the request was written")
+            return await super().send(chat_id, reply)
+
+    log = []
+    bot = await _bot(tmp_path, log, transport=Flaky())
+    job_id = await _add(bot)
+    assert await bot.run_due() == 0
+    bot.clock.advance(minutes=5)
+    assert await bot.run_due() == 1  # the run completes, without repeating the send
+    assert _texts(bot.transport) == []
+    job = await _job(bot, job_id)
+    async with bot.services.db.session() as s:
+        seen = await outbox.outcome(s, f"{job.run_key()}#1")
+    assert seen is not None and seen.state == outbox.UNKNOWN
+    await bot.close()
+
+
+async def test_a_failed_send_is_tried_again(tmp_path):
+    log = []
+    transport = FakeTransport(fail_sends=1)  # refused: certainly not sent
+    bot = await _bot(tmp_path, log, transport=transport)
+    await _add(bot)
+    assert await bot.run_due() == 0
+    bot.clock.advance(minutes=5)
+    assert await bot.run_due() == 1
+    assert _texts(transport) == ["hello 1"]
+    await bot.close()
+
+
+async def test_stop_lets_a_running_job_finish(tmp_path):
+    log = []
+    started, release = asyncio.Event(), asyncio.Event()
+    bot = await _bot(tmp_path, log, started=started, release=release)
+    await bot.app.jobs.start()
+    job_id = await _add(bot)
+    runner = asyncio.create_task(bot.app.jobs.run_due())
+    await asyncio.wait_for(started.wait(), 10)
+    stopping = asyncio.create_task(bot.app.jobs.stop(deadline=30))
+    await asyncio.sleep(0)  # let stop() begin waiting
+    assert not stopping.done()
+    release.set()
+    await asyncio.wait_for(stopping, 30)
+    await runner
+    assert _texts(bot.transport) == ["hello 1"]
+    assert (await _job(bot, job_id)).done_at is not None
+    await bot.close()
+
+
+async def test_an_event_handled_again_is_answered_once(bot):
+    sent = await bot.event(chat_id="group", sender_id="u1", text="/apua", event_key="m:group:1")
+    assert len(sent) == 1
+    again = await bot.event(chat_id="group", sender_id="u1", text="/apua", event_key="m:group:1", replay=True)
+    assert again == []
+    other = await bot.event(chat_id="group", sender_id="u1", text="/apua", event_key="m:group:2")
+    assert len(other) == 1
