@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from bot.events import Button, PollOutcome, PollSpec, Reply, Role
 from bot.i18n import N_, _, format_datetime, format_percent, ngettext
 from bot.markup import b, esc
+from bot.outbox import send_scope
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import parse_duration, parse_when
 from storage import ideas as idea_store
@@ -455,24 +456,28 @@ async def _member_count(services: Services, chat_key: str) -> int | None:
 
 
 async def finish(services: Services, poll_id: int, by: str | None = None) -> bool:
-    """Close the poll (if open) and post its result, exactly once. True if this call posted it."""
+    """Close the poll (if open) and post its result once, however often it is asked for (the
+    close job, an admin's close, either run again after a crash): the result is kept with the
+    close, and its messages are keyed by the poll (bot/outbox.py), so a second post of them is
+    not delivered. True unless the result was posted before this call."""
     now = services.clock.now()
     async with services.db.session() as session:
         poll = await store.by_id(session, poll_id)
-        if poll is None or poll.status == store.CANCELLED:
+        if poll is None or poll.status == store.CANCELLED or poll.result_posted_at is not None:
             return False
         if poll.status == store.OPEN:
             await store.close(session, poll_id, now, by)
-        if not await store.claim_result(session, poll_id, now):
-            return False  # posted already, or posting right now elsewhere
-        await session.refresh(poll)
+            await session.refresh(poll)
         counts, voters, names = await store.tally(session, poll)
-        members = await _member_count(services, poll.chat_key)
-        await store.store_result(session, poll, counts, voters, members)
         person_lang, chat_lang = await languages_for(session, "", poll.chat_key)
+    members = poll.members if poll.counts is not None else await _member_count(services, poll.chat_key)
+    if poll.counts is None:  # kept before anything is posted: a retry posts the same figures
+        async with services.db.session() as session:
+            poll = await store.by_id(session, poll_id)
+            await store.store_result(session, poll, counts, voters, members)
     chat_id = poll.chat_key.split(":", 1)[1]
     transport = services.transport_for(poll.chat_key)
-    try:
+    with send_scope(f"polls:{poll_id}:result", replay=True):
         if poll.native_ref:
             outcome = PollOutcome(tuple(poll.option_list()), tuple(counts), tuple(winners(counts)))
             try:
@@ -481,11 +486,9 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
                 log.warning("closing native poll %s failed", poll.native_ref, exc_info=True)
         with services.locale(chat_lang or poll.lang):
             html = render_result(poll, counts, voters, members, names)
-            await transport.send(chat_id, Reply(html=html, reply_to_id=poll.message_id))
-    except Exception:
-        async with services.db.session() as session:
-            await store.release_result(session, poll_id)
-        raise  # the job runner retries with back-off
+            await transport.send(chat_id, Reply(html=html, reply_to_id=poll.message_id))  # raises: retried
+    async with services.db.session() as session:
+        await store.mark_result_posted(session, poll_id, services.clock.now())
     if poll.message_id and not poll.native_ref:
         # Removing the vote buttons is cosmetic (presses after the close are refused anyway): do it a
         # little later, so that when many polls close at once the results go out first.
@@ -520,13 +523,15 @@ async def close_job(services: Services, job: Job) -> None:
 # --- managing ---------------------------------------------------------------------------------------
 
 
-async def _managed(ctx: Context, session, number: int) -> store.Poll:
+async def _managed(ctx: Context, session, number: int, *, closing: bool = False) -> store.Poll:
+    """The poll an admin or its creator manages; ``closing`` also takes a closed poll whose
+    result never got posted (the platform failed for too long): closing it again posts it."""
     poll = await store.by_number(session, ctx.chat_key, number)
     if poll is None:
         raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
     if poll.creator_key != ctx.sender_key and await ctx.role() < Role.ADMIN:
         raise UserError(_("Only the poll's creator and the chat's admins may do this."))
-    if poll.status != store.OPEN:
+    if poll.status != store.OPEN and not (closing and poll.status == store.CLOSED and poll.result_posted_at is None):
         raise UserError(_("Poll #{number} is already closed.").format(number=number))
     return poll
 
@@ -539,7 +544,7 @@ async def action(ctx: Context, act: PollAction) -> None:
         await show(ctx, act.number)
         return
     async with ctx.db.session() as session:
-        poll = await _managed(ctx, session, act.number)
+        poll = await _managed(ctx, session, act.number, closing=act.action == "close")
         if act.action == "extend":
             text = act.rest
             m = _CLOSE.match(text.casefold()) or _OPEN_FOR.match(text.casefold())

@@ -217,18 +217,10 @@ async def claim_edit(session: AsyncSession, poll_id: int, now: datetime, every: 
     return (result.rowcount or 0) == 1
 
 
-async def claim_result(session: AsyncSession, poll_id: int, now: datetime) -> bool:
-    """Take the right to post the result; True for exactly one caller. Commits."""
-    result = await session.execute(
-        update(Poll).where(Poll.id == poll_id, Poll.status == CLOSED, Poll.result_posted_at.is_(None))
-        .values(result_posted_at=now)
-    )
-    await session.commit()
-    return (result.rowcount or 0) == 1
-
-
-async def release_result(session: AsyncSession, poll_id: int) -> None:
-    await session.execute(update(Poll).where(Poll.id == poll_id).values(result_posted_at=None))
+async def mark_result_posted(session: AsyncSession, poll_id: int, now: datetime) -> None:
+    """The result is in the chat. Commits."""
+    await session.execute(update(Poll).where(Poll.id == poll_id, Poll.result_posted_at.is_(None))
+                          .values(result_posted_at=now))
     await session.commit()
 
 

@@ -417,6 +417,41 @@ async def test_failed_send_is_retried_and_posted_once(bot):
     assert len(results(bot)) == 1
 
 
+async def test_a_result_given_up_on_is_posted_by_closing_again(bot):
+    await bot.say("/kysely K? | a | b | sulkeutuu 1 h")
+    await bot.press("polls:vote:1:1", user="u2")
+    bot.transport.fail_sends = 8  # the platform refuses for longer than the job keeps trying
+    when = START + timedelta(hours=1)
+    for _ in range(8):
+        await bot.run_due(when)
+        when += timedelta(hours=2)
+    assert results(bot) == []
+    async with bot.services.db.session() as s:
+        job = (await s.execute(select(Job).where(Job.kind == "polls.close"))).scalar_one()
+    assert job.cancelled and job.done_at is not None  # given up
+    poll = await poll_row(bot)
+    assert poll.status == store.CLOSED and poll.result_posted_at is None
+    reply = await bot.say("/kysely sulje 1")
+    assert len(results(bot)) == 1 and "🏆 Voittaja: b" in reply[0]
+    assert "on jo päättynyt" in (await bot.say("/kysely sulje 1"))[0]
+
+
+async def test_a_close_run_again_after_posting_posts_nothing_more(bot, monkeypatch):
+    await bot.say("/kysely K? | a | b | sulkeutuu 1 h")
+    real = store.mark_result_posted
+
+    async def crash(*_a, **_k):  # the process died right after the result went out
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(store, "mark_result_posted", crash)
+    await bot.run_due(START + timedelta(hours=1))
+    assert len(results(bot)) == 1
+    monkeypatch.setattr(store, "mark_result_posted", real)
+    await bot.run_due(START + timedelta(hours=1, minutes=1))
+    assert len(results(bot)) == 1
+    assert (await poll_row(bot)).result_posted_at is not None
+
+
 async def _two_instances_close_once(make_bot, **kw):
     clock = ManualClock(START)
     one = await make_bot(clock=clock, **kw)
