@@ -15,7 +15,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -115,15 +114,19 @@ def insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[
     return _insert_ideas(conn, items)
 
 
+# One seek in the unique (chat_key, source_event) index per key: a row-value IN list would scan it.
+_BY_SOURCE_EVENT = select(Idea.id, Idea.number, Idea.support_count).where(
+    Idea.chat_key == bindparam("chat"), Idea.source_event == bindparam("event"))
+
+
 def _existing(conn: Connection, items: list[tuple[dict, list[str]]]) -> dict[tuple[str, str], NewIdea]:
     """Ideas already made by the posting events of these items, by (chat, event)."""
-    keys = {(row["chat_key"], row["source_event"]) for row, _tags in items if row.get("source_event")}
-    if not keys:
-        return {}
-    rows = conn.execute(select(Idea.id, Idea.number, Idea.support_count, Idea.chat_key, Idea.source_event)
-                        .where(tuple_(Idea.chat_key, Idea.source_event).in_(sorted(keys))))
-    return {(chat, event): NewIdea(idea_id, number, support, created=False)
-            for idea_id, number, support, chat, event in rows}
+    found = {}
+    for key in {(row["chat_key"], row["source_event"]) for row, _tags in items if row.get("source_event")}:
+        hit = conn.execute(_BY_SOURCE_EVENT, {"chat": key[0], "event": key[1]}).first()
+        if hit is not None:
+            found[key] = NewIdea(hit[0], hit[1], hit[2], created=False)
+    return found
 
 
 def _insert_ideas(conn: Connection, items: list[tuple[dict, list[str]]]) -> list[NewIdea]:
