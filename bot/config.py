@@ -57,10 +57,17 @@ class TelegramSettings(BaseModel):
     rate_overall_seconds: float = Field(1.0, gt=0)
     rate_group: int = Field(20, ge=1)
     rate_group_seconds: float = Field(60.0, gt=0)
+    #: new messages to one chat: rate_chat_burst back to back, then one per rate_chat_seconds
+    #: (0: no spacing)
+    rate_chat_seconds: float = Field(1.0, ge=0)
+    rate_chat_burst: int = Field(3, ge=1)
     #: retries after a 429 or a network error / 5xx, with exponential back-off
     max_retries: int = Field(5, ge=0)
     retry_backoff: float = Field(0.5, gt=0)
     retry_backoff_max: float = Field(30.0, gt=0)
+    #: seconds to wait for Telegram's answer to a call (getUpdates: poll_timeout longer); a send
+    #: that times out is not repeated (it may have arrived)
+    request_timeout: float = Field(15.0, gt=0)
 
     def secret_token(self) -> str | None:
         return _read_secret(self.token, self.token_file, "telegram.token")

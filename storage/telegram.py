@@ -1,16 +1,18 @@
 """Telegram transport state: native polls by poll id (a poll_answer update carries no chat) and
-the inbox of fetched updates not yet handled (stored before Telegram is told they arrived)."""
+the inbox of fetched updates not yet handled to the end (stored before Telegram is told they
+arrived; an update leaves the inbox only once its events are finished)."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Text, delete, select, update
+from sqlalchemy import BigInteger, Connection, Text, delete, insert, select, update
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import ProcessedEvent, TransportState
+from storage.core import DONE, NEW, REPLAY, ProcessedEvent, TransportState
+from storage.outbox import Delivery
 from storage.types import UTCDateTime
 
 
@@ -28,15 +30,22 @@ class TelegramInbox(SQLModel, table=True):
     __tablename__ = "telegram_inbox"
 
     update_id: int = Field(sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False})
-    data: str = Field(sa_type=Text)  # the update as JSON
+    data: str = Field(sa_type=Text)  # the update as JSON, as Telegram sent it
     received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# --- the inbox ---------------------------------------------------------------------------------
 
 
 async def stash_updates(session: AsyncSession, platform: str, updates: list[tuple[int, dict]],
                         offset: int, now: datetime) -> None:
     """Store fetched updates and the next offset in one transaction (before confirming them)."""
+    ids = [update_id for update_id, _data in updates]
+    known = set((await session.execute(
+        select(TelegramInbox.update_id).where(TelegramInbox.update_id.in_(ids)))).scalars()) if ids else set()
     for update_id, data in updates:
-        if await session.get(TelegramInbox, update_id) is None:
+        if update_id not in known:
+            known.add(update_id)
             session.add(TelegramInbox(update_id=update_id, data=json.dumps(data, ensure_ascii=False),
                                       received_at=now))
     state = await session.get(TransportState, (platform, "update_offset"))
@@ -47,14 +56,84 @@ async def stash_updates(session: AsyncSession, platform: str, updates: list[tupl
     await session.commit()
 
 
-async def inbox(session: AsyncSession) -> list[tuple[int, dict]]:
-    rows = (await session.execute(select(TelegramInbox).order_by(TelegramInbox.update_id))).scalars()
-    return [(row.update_id, json.loads(row.data)) for row in rows]
+def stash_inbox(conn: Connection, items: list[tuple[int, str, datetime]]) -> list[bool]:
+    """Batch op (webhook mode): (update id, JSON, now) into the inbox; True where it is new."""
+    ids = [update_id for update_id, _data, _now in items]
+    known = set(conn.execute(select(TelegramInbox.update_id).where(TelegramInbox.update_id.in_(ids))).scalars())
+    rows, results = [], []
+    for update_id, data, now in items:
+        results.append(update_id not in known)
+        if update_id not in known:
+            known.add(update_id)
+            rows.append({"update_id": update_id, "data": data, "received_at": now})
+    if rows:
+        conn.execute(insert(TelegramInbox), rows)
+    return results
+
+
+def drop_inbox(conn: Connection, items: list[int]) -> list[None]:
+    """Batch op: the updates are handled to the end (or cannot be read): out of the inbox."""
+    conn.execute(delete(TelegramInbox).where(TelegramInbox.update_id.in_(set(items))))
+    return [None] * len(items)
+
+
+async def inbox(session: AsyncSession) -> list[tuple[int, dict | None]]:
+    """The stashed updates in order; None for one whose stored JSON cannot be read."""
+    rows = (await session.execute(select(TelegramInbox.update_id, TelegramInbox.data)
+                                  .order_by(TelegramInbox.update_id))).all()
+    out: list[tuple[int, dict | None]] = []
+    for update_id, data in rows:
+        try:
+            value = json.loads(data)
+        except ValueError:
+            value = None
+        out.append((update_id, value if isinstance(value, dict) else None))
+    return out
+
+
+# --- events: begun, finished -------------------------------------------------------------------
+
+
+def begin_events(conn: Connection, items: list[tuple[str, tuple[str, ...], datetime]]) -> list[dict[str, str]]:
+    """Batch op: (platform, event keys, now) → each key's state, as ``storage.core.begin_event``:
+    ``NEW`` (recorded now), ``REPLAY`` (begun before but never finished: handle it again) or
+    ``DONE``. A key asked for twice in one batch is ``DONE`` the second time (it is in hand)."""
+    by_platform: dict[str, set[str]] = {}
+    for platform, keys, _now in items:
+        by_platform.setdefault(platform, set()).update(keys)
+    seen: dict[tuple[str, str], bool] = {}  # (platform, key) -> finished
+    for platform, keys in by_platform.items():
+        rows = conn.execute(select(ProcessedEvent.event_id, ProcessedEvent.done_at).where(
+            ProcessedEvent.platform == platform, ProcessedEvent.event_id.in_(keys)))
+        for event_id, done_at in rows:
+            seen[(platform, event_id)] = done_at is not None
+    fresh, results = [], []
+    for platform, keys, now in items:
+        states: dict[str, str] = {}
+        for key in keys:
+            if key in states:
+                continue
+            finished = seen.get((platform, key))
+            if finished is None:
+                states[key] = NEW
+                fresh.append({"platform": platform, "event_id": key, "at": now})
+                seen[(platform, key)] = True  # a second ask in this batch: in hand
+            else:
+                states[key] = DONE if finished else REPLAY
+                seen[(platform, key)] = True
+        results.append(states)
+    if fresh:
+        conn.execute(insert(ProcessedEvent), fresh)
+    return results
+
+
+# --- native polls ------------------------------------------------------------------------------
 
 
 async def add_poll(session: AsyncSession, poll_id: str, chat_id: str, message_id: str, now: datetime) -> None:
-    session.add(TelegramPoll(poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=now))
-    await session.commit()
+    if await session.get(TelegramPoll, poll_id) is None:
+        session.add(TelegramPoll(poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=now))
+        await session.commit()
 
 
 async def get_poll(session: AsyncSession, poll_id: str) -> TelegramPoll | None:
@@ -76,29 +155,16 @@ async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -
         await session.commit()
 
 
+# --- housekeeping ------------------------------------------------------------------------------
+
+
 async def prune_processed(session: AsyncSession, platform: str, before: datetime) -> int:
-    """Forget processed-event ids older than ``before`` (Telegram redelivers for at most a day)."""
+    """Forget processed-event ids and delivery outcomes older than ``before`` (Telegram
+    redelivers for at most a day; nothing is handled again after that long)."""
     result = await session.execute(
         delete(ProcessedEvent).where(ProcessedEvent.platform == platform, ProcessedEvent.at < before)
     )
+    gone = await session.execute(delete(Delivery).where(Delivery.chat_key.like(f"{platform}:%"),
+                                                        Delivery.at < before))
     await session.commit()
-    return result.rowcount or 0
-
-
-async def claim_events(session: AsyncSession, platform: str, keys: list[str], now: datetime,
-                       inbox_ids: list[int] | None = None) -> set[str]:
-    """Record event ids in one transaction (taking their updates out of the inbox: once
-    claimed they are never handled again); return the ids not handled before."""
-    if inbox_ids:
-        await session.execute(delete(TelegramInbox).where(TelegramInbox.update_id.in_(inbox_ids)))
-    if not keys:
-        await session.commit()
-        return set()
-    seen = set((await session.execute(
-        select(ProcessedEvent.event_id).where(ProcessedEvent.platform == platform,
-                                              ProcessedEvent.event_id.in_(keys)))).scalars())
-    fresh = [k for k in dict.fromkeys(keys) if k not in seen]
-    for key in fresh:
-        session.add(ProcessedEvent(platform=platform, event_id=key, at=now))
-    await session.commit()
-    return set(fresh)
+    return (result.rowcount or 0) + (gone.rowcount or 0)
