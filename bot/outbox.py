@@ -137,8 +137,10 @@ class Delivering:
         key = item.key
         chat_key = f"{self.inner.platform}:{chat_id}"
         if key is not None and scope is not None and scope.replay and self.idempotent:
-            earlier = await self.outbox.earlier(key)  # the homeserver forgets transaction ids too
-            if earlier is not None and earlier.state != log_store.FAILED:
+            # the homeserver forgets transaction ids after a day: what is known sent is not sent
+            # again; what may have been (unknown) goes again under the same transaction id
+            earlier = await self.outbox.earlier(key)
+            if earlier is not None and earlier.state == log_store.SENT:
                 return _earlier_result(key, earlier)
         if getattr(self.inner, "records_deliveries", False):
             return await send(item)

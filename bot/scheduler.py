@@ -80,14 +80,18 @@ class JobRunner:
         self._renewer = asyncio.create_task(self._renew_loop(), name="job-leases")
         for platform, transport in self.services.transports.items():
             ready = getattr(transport, "ready", None)
-            if isinstance(ready, asyncio.Event) and not ready.is_set():
+            if isinstance(ready, asyncio.Event):
                 self._waiters.append(asyncio.create_task(self._when_ready(platform, ready)))
         await self.run_due()  # runs what is due and wakes us at the next due time
 
     async def _when_ready(self, platform: str, ready: asyncio.Event) -> None:
-        await ready.wait()
-        log.info("%s is connected: running its due jobs", platform)
-        await self.run_due()
+        """Each time the transport (re)connects, run its chats' jobs that waited for it."""
+        while not self._stopping:
+            await ready.wait()
+            log.info("%s is connected: running its due jobs", platform)
+            await self.run_due()
+            while ready.is_set() and not self._stopping:  # noqa: ASYNC110 (no event for "lost")
+                await asyncio.sleep(1.0)
 
     def _not_ready(self) -> list[str]:
         """Platforms whose transport is not connected yet: their chats' jobs wait."""

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, UniqueConstraint, and_, func, or_, select, true, update
+from sqlalchemy import Connection, UniqueConstraint, and_, bindparam, func, insert, or_, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -334,11 +334,47 @@ async def begin_event(session: AsyncSession, platform: str, event_id: str, now: 
     return NEW
 
 
+_EVENT_DONE = select(ProcessedEvent.done_at).where(ProcessedEvent.platform == bindparam("p"),
+                                                   ProcessedEvent.event_id == bindparam("e"))
+_EVENT_INSERT = insert(ProcessedEvent)
+
+
+def begin_events(conn: Connection, items: list[tuple[str, tuple[str, ...], datetime]]) -> list[dict[str, str]]:
+    """Batch op, as :func:`begin_event` for the hot path: (platform, event keys, now) → each
+    key's state, ``NEW`` (recorded now), ``REPLAY`` or ``DONE``. A key asked for twice in one
+    batch is ``DONE`` the second time (it is in hand)."""
+    seen: dict[tuple[str, str], bool] = {}  # (platform, key) -> finished
+    fresh, results = [], []
+    for platform, keys, now in items:
+        states: dict[str, str] = {}
+        for key in keys:
+            if key in states:
+                continue
+            if (platform, key) not in seen:
+                row = conn.execute(_EVENT_DONE, {"p": platform, "e": key}).first()
+                if row is not None:
+                    seen[(platform, key)] = row[0] is not None
+            finished = seen.get((platform, key))
+            if finished is None:
+                states[key] = NEW
+                fresh.append({"platform": platform, "event_id": key, "at": now, "done_at": None})
+            else:
+                states[key] = DONE if finished else REPLAY
+            seen[(platform, key)] = True  # a second ask in this batch: in hand
+        results.append(states)
+    if fresh:
+        conn.execute(_EVENT_INSERT, fresh)
+    return results
+
+
+_EVENT_FINISH = (update(ProcessedEvent).where(ProcessedEvent.platform == bindparam("p"),
+                                              ProcessedEvent.event_id == bindparam("e"))
+                 .values(done_at=bindparam("done")))
+
+
 def finish_events(conn: Connection, items: list[tuple[str, str, datetime]]) -> list[None]:
     """Batch op: (platform, event id, now) — the event's effects and replies are committed."""
-    for platform, event_id, now in items:
-        conn.execute(update(ProcessedEvent).where(ProcessedEvent.platform == platform,
-                                                  ProcessedEvent.event_id == event_id).values(done_at=now))
+    conn.execute(_EVENT_FINISH, [{"p": platform, "e": event_id, "done": now} for platform, event_id, now in items])
     return [None] * len(items)
 
 

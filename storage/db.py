@@ -250,6 +250,71 @@ def _resolve(items: list) -> None:
             future.set_exception(value)
 
 
+class _SoonWrites:
+    """PostgreSQL's ``write_soon``: what the event loop queued is committed together a moment
+    later, in order, in one transaction with an asynchronous commit (a power cut may lose the
+    last of them, never a crash of the bot); sessions opened later wait for it first."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.pending: list[tuple[BatchOp, Any]] = []
+        self.pending_done: asyncio.Future | None = None  # resolved when the pending ones are in
+        self.inflight_done: asyncio.Future | None = None
+        self.task: asyncio.Task | None = None
+
+    def add(self, op: BatchOp, item: Any) -> None:
+        loop = asyncio.get_running_loop()
+        if self.pending_done is None:
+            self.pending_done = loop.create_future()
+        self.pending.append((op, item))
+        if self.task is None or self.task.done():
+            self.task = loop.create_task(self._flush())
+
+    async def barrier(self) -> None:
+        """Wait for the writes queued so far (not for those queued while waiting)."""
+        done = self.pending_done or self.inflight_done
+        if done is not None and not done.done():
+            await asyncio.shield(done)
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # the rest of this turn's writes come along
+        while self.pending:
+            batch, self.pending = self.pending, []
+            self.inflight_done, self.pending_done = self.pending_done, None
+            try:
+                await self._write_all(batch)
+            finally:
+                if self.inflight_done is not None and not self.inflight_done.done():
+                    self.inflight_done.set_result(None)
+
+    async def _write_all(self, batch: list[tuple[BatchOp, Any]]) -> None:
+        if batch:
+            try:
+                await self._write(batch)
+            except Exception as err:
+                if len(batch) == 1:
+                    log.error("a queued write failed: %r", err)
+                    return
+                for entry in batch:  # one bad item fails only itself
+                    try:
+                        await self._write([entry])
+                    except Exception as one:
+                        log.error("a queued write failed: %r", one)
+
+    async def _write(self, batch: list[tuple[BatchOp, Any]]) -> None:
+        async with self.engine.begin() as conn:
+            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+            await conn.run_sync(_grouped, batch)
+
+
+def _grouped(conn: Connection, batch: list[tuple[BatchOp, Any]]) -> None:
+    groups: dict[BatchOp, list] = {}
+    for op, item in batch:
+        groups.setdefault(op, []).append(item)
+    for op, items in groups.items():
+        op(conn, items)
+
+
 class Database:
     """Owns the engine; hands out sessions. Built once by the composition root."""
 
@@ -271,6 +336,7 @@ class Database:
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._writer: SQLiteWriter | None = None
         self._use_writer = self._file_backed()
+        self._soon = _SoonWrites(self.engine) if not self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -281,6 +347,8 @@ class Database:
         """A session; commit explicitly. Rolled back on error."""
         if self._writer is not None:
             await self._writer.barrier()
+        elif self._soon is not None:
+            await self._soon.barrier()
         async with self._sessions() as session:
             try:
                 yield session
@@ -292,13 +360,17 @@ class Database:
         database = self.url.database or ""
         return self.is_sqlite and database not in ("", ":memory:") and "mode=memory" not in str(self.url)
 
-    async def write(self, op: BatchOp, item: Any) -> Any:
+    async def write(self, op: BatchOp, item: Any, *, durable: bool = True) -> Any:
         """Write ``item`` with the batch op ``op`` and commit; returns the op's result for it, or
         raises what the op raised, with nothing of it stored. For the hot writes: on SQLite on the
-        single writer thread with group commit, elsewhere a transaction on the async engine."""
+        single writer thread with group commit, elsewhere a transaction on the async engine.
+        ``durable=False`` (PostgreSQL) commits without waiting for the disk: for what a crash
+        of the database server may lose because it can be done again (marking an event begun)."""
         if self._use_writer:
             return await self._ensure_writer().run(op, item)
         async with self.engine.begin() as conn:
+            if not durable and not self.is_sqlite:
+                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             return (await conn.run_sync(op, [item]))[0]
 
     async def write_soon(self, op: BatchOp, item: Any) -> None:
@@ -307,6 +379,8 @@ class Database:
         it, so later reads see it. Not for anything a person was told is saved."""
         if self._use_writer:
             self._ensure_writer().run_soon(op, item)
+        elif self._soon is not None:
+            self._soon.add(op, item)
         else:
             await self.write(op, item)
 
@@ -321,6 +395,8 @@ class Database:
         await upgrade(self)
 
     async def close(self) -> None:
+        if self._soon is not None:
+            await self._soon.barrier()
         if self._writer is not None:
             writer, self._writer = self._writer, None
             writer.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,12 +43,27 @@ async def outcome(session: AsyncSession, key: str) -> Outcome | None:
     return Outcome(row[0], row[1]) if row else None
 
 
+# Built once: these run for every reply (building a statement costs more than running it).
+_SEEN = select(Delivery.key, Delivery.state, Delivery.message_id).where(Delivery.key == bindparam("k"))
+_INSERT = insert(Delivery)
+_SET = (update(Delivery).where(Delivery.key == bindparam("k"))
+        .values(state=bindparam("state"), message_id=bindparam("message_id"), at=bindparam("at"),
+                error=bindparam("error")))
+
+
+def _seen(conn: Connection, keys: list[str]) -> dict[str, Outcome]:
+    found = {}
+    for key in dict.fromkeys(keys):
+        row = conn.execute(_SEEN, {"k": key}).first()
+        if row is not None:
+            found[key] = Outcome(row[1], row[2])
+    return found
+
+
 def begin_sends(conn: Connection, items: list[tuple[str, str, datetime]]) -> list[Outcome | None]:
     """Batch op: (key, chat_key, now) → None where the send may go ahead (now ``sending``), or
     the earlier outcome where the key was seen before and may not be sent again."""
-    keys = [key for key, _chat, _now in items]
-    seen = {row[0]: Outcome(row[1], row[2]) for row in conn.execute(
-        select(Delivery.key, Delivery.state, Delivery.message_id).where(Delivery.key.in_(keys)))}
+    seen = _seen(conn, [key for key, _chat, _now in items])
     results: list[Outcome | None] = []
     fresh, retry = [], []
     for key, chat_key, now in items:
@@ -60,24 +75,29 @@ def begin_sends(conn: Connection, items: list[tuple[str, str, datetime]]) -> lis
         seen[key] = Outcome(SENDING, None)  # a key twice in one batch: the second waits its turn
         results.append(None)
     if fresh:
-        conn.execute(insert(Delivery), [{**row, "state": SENDING} for row in fresh])
-    for row in retry:
-        conn.execute(update(Delivery).where(Delivery.key == row["key"]).values(state=SENDING, at=row["at"], error=None))
+        conn.execute(_INSERT, [{**row, "state": SENDING, "message_id": None, "error": None} for row in fresh])
+    if retry:
+        conn.execute(_SET, [{"k": row["key"], "state": SENDING, "message_id": None, "at": row["at"], "error": None}
+                            for row in retry])
     return results
 
 
 def end_sends(conn: Connection, items: list[tuple[str, str, str, str | None, datetime, str | None]]) -> list[None]:
     """Batch op: (key, chat_key, state, message_id, now, error) — record a send's outcome (also
     for a key never begun: an idempotent platform needs no ``sending`` row first)."""
-    keys = [item[0] for item in items]
-    known = set(conn.execute(select(Delivery.key).where(Delivery.key.in_(keys))).scalars())
+    known = set(_seen(conn, [item[0] for item in items]))
+    updates, inserts = [], []
     for key, chat_key, state, message_id, now, error in items:
         values = {"state": state, "message_id": message_id, "at": now, "error": (error or "")[:500] or None}
         if key in known:
-            conn.execute(update(Delivery).where(Delivery.key == key).values(**values))
+            updates.append({"k": key, **values})
         else:
-            conn.execute(insert(Delivery).values(key=key, chat_key=chat_key, **values))
+            inserts.append({"key": key, "chat_key": chat_key, **values})
             known.add(key)
+    if inserts:
+        conn.execute(_INSERT, inserts)
+    if updates:  # after the inserts: a key twice in one batch is inserted, then updated
+        conn.execute(_SET, updates)
     return [None] * len(items)
 
 

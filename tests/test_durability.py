@@ -183,3 +183,21 @@ async def test_an_event_handled_again_is_answered_once(bot):
     assert again == []
     other = await bot.event(chat_id="group", sender_id="u1", text="/apua", event_key="m:group:2")
     assert len(other) == 1
+
+
+async def test_postgres_writes_nobody_waits_for_are_read_back_in_order(pg_url):
+    from storage.db import Database
+
+    db = Database(pg_url)
+    await db.upgrade()
+    try:
+        now = ManualClock().now()
+        await db.write(outbox.begin_sends, ("k1", "fake:g", now))
+        await db.write_soon(outbox.end_sends, ("k1", "fake:g", outbox.SENT, "m1", now, None))
+        await db.write_soon(outbox.end_sends, ("k2", "fake:g", outbox.UNKNOWN, None, now, "timeout"))
+        await db.write_soon(outbox.begin_sends, ("k2", "fake:g", now, "not a valid item"))  # fails alone
+        async with db.session() as s:  # a session waits for what was queued before it
+            assert await outbox.outcome(s, "k1") == outbox.Outcome(outbox.SENT, "m1")
+            assert await outbox.outcome(s, "k2") == outbox.Outcome(outbox.UNKNOWN, None)
+    finally:
+        await db.close()
