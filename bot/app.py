@@ -31,7 +31,11 @@ class App:
         clock: Clock | None = None,
         transports: list[Transport] | None = None,
         catalogs: Catalogs | None = None,
+        strict: bool = False,
     ) -> None:
+        """``strict`` (tests): a platform call inside an open store transaction raises, and is
+        recorded in ``violations``."""
+        self.violations: list[str] | None = [] if strict else None
         self.settings = settings
         self.db = Database(settings.resolved_database_url())
         self.services = Services(
@@ -52,13 +56,13 @@ class App:
 
     def add_transport(self, transport: Transport) -> None:
         """Features see the transport through :class:`Delivering` (keyed, logged sends)."""
-        self.services.transports[transport.platform] = Delivering(transport, self.outbox)
+        self.services.transports[transport.platform] = Delivering(transport, self.outbox, violations=self.violations)
 
     async def dispatch(self, transport: Transport, event: Incoming) -> None:
         """Handle one event; its sends are keyed by the event (see bot/outbox.py)."""
         wrapped = self.services.transports.get(transport.platform)
         if wrapped is None or (wrapped is not transport and getattr(wrapped, "inner", None) is not transport):
-            wrapped = Delivering(transport, self.outbox)
+            wrapped = Delivering(transport, self.outbox, violations=self.violations)
         prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
         with send_scope(prefix, replay=event.replay):
             await self.router.dispatch(wrapped, event)

@@ -116,21 +116,45 @@ def _earlier_result(key: str, earlier: log_store.Outcome) -> str | None:
     return None
 
 
-class Delivering:
-    """A transport as features see it: sends get keys from the current send scope."""
+#: the transport methods that talk to the platform (checked against open transactions)
+PLATFORM_CALLS = frozenset({"send", "send_file", "send_poll", "edit", "close_poll", "acknowledge", "private_chat",
+                            "role_of", "member_count"})
 
-    def __init__(self, inner: Transport, outbox: Outbox) -> None:
+
+class TransactionRuleError(RuntimeError):
+    """A platform call inside an open store transaction (see ``Database.in_transaction``)."""
+
+
+class Delivering:
+    """A transport as features see it: sends get keys from the current send scope. With
+    ``violations`` (the tests) a platform call made inside an open store transaction raises
+    and is recorded there (a handler may catch the error; the record stays)."""
+
+    def __init__(self, inner: Transport, outbox: Outbox, *, violations: list[str] | None = None) -> None:
         self.inner = inner
         self.outbox = outbox
+        self.violations = violations  # strict when given: each one is recorded and raised
+
+    def _check(self, name: str) -> None:
+        if self.violations is not None and self.outbox.db.in_transaction():
+            import traceback
+
+            where = "".join(traceback.format_stack(limit=6)[:-2])
+            self.violations.append(f"{self.inner.platform}.{name}\n{where}")
+            raise TransactionRuleError(f"{self.inner.platform}.{name} awaited inside an open transaction")
 
     def __getattr__(self, name: str) -> Any:  # everything else is the transport's own
-        return getattr(self.inner, name)
+        value = getattr(self.inner, name)
+        if name in PLATFORM_CALLS and callable(value):
+            self._check(name)
+        return value
 
     @property
     def idempotent(self) -> bool:
         return bool(getattr(self.inner, "idempotent_sends", False))
 
     async def _keyed(self, chat_id: str, item: Any, send: Any) -> Any:
+        self._check("send")
         scope = _scope.get()
         if item.key is None and scope is not None:
             item = replace(item, key=scope.next_key())
@@ -156,4 +180,5 @@ class Delivering:
         return await self._keyed(chat_id, poll, lambda p: self.inner.send_poll(chat_id, p))
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        self._check("edit")
         await self.inner.edit(chat_id, message_id, reply)  # an edit repeated changes nothing

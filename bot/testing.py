@@ -95,7 +95,8 @@ class TestBot:
     __test__ = False  # not a pytest class
 
     def __init__(self, data_dir: Path, *, clock: ManualClock | None = None, database_url: str | None = None,
-                 coordinators: list[str] | None = None, transport: FakeTransport | None = None) -> None:
+                 coordinators: list[str] | None = None, transport: FakeTransport | None = None,
+                 strict: bool = False) -> None:
         from bot.app import App
 
         self.clock = clock or ManualClock()
@@ -104,7 +105,7 @@ class TestBot:
             **{**dict(Settings.model_construct()), "data_dir": data_dir, "database_url": database_url,
                "coordinators": coordinators or []}
         )
-        self.app = App(settings, clock=self.clock, transports=[self.transport])
+        self.app = App(settings, clock=self.clock, transports=[self.transport], strict=strict)
         self.services = self.app.services
         self.messages = itertools.count(1)
 
@@ -114,6 +115,8 @@ class TestBot:
 
     async def close(self) -> None:
         await self.app.db.close()
+        if self.app.violations:
+            raise AssertionError("platform calls inside an open transaction:\n" + "\n".join(self.app.violations))
 
     def make_admin(self, user: str, chat: str = "group") -> None:
         self.transport.admins.setdefault(chat, set()).add(user)

@@ -8,6 +8,7 @@ import queue
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -315,6 +316,10 @@ def _grouped(conn: Connection, batch: list[tuple[BatchOp, Any]]) -> None:
         op(conn, items)
 
 
+#: sessions open in the current task (see ``Database.in_transaction``)
+_open_sessions: ContextVar[int] = ContextVar("kehrabot_open_sessions", default=0)
+
+
 class Database:
     """Owns the engine; hands out sessions. Built once by the composition root."""
 
@@ -349,12 +354,23 @@ class Database:
             await self._writer.barrier()
         elif self._soon is not None:
             await self._soon.barrier()
-        async with self._sessions() as session:
-            try:
-                yield session
-            except BaseException:
-                await session.rollback()
-                raise
+        token = _open_sessions.set(_open_sessions.get() + 1)
+        try:
+            async with self._sessions() as session:
+                try:
+                    yield session
+                except BaseException:
+                    await session.rollback()
+                    raise
+        finally:
+            _open_sessions.reset(token)
+
+    @staticmethod
+    def in_transaction() -> bool:
+        """True inside ``session()`` in this task: no platform call belongs there (a slow
+        platform would hold the transaction and its connection, and a failed call would undo
+        or half-do the unit of work)."""
+        return _open_sessions.get() > 0
 
     def _file_backed(self) -> bool:
         database = self.url.database or ""
