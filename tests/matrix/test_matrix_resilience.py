@@ -1,9 +1,11 @@
-"""Faults: bot restart with a sync gap, homeserver restart, default rate limits; encryption."""
+"""Faults: bot restart with a sync gap, homeserver restart and freeze, default rate limits; encryption."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import signal
 
 import pytest
 
@@ -135,3 +137,22 @@ async def test_5xx_and_timeouts_back_off_and_recover(synapse, tmp_path, matrix_u
         await proxy.stop()
     states = [r.getMessage() for r in caplog.records if r.name == "bot.matrix"]
     assert sum("unavailable" in s for s in states) >= 1 and sum("reachable again" in s for s in states) >= 1
+
+
+async def test_homeserver_frozen_30_s_commands_answered_once(synapse, matrix_bot, matrix_users):
+    """SIGSTOP for 30 s (a hung server: requests neither answered nor refused), then SIGCONT."""
+    bot = await matrix_bot()
+    aino = await matrix_users("aino")
+    room = await aino.create_room(invite=[bot.user_id])
+    await aino.wait_joined(room, bot.user_id)
+    for n in range(3):
+        await aino.say(room, f"!idea ennen jäätymistä {n}")
+    os.kill(synapse.proc.pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(30)  # the outage itself lasts this long
+    finally:
+        os.kill(synapse.proc.pid, signal.SIGCONT)
+    await aino.say(room, "!idea jäätymisen jälkeen")
+    replies = await aino.expect(room, bot.user_id, 4, within=90)
+    assert sorted(numbers(replies)) == [1, 2, 3, 4]
+    assert await aino.quiet(room, bot.user_id, 3.0) == []
