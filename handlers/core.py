@@ -58,9 +58,10 @@ async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
             )
         )
         return
+    if for_chat:
+        await ctx.require(Role.ADMIN)  # asks the platform: before the transaction
     async with ctx.db.session() as session:
         if for_chat:
-            await ctx.require(Role.ADMIN)
             chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
             chat.language = code
             session.add(chat)

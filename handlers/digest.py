@@ -631,27 +631,30 @@ def parse_area(args: str) -> str | None:
 
 
 async def area_cmd(ctx: Context, name: str | None) -> None:
+    if name is not None:
+        await ctx.role()  # asks the platform before the transaction; require() below uses the answer
     async with ctx.db.session() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if name is None:
             await session.commit()
-            if chat.area:
-                count = await store.area_chat_count(session, chat.area)
-                await ctx.reply(esc(_("This chat belongs to the area {area} ({count} chats in it).").format(
-                    area=chat.area, count=count)))
-            else:
-                await ctx.reply(esc(_("This chat has no area yet. An admin sets it with {command} <name>.").format(
-                    command=ctx.cmd("area"))))
-            return
-        await ctx.require(Role.ADMIN)
-        # Same spelling as an existing area (case-insensitively) joins that area.
-        for existing in (await store.chats_by_area(session)):
-            if existing and name and existing.casefold() == name.casefold():
-                name = existing
-        chat.area = name or None
-        session.add(chat)
-        await session.commit()
-    if name:
+            count = await store.area_chat_count(session, chat.area) if chat.area else 0
+        else:
+            await ctx.require(Role.ADMIN)
+            # Same spelling as an existing area (case-insensitively) joins that area.
+            for existing in (await store.chats_by_area(session)):
+                if existing and name and existing.casefold() == name.casefold():
+                    name = existing
+            chat.area = name or None
+            session.add(chat)
+            await session.commit()
+    if name is None:
+        if chat.area:
+            await ctx.reply(esc(_("This chat belongs to the area {area} ({count} chats in it).").format(
+                area=chat.area, count=count)))
+        else:
+            await ctx.reply(esc(_("This chat has no area yet. An admin sets it with {command} <name>.").format(
+                command=ctx.cmd("area"))))
+    elif name:
         await ctx.reply(esc(_("This chat now belongs to the area {area}.").format(area=name)))
     else:
         await ctx.reply(esc(_("This chat no longer belongs to an area.")))
@@ -684,6 +687,8 @@ def _publish_label(choice: str) -> str:
 
 
 async def publish_cmd(ctx: Context, choices: list[str] | None) -> None:
+    if choices is not None:
+        await ctx.role()  # asks the platform before the transaction; require() below uses the answer
     async with ctx.db.session() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         await session.commit()

@@ -369,6 +369,7 @@ async def experiment_cmd(ctx: Context, args: ExperimentArgs) -> None:
 
 
 async def start(ctx: Context, number: int, dates: str) -> None:
+    await ctx.role()  # asked before the transaction; require() inside uses the answer
     async with ctx.db.session() as session:
         idea = await idea_store.by_number(session, ctx.chat_key, number)
         if idea is None or idea.status == "withdrawn":
@@ -608,6 +609,7 @@ async def measure_cmd(ctx: Context, m: Measurement) -> None:
 
 
 async def finish(ctx: Context, number: int, action: str, note: str) -> None:
+    await ctx.role()  # asked before the transaction; require() inside uses the answer
     async with ctx.db.session() as session:
         idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
@@ -663,10 +665,11 @@ async def ask_cmd(ctx: Context, number: int, text: str) -> None:
     every = _word_in(text.split()[0], EVERY_WORDS) if text else None
     if every is None:
         raise UserError(_("How often should I ask for values: weekly, monthly or off?"))
+    role = await ctx.role()  # asked before the transaction
     async with ctx.db.session() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
-        if await ctx.role() < Role.ADMIN:
+        if role < Role.ADMIN:
             await _require_team(ctx, session, exp, number)
         exp.ask_every = every
         session.add(exp)

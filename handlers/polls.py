@@ -360,6 +360,7 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This button no longer works."))
         current = await store.get_vote(session, poll, ctx.sender_key) or ()
         chosen: tuple[int, ...] | None = None
+        unchanged = False
         if ctx.event.replay and await store.vote_counted(session, poll, ctx.event.event_key):
             # handled again after a stop: counted already; answer as the first time, change nothing
             if not poll.multiple:
@@ -370,10 +371,11 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
                 note = _("Removed “{option}” from your choices.").format(option=options[choice])
         elif not poll.multiple:
             if current == (choice,):
-                await ctx.acknowledge(_("You already voted for “{option}”.").format(option=options[choice]))
-                return
-            chosen = (choice,)
-            note = _("Your vote: “{option}”.").format(option=options[choice])
+                unchanged = True
+                note = _("You already voted for “{option}”.").format(option=options[choice])
+            else:
+                chosen = (choice,)
+                note = _("Your vote: “{option}”.").format(option=options[choice])
         elif choice in current:
             chosen = tuple(c for c in current if c != choice)
             note = _("Removed “{option}” from your choices.").format(option=options[choice])
@@ -387,7 +389,8 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
         if chosen is not None:
             await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen, ctx.event.event_key)
     await ctx.acknowledge(note)
-    await refresh(ctx.services, poll.id)
+    if not unchanged:
+        await refresh(ctx.services, poll.id)
 
 
 async def refresh(services: Services, poll_id: int) -> None:
@@ -525,7 +528,8 @@ async def close_job(services: Services, job: Job) -> None:
 
 async def _managed(ctx: Context, session, number: int, *, closing: bool = False) -> store.Poll:
     """The poll an admin or its creator manages; ``closing`` also takes a closed poll whose
-    result never got posted (the platform failed for too long): closing it again posts it."""
+    result never got posted (the platform failed for too long): closing it again posts it.
+    Inside a transaction: ask ``ctx.role()`` before opening it (the answer is kept)."""
     poll = await store.by_number(session, ctx.chat_key, number)
     if poll is None:
         raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
@@ -543,6 +547,7 @@ async def action(ctx: Context, act: PollAction) -> None:
     if act.action == "show":
         await show(ctx, act.number)
         return
+    await ctx.role()  # who may manage the poll is the platform's to say: ask before the transaction
     async with ctx.db.session() as session:
         poll = await _managed(ctx, session, act.number, closing=act.action == "close")
         if act.action == "extend":
@@ -557,34 +562,35 @@ async def action(ctx: Context, act: PollAction) -> None:
             await store.extend(session, poll, when)
             await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
                                dedup_key=f"polls.close:{poll.id}")
-            await session.commit()
-            ctx.services.wake(when)
-            await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
-                number=poll.number, when=format_datetime(when))))
-            return
-        if act.action == "cancel":
+        elif act.action == "cancel":
             await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
             await cancel_jobs(session, f"polls.close:{poll.id}")
-            await session.commit()
-            if poll.native_ref:
-                outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
-                try:
-                    await ctx.transport.close_poll(ctx.event.chat_id, poll.native_ref, outcome)
-                except Exception:
-                    log.warning("closing cancelled native poll %s failed", poll.native_ref, exc_info=True)
-            elif poll.message_id:
-                try:
-                    await ctx.edit(poll.message_id, "📊 " + b(_title(poll)) + " " + b(poll.question) + "\n"
-                                   + esc(_("Cancelled.")))
-                except Exception:
-                    log.warning("could not update cancelled poll %s", poll.id, exc_info=True)
-            await ctx.reply(esc(_("Poll #{number} was cancelled; no result will be posted.").format(
-                number=poll.number)))
-            return
-        # close now: the job stays as a fallback in case posting fails
-        await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
-                           dedup_key=f"polls.close:{poll.id}")
+        else:
+            # close now: the job stays as a fallback in case posting fails
+            await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
+                               dedup_key=f"polls.close:{poll.id}")
         await session.commit()
+    if act.action == "extend":
+        ctx.services.wake(when)
+        await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
+            number=poll.number, when=format_datetime(when))))
+        return
+    if act.action == "cancel":
+        if poll.native_ref:
+            outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
+            try:
+                await ctx.transport.close_poll(ctx.event.chat_id, poll.native_ref, outcome)
+            except Exception:
+                log.warning("closing cancelled native poll %s failed", poll.native_ref, exc_info=True)
+        elif poll.message_id:
+            try:
+                await ctx.edit(poll.message_id, "📊 " + b(_title(poll)) + " " + b(poll.question) + "\n"
+                               + esc(_("Cancelled.")))
+            except Exception:
+                log.warning("could not update cancelled poll %s", poll.id, exc_info=True)
+        await ctx.reply(esc(_("Poll #{number} was cancelled; no result will be posted.").format(
+            number=poll.number)))
+        return
     if not await finish(ctx.services, poll.id, by=ctx.sender_key):
         await ctx.reply(esc(_("Poll #{number} is already closed.").format(number=poll.number)))
 
@@ -622,10 +628,12 @@ async def show(ctx: Context, number: int | None) -> None:
         poll = await store.by_number(session, ctx.chat_key, number or 0)
         if poll is None or poll.status == store.CANCELLED:
             raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
-        if poll.status == store.CLOSED and poll.counts is not None:
-            await ctx.reply(render_result(poll, poll.count_list(), poll.voters, poll.members))
-            return
-        counts, voters, _names = await store.tally(session, poll)
+        closed = poll.status == store.CLOSED and poll.counts is not None
+        if not closed:
+            counts, voters, _names = await store.tally(session, poll)
+    if closed:
+        await ctx.reply(render_result(poll, poll.count_list(), poll.voters, poll.members))
+        return
     buttons = vote_buttons(poll) if not poll.native_ref and _accepting(poll, ctx.now()) else ()
     await ctx.reply(render_open(poll, counts, voters), buttons)
 
