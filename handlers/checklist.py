@@ -173,6 +173,21 @@ async def _send(services: Services, chat_key: str, html: str, buttons: tuple[tup
     return await services.transport_for(chat_key).send(_native(chat_key), Reply(html=html, buttons=buttons))
 
 
+@dataclass(frozen=True)
+class _Out:
+    """A message put together inside a transaction (it reads the answers), sent after it."""
+
+    chat_key: str
+    html: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+async def _ask(services: Services, out: _Out | None) -> None:
+    """Send what the conversation says next (after the transaction that decided it)."""
+    if out is not None:
+        await _send(services, out.chat_key, out.html, out.buttons)
+
+
 # --- asking ----------------------------------------------------------------------------------------
 
 
@@ -222,13 +237,15 @@ def render_question(rd: store.ChecklistRound, cl: Checklist, resp: store.Checkli
     return "\n".join(lines), tuple(rows)
 
 
-async def _ask(services: Services, session, rd, cl, resp) -> None:
+async def _question(session, rd, cl, resp) -> _Out:
+    """The current question, to send once the transaction is closed."""
     answers = await store.answers_of(session, rd.id, resp.person_key)
     html, buttons = render_question(rd, cl, resp, answers)
-    await _send(services, resp.answer_chat, html, buttons)
+    return _Out(resp.answer_chat, html, buttons)
 
 
-async def _finish_message(services: Services, session, rd, cl, resp) -> None:
+async def _finish_message(session, rd, cl, resp) -> _Out:
+    """The thank-you at the end, to send once the transaction is closed."""
     answers = await store.answers_of(session, rd.id, resp.person_key)
     answered = sum(1 for a in answers.values() if not a.skipped)
     skipped = len(answers) - answered
@@ -246,7 +263,7 @@ async def _finish_message(services: Services, session, rd, cl, resp) -> None:
         else:
             lines.append(esc(_("Your written answers are shown without your name.")))
             buttons.append((Button(_("Show my name with them"), f"checklist:name:{rd.id}:1"),))
-    await _send(services, resp.answer_chat, "\n".join(lines), tuple(buttons))
+    return _Out(resp.answer_chat, "\n".join(lines), tuple(buttons))
 
 
 async def _load(ctx: Context, session, round_id: int):
@@ -265,8 +282,8 @@ async def _own_response(ctx: Context, session, rd) -> store.ChecklistResponse:
     return resp
 
 
-async def _after_change(ctx: Context, session, rd, cl, resp, *, show: bool = True) -> None:
-    """Advance to the next unanswered question (or finish), commit, then ask it."""
+async def _after_change(ctx: Context, session, rd, cl, resp, *, show: bool = True) -> _Out:
+    """Advance to the next unanswered question (or finish) and commit; returns what to send next."""
     answers = await store.answers_of(session, rd.id, resp.person_key)
     values = _values(answers)
     visible_ids = {q.id for q in cl.visible(values)}
@@ -284,9 +301,8 @@ async def _after_change(ctx: Context, session, rd, cl, resp, *, show: bool = Tru
     session.add(resp)
     await session.commit()
     if nxt is not None:
-        await _ask(ctx.services, session, rd, cl, resp)
-    else:
-        await _finish_message(ctx.services, session, rd, cl, resp)
+        return await _question(session, rd, cl, resp)
+    return await _finish_message(session, rd, cl, resp)
 
 
 async def _given_by_this_event(ctx: Context, session, rd, person_key: str, qid: str) -> store.ChecklistAnswer | None:
@@ -298,13 +314,14 @@ async def _given_by_this_event(ctx: Context, session, rd, person_key: str, qid: 
     return row if row is not None and row.event_key == ctx.event.event_key[:255] else None
 
 
-async def _ask_again(ctx: Context, session, rd, cl, resp) -> None:
+async def _ask_again(ctx: Context, session, rd, cl, resp) -> _Out | None:
     """What the conversation asked after the change, once more (keyed like the first time, so
     what was delivered then is not sent twice)."""
     if resp.status == "done":
-        await _finish_message(ctx.services, session, rd, cl, resp)
-    elif resp.status == "active" and resp.current:
-        await _ask(ctx.services, session, rd, cl, resp)
+        return await _finish_message(session, rd, cl, resp)
+    if resp.status == "active" and resp.current:
+        return await _question(session, rd, cl, resp)
+    return None
 
 
 async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: bool = False) -> None:
@@ -315,7 +332,7 @@ async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: 
         given = await _given_by_this_event(ctx, session, rd, resp.person_key, qid) if q is not None else None
         if given is not None:  # handled before: change nothing, answer the same
             question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if given.skipped else given.data()))
-            await _ask_again(ctx, session, rd, cl, resp)
+            out = await _ask_again(ctx, session, rd, cl, resp)
         else:
             if q is None or resp.current != qid:
                 raise UserError(_("That question is not the current one any more."))
@@ -326,7 +343,8 @@ async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: 
             await store.put_answer(session, rd.id, resp.person_key, qid, value, ctx.now(), skipped=skipped,
                                    event_key=ctx.event.event_key)
             question_html = b(tr(q.text)) + "\n" + esc("✓ " + value_text(q, None if skipped else value))
-            await _after_change(ctx, session, rd, cl, resp)
+            out = await _after_change(ctx, session, rd, cl, resp)
+    await _ask(ctx.services, out)
     # No toast: the question is edited to show the answer and the next one follows (on Matrix an
     # acknowledgement would be one more message per answer).
     if ctx.event.kind == Kind.BUTTON:
@@ -344,51 +362,62 @@ async def _open_private_hint(ctx: Context) -> None:
         name=ctx.event.sender_name or _("Hello"), bot="@" + bot if bot else _("the bot"), start=ctx.cmd("start"))))
 
 
+def _answer_chat(ctx: Context, rd: store.ChecklistRound, resp: store.ChecklistResponse | None,
+                 private: str | None) -> str | None:
+    """Where this person answers; None when that is their private chat and the platform has
+    not been asked for it yet (``private``)."""
+    if resp is not None and (rd.in_group or resp.answer_chat == ctx.chat_key):
+        return resp.answer_chat
+    if rd.in_group:
+        return rd.chat_key
+    if ctx.event.is_private:
+        return ctx.chat_key
+    return f"{ctx.event.platform}:{private}" if private is not None else None
+
+
 async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
     """Start or resume this person's answering of a round."""
-    async with ctx.db.session() as session:
-        rd, cl = await _load(ctx, session, rd.id)
-        resp = await store.response_of(session, rd.id, ctx.sender_key)
-        if resp is not None and resp.status == "done":
-            raise UserError(_("You have already answered this self-assessment. Thank you!"))
-        if resp is None or not (rd.in_group or resp.answer_chat == ctx.chat_key):
-            if rd.in_group:
-                answer_chat = rd.chat_key
-            elif ctx.event.is_private:
-                answer_chat = ctx.chat_key
-            else:
-                private = await ctx.transport.private_chat(ctx.event.sender_id)
-                if private is None:
-                    await _open_private_hint(ctx)
-                    return
-                answer_chat = f"{ctx.event.platform}:{private}"
-        else:
-            answer_chat = resp.answer_chat
-        now = ctx.now()
-        if resp is None:
-            first = cl.visible({})[0]
-            resp = store.ChecklistResponse(round_id=rd.id, person_key=ctx.sender_key,
-                                           person_name=ctx.event.sender_name[:255], answer_chat=answer_chat,
-                                           current=first.id, started_at=now, updated_at=now)
-            intro = tr(cl.intro)
-        else:
-            resp.answer_chat = answer_chat
-            intro = ""
-        resp.status = "active"
-        resp.updated_at = now
-        session.add(resp)
-        await session.commit()
-        try:
-            if intro:
-                await _send(ctx.services, answer_chat, esc(intro))
-            await _ask(ctx.services, session, rd, cl, resp)
-        except Exception:
-            if answer_chat == ctx.chat_key:
-                raise
-            # e.g. Telegram refuses (403) until the person has opened the private chat
-            log.info("could not write to %s in private; asking them to open the chat", ctx.sender_key, exc_info=True)
+    private: str | None = None
+    while True:  # at most twice: once more after asking the platform for a private chat
+        async with ctx.db.session() as session:
+            rd, cl = await _load(ctx, session, rd.id)
+            resp = await store.response_of(session, rd.id, ctx.sender_key)
+            if resp is not None and resp.status == "done":
+                raise UserError(_("You have already answered this self-assessment. Thank you!"))
+            answer_chat = _answer_chat(ctx, rd, resp, private)
+            if answer_chat is not None:
+                now = ctx.now()
+                if resp is None:
+                    first = cl.visible({})[0]
+                    resp = store.ChecklistResponse(round_id=rd.id, person_key=ctx.sender_key,
+                                                   person_name=ctx.event.sender_name[:255], answer_chat=answer_chat,
+                                                   current=first.id, started_at=now, updated_at=now)
+                    intro = tr(cl.intro)
+                else:
+                    resp.answer_chat = answer_chat
+                    intro = ""
+                resp.status = "active"
+                resp.updated_at = now
+                session.add(resp)
+                await session.commit()
+                question = await _question(session, rd, cl, resp)
+                break
+        # the platform call happens outside the transaction; then the unit of work again
+        private = await ctx.transport.private_chat(ctx.event.sender_id)
+        if private is None:
             await _open_private_hint(ctx)
             return
+    try:
+        if intro:
+            await _send(ctx.services, answer_chat, esc(intro))
+        await _ask(ctx.services, question)
+    except Exception:
+        if answer_chat == ctx.chat_key:
+            raise
+        # e.g. Telegram refuses (403) until the person has opened the private chat
+        log.info("could not write to %s in private; asking them to open the chat", ctx.sender_key, exc_info=True)
+        await _open_private_hint(ctx)
+        return
     if answer_chat != ctx.chat_key:
         text = _("I sent the questions to you in a private chat.")
         if ctx.event.kind == Kind.BUTTON:
@@ -470,7 +499,8 @@ async def back(ctx: Context, round_id: int) -> None:
         resp.updated_at = ctx.now()
         session.add(resp)
         await session.commit()
-        await _ask(ctx.services, session, rd, cl, resp)
+        out = await _question(session, rd, cl, resp)
+    await _ask(ctx.services, out)
 
 
 async def stop(ctx: Context, round_id: int) -> None:
