@@ -96,7 +96,7 @@ class TestBot:
 
     def __init__(self, data_dir: Path, *, clock: ManualClock | None = None, database_url: str | None = None,
                  coordinators: list[str] | None = None, transport: FakeTransport | None = None,
-                 strict: bool = False) -> None:
+                 strict: bool = True) -> None:
         from bot.app import App
 
         self.clock = clock or ManualClock()

@@ -26,6 +26,8 @@ def make_bot(tmp_path):
         return tb
 
     yield make
+    violations = [v for tb in bots for v in tb.app.violations or []]
+    assert not violations, "platform calls inside an open transaction:\n" + "\n".join(violations)
 
 
 async def _admin(sql: str) -> None:

@@ -1,0 +1,89 @@
+"""The transaction rule: a handler's unit of work is one store transaction, closed before any
+platform call. A strict App (every TestBot) refuses a platform call made inside an open session
+and TestBot.close() fails on it."""
+
+import pytest
+from sqlalchemy import text
+
+import bot.app
+from bot.events import Role
+from bot.outbox import TransactionRuleError
+from bot.testing import TestBot
+from handlers import load_features
+from handlers.base import Command, Feature
+
+raised: list[BaseException] = []
+
+
+async def _inside(ctx, args: str) -> None:
+    """Replies (or asks the platform for the sender's role) with the session still open."""
+    async with ctx.db.session() as session:
+        await session.execute(text("SELECT 1"))
+        await session.commit()  # committed, but the session is still open
+        try:
+            if args == "role":
+                await ctx.require(Role.ADMIN)
+            else:
+                await ctx.reply("inside")
+        except TransactionRuleError as err:
+            raised.append(err)
+            raise
+
+
+async def _after(ctx, args: str) -> None:
+    """The same unit of work, the platform asked and the reply sent only after the session."""
+    if args == "role":
+        await ctx.require(Role.ADMIN)
+    async with ctx.db.session() as session:
+        await session.execute(text("SELECT 1"))
+        await session.commit()
+    await ctx.reply("after")
+
+
+RULE = Feature(name="rule", commands=[
+    Command("inside", _inside, {"en": ("inside",)}, help="test"),
+    Command("after", _after, {"en": ("after",)}, help="test"),
+])
+
+
+@pytest.fixture
+async def make(tmp_path, monkeypatch):
+    monkeypatch.setattr(bot.app, "load_features", lambda: [*load_features(), RULE])
+    raised.clear()
+
+    async def make_bot() -> TestBot:
+        tb = await TestBot(tmp_path).open()
+        tb.make_admin("u1")
+        return tb
+
+    return make_bot
+
+
+async def test_reply_inside_a_session_is_refused(make):
+    tb = await make()
+    assert tb.app.violations == []  # strict by default
+    said = await tb.say("/inside reply", lang="en")
+    assert said == ["Sorry, something went wrong on my side. Please try again later."]  # "inside" never went out
+    assert len(raised) == 1 and "fake.send awaited inside an open transaction" in str(raised[0])
+    assert len(tb.app.violations) == 1 and tb.app.violations[0].startswith("fake.send")
+    with pytest.raises(AssertionError, match="platform calls inside an open transaction"):
+        await tb.close()
+
+
+async def test_role_lookup_inside_a_session_is_recorded(make):
+    # Context.role() swallows a failed lookup (as if the platform were down) and takes the sender
+    # for a member, so the handler goes on; the record stays and close() fails.
+    tb = await make()
+    assert await tb.say("/inside role", lang="en") == ["Only the chat's admins may do this."]
+    assert raised == []
+    assert len(tb.app.violations) == 1 and tb.app.violations[0].startswith("fake.role_of")
+    with pytest.raises(AssertionError, match="fake.role_of"):
+        await tb.close()
+
+
+@pytest.mark.parametrize("what", ["reply", "role"])
+async def test_platform_call_after_the_session_passes(make, what):
+    tb = await make()
+    assert await tb.say(f"/after {what}", lang="en") == ["after"]
+    assert raised == [] and tb.app.violations == []
+    await tb.close()
