@@ -25,7 +25,7 @@ from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import HELSINKI, WEEKDAY_WORDS, WhenError, parse_duration, parse_when, split_when
 from storage import meetings as store
-from storage.core import Chat, Job, cancel_jobs, schedule_job, set_chat_setting
+from storage.core import Chat, Job, cancel_jobs, effect_of, record_effect, schedule_job, set_chat_setting
 
 log = logging.getLogger(__name__)
 
@@ -510,14 +510,23 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
     await ctx.require(Role.ADMIN)
     spec = parse_meeting(args, ctx.now(), ctx.lang)
     async with ctx.db.session() as session:
-        meeting = store.Meeting(
-            uid=f"{uuid.uuid4().hex}@kehrabot", chat_key=ctx.chat_key, number=0, title=spec.title, place=spec.place,
-            dtstart_local=spec.dtstart_local, rrule=spec.rrule, first_start=spec.start, last_start=spec.last_start,
-            duration_minutes=spec.duration_minutes, created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
-        )
-        await store.create_meeting(session, meeting)
-        occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
-        await session.commit()
+        earlier = await effect_of(session, ctx.event.event_key, "meetings.create")
+        if earlier is not None:  # this command was handled before a restart: the same meeting
+            meeting = await session.get(store.Meeting, int(earlier))
+            exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id]
+            upcoming = occurrences(meeting, exc, ctx.now(), 1)
+            occ = upcoming[0] if upcoming else None
+        else:
+            meeting = store.Meeting(
+                uid=f"{uuid.uuid4().hex}@kehrabot", chat_key=ctx.chat_key, number=0, title=spec.title,
+                place=spec.place, dtstart_local=spec.dtstart_local, rrule=spec.rrule, first_start=spec.start,
+                last_start=spec.last_start, duration_minutes=spec.duration_minutes, created_by=ctx.sender_key,
+                created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
+            )
+            await store.create_meeting(session, meeting)
+            occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
+            record_effect(session, ctx.event.event_key, "meetings.create", meeting.id, ctx.now())
+            await session.commit()
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
     await _wake_next(ctx.services, meeting.id)

@@ -85,6 +85,18 @@ class ProcessedEvent(SQLModel, table=True):
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
+class EventEffect(SQLModel, table=True):
+    """What an event made (a poll, a meeting…), recorded in the same transaction as the thing:
+    an event handled again after a crash finds it instead of making a second one."""
+
+    __tablename__ = "event_effect"
+
+    event_key: str = Field(primary_key=True, max_length=255)
+    kind: str = Field(primary_key=True, max_length=64)
+    ref: str = Field(max_length=255)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
 class TransportState(SQLModel, table=True):
     """Small key/value state a transport keeps (sync token, update offset, device id)."""
 
@@ -376,6 +388,20 @@ def finish_events(conn: Connection, items: list[tuple[str, str, datetime]]) -> l
     """Batch op: (platform, event id, now) — the event's effects and replies are committed."""
     conn.execute(_EVENT_FINISH, [{"p": platform, "e": event_id, "done": now} for platform, event_id, now in items])
     return [None] * len(items)
+
+
+async def effect_of(session: AsyncSession, event_key: str | None, kind: str) -> str | None:
+    """The ref an event's ``kind`` of effect was recorded with, if the event made one before."""
+    if not event_key:
+        return None
+    row = await session.get(EventEffect, (event_key[:255], kind))
+    return row.ref if row is not None else None
+
+
+def record_effect(session: AsyncSession, event_key: str | None, kind: str, ref: str | int, now: datetime) -> None:
+    """Record what the event made, in the caller's transaction (no commit)."""
+    if event_key:
+        session.add(EventEffect(event_key=event_key[:255], kind=kind, ref=str(ref), at=now))
 
 
 async def get_state(session: AsyncSession, platform: str, name: str) -> str | None:

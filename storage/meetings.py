@@ -74,18 +74,19 @@ class MeetingMessage(SQLModel, table=True):
 
 
 async def create_meeting(session: AsyncSession, meeting: Meeting) -> Meeting:
-    """Insert with the chat's next number and commit; retries on a number clash."""
+    """Insert with the chat's next number (retried on a number clash), in the caller's
+    transaction: the caller commits it together with the meeting's reminders."""
     for _attempt in range(5):
         meeting.number = (
             await session.execute(
                 select(func.coalesce(func.max(Meeting.number), 0)).where(Meeting.chat_key == meeting.chat_key))
         ).scalar_one() + 1
-        session.add(meeting)
         try:
-            await session.commit()
+            async with session.begin_nested():  # a clash rolls back just this (and takes the row out)
+                session.add(meeting)
             return meeting
         except IntegrityError:
-            await session.rollback()
+            continue
     raise RuntimeError("could not number the meeting")
 
 

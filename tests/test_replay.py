@@ -294,3 +294,20 @@ async def test_multi_choice_toggle_handled_again_does_not_undo_itself(bot):
     async with bot.services.db.session() as s:
         answers = await checklist_store.answers_of(s, 1, "fake:u1")
     assert answers["r2"].data() == ["schools"]
+
+
+async def test_a_meeting_command_handled_again_makes_one_meeting(bot):
+    from storage.core import Job
+    from storage.meetings import Meeting
+
+    bot.make_admin("u1")
+    event = dict(chat_id="group", sender_id="u1", sender_name="Aino", text="/kokous huomenna klo 18 Kehräilta",
+                 message_id="m7", event_key="m:group:7")
+    first = await bot.event(**event)
+    again = await bot.event(**event, replay=True)
+    assert len(first) == 1 and again == []  # answered once
+    async with bot.services.db.session() as s:
+        meetings = (await s.execute(select(Meeting))).scalars().all()
+        reminders = (await s.execute(select(Job).where(Job.kind == "meetings.remind"))).scalars().all()
+    assert [m.title for m in meetings] == ["Kehräilta"]
+    assert len(reminders) == 2  # the day before and the hour before, once each

@@ -1,4 +1,4 @@
-"""core: job leases, events finished, the delivery log
+"""core: job leases, events finished, the delivery log, what events made
 
 Revision ID: 0011_core_durability
 Revises: 0001_core
@@ -39,9 +39,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_delivery_chat_key", "delivery", ["chat_key"])
     op.create_index("ix_delivery_at", "delivery", ["at"])
+    op.create_table(
+        "event_effect",
+        sa.Column("event_key", sqlmodel.AutoString(length=255), primary_key=True),
+        sa.Column("kind", sqlmodel.AutoString(length=64), primary_key=True),
+        sa.Column("ref", sqlmodel.AutoString(length=255), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("event_effect")
     op.drop_index("ix_delivery_at", "delivery")
     op.drop_index("ix_delivery_chat_key", "delivery")
     op.drop_table("delivery")
