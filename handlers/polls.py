@@ -17,7 +17,16 @@ from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import parse_duration, parse_when
 from storage import ideas as idea_store
 from storage import polls as store
-from storage.core import Job, cancel_jobs, ensure_chat, languages_for, schedule_job, set_chat_setting
+from storage.core import (
+    Job,
+    cancel_jobs,
+    effect_of,
+    ensure_chat,
+    languages_for,
+    record_effect,
+    schedule_job,
+    set_chat_setting,
+)
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +296,8 @@ async def _may_create(ctx: Context) -> None:
         raise UserError(_("In this chat only admins may start polls."))
 
 
-async def create(ctx: Context, new: NewPoll) -> None:
-    await _may_create(ctx)
-    now = ctx.now()
-    close_at = close_time(new.close_text, now, ctx.lang)
+async def _new_poll(ctx: Context, new: NewPoll, now: datetime, close_at: datetime) -> store.Poll:
+    """The poll and its close, in one transaction with the record that this event made it."""
     async with ctx.db.session() as session:
         idea_id = None
         if new.idea_number is not None:
@@ -306,7 +313,22 @@ async def create(ctx: Context, new: NewPoll) -> None:
         )
         await schedule_job(session, "polls.close", close_at, chat_key=ctx.chat_key, payload={"poll": poll.id},
                            dedup_key=f"polls.close:{poll.id}")
+        record_effect(session, ctx.event.event_key, "polls.create", poll.id, now)
         await session.commit()
+    return poll
+
+
+async def create(ctx: Context, new: NewPoll) -> None:
+    await _may_create(ctx)
+    now = ctx.now()
+    close_at = close_time(new.close_text, now, ctx.lang)
+    async with ctx.db.session() as session:
+        earlier = await effect_of(session, ctx.event.event_key, "polls.create")
+        poll = await store.by_id(session, int(earlier)) if earlier is not None else None
+    if poll is not None:  # this command was handled before a restart: the same poll (its sends are keyed)
+        close_at = poll.close_at
+    else:
+        poll = await _new_poll(ctx, new, now, close_at)
     ctx.services.wake(close_at)
     try:
         spec = PollSpec(question=new.question, options=new.options, multiple=new.multiple,

@@ -311,3 +311,19 @@ async def test_a_meeting_command_handled_again_makes_one_meeting(bot):
         reminders = (await s.execute(select(Job).where(Job.kind == "meetings.remind"))).scalars().all()
     assert [m.title for m in meetings] == ["Kehräilta"]
     assert len(reminders) == 2  # the day before and the hour before, once each
+
+
+async def test_a_poll_command_handled_again_makes_one_poll(bot):
+    from storage.core import Job
+    from storage.polls import Poll
+
+    event = dict(chat_id="group", sender_id="u1", sender_name="Aino", text="/kysely Milloin? | ti | ke | sulkeutuu 1 h",
+                 message_id="m8", event_key="m:group:8")
+    first = await bot.event(**event)
+    again = await bot.event(**event, replay=True)
+    assert len(first) == 1 and again == []
+    async with bot.services.db.session() as s:
+        polls = (await s.execute(select(Poll))).scalars().all()
+        closes = (await s.execute(select(Job).where(Job.kind == "polls.close"))).scalars().all()
+    assert [(p.number, p.question, p.message_id) for p in polls] == [(1, "Milloin?", first[0].message_id)]
+    assert len(closes) == 1
