@@ -209,7 +209,7 @@ class BotRunner:
                                                "transports": ["matrix"], "matrix": MatrixSettings(**self.matrix)})
         from bot.matrix import create
 
-        self.app = App(settings)
+        self.app = App(settings, strict=True)
         self.transport = create(settings, self.app.services)
         self.app.add_transport(self.transport)
         original = self.app.dispatch
@@ -256,6 +256,8 @@ async def matrix_bot(synapse, tmp_path):
     yield make
     for runner in runners:
         await runner.stop()
+    violations = [v for runner in runners for v in runner.app.violations or []]
+    assert not violations, "platform calls inside an open transaction:\n" + "\n".join(violations)
 
 
 @pytest.fixture

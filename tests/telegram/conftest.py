@@ -61,7 +61,7 @@ async def start_bot(tmp_path, emu):
         settings = Settings.model_construct(**{
             **dict(Settings.model_construct()), "data_dir": data_dir or tmp_path, "database_url": database_url,
             "telegram": telegram_settings(emu, **overrides)})
-        app = App(settings, clock=clock)
+        app = App(settings, clock=clock, strict=True)
         transport = TelegramTransport(settings.telegram, app.services)
         app.add_transport(transport)
         await app.open()
@@ -77,6 +77,8 @@ async def start_bot(tmp_path, emu):
     yield start
     for bot in running:  # whatever a test left running
         await bot.stop()
+    violations = [v for bot in running for v in bot.app.violations or []]
+    assert not violations, "platform calls inside an open transaction:\n" + "\n".join(violations)
 
 
 @pytest.fixture
