@@ -5,50 +5,18 @@ twice, every acknowledged idea is stored once."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.botproc import matrix_env, start_process
 from tests.matrix.conftest import body, unique
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 PER_PERSON = 150
-
-
-async def _start(synapse, data_dir: Path, localpart: str) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "KEHRABOT_DATA_DIR": str(data_dir),
-        "KEHRABOT_TRANSPORTS": '["matrix"]',
-        "KEHRABOT_LOG_LEVEL": "INFO",
-        "KEHRABOT_MATRIX__HOMESERVER": synapse.url,
-        "KEHRABOT_MATRIX__USER_ID": f"@{localpart}:localhost",
-        "KEHRABOT_MATRIX__PASSWORD": "bot-pw",
-        "KEHRABOT_MATRIX__ALLOWED_INVITERS": json.dumps([":localhost"]),
-        "KEHRABOT_MATRIX__MAX_BACKOFF_SECONDS": "1",
-        "KEHRABOT_MATRIX__SYNC_TIMEOUT_SECONDS": "5",
-    }
-    env.pop("KEHRABOT_CONFIG", None)
-    log = _append(data_dir / "bot.log")
-    try:
-        return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", cwd=data_dir, env=env,
-            stdout=asyncio.subprocess.DEVNULL, stderr=log)
-    finally:
-        log.close()
-
-
-def _append(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.open("ab")
 
 
 def _ideas(data_dir: Path) -> list[str]:
@@ -65,7 +33,7 @@ async def test_sigkill_during_a_300_command_burst_answers_every_command_once(syn
     synapse.register(localpart, "bot-pw")
     bot_id = f"@{localpart}:localhost"
     data_dir = tmp_path / "bot"
-    first = await _start(synapse, data_dir, localpart)
+    first = await start_process(data_dir, matrix_env(synapse, bot_id, "bot-pw"))
     aino, bertil = await matrix_users("aino"), await matrix_users("bertil")
     try:
         room = await aino.create_room([bot_id, bertil.user_id])
@@ -84,7 +52,7 @@ async def test_sigkill_during_a_300_command_burst_answers_every_command_once(syn
         await first.wait()
     await sending  # the rest of the burst arrives while the bot is down
 
-    second = await _start(synapse, data_dir, localpart)
+    second = await start_process(data_dir, matrix_env(synapse, bot_id, "bot-pw"))
     try:
         seen += await _replies(aino, room, bot_id, 2 * PER_PERSON - len(seen), within=240)
         seen += await aino.quiet(room, bot_id, 3.0)

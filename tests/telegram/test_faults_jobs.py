@@ -15,7 +15,7 @@ import pytest
 
 from bot.clock import ManualClock, SystemClock
 from bot.testing import FakeTransport, TestBot
-from tests.telegram.botproc import start_process
+from tests.botproc import start_process, telegram_env
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def _left_claimed(data_dir: Path) -> int:
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["sigkill", "sigterm"])
 async def test_reminders_and_poll_closes_survive_a_stop_in_the_middle(tmp_path, emu, stop):
     await _seed(emu, tmp_path, due_in=3)
-    first = await start_process(emu, tmp_path)
+    first = await start_process(tmp_path, telegram_env(emu))
     try:
         await emu.wait_call("sendMessage", 60, within=120)
     finally:
@@ -81,7 +81,7 @@ async def test_reminders_and_poll_closes_survive_a_stop_in_the_middle(tmp_path, 
         assert code == 0  # a clean stop: the jobs in hand were finished
     assert before < MEETINGS + POLLS
 
-    second = await start_process(emu, tmp_path)
+    second = await start_process(tmp_path, telegram_env(emu))
     try:
         ready = await emu.wait_call("getUpdates", len(emu.calls_of("getUpdates")) + 1, within=60)
         first_after = await emu.wait_call("sendMessage", before + 1, within=60)

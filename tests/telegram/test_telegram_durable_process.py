@@ -4,38 +4,16 @@ middle of a burst and started again: every command is answered, none twice."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sqlite3
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.botproc import start_process, telegram_env
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _start(emu, data_dir: Path, **extra: str) -> asyncio.subprocess.Process:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "KEHRABOT_DATA_DIR": str(data_dir),
-        "KEHRABOT_TRANSPORTS": '["telegram"]',
-        "KEHRABOT_LOG_LEVEL": "INFO",
-        "KEHRABOT_TELEGRAM__TOKEN": emu.token,
-        "KEHRABOT_TELEGRAM__BASE_URL": emu.base_url,
-        "KEHRABOT_TELEGRAM__BASE_FILE_URL": emu.base_file_url,
-        "KEHRABOT_TELEGRAM__POLL_TIMEOUT": "1",
-        "KEHRABOT_TELEGRAM__RETRY_BACKOFF": "0.05",
-        "KEHRABOT_TELEGRAM__RETRY_BACKOFF_MAX": "0.5",
-        **extra,
-    }
-    env.pop("KEHRABOT_CONFIG", None)
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", cwd=data_dir, env=env,
-        stdout=asyncio.subprocess.DEVNULL, stderr=open(data_dir / "bot.log", "ab"))  # noqa: SIM115,ASYNC230
 
 
 def _unfinished(data_dir: Path) -> int:
@@ -56,7 +34,7 @@ async def test_sigkill_in_the_middle_of_a_burst_answers_every_command_once(tmp_p
     # 5 messages a second overall: the burst takes 8 s, and the kill finds most commands in a
     # handler (begun, their reply waiting for a slot) or only fetched
     slow = {"KEHRABOT_TELEGRAM__RATE_OVERALL": "5"}
-    first = await _start(emu, tmp_path, **slow)
+    first = await start_process(tmp_path, telegram_env(emu), **slow)
     try:
         await emu.wait_call("getUpdates", within=60)
         for person, chat in zip(people, chats, strict=True):
@@ -69,7 +47,7 @@ async def test_sigkill_in_the_middle_of_a_burst_answers_every_command_once(tmp_p
     assert answered_before < n
     assert _unfinished(tmp_path) > 0  # killed between beginning events and finishing them
 
-    second = await _start(emu, tmp_path)
+    second = await start_process(tmp_path, telegram_env(emu))
     try:
         # every command is answered (unless its reply's fate is unknown: see below)
         await emu.wait_call("sendMessage", n - len([s for s in _deliveries(tmp_path).values()

@@ -1,0 +1,57 @@
+"""`kehrabot run` as a real process (for the fault tests): started with KEHRABOT_* settings in
+its environment, its log in ``data_dir/bot.log``, killed or stopped by the test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def telegram_env(emu) -> dict[str, str]:
+    """Talk to the Bot API emulator ``emu``, with short back-offs."""
+    return {
+        "KEHRABOT_TRANSPORTS": '["telegram"]',
+        "KEHRABOT_TELEGRAM__TOKEN": emu.token,
+        "KEHRABOT_TELEGRAM__BASE_URL": emu.base_url,
+        "KEHRABOT_TELEGRAM__BASE_FILE_URL": emu.base_file_url,
+        "KEHRABOT_TELEGRAM__POLL_TIMEOUT": "1",
+        "KEHRABOT_TELEGRAM__RETRY_BACKOFF": "0.05",
+        "KEHRABOT_TELEGRAM__RETRY_BACKOFF_MAX": "0.5",
+    }
+
+
+def matrix_env(synapse, user_id: str, password: str) -> dict[str, str]:
+    """Log in to the test Synapse as ``user_id``; anyone on it may invite the bot."""
+    return {
+        "KEHRABOT_TRANSPORTS": '["matrix"]',
+        "KEHRABOT_MATRIX__HOMESERVER": synapse.url,
+        "KEHRABOT_MATRIX__USER_ID": user_id,
+        "KEHRABOT_MATRIX__PASSWORD": password,
+        "KEHRABOT_MATRIX__ALLOWED_INVITERS": json.dumps([":localhost"]),
+        "KEHRABOT_MATRIX__MAX_BACKOFF_SECONDS": "1",
+        "KEHRABOT_MATRIX__SYNC_TIMEOUT_SECONDS": "5",
+    }
+
+
+async def start_process(data_dir: Path, settings: dict[str, str], **extra: str) -> asyncio.subprocess.Process:
+    """Start the bot on ``data_dir``'s store with ``settings`` (and ``extra``) as KEHRABOT_* variables."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "KEHRABOT_DATA_DIR": str(data_dir), "KEHRABOT_LOG_LEVEL": "INFO",
+           **settings, **extra}
+    env.pop("KEHRABOT_CONFIG", None)
+    log = _append(data_dir / "bot.log")
+    try:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "run", cwd=data_dir, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=log)
+    finally:
+        log.close()  # the child keeps its own descriptor
+
+
+def _append(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.open("ab")
