@@ -1084,7 +1084,12 @@ class TelegramTransport:
 
         async def before() -> bool:
             nonlocal earlier
-            earlier = await self.outbox.begin(key, chat_key)
+            begin = asyncio.ensure_future(self.outbox.begin(key, chat_key))
+            try:
+                earlier = await asyncio.shield(begin)
+            except asyncio.CancelledError:  # a stop: if the key got marked, nothing left after all
+                begin.add_done_callback(lambda done: self._not_left(done, key, chat_key))
+                raise
             return earlier is None
 
         hook = SendHook(before=before)
@@ -1111,6 +1116,13 @@ class TelegramTransport:
         value = await result(answer)
         await self.outbox.end(key, chat_key, delivery_log.SENT, value)
         return value
+
+    def _not_left(self, begin: asyncio.Future, key: str, chat_key: str) -> None:
+        """A begin whose caller was cancelled: a key it marked as leaving never left (failed:
+        it may go at the next run); an earlier outcome stays as it was."""
+        if begin.cancelled() or begin.exception() is not None or begin.result() is not None:
+            return
+        self._spawn(self.outbox.end(key, chat_key, delivery_log.FAILED, error="stopped before the request left"))
 
     @staticmethod
     async def _message_id(message: Message) -> str:
