@@ -17,6 +17,7 @@ from typing import Any
 from bot.clock import Clock
 from bot.events import Button, FileOut, Incoming, Reply, Role
 from bot.i18n import Catalogs, resolve_language, use_locale
+from bot.outbox import TransactionRuleError
 from bot.transport import Transport
 from storage.core import Job, languages_for
 from storage.db import Database
@@ -213,6 +214,8 @@ class Context:
             else:
                 try:
                     self._role = await self.transport.role_of(self.event.chat_id, self.event.sender_id)
+                except TransactionRuleError:
+                    raise  # a bug to see, not a platform failure to shrug off
                 except Exception:
                     log.warning("role lookup failed in %s", self.event.chat_key, exc_info=True)
                     self._role = Role.MEMBER
