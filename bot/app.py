@@ -86,12 +86,15 @@ class App:
         """Run until the transports stop or :meth:`request_stop`. A stop takes no new updates,
         lets in-flight handlers, jobs and sends finish within ``stop_deadline`` seconds, flushes
         the features' buffers and closes the store."""
-        await self.open()
-        await self.jobs.start()
-        transports = [getattr(t, "inner", t) for t in self.services.transports.values()]
-        running = [asyncio.create_task(t.start(self.dispatch), name=f"transport-{t.platform}") for t in transports]
+        running: list[asyncio.Task] = []
         stop = asyncio.create_task(self._stop.wait(), name="stop-request")
         try:
+            await self.open()
+            if self._stop.is_set():
+                return
+            await self.jobs.start()
+            transports = [getattr(t, "inner", t) for t in self.services.transports.values()]
+            running = [asyncio.create_task(t.start(self.dispatch), name=f"transport-{t.platform}") for t in transports]
             done, _ = await asyncio.wait({*running, stop}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stop}:
                 if not task.cancelled() and task.exception() is not None:

@@ -92,7 +92,7 @@ from bot.transport import (
 )
 from handlers.base import Services
 from storage import matrix as store
-from storage.core import DONE, REPLAY, begin_event, finish_events, get_state, set_state
+from storage.core import DONE, REPLAY, begin_events, finish_events, get_state, set_state
 
 log = logging.getLogger(__name__)
 
@@ -575,12 +575,19 @@ class MatrixTransport:
 
     async def _claim(self, event_id: str) -> str:
         """NEW or REPLAY (seen before a stop but never finished) to handle the event, DONE not to."""
-        try:
-            async with self.services.db.session() as s:
-                return await begin_event(s, PLATFORM, event_id, self.services.clock.now())
-        except Exception:  # a concurrent duplicate lost the race on the primary key
-            log.debug("matrix: %s already claimed", event_id, exc_info=True)
-            return DONE
+        delay = 0.2
+        for attempt in range(4):
+            try:
+                found = await self.services.db.write(begin_events, (PLATFORM, (event_id,), self.services.clock.now()),
+                                                     durable=False)
+                return found[event_id]
+            except Exception:
+                if attempt == 3:
+                    log.error("matrix: could not record %s; not handled", event_id, exc_info=True)
+                    return DONE
+                await asyncio.sleep(delay)  # the store may be restarting: try again shortly
+                delay *= 2
+        return DONE
 
     # -- incoming -----------------------------------------------------------------------------
 

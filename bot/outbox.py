@@ -2,7 +2,9 @@
 idempotency key, and its outcome is kept in the delivery log (``storage/outbox.py``).
 
 The keys come from a *send scope* (a ContextVar) that the router opens per event and the
-scheduler per job run: ``<event key>#1``, ``#2``… in the order the handler sends. A handler run
+scheduler per job run: ``<event key>@<chat>#1``, ``#2``… in the order the handler sends to that
+chat (a feature may name a message's key itself, ``Reply(key=…)``, where what it sends depends on
+the state: one reminder per person). A handler run
 again (an update whose handling never finished, a job whose lease ran out) sends the same
 messages under the same keys, and the log says which of them already went out.
 
@@ -26,7 +28,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bot.events import FileOut, PollSpec, Reply
@@ -40,11 +42,14 @@ log = logging.getLogger(__name__)
 class SendScope:
     prefix: str
     replay: bool = False
-    count: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
 
-    def next_key(self) -> str:
-        self.count += 1
-        return f"{self.prefix}#{self.count}"
+    def next_key(self, chat_key: str) -> str:
+        """``<prefix>@<chat>#n``: the n-th message to that chat. A handler run again that sends
+        to other chats than the first time keeps its keys apart; one that sends several messages
+        about different things to one chat should name them itself (``Reply(key=…)``)."""
+        n = self.counts[chat_key] = self.counts.get(chat_key, 0) + 1
+        return f"{self.prefix}@{chat_key}#{n}"
 
 
 _scope: ContextVar[SendScope | None] = ContextVar("kehrabot_send_scope", default=None)
@@ -156,10 +161,10 @@ class Delivering:
     async def _keyed(self, chat_id: str, item: Any, send: Any) -> Any:
         self._check("send")
         scope = _scope.get()
-        if item.key is None and scope is not None:
-            item = replace(item, key=scope.next_key())
-        key = item.key
         chat_key = f"{self.inner.platform}:{chat_id}"
+        if item.key is None and scope is not None:
+            item = replace(item, key=scope.next_key(chat_key))
+        key = item.key
         if key is not None and scope is not None and scope.replay and self.idempotent:
             # the homeserver forgets transaction ids after a day: what is known sent is not sent
             # again; what may have been (unknown) goes again under the same transaction id

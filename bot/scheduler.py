@@ -59,6 +59,7 @@ class JobRunner:
         self._limit = asyncio.Semaphore(concurrency)
         self._tick = safety_tick_seconds
         self._running: dict[int, asyncio.Task] = {}  # job id -> the task running it
+        self._claimed: set[int] = set()  # of those, the ones this instance holds a lease on
         self._renewer: asyncio.Task | None = None
         self._waiters: list[asyncio.Task] = []
         self._stopping = False
@@ -89,7 +90,10 @@ class JobRunner:
         while not self._stopping:
             await ready.wait()
             log.info("%s is connected: running its due jobs", platform)
-            await self.run_due()
+            try:
+                await self.run_due()
+            except Exception:  # e.g. the store is down as well: the next wake-up tries again
+                log.warning("running the due jobs of %s failed", platform, exc_info=True)
             while ready.is_set() and not self._stopping:  # noqa: ASYNC110 (no event for "lost")
                 await asyncio.sleep(1.0)
 
@@ -107,11 +111,11 @@ class JobRunner:
         period = self.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(period)  # a timed wait: leases run on wall-clock time
-            if not self._running:
+            if not self._claimed:
                 continue
             try:
                 async with self.services.db.session() as session:
-                    await renew_leases(session, list(self._running), self.instance,
+                    await renew_leases(session, list(self._claimed), self.instance,
                                        self.services.clock.now() + self.lease)
             except Exception:
                 log.warning("renewing job leases failed", exc_info=True)
@@ -126,9 +130,17 @@ class JobRunner:
         for task in self._waiters:
             task.cancel()
         self._waiters.clear()
+        loop = asyncio.get_running_loop()
+        until = loop.time() + deadline
+        try:  # a wake-up in progress (ticks and the jobs it started) ends first
+            async with asyncio.timeout(deadline):
+                await self._lock.acquire()
+            self._lock.release()
+        except TimeoutError:
+            pass
         running = set(self._running.values())
         if running:
-            _done, late = await asyncio.wait(running, timeout=deadline)
+            _done, late = await asyncio.wait(running, timeout=max(0.0, until - loop.time()))
             for task in late:
                 log.warning("a job is still running at the stop; it runs again at the next start")
                 task.cancel()
@@ -208,21 +220,31 @@ class JobRunner:
                 if not await claim_job(session, job_id, now, self.instance, self.lease):
                     return False  # another instance took it
                 job = await session.get(Job, job_id)
-            handler = self.handlers.get(job.kind)
-            if handler is None:
-                log.error("no handler for job kind %s (job %s); giving up", job.kind, job.id)
-                async with self.services.db.session() as session:
-                    await release_job(session, job, now, "no handler", give_up_after=0)
-                return False
+            self._claimed.add(job_id)
             try:
-                with send_scope(job.run_key(), replay=job.attempts > 1):
-                    await handler(self.services, job)
-            except Exception as exc:
-                log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
-                async with self.services.db.session() as session:
-                    # back in the queue with back-off; run_due's closing _wake_next schedules it
-                    await release_job(session, job, self.services.clock.now(), repr(exc))
-                return False
+                return await self._handle(job, now)
+            finally:
+                self._claimed.discard(job_id)
+
+    async def _handle(self, job: Job, now: datetime) -> bool:
+        """Run a claimed job; finish or release it only while this run still holds it (it may
+        have been taken over, or moved to a new time, meanwhile)."""
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.error("no handler for job kind %s (job %s); giving up", job.kind, job.id)
             async with self.services.db.session() as session:
-                await finish_job(session, job.id, self.services.clock.now())
-            return True
+                await release_job(session, job, now, "no handler", give_up_after=0)
+            return False
+        try:
+            with send_scope(job.run_key(), replay=job.attempts > 1):
+                await handler(self.services, job)
+        except Exception as exc:
+            log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
+            async with self.services.db.session() as session:
+                # back in the queue with back-off; run_due's closing _wake_next schedules it
+                await release_job(session, job, self.services.clock.now(), repr(exc), owner=self.instance)
+            return False
+        async with self.services.db.session() as session:
+            await finish_job(session, job.id, self.services.clock.now(), owner=self.instance,
+                             claimed_at=job.claimed_at)
+        return True

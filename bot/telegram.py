@@ -102,7 +102,7 @@ from bot.transport import (
 )
 from storage import outbox as delivery_log
 from storage import telegram as store
-from storage.core import DONE, REPLAY, finish_events, get_state
+from storage.core import DONE, REPLAY, begin_events, finish_events, get_state
 
 log = logging.getLogger(__name__)
 
@@ -906,7 +906,8 @@ class TelegramTransport:
         delay = self.settings.retry_backoff
         for attempt in range(5):
             try:
-                found = await self.services.db.write(store.begin_events, (PLATFORM, rest, self.services.clock.now()))
+                found = await self.services.db.write(begin_events, (PLATFORM, rest, self.services.clock.now()),
+                                                      durable=False)
                 return {**states, **found}
             except Exception as exc:
                 if attempt == 4 or self._stopping:

@@ -169,8 +169,9 @@ def _round_label(rd: store.ChecklistRound) -> str:
     return format_date(rd.started_at)
 
 
-async def _send(services: Services, chat_key: str, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> str | None:
-    return await services.transport_for(chat_key).send(_native(chat_key), Reply(html=html, buttons=buttons))
+async def _send(services: Services, chat_key: str, html: str, buttons: tuple[tuple[Button, ...], ...] = (),
+                *, key: str | None = None) -> str | None:
+    return await services.transport_for(chat_key).send(_native(chat_key), Reply(html=html, buttons=buttons, key=key))
 
 
 @dataclass(frozen=True)
@@ -1035,7 +1036,9 @@ async def remind_job(services: Services, job: Job) -> None:
             if resp.answer_chat == rd.chat_key and resp.person_name:  # answering in the group: say whom
                 html = esc(resp.person_name) + ": " + html
             try:
-                await _send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rid}"),),))
+                # named: who is reminded depends on the state (each reminder is claimed before it is sent)
+                await _send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rid}"),),),
+                            key=f"checklist:remind:{resp.id}:{now.isoformat()}")
             except Exception:
                 log.warning("could not remind %s in round %s", resp.person_key, rid, exc_info=True)
     nxt = now + REMIND_AFTER

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.events import Incoming, Kind
 from bot.i18n import _, resolve_language, use_locale
 from bot.markup import esc
-from bot.transport import Transport
+from bot.transport import Ambiguous, Transport
 from handlers.base import Command, Context, Feature, Services, UserError
 from storage.core import ensure_chat, languages_for, move_chat
 
@@ -100,6 +100,9 @@ class Router:
                 await self._route(ctx)
             except UserError as err:
                 await self._explain(ctx, err)
+            except Ambiguous:  # a message that may have arrived: an apology on top would confuse
+                log.warning("a send's fate is unknown in %s (command %s); no apology sent", event.chat_key,
+                            ctx.command.name if ctx.command else None, exc_info=True)
             except Exception:
                 log.exception(
                     "handler failed: platform=%s chat=%s kind=%s command=%s",

@@ -303,21 +303,39 @@ async def stale_claims(session: AsyncSession, now: datetime) -> int:
         _open(), Job.claimed_at.is_not(None), Job.lease_until <= now))).scalar_one()
 
 
-async def finish_job(session: AsyncSession, job_id: int, now: datetime) -> None:
-    await session.execute(update(Job).where(Job.id == job_id).values(done_at=now, last_error=None,
-                                                                      lease_until=None))
+def _held(job_id: int, owner: str | None, claimed_at: datetime | None = None):
+    """The job, as long as this claim still holds it (not taken over, not moved to a new time)."""
+    held = Job.id == job_id
+    if owner is not None:
+        held = and_(held, Job.lease_owner == owner)
+    if claimed_at is not None:
+        held = and_(held, Job.claimed_at == claimed_at)
+    return held
+
+
+async def finish_job(session: AsyncSession, job_id: int, now: datetime, *, owner: str | None = None,
+                     claimed_at: datetime | None = None) -> bool:
+    """Done, if this claim (``owner``, ``claimed_at``) still holds the job; False (and nothing
+    changed) when it was taken over or moved meanwhile."""
+    result = await session.execute(update(Job).where(_held(job_id, owner, claimed_at))
+                                   .values(done_at=now, last_error=None, lease_until=None))
     await session.commit()
+    if not result.rowcount:
+        log.warning("job %s was taken over or moved while it ran; left as it is", job_id)
+    return bool(result.rowcount)
 
 
-async def release_job(session: AsyncSession, job: Job, now: datetime, error: str, give_up_after: int = 8) -> None:
-    """Put a failed job back with exponential back-off, or give up after a number of tries."""
+async def release_job(session: AsyncSession, job: Job, now: datetime, error: str, give_up_after: int = 8,
+                      *, owner: str | None = None) -> None:
+    """Put a failed job back with exponential back-off, or give up after a number of tries (as
+    long as this claim still holds it)."""
     if job.attempts >= give_up_after:
         values: dict = {"done_at": now, "cancelled": True, "last_error": error[:500], "lease_until": None}
     else:
         delay = timedelta(seconds=min(3600, 15 * 2 ** max(0, job.attempts - 1)))
         values = {"claimed_at": None, "lease_owner": None, "lease_until": None, "due_at": now + delay,
                   "last_error": error[:500]}
-    await session.execute(update(Job).where(Job.id == job.id).values(**values))
+    await session.execute(update(Job).where(_held(job.id, owner, job.claimed_at if owner else None)).values(**values))
     await session.commit()
 
 
@@ -334,27 +352,16 @@ async def next_due(session: AsyncSession, exclude_platforms: Iterable[str] = ())
 NEW, REPLAY, DONE = "new", "replay", "done"
 
 
-async def begin_event(session: AsyncSession, platform: str, event_id: str, now: datetime) -> str:
-    """Record that an event is being handled: ``NEW``; ``REPLAY`` for one whose handling never
-    finished (the bot stopped during it: handle it again); ``DONE`` if it was handled to the
-    end before. Commits; a concurrent first insert of the same id raises IntegrityError."""
-    row = await session.get(ProcessedEvent, (platform, event_id))
-    if row is not None:
-        return REPLAY if row.done_at is None else DONE
-    session.add(ProcessedEvent(platform=platform, event_id=event_id, at=now))
-    await session.commit()
-    return NEW
-
-
 _EVENT_DONE = select(ProcessedEvent.done_at).where(ProcessedEvent.platform == bindparam("p"),
                                                    ProcessedEvent.event_id == bindparam("e"))
 _EVENT_INSERT = insert(ProcessedEvent)
 
 
 def begin_events(conn: Connection, items: list[tuple[str, tuple[str, ...], datetime]]) -> list[dict[str, str]]:
-    """Batch op, as :func:`begin_event` for the hot path: (platform, event keys, now) → each
-    key's state, ``NEW`` (recorded now), ``REPLAY`` or ``DONE``. A key asked for twice in one
-    batch is ``DONE`` the second time (it is in hand)."""
+    """Batch op: record that events are being handled. (platform, event keys, now) → each key's
+    state: ``NEW`` (recorded now); ``REPLAY``, begun before but never finished (the bot stopped
+    during it: handle it again); ``DONE``, handled to the end before. A key asked for twice in
+    one batch is ``DONE`` the second time (it is in hand)."""
     seen: dict[tuple[str, str], bool] = {}  # (platform, key) -> finished
     fresh, results = [], []
     for platform, keys, now in items:

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -289,18 +289,30 @@ class _SoonWrites:
                     self.inflight_done.set_result(None)
 
     async def _write_all(self, batch: list[tuple[BatchOp, Any]]) -> None:
-        if batch:
+        """The batch in one transaction. The server failing (a restart, a lost connection): the
+        whole batch again, in order, with back-off. One bad item: the items one by one."""
+        delay = 0.5
+        for attempt in range(6):
             try:
                 await self._write(batch)
+                return
+            except (OperationalError, InterfaceError, OSError) as err:
+                if attempt == 5:
+                    log.error("%d queued writes failed, the store is unreachable: %r", len(batch), err)
+                    return
+                log.warning("queued writes wait for the store (%r)", err)
+                await asyncio.sleep(delay)
+                delay *= 2
             except Exception as err:
                 if len(batch) == 1:
                     log.error("a queued write failed: %r", err)
                     return
-                for entry in batch:  # one bad item fails only itself
-                    try:
-                        await self._write([entry])
-                    except Exception as one:
-                        log.error("a queued write failed: %r", one)
+                break
+        for entry in batch:  # one bad item fails only itself
+            try:
+                await self._write([entry])
+            except Exception as one:
+                log.error("a queued write failed: %r", one)
 
     async def _write(self, batch: list[tuple[BatchOp, Any]]) -> None:
         async with self.engine.begin() as conn:
@@ -384,6 +396,8 @@ class Database:
         of the database server may lose because it can be done again (marking an event begun)."""
         if self._use_writer:
             return await self._ensure_writer().run(op, item)
+        if self._soon is not None:
+            await self._soon.barrier()  # in order after the writes queued before it
         async with self.engine.begin() as conn:
             if not durable and not self.is_sqlite:
                 await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")

@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, Connection, Text, delete, insert, select, upd
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import DONE, NEW, REPLAY, ProcessedEvent, TransportState
+from storage.core import ProcessedEvent, TransportState
 from storage.outbox import Delivery
 from storage.types import UTCDateTime
 
@@ -94,39 +94,6 @@ async def inbox(session: AsyncSession) -> list[tuple[int, dict | None]]:
 # --- events: begun, finished -------------------------------------------------------------------
 
 
-def begin_events(conn: Connection, items: list[tuple[str, tuple[str, ...], datetime]]) -> list[dict[str, str]]:
-    """Batch op: (platform, event keys, now) → each key's state, as ``storage.core.begin_event``:
-    ``NEW`` (recorded now), ``REPLAY`` (begun before but never finished: handle it again) or
-    ``DONE``. A key asked for twice in one batch is ``DONE`` the second time (it is in hand)."""
-    by_platform: dict[str, set[str]] = {}
-    for platform, keys, _now in items:
-        by_platform.setdefault(platform, set()).update(keys)
-    seen: dict[tuple[str, str], bool] = {}  # (platform, key) -> finished
-    for platform, keys in by_platform.items():
-        rows = conn.execute(select(ProcessedEvent.event_id, ProcessedEvent.done_at).where(
-            ProcessedEvent.platform == platform, ProcessedEvent.event_id.in_(keys)))
-        for event_id, done_at in rows:
-            seen[(platform, event_id)] = done_at is not None
-    fresh, results = [], []
-    for platform, keys, now in items:
-        states: dict[str, str] = {}
-        for key in keys:
-            if key in states:
-                continue
-            finished = seen.get((platform, key))
-            if finished is None:
-                states[key] = NEW
-                fresh.append({"platform": platform, "event_id": key, "at": now})
-                seen[(platform, key)] = True  # a second ask in this batch: in hand
-            else:
-                states[key] = DONE if finished else REPLAY
-                seen[(platform, key)] = True
-        results.append(states)
-    if fresh:
-        conn.execute(insert(ProcessedEvent), fresh)
-    return results
-
-
 # --- native polls ------------------------------------------------------------------------------
 
 
@@ -161,8 +128,9 @@ async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -
 async def prune_processed(session: AsyncSession, platform: str, before: datetime) -> int:
     """Forget processed-event ids and delivery outcomes older than ``before`` (Telegram
     redelivers for at most a day; nothing is handled again after that long)."""
-    result = await session.execute(
-        delete(ProcessedEvent).where(ProcessedEvent.platform == platform, ProcessedEvent.at < before)
+    result = await session.execute(  # only finished ones: an unfinished event is handled again
+        delete(ProcessedEvent).where(ProcessedEvent.platform == platform, ProcessedEvent.at < before,
+                                     ProcessedEvent.done_at.is_not(None))
     )
     gone = await session.execute(delete(Delivery).where(Delivery.chat_key.like(f"{platform}:%"),
                                                         Delivery.at < before))

@@ -140,7 +140,7 @@ async def test_a_send_of_unknown_fate_is_not_repeated_blindly(tmp_path):
     assert _texts(bot.transport) == []
     job = await _job(bot, job_id)
     async with bot.services.db.session() as s:
-        seen = await outbox.outcome(s, f"{job.run_key()}#1")
+        seen = await outbox.outcome(s, f"{job.run_key()}@fake:group#1")
     assert seen is not None and seen.state == outbox.UNKNOWN
     await bot.close()
 
@@ -201,3 +201,42 @@ async def test_postgres_writes_nobody_waits_for_are_read_back_in_order(pg_url):
             assert await outbox.outcome(s, "k2") == outbox.Outcome(outbox.UNKNOWN, None)
     finally:
         await db.close()
+
+
+async def test_a_reply_of_unknown_fate_gets_no_apology_on_top(tmp_path):
+    class TimingOut(FakeTransport):
+        async def send(self, chat_id, reply):
+            await super().send(chat_id, reply)  # it arrived, but the answer was lost
+            raise Ambiguous("timed out after the request was written")
+
+    bot = await TestBot(tmp_path, transport=TimingOut()).open()
+    sent = await bot.say("/apua")
+    assert len(sent) == 1 and not sent[0].startswith("Anteeksi")
+    await bot.close()
+
+
+async def test_a_job_moved_while_it_runs_still_runs_at_its_new_time(tmp_path):
+    runs = []
+
+    async def again(services, job):  # e.g. a meeting moved while its reminder was being sent
+        runs.append(job.planned_at)
+        if len(runs) == 1:
+            async with services.db.session() as s:
+                await schedule_job(s, "rec.move", services.clock.now() + timedelta(hours=1), dedup_key="move")
+                await s.commit()
+
+    tb = TestBot(tmp_path, clock=ManualClock())
+    tb.services.features.append(Feature("mv", jobs={"rec.move": again}))
+    from bot.scheduler import JobRunner
+
+    tb.app.jobs = JobRunner(tb.services, instance="here")
+    bot = await tb.open()
+    async with bot.services.db.session() as s:
+        await schedule_job(s, "rec.move", bot.clock.now(), dedup_key="move")
+        await s.commit()
+    await bot.run_due()
+    assert len(runs) == 1
+    bot.clock.advance(hours=1, seconds=1)
+    assert await bot.run_due() == 1  # the finish of the first run did not mark the moved job done
+    assert len(runs) == 2 and runs[1] > runs[0]
+    await bot.close()

@@ -69,7 +69,7 @@ async def test_a_handler_cut_off_mid_update_answers_after_restart(start_bot, emu
     key = f"m:{group['id']}:{second_post['message']['message_id']}"
     assert (await _events(first.app)).get(key) is False  # begun, not finished
     async with first.app.db.session() as s:  # marked as leaving only once its slot is granted
-        assert await outbox.outcome(s, f"telegram:{key}#1") is None
+        assert await outbox.outcome(s, f"telegram:{key}@telegram:{group['id']}#1") is None
     first.transport.stop_grace = 0.1  # a crash: the handler in hand is cut off
     await first.stop()
 
@@ -162,7 +162,7 @@ async def test_a_fault_after_the_send_does_not_post_twice(start_bot, emu, kind):
     await emu.wait_idle()
     assert len(replies_to(emu, group, "Rain garden")) == 1
     assert len([c for c in emu.calls if c.method == "sendMessage" and "Rain garden" in c.params["text"]]) == 1
-    key = f"telegram:{event_key}#1"
+    key = f"telegram:{event_key}@telegram:{group['id']}#1"
     async with bot.app.db.session() as s:
         assert (await outbox.outcome(s, key)).state == outbox.UNKNOWN
 

@@ -4,6 +4,8 @@ Revision ID: 0011_core_durability
 Revises: 0001_core
 """
 
+from datetime import UTC, datetime, timedelta
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -22,8 +24,16 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("lease_until", UTCDateTime(), nullable=True))
         batch_op.add_column(sa.Column("planned_at", UTCDateTime(), nullable=True))
     op.execute("UPDATE job SET planned_at = due_at")
-    # claims made before leases existed never expire: give them a lease that has run out
-    op.execute("UPDATE job SET lease_until = claimed_at WHERE claimed_at IS NOT NULL AND done_at IS NULL")
+    # Claims made before leases existed never expired. Those of the last hour get a lease that has
+    # run out (they are taken over at the next start); older ones are stale (a reminder months late
+    # helps nobody, and may have gone out before the crash): given up, with the reason.
+    cut = sa.bindparam("cut", (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None), type_=sa.DateTime())
+    op.execute(sa.text("UPDATE job SET lease_until = claimed_at WHERE claimed_at IS NOT NULL AND done_at IS NULL "
+                       "AND claimed_at >= :cut").bindparams(cut))
+    op.execute(sa.text("UPDATE job SET done_at = claimed_at, cancelled = :yes, "
+                       "last_error = 'claimed before leases existed and never finished' "
+                       "WHERE claimed_at IS NOT NULL AND done_at IS NULL AND claimed_at < :cut")
+               .bindparams(cut, sa.bindparam("yes", True, type_=sa.Boolean())))
     with op.batch_alter_table("processedevent", schema=None) as batch_op:
         batch_op.add_column(sa.Column("done_at", UTCDateTime(), nullable=True))
     # events recorded before: they were handled (or lost) under the old at-most-once rule
