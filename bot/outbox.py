@@ -31,6 +31,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.events import FileOut, PollSpec, Reply
 from bot.transport import Ambiguous, Transport, TransportError
 from storage import outbox as log_store
@@ -76,7 +78,10 @@ class Outbox:
     async def begin(self, key: str, chat_key: str) -> log_store.Outcome | None:
         """Durably mark ``key`` as leaving now; None to go ahead, else the earlier outcome
         (do not send)."""
-        return await self.db.write(log_store.begin_sends, (key, chat_key, self.clock.now()))
+        try:
+            return await self.db.write(log_store.begin_sends, (key, chat_key, self.clock.now()))
+        except IntegrityError:  # another sender of the same key (PostgreSQL) was a moment faster
+            return await self.earlier(key) or log_store.Outcome(log_store.SENDING, None)
 
     async def end(self, key: str, chat_key: str, state: str, message_id: str | None = None,
                   error: str | None = None) -> None:

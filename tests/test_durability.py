@@ -240,3 +240,18 @@ async def test_a_job_moved_while_it_runs_still_runs_at_its_new_time(tmp_path):
     assert await bot.run_due() == 1  # the finish of the first run did not mark the moved job done
     assert len(runs) == 2 and runs[1] > runs[0]
     await bot.close()
+
+
+async def test_two_senders_of_one_key_on_postgres_send_once(pg_url):
+    from bot.outbox import Outbox
+    from storage.db import Database
+
+    db = Database(pg_url)
+    await db.upgrade()
+    try:
+        box = Outbox(db, ManualClock())
+        results = await asyncio.gather(*(box.begin("polls:1:result@fake:g#1", "fake:g") for _ in range(4)))
+        assert results.count(None) == 1  # exactly one may go ahead
+        assert all(r == outbox.Outcome(outbox.SENDING, None) for r in results if r is not None)
+    finally:
+        await db.close()
