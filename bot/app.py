@@ -108,22 +108,25 @@ class App:
         (no new updates; the ones in hand finish), all within ``deadline`` seconds."""
         loop = asyncio.get_running_loop()
         until = loop.time() + deadline
+        # a tenth of the deadline is kept for flushing the features' buffers and closing the store
+        work_until = until - deadline / 10
         await self.jobs.stop(deadline=deadline / 2)
-        for transport in self.services.transports.values():
-            inner = getattr(transport, "inner", transport)
+        inners = [getattr(t, "inner", t) for t in self.services.transports.values()]
+        for inner in inners:
             if hasattr(inner, "stop_grace"):
-                inner.stop_grace = max(0.1, until - loop.time())
-            await self._stop_transport(inner)
+                inner.stop_grace = max(0.1, work_until - loop.time())
+        await asyncio.gather(*(self._stop_transport(inner) for inner in inners))  # side by side
         for task in running or []:
             if not task.done():
                 task.cancel()
         if running:
-            await asyncio.wait(running, timeout=1.0)
+            await asyncio.wait(running, timeout=max(0.1, work_until - loop.time()))
         for feature in self.services.features:
             if feature.on_stop:
                 try:
-                    await feature.on_stop(self.services)
-                except Exception:
+                    async with asyncio.timeout(max(0.5, until - loop.time())):
+                        await feature.on_stop(self.services)
+                except Exception:  # TimeoutError included: what was not flushed is logged, the stop goes on
                     log.exception("stopping feature %s failed", feature.name)
         await self.db.close()
 
