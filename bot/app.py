@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 from bot.clock import Clock, SystemClock
@@ -58,14 +59,29 @@ class App:
         """Features see the transport through :class:`Delivering` (keyed, logged sends)."""
         self.services.transports[transport.platform] = Delivering(transport, self.outbox, violations=self.violations)
 
-    async def dispatch(self, transport: Transport, event: Incoming) -> None:
-        """Handle one event; its sends are keyed by the event (see bot/outbox.py)."""
+    async def dispatch(self, transport: Transport, event: Incoming) -> bool:
+        """Handle one event; its sends are keyed by the event (see bot/outbox.py). While the
+        platform cannot be reached for its replies the event is handled again, with back-off
+        (the chat's next events wait: order kept); False if the bot stopped first — the event is
+        then not finished, and is handled at the next start."""
         wrapped = self.services.transports.get(transport.platform)
         if wrapped is None or (wrapped is not transport and getattr(wrapped, "inner", None) is not transport):
             wrapped = Delivering(transport, self.outbox, violations=self.violations)
         prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
-        with send_scope(prefix, replay=event.replay):
-            await self.router.dispatch(wrapped, event)
+        delay = 0.5
+        while True:
+            with send_scope(prefix, replay=event.replay):
+                if await self.router.dispatch(wrapped, event):
+                    return True
+            if self.stopping or not event.event_key:
+                return False
+            try:
+                async with asyncio.timeout(delay):
+                    await self._stop.wait()
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, 30.0)
+            event = replace(event, replay=True)  # some of its replies may have gone out
 
     async def open(self) -> None:
         """Migrate the store and let features prepare; no network yet."""

@@ -632,7 +632,8 @@ class MatrixTransport:
         state = await self._claim(event.event_id)
         if state == DONE:
             return
-        await self._dispatch(self, replace(incoming, event_key=event.event_id, replay=state == REPLAY))
+        if await self._dispatch(self, replace(incoming, event_key=event.event_id, replay=state == REPLAY)) is False:
+            return  # cut short by the stop: handled again at the next start
         if isinstance(event, RedactionEvent):  # kept until handled: a replayed removal still finds it
             async with self.services.db.session() as s:
                 await store.forget_reaction(s, event.redacts)

@@ -893,7 +893,8 @@ class TelegramTransport:
                 state = states.get(key, DONE)
                 if state == DONE:
                     continue
-                await self._run_event(replace(event, event_key=key, replay=state == REPLAY))
+                if not await self._run_event(replace(event, event_key=key, replay=state == REPLAY)):
+                    return  # cut short by the stop: the update stays in the inbox for the next start
                 await self._finish(key)
         await self.services.db.write_soon(store.drop_inbox, update.update_id)
 
@@ -925,14 +926,17 @@ class TelegramTransport:
             self._finished.popitem(last=False)
         await self.services.db.write_soon(finish_events, (PLATFORM, key, self.services.clock.now()))
 
-    async def _run_event(self, event: Incoming) -> None:
+    async def _run_event(self, event: Incoming) -> bool:
+        """False when the handling could not be completed (the bot is stopping)."""
+        done = True
         try:
             assert self._dispatch is not None
-            await self._dispatch(self, event)
+            done = await self._dispatch(self, event) is not False
         except Exception:
             log.exception("dispatch failed for %s in %s", event.kind, event.chat_key)
-        if event.kind == Kind.BUTTON:
+        if event.kind == Kind.BUTTON and done:
             await self._answer_callback(event, None)
+        return done
 
     def _language(self, user: Any) -> str | None:
         code = (getattr(user, "language_code", None) or "")[:2].lower()

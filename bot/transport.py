@@ -7,7 +7,8 @@ from typing import Protocol, runtime_checkable
 
 from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
 
-Dispatch = Callable[["Transport", Incoming], Awaitable[None]]
+#: handle an event; False when its handling was cut short (do not mark it finished)
+Dispatch = Callable[["Transport", Incoming], Awaitable[bool | None]]
 
 
 class TransportError(Exception):

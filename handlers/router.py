@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.events import Incoming, Kind
 from bot.i18n import _, resolve_language, use_locale
 from bot.markup import esc
-from bot.transport import Ambiguous, Transport
+from bot.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
 from storage.core import ensure_chat, languages_for, move_chat
 
@@ -81,8 +81,10 @@ class Router:
         cache[key] = (person_lang, chat_lang, time.monotonic())
         return resolve_language(person_lang, chat_lang, event.language_hint)
 
-    async def dispatch(self, transport: Transport, event: Incoming) -> None:
-        """Handle one event. Never raises: errors become a localized reply and a log line."""
+    async def dispatch(self, transport: Transport, event: Incoming) -> bool:
+        """Handle one event. Never raises: errors become a localized reply and a log line.
+        False when the platform could not be reached for a reply (nothing sent: handle the event
+        again later; the store's part is idempotent and the sends are keyed)."""
         started = time.perf_counter()
         try:
             lang = await self._language(event)
@@ -103,6 +105,14 @@ class Router:
             except Ambiguous:  # a message that may have arrived: an apology on top would confuse
                 log.warning("a send's fate is unknown in %s (command %s); no apology sent", event.chat_key,
                             ctx.command.name if ctx.command else None, exc_info=True)
+            except TransportError as err:
+                if err.retryable:  # the platform is away: nothing was sent, nor would an apology be
+                    log.warning("%s unreachable while handling %s in %s (%s); handled again later",
+                                event.platform, event.kind, event.chat_key, err)
+                    return False
+                log.exception("handler failed on the platform: chat=%s command=%s", event.chat_key,
+                              ctx.command.name if ctx.command else None)
+                await self._safe_reply(ctx, _("Sorry, something went wrong on my side. Please try again later."))
             except Exception:
                 log.exception(
                     "handler failed: platform=%s chat=%s kind=%s command=%s",
@@ -110,6 +120,7 @@ class Router:
                 )
                 await self._safe_reply(ctx, _("Sorry, something went wrong on my side. Please try again later."))
         log.debug("handled %s in %.1f ms", event.kind, (time.perf_counter() - started) * 1000)
+        return True
 
     async def _explain(self, ctx: Context, err: UserError) -> None:
         text = esc(err.message)

@@ -4,7 +4,7 @@ happen once, a stop that lets running jobs finish."""
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.testing import FakeTransport, TestBot
@@ -12,6 +12,7 @@ from bot.transport import Ambiguous
 from handlers.base import Feature
 from storage import outbox
 from storage.core import Job, claim_job, schedule_job, stale_claims
+from storage.ideas import Idea
 
 
 def _feature(log, *, fail_after_send=0, started=None, release=None):
@@ -255,3 +256,14 @@ async def test_two_senders_of_one_key_on_postgres_send_once(pg_url):
         assert all(r == outbox.Outcome(outbox.SENDING, None) for r in results if r is not None)
     finally:
         await db.close()
+
+
+async def test_a_command_whose_reply_cannot_reach_the_platform_is_answered_when_it_is_back(tmp_path):
+    transport = FakeTransport(fail_sends=2)  # the platform refuses connections for a moment
+    bot = await TestBot(tmp_path, transport=transport).open()
+    sent = await bot.event(chat_id="group", sender_id="u1", sender_name="Aino", text="/idea Penkki puistoon",
+                           message_id="m1", event_key="m:group:1")
+    assert [s.plain.split("\n")[0] for s in sent] == ["💡 Idea #1 tallennettu. Penkki puistoon"]  # once, no apology
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(Idea))).scalar_one() == 1
+    await bot.close()
