@@ -400,6 +400,17 @@ SERVICE_FIELDS = frozenset({
 })
 
 
+def max_in_window(stamps: list[float], period: float) -> int:
+    """The largest number of stamps (call times) inside any window of ``period`` seconds."""
+    stamps = sorted(stamps)
+    best, start = 0, 0
+    for end, t in enumerate(stamps):
+        while t - stamps[start] >= period:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 class BotApiEmulator:
     def __init__(self, token: str = "7000000001:TEST-token", username: str = "kehra_test_bot", *,
                  privacy: bool = False) -> None:

@@ -18,19 +18,9 @@ from bot.transport import Ambiguous, Forbidden, MessageGone, TransportError, Una
 from storage import outbox
 from storage import telegram as tg_store
 from storage.core import ProcessedEvent
+from tests.telegram.emulator import max_in_window
 
 pytestmark = pytest.mark.integration
-
-
-def max_in_window(stamps: list[float], period: float) -> int:
-    """The largest number of stamps inside any window of ``period`` seconds."""
-    stamps = sorted(stamps)
-    best, start = 0, 0
-    for end, t in enumerate(stamps):
-        while t - stamps[start] >= period:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def until(predicate, *, within: float = 10.0, what: str = "condition") -> None:

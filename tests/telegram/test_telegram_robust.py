@@ -9,19 +9,9 @@ import pytest
 
 from bot.events import Kind, PollOutcome, PollSpec, Reply
 from bot.transport import RateLimited
+from tests.telegram.emulator import max_in_window
 
 pytestmark = pytest.mark.integration
-
-
-def max_in_window(stamps: list[float], period: float) -> int:
-    """The largest number of stamps inside any window of ``period`` seconds."""
-    stamps = sorted(stamps)
-    best, start = 0, 0
-    for end, t in enumerate(stamps):
-        while t - stamps[start] >= period:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def test_native_poll_three_voters_and_close(tg, emu):
