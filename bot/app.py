@@ -65,7 +65,7 @@ class App:
         (the chat's next events wait: order kept); False if the bot stopped first — the event is
         then not finished, and is handled at the next start."""
         wrapped = self.services.transports.get(transport.platform)
-        if wrapped is None or (wrapped is not transport and getattr(wrapped, "inner", None) is not transport):
+        if getattr(wrapped, "inner", None) is not transport:  # a transport the app was not given
             wrapped = Delivering(transport, self.outbox, violations=self.violations)
         prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
         delay = 0.5

@@ -25,6 +25,7 @@ its flood limits first) says so with ``records_deliveries = True``; for the othe
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -88,6 +89,13 @@ class Outbox:
         """Record the outcome (committed a moment later; a crash before that reads as unknown)."""
         await self.db.write_soon(log_store.end_sends, (key, chat_key, state, message_id, self.clock.now(), error))
 
+    async def failed(self, key: str, chat_key: str, err: BaseException) -> None:
+        """Record a send that raised: ``failed`` where the platform certainly did not act on it
+        (a TransportError other than Ambiguous), ``unknown`` otherwise (it may have left)."""
+        certain = isinstance(err, TransportError) and not isinstance(err, Ambiguous)
+        await self.end(key, chat_key, log_store.FAILED if certain else log_store.UNKNOWN,
+                       error=f"{type(err).__name__}: {err}"[:500])
+
     async def earlier(self, key: str) -> log_store.Outcome | None:
         async with self.db.session() as session:
             return await log_store.outcome(session, key)
@@ -100,15 +108,11 @@ class Outbox:
         if not idempotent:
             earlier = await self.begin(key, chat_key)
             if earlier is not None:
-                return _earlier_result(key, earlier)
+                return earlier_result(key, earlier)
         try:
             result = await send()
-        except TransportError as err:
-            await self.end(key, chat_key, log_store.UNKNOWN if isinstance(err, Ambiguous) else log_store.FAILED,
-                           error=repr(err))
-            raise
-        except BaseException as err:  # a bug or a cancellation: the request may have left
-            await self.end(key, chat_key, log_store.UNKNOWN, error=repr(err))
+        except BaseException as err:  # a cancellation or a bug too: the request may have left
+            await self.failed(key, chat_key, err)
             raise
         await self.end(key, chat_key, log_store.SENT, _message_id(result))
         return result
@@ -118,7 +122,8 @@ def _message_id(result: Any) -> str | None:
     return result if isinstance(result, str) or result is None else str(result)
 
 
-def _earlier_result(key: str, earlier: log_store.Outcome) -> str | None:
+def earlier_result(key: str, earlier: log_store.Outcome) -> str | None:
+    """What a send found in the log returns instead of sending: the message id if it was sent."""
     if earlier.state == log_store.SENT:
         log.info("%s was delivered before; not sent again", key)
         return earlier.message_id
@@ -147,8 +152,6 @@ class Delivering:
 
     def _check(self, name: str) -> None:
         if self.violations is not None and self.outbox.db.in_transaction():
-            import traceback
-
             where = "".join(traceback.format_stack(limit=6)[:-2])
             self.violations.append(f"{self.inner.platform}.{name}\n{where}")
             raise TransactionRuleError(f"{self.inner.platform}.{name} awaited inside an open transaction")
@@ -175,7 +178,7 @@ class Delivering:
             # again; what may have been (unknown) goes again under the same transaction id
             earlier = await self.outbox.earlier(key)
             if earlier is not None and earlier.state == log_store.SENT:
-                return _earlier_result(key, earlier)
+                return earlier_result(key, earlier)
         if getattr(self.inner, "records_deliveries", False):
             return await send(item)
         return await self.outbox.recorded(key, chat_key, lambda: send(item), idempotent=self.idempotent)

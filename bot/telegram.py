@@ -90,7 +90,7 @@ from bot.config import Settings, TelegramSettings
 from bot.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.markup import split
-from bot.outbox import Outbox
+from bot.outbox import Outbox, earlier_result
 from bot.transport import (
     Ambiguous,
     Dispatch,
@@ -1103,20 +1103,11 @@ class TelegramTransport:
                 answer = await request(hook)
         except NotSent:
             assert earlier is not None
-            if earlier.state == delivery_log.SENT:
-                log.info("%s was delivered before; not sent again", key)
-                return earlier.message_id
-            log.warning("%s may have been delivered before (%s); not sent again", key, earlier.state)
-            return None
-        except TransportError as err:
-            if hook.began:
-                await self.outbox.end(key, chat_key, delivery_log.UNKNOWN if isinstance(err, Ambiguous)
-                                      else delivery_log.FAILED, error=f"{type(err).__name__}: {err}")
-            raise
-        except BaseException as err:  # a cancellation or a bug while the request was out
+            return earlier_result(key, earlier)
+        except BaseException as err:  # a cancellation or a bug while the request was out, too
             if hook.began:
                 with contextlib.suppress(Exception):
-                    await self.outbox.end(key, chat_key, delivery_log.UNKNOWN, error=type(err).__name__)
+                    await self.outbox.failed(key, chat_key, err)
             raise
         value = await result(answer)
         await self.outbox.end(key, chat_key, delivery_log.SENT, value)
