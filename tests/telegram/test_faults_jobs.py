@@ -1,6 +1,7 @@
 """`kehrabot run` as a real process against the Bot API emulator while 200 meeting reminders
 and 100 poll closes fall due, killed (SIGKILL) or stopped (SIGTERM) in the middle and started
-again: each reminder and each poll result is sent exactly once, and no job is left claimed."""
+again: each reminder and each poll result is sent exactly once (a SIGKILL may catch a request
+as it leaves: that one is not repeated, see bot/outbox.py), and no job is left claimed."""
 
 from __future__ import annotations
 
@@ -61,6 +62,14 @@ def _expected(emu) -> tuple[dict[str, int], dict[str, int]]:
     return reminders, results
 
 
+def _in_flight(data_dir: Path) -> int:
+    """Job sends the stop caught inside their request (``sending``/``unknown`` in the delivery
+    log): Telegram has no idempotency key, so these are not repeated (bot/outbox.py)."""
+    with sqlite3.connect(data_dir / "kehrabot.sqlite3") as db:
+        return db.execute("SELECT count(*) FROM delivery WHERE key LIKE 'job:%' "
+                          "AND state IN ('sending', 'unknown')").fetchone()[0]
+
+
 def _left_claimed(data_dir: Path) -> int:
     with sqlite3.connect(data_dir / "kehrabot.sqlite3") as db:
         return db.execute("SELECT count(*) FROM job WHERE done_at IS NULL AND cancelled = 0 "
@@ -85,15 +94,20 @@ async def test_reminders_and_poll_closes_survive_a_stop_in_the_middle(tmp_path, 
     try:
         ready = await emu.wait_call("getUpdates", len(emu.calls_of("getUpdates")) + 1, within=60)
         first_after = await emu.wait_call("sendMessage", before + 1, within=60)
-        await emu.wait_call("sendMessage", MEETINGS + POLLS, within=180)
+        await emu.wait_call("sendMessage", MEETINGS + POLLS - _in_flight(tmp_path), within=180)
         done_at = time.monotonic()
         await emu.wait_idle(quiet=1.0, within=60)
     finally:
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), 30) == 0
     reminders, results = _expected(emu)
-    assert {k: v for k, v in reminders.items() if v != 1} == {}
-    assert {k: v for k, v in results.items() if v != 1} == {}
+    counts = {**reminders, **results}
+    assert {k: v for k, v in counts.items() if v > 1} == {}  # nothing twice
+    # each one sent, except where the kill fell between marking a send and its request leaving
+    # (at most the few requests out at that moment); a clean stop finishes what it had begun
+    in_flight = _in_flight(tmp_path)
+    assert in_flight <= (3 if stop == signal.SIGKILL else 0)
+    assert len([k for k, v in counts.items() if v == 0]) <= in_flight
     assert _left_claimed(tmp_path) == 0
     assert first_after.at - ready.at < 2.0  # due work resumes within 2 s of the transport being ready
     print(f"{stop.name}: {before} sent before the stop; the rest began {first_after.at - ready.at:.2f} s after "
