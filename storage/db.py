@@ -16,6 +16,7 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 log = logging.getLogger(__name__)
@@ -328,6 +329,30 @@ def _grouped(conn: Connection, batch: list[tuple[BatchOp, Any]]) -> None:
         op(conn, items)
 
 
+_WROTE = "kehrabot.wrote"  # Session.info: a write since the last commit
+
+
+class _Session(Session):
+    """Knows whether it wrote since its last commit (a reading session must not)."""
+
+
+@event.listens_for(_Session, "do_orm_execute")
+def _note_write(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(_Session, "after_flush")
+def _note_flush(session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(_Session, "after_commit")
+@event.listens_for(_Session, "after_rollback")
+def _forget_writes(session) -> None:
+    session.info.pop(_WROTE, None)
+
+
 #: sessions open in the current task (see ``Database.in_transaction``)
 _open_sessions: ContextVar[int] = ContextVar("kehrabot_open_sessions", default=0)
 
@@ -350,7 +375,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, sync_session_class=_Session,
+                                            expire_on_commit=False)
         self._writer: SQLiteWriter | None = None
         self._use_writer = self._file_backed()
         self._soon = _SoonWrites(self.engine) if not self.is_sqlite else None
@@ -361,7 +387,20 @@ class Database:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """A session; commit explicitly. Rolled back on error."""
+        """A session for reading; what it writes is rolled back at the end (writes go in
+        ``transaction()``)."""
+        async with self._open(commit=False) as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: committed when the block ends, rolled back if it raises. Storage
+        functions never commit; close the block before any platform call."""
+        async with self._open(commit=True) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _open(self, *, commit: bool) -> AsyncIterator[AsyncSession]:
         if self._writer is not None:
             await self._writer.barrier()
         elif self._soon is not None:
@@ -371,6 +410,11 @@ class Database:
             async with self._sessions() as session:
                 try:
                     yield session
+                    if commit:
+                        await session.commit()
+                    elif session.in_transaction() and (session.sync_session.info.get(_WROTE)
+                                                       or session.new or session.dirty or session.deleted):
+                        raise RuntimeError("a reading session was given writes: use db.transaction()")
                 except BaseException:
                     await session.rollback()
                     raise
