@@ -28,6 +28,8 @@ from handlers.base import UserError
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DEFAULT_TIME = time(12, 0)
+#: "tonight" without a time of day
+EVENING_TIME = time(18, 0)
 #: dates further ahead than this are refused (catches "2118")
 MAX_YEARS_AHEAD = 10
 #: a yearless date this many days past or less is an error, not next year
@@ -113,6 +115,21 @@ _DAY_WORDS = {
     "tänään": 0, "today": 0, "idag": 0, "i dag": 0,
     "huomenna": 1, "huomisna": 1, "tomorrow": 1, "imorgon": 1, "i morgon": 1, "imorrn": 1, "i morrn": 1,
     "ylihuomenna": 2, "day after tomorrow": 2, "the day after tomorrow": 2, "i övermorgon": 2, "iövermorgon": 2,
+    # past days: understood, so that the answer is "that is past" rather than "I did not understand"
+    "eilen": -1, "yesterday": -1, "igår": -1, "i går": -1,
+    "toissapäivänä": -2, "toissa päivänä": -2, "the day before yesterday": -2, "day before yesterday": -2,
+    "i förrgår": -2, "iförrgår": -2,
+}
+#: a day and a part of it in one phrase ("tänä iltana", "ikväll", "tonight"): today, in the evening
+_DAY_PARTS = {
+    "tänä iltana": (0, "evening"), "tänään illalla": (0, "evening"), "tänä iltapäivänä": (0, "evening"),
+    "tänä aamuna": (0, "morning"), "huomisiltana": (1, "evening"), "huomisaamuna": (1, "morning"),
+    "ikväll": (0, "evening"), "i kväll": (0, "evening"), "i eftermiddag": (0, "evening"),
+    "i morgon kväll": (1, "evening"), "imorgon kväll": (1, "evening"),
+    "i morgon bitti": (1, "morning"), "imorgon bitti": (1, "morning"),
+    "tonight": (0, "evening"), "this evening": (0, "evening"), "this afternoon": (0, "evening"),
+    "this morning": (0, "morning"), "tomorrow evening": (1, "evening"), "tomorrow night": (1, "evening"),
+    "tomorrow afternoon": (1, "evening"), "tomorrow morning": (1, "morning"),
 }
 
 
@@ -132,10 +149,13 @@ _REL = [
 _DURATION = re.compile(r"^(?:(?:in|om|for|för)\s+)?(?P<n>" + _NUM + r")?\s*(?P<u>" + _UNIT + r")"
                        r"(?:\s+(?:päästä|kuluttua|from now|framåt|senare|ajaksi))?$")
 _DAYWORD = re.compile("(?P<w>" + _alt(_DAY_WORDS) + ")" + _END)
+_DAYPARTWORD = re.compile("(?P<w>" + _alt(_DAY_PARTS) + ")" + _END)
 _NEXT = r"(?P<next>ensi|tulevana|tuleva|next|nästa|kommande|this|coming|tänä)"
+_PREV = r"(?P<prev>viime|last|förra)"
 _NEXTWEEK = r"(?P<nw>ensi viikon|next week's|next week|nästa veckas|nästa vecka|tulevan viikon)"
 _WEEKDAY = re.compile(
-    r"(?:" + _NEXTWEEK + r"\s+|" + _NEXT + r"\s+)?(?:(?:on|på)\s+)?(?P<wd>" + _alt(WEEKDAY_WORDS) + r")\.?"
+    r"(?:" + _NEXTWEEK + r"\s+|" + _NEXT + r"\s+|" + _PREV + r"\s+)?(?:(?:on|på)\s+)?(?P<wd>" + _alt(WEEKDAY_WORDS)
+    + r")\.?"
     r"(?:\s+(?P<nw2>ensi viikolla|next week|nästa vecka|tulevalla viikolla))?" + _END
 )
 _DATE_NUM = re.compile(
@@ -156,11 +176,15 @@ _TIME = re.compile(
     r"(?:(?P<pre>klo|kl\.?|kello|at)\s*)?(?P<h>\d{1,2})(?:[.:](?P<min>\d{2}))?\s*(?:" + _AMPM + r")?"
     r"(?:\s+" + _DAYPART + r")?" + _END
 )
-_NOON = re.compile(r"(?P<w>noon|midday|keskipäivällä|mitt på dagen)" + _END)
+_NOON = re.compile(r"(?:(?:at|klo|kl\.?|kello)\s+)?(?P<w>noon|midday|keskipäivällä|mitt på dagen|mitt på dan)" + _END)
+# Swedish "i fredags" is last Friday
+_SV_LAST_WEEKDAY = re.compile(r"i\s+(?P<wd>måndags|tisdags|onsdags|torsdags|fredags|lördags|söndags)" + _END)
+# a part of the day on its own, before or after the time ("huomenna illalla klo 7", "tomorrow evening 7")
+_DAYPART_ALONE = re.compile(_DAYPART.replace("tonight", "tonight|evening|night|kväll|kvällen") + _END)
 _FILLER = re.compile(r"(?:on|the|den|på|päivänä|pnä|kello|,)" + _END)
 
 _EVENING = {"illalla", "iltapäivällä", "på kvällen", "på eftermiddagen", "in the evening", "in the afternoon",
-            "tonight"}
+            "tonight", "evening", "night", "kväll", "kvällen"}
 
 
 @dataclass
@@ -169,7 +193,7 @@ class _Parts:
     rel_unit: str | None = None
     day_offset: int | None = None
     weekday: int | None = None
-    weekday_mode: str = "next"  # next | nextweek
+    weekday_mode: str = "next"  # next | nextweek | last
     day: int | None = None
     month: int | None = None
     year: int | None = None
@@ -206,8 +230,8 @@ def _normalize(text: str) -> str:
 
 def _unknown(text: str) -> WhenError:
     return WhenError(
-        _("I did not understand the time “{text}”. Write it for example as “ti 1.12. klo 18”, "
-          "“huomenna klo 17.30” or “in 2 hours”.").format(text=text),
+        _("I did not understand the time “{text}”. Write it for example as “Tue 1 Dec at 6pm”, "
+          "“tomorrow at 17:30” or “in 2 hours”.").format(text=text),
         "unknown",
     )
 
@@ -241,6 +265,12 @@ def _match_any(text: str, pos: int, p: _Parts) -> int | None:
                 p.seen.add("rel")
                 return m.end()
     if "dayword" not in p.seen:
+        m = _DAYPARTWORD.match(text, pos)
+        if m and p.daypart is None:
+            p.day_offset, part = _DAY_PARTS[m["w"]]
+            p.daypart = "evening" if part == "evening" else "aamulla"
+            p.seen.add("dayword")
+            return m.end()
         m = _DAYWORD.match(text, pos)
         if m:
             p.day_offset = _DAY_WORDS[m["w"]]
@@ -269,7 +299,13 @@ def _match_any(text: str, pos: int, p: _Parts) -> int | None:
         m = _WEEKDAY.match(text, pos)
         if m and _weekday_ok(m, text):
             p.weekday = WEEKDAY_WORDS[m["wd"]]
-            p.weekday_mode = "nextweek" if (m["nw"] or m["nw2"]) else "next"
+            p.weekday_mode = "nextweek" if (m["nw"] or m["nw2"]) else "last" if m["prev"] else "next"
+            p.seen.add("weekday")
+            return m.end()
+        m = _SV_LAST_WEEKDAY.match(text, pos)
+        if m:
+            p.weekday = WEEKDAY_WORDS[m["wd"]]
+            p.weekday_mode = "last"
             p.seen.add("weekday")
             return m.end()
     if "time" not in p.seen:
@@ -279,13 +315,18 @@ def _match_any(text: str, pos: int, p: _Parts) -> int | None:
             p.seen.add("time")
             return m.end()
         m = _TIME.match(text, pos)
-        if m and (m["pre"] or m["min"] or m["ampm"] or m["part"] or p.has_date):
+        if m and (m["pre"] or m["min"] or m["ampm"] or m["part"] or p.has_date or p.daypart):
             p.hour = int(m["h"])
             p.minute = int(m["min"] or 0)
             p.time_prefixed = bool(m["pre"] and m["pre"] != "at") or bool(m["min"])
             p.ampm = m["ampm"][0] if m["ampm"] else None
-            p.daypart = m["part"]
+            p.daypart = m["part"] or p.daypart
             p.seen.add("time")
+            return m.end()
+    if p.daypart is None:
+        m = _DAYPART_ALONE.match(text, pos)
+        if m:
+            p.daypart = m["part"]
             return m.end()
     m = _FILLER.match(text, pos)
     if m and m.end() > pos:
@@ -296,7 +337,7 @@ def _match_any(text: str, pos: int, p: _Parts) -> int | None:
 def _weekday_ok(m: re.Match, text: str) -> bool:
     """Two-letter abbreviations like "to", "on", "må" only count with a date or time next to them."""
     word = m["wd"]
-    if len(word) > 3 or m["next"] or m["nw"]:
+    if len(word) > 3 or m["next"] or m["nw"] or m["prev"]:
         return True
     rest = text[m.end():].lstrip(" ,")
     return bool(re.match(r"(\d|klo|kl|kello|at\s)", rest))
@@ -313,6 +354,8 @@ def _weekday_date(today: date, weekday: int, mode: str) -> date:
     if mode == "nextweek":
         monday = today - timedelta(days=today.weekday()) + timedelta(days=7)
         return monday + timedelta(days=weekday)
+    if mode == "last":
+        return today - timedelta(days=(today.weekday() - weekday) % 7 or 7)
     ahead = (weekday - today.weekday()) % 7 or 7
     return today + timedelta(days=ahead)
 
@@ -374,17 +417,21 @@ def parse_when(text: str, now: datetime, lang: str | None = None, *,
 
     Raises :class:`WhenError` with a localized message for phrases it does not understand and for
     invalid, ambiguous or past times."""
+    return _parse(text, now, lang, default_time)[0]
+
+
+def _parse(text: str, now: datetime, lang: str | None, default_time: time | None) -> tuple[datetime, _Parts]:
     if now.tzinfo is None:
         raise ValueError("now must be aware")
     original = " ".join(text.split())
     norm = _normalize(text)
     if not norm:
-        raise WhenError(_("Please tell me when, for example “ti 1.12. klo 18”."), "unknown")
+        raise WhenError(_("Please tell me when, for example “Tue 1 Dec at 6pm”."), "unknown")
     if len(norm) > 200:
         raise _unknown(original[:60] + "…")
     p = _tokenize(norm)
     try:
-        return _resolve(p, now, lang, default_time, original)
+        return _resolve(p, now, lang, default_time, original), p
     except WhenError:
         raise
     except (ValueError, OverflowError):
@@ -448,6 +495,8 @@ def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | No
 
     if candidates:
         d = candidates[0][1]
+        if d < today:  # "eilen", "last Friday": past whatever the time
+            raise WhenError(_("{when} is already past.").format(when=format_date(_wall_safe(d))), "past")
         if t is None and [k for k, _d in candidates] == ["rel"]:
             t = now.astimezone(HELSINKI).time().replace(second=0, microsecond=0)
         if t is None:
@@ -455,6 +504,8 @@ def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | No
                 raise WhenError(_("At what time on {date}? For example “{example}”.").format(
                     date=format_date(_wall_safe(d)), example=_("{text} at 6pm").format(text=original)), "missing_time")
             t = default_time
+            if p.daypart in _EVENING and t < EVENING_TIME:  # "sulkeutuu tänä iltana": not at noon
+                t = EVENING_TIME
         result = _wall(d, t)
     else:
         if t is None:
@@ -470,6 +521,14 @@ def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | No
     if result.year > now.year + MAX_YEARS_AHEAD:
         raise WhenError(_("The year {year} is too far from now.").format(year=result.year), "invalid")
     return result
+
+
+def _names_a_day(phrase: str, now: datetime, lang: str | None) -> bool:
+    try:
+        parts = _tokenize(_normalize(phrase))
+    except WhenError:
+        return False
+    return bool(parts.seen & {"dayword", "weekday", "rel"})
 
 
 def _is_leap(y: int) -> bool:
@@ -503,22 +562,29 @@ def parse_duration(text: str) -> timedelta | None:
 
 
 def split_when(text: str, now: datetime, lang: str | None = None, *,
-               default_time: time | None = DEFAULT_TIME) -> tuple[datetime, str]:
+               default_time: time | None = DEFAULT_TIME, time_only: bool = False) -> tuple[datetime, str]:
     """The longest leading phrase of ``text`` that is a time, and the rest ("ti 1.12. klo 18 Kokous"
     -> (that instant, "Kokous")). A longer phrase that is a time but invalid, past or ambiguous wins
-    over a shorter valid one, so "huomenna klo 25 X" is an error rather than tomorrow noon."""
+    over a shorter valid one, so "huomenna klo 25 X" is an error rather than tomorrow noon, unless
+    the shorter one already has a day and a time of day ("tomorrow 6pm Friday club": the title is
+    "Friday club"). With ``time_only`` (a series, whose days the recurrence names) a phrase that
+    names a day (a weekday, "huomenna", "in 2 days") is not taken: "6pm Tuesday group" is 18:00
+    and "Tuesday group"."""
     spans = [m.span() for m in re.finditer(r"\S+", text)]
     words = [text[a:b] for a, b in spans]
     first_error: WhenError | None = None
     for n in range(min(len(words), 12), 0, -1):
         phrase = " ".join(words[:n])
         try:
-            when = parse_when(phrase, now, lang, default_time=default_time)
+            when, parts = _parse(phrase, now, lang, default_time)
         except WhenError as err:
             if err.kind != "unknown" and first_error is None:
-                first_error = err
+                if not time_only or not _names_a_day(phrase, now, lang):
+                    first_error = err
             continue
-        if first_error is not None:
+        if time_only and parts.seen & {"dayword", "weekday", "rel"}:
+            continue
+        if first_error is not None and not (parts.hour is not None and parts.seen & {"dayword", "weekday", "date"}):
             raise first_error
         return when, text[spans[n - 1][1]:].strip()
     if first_error is not None:

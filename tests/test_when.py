@@ -1,6 +1,6 @@
 """The date/time phrase parser: a table of phrases at fixed "now"s, errors, durations, splitting, CLI."""
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -229,3 +229,75 @@ def test_any_text_gives_a_future_instant_or_a_when_error(text, lang):
     else:
         assert result > NOW and result.tzinfo is not None
     assert parse_duration(text) is None or parse_duration(text) > timedelta(0)
+
+
+# --- issue 18: evening words, noon, past days, examples in the person's language ----------------
+
+
+@pytest.mark.parametrize(("phrase", "lang", "expected"), [
+    ("tänä iltana klo 19", "fi", "2026-11-23T19:00:00+02:00"),
+    ("tänä iltana klo 7", "fi", "2026-11-23T19:00:00+02:00"),
+    ("huomenna illalla klo 7", "fi", "2026-11-24T19:00:00+02:00"),
+    ("ikväll kl 19", "sv", "2026-11-23T19:00:00+02:00"),
+    ("i kväll kl. 19.30", "sv", "2026-11-23T19:30:00+02:00"),
+    ("i morgon kväll kl 7", "sv", "2026-11-24T19:00:00+02:00"),
+    ("tonight 7pm", "en", "2026-11-23T19:00:00+02:00"),
+    ("tonight at 7", "en", "2026-11-23T19:00:00+02:00"),
+    ("tomorrow evening 7", "en", "2026-11-24T19:00:00+02:00"),
+    ("tomorrow at noon", "en", "2026-11-24T12:00:00+02:00"),
+    ("huomenna klo 12", "fi", "2026-11-24T12:00:00+02:00"),
+    ("tonight", "en", "2026-11-23T18:00:00+02:00"),  # a close time without an hour: the evening
+])
+def test_evening_words_and_noon(phrase, lang, expected):
+    assert parse_when(phrase, NOW, lang).isoformat() == expected
+
+
+@pytest.mark.parametrize(("phrase", "lang", "expected"), [
+    ("eilen", "fi", "su 22.11.2026 on jo mennyt."),
+    ("eilen klo 18", "fi", "su 22.11.2026 on jo mennyt."),
+    ("yesterday", "en", "Sun 22 Nov 2026 is already past."),
+    ("igår", "sv", "sön 22.11.2026 har redan passerat."),
+    ("i går kl 18", "sv", "sön 22.11.2026 har redan passerat."),
+    ("toissapäivänä", "fi", "la 21.11.2026 on jo mennyt."),
+    ("last Friday 6pm", "en", "Fri 20 Nov 2026 is already past."),
+    ("viime perjantaina", "fi", "pe 20.11.2026 on jo mennyt."),
+    ("i fredags", "sv", "fre 20.11.2026 har redan passerat."),
+])
+def test_past_days_are_past_not_unknown(phrase, lang, expected):
+    for default in (None, time(12, 0)):  # a meeting (needs a time) and a poll's close alike
+        with use_locale(Catalogs(), lang), pytest.raises(WhenError) as info:
+            parse_when(phrase, NOW, lang, default_time=default)
+        assert info.value.kind == "past" and info.value.message == expected
+
+
+@pytest.mark.parametrize(("lang", "examples"), [
+    ("en", ["“Tue 1 Dec at 6pm”", "“tomorrow at 17:30”", "“in 2 hours”"]),
+    ("fi", ["”ti 1.12. klo 18”", "”huomenna klo 17.30”", "”2 tunnin päästä”"]),
+    ("sv", ["”tis 1.12. kl. 18”", "”i morgon kl. 17.30”", "”om 2 timmar”"]),
+])
+def test_examples_are_in_the_persons_language_and_work(lang, examples):
+    with use_locale(Catalogs(), lang), pytest.raises(WhenError) as info:
+        parse_when("joskus", NOW, lang)
+    for example in examples:
+        assert example in info.value.message
+        assert parse_when(example.strip("“”"), NOW, lang) > NOW  # every example is understood
+    with use_locale(Catalogs(), lang), pytest.raises(WhenError) as info:
+        parse_when("", NOW, lang)
+    assert examples[0] in info.value.message
+
+
+def test_split_when_a_complete_phrase_leaves_day_words_to_the_title():
+    when, rest = split_when("tomorrow 6pm Friday club", NOW, "en", default_time=None)
+    assert (when.isoformat(), rest) == ("2026-11-24T18:00:00+02:00", "Friday club")
+    when, rest = split_when("huomenna klo 18 torstaina tavataan", NOW, "fi", default_time=None)
+    assert (when.day, rest) == (24, "torstaina tavataan")
+    with pytest.raises(WhenError) as info:  # a time alone followed by an impossible date is still an error
+        split_when("klo 18 31.11. Kokous", NOW, "fi", default_time=None)
+    assert info.value.kind == "invalid"
+
+
+def test_split_when_time_only_takes_no_day():
+    when, rest = split_when("6pm Tuesday group", NOW, "en", default_time=None, time_only=True)
+    assert ((when.hour, when.day), rest) == ((18, 23), "Tuesday group")
+    when, rest = split_when("klo 18 tiistaina tavataan", NOW, "fi", default_time=None, time_only=True)
+    assert ((when.hour, when.day), rest) == ((18, 23), "tiistaina tavataan")
