@@ -125,13 +125,25 @@ def parse_recurrence(text: str) -> tuple[str, str] | None:
         end = m.end()
         c = _COUNT.match(low, end)
         if c:
-            n = int(c["n"])
-            if not 1 <= n <= 500:
-                raise UserError(_("A series can have 1 to 500 meetings."))
-            rule += f";COUNT={n}"
+            rule += _count_part(c)
             end = c.end()
         return rule, text[end:].strip()
     return None
+
+
+def _count_part(match: re.Match) -> str:
+    n = int(match["n"])
+    if not 1 <= n <= 500:
+        raise UserError(_("A series can have 1 to 500 meetings."))
+    return f";COUNT={n}"
+
+
+def count_after_time(rule: str, title: str) -> tuple[str, str]:
+    """A repeat count written after the time ("joka päivä klo 9 10 kertaa Aamukahvi") joins the rule."""
+    c = _COUNT.match(title.casefold())
+    if c is None or "COUNT=" in rule:
+        return rule, title
+    return rule + _count_part(c), title[c.end():].strip()
 
 
 def _fi_plural_weekday(word: str) -> int:
@@ -444,13 +456,14 @@ def _parse_meeting(head: str, place: str, now: datetime, lang: str) -> MeetingSp
                 example=_("every Tuesday at 18 Kehrä meeting")), show_usage=True)
         local_now = now.astimezone(HELSINKI)
         midnight = wall(local_now.replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None))
-        try:
-            anchor, title = split_when(rest, midnight, lang, default_time=None)
+        try:  # the recurrence names the days: a weekday word after the time belongs to the title
+            anchor, title = split_when(rest, midnight, lang, default_time=None, time_only=True)
         except WhenError as err:
             if err.kind == "unknown":
                 raise UserError(_("At what time? For example: {example}").format(
                     example=_("every Tuesday at 18 Kehrä meeting")), show_usage=True) from None
             raise
+        rule, title = count_after_time(rule, title)
         probe = store.Meeting(uid="", chat_key="", number=0, title="", dtstart_local=to_local(anchor), rrule=rule,
                               first_start=anchor, created_by="", created_at=now)
         first = occurrences(probe, {}, max(now, anchor - timedelta(seconds=1)), 1)

@@ -482,3 +482,33 @@ async def test_two_instances_send_each_reminder_once(make_bot, pg_url, tmp_path)
     assert sorted(int(t.splitlines()[0].rsplit(" ", 1)[1]) for t in sent) == [10, 13, 14, 15, 16, 17, 18, 19]
     await one.close()
     await two.close()
+
+
+# --- issue 18: a weekday word in a series' title, a repeat count after the time ----------------
+
+
+@pytest.mark.parametrize(("text", "lang", "title", "first", "rule"), [
+    ("every Tuesday 6pm Tuesday group", "en", "Tuesday group", "🕕 Tue 1 Dec 2026 18:00–20:00",
+     "🔁 every Tuesday"),
+    ("joka tiistai klo 18 tiistaina tavataan", "fi", "tiistaina tavataan", "🕕 ti 1.12.2026 klo 18.00–20.00",
+     "🔁 joka tiistai"),
+    ("every last Friday 10 times 16:00 Friday club", "en", "Friday club", "🕕 Fri 25 Dec 2026 16:00–18:00",
+     "🔁 every month on the last Friday, 10 times"),
+    ("joka päivä klo 9 10 kertaa Aamukahvi", "fi", "Aamukahvi", "🕕 ke 2.12.2026 klo 9.00–11.00",
+     "🔁 joka päivä, 10 kertaa"),
+    ("varje dag kl 16 10 gånger Eftermiddagskaffe", "sv", "Eftermiddagskaffe", "🕕 tis 1.12.2026 kl. 16.00–18.00",
+     "🔁 varje dag, 10 gånger"),
+    ("every Monday at 9am 3 times Standup", "en", "Standup", "🕕 Mon 7 Dec 2026 09:00–11:00",
+     "🔁 every Monday, 3 times"),
+])
+async def test_series_title_keeps_its_words_and_the_count_after_the_time(admin_bot, text, lang, title, first,
+                                                                        rule):
+    admin_bot.clock.set(datetime(2026, 12, 1, 8, 0, tzinfo=UTC))  # Tuesday 1 Dec, 10:00 in Helsinki
+    lines = (await create(admin_bot, text, lang=lang))[0].splitlines()
+    assert lines[0].endswith(": " + title)
+    assert lines[1] == first
+    assert rule in lines
+    async with admin_bot.services.db.session() as s:
+        (meeting,) = await store.active_meetings(s)
+    if "10" in text or "3 times" in text:
+        assert "COUNT=" in meeting.rrule and meeting.last_start is not None
