@@ -20,7 +20,7 @@ from icalendar import Calendar, Event, vRecur
 from sqlalchemy import func, or_, select
 
 from bot.events import Button, FileOut, Kind, Role
-from bot.i18n import N_, _, current_language, format_datetime, format_time, ngettext
+from bot.i18n import N_, _, current_language, format_datetime, format_number, format_time, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import HELSINKI, WEEKDAY_WORDS, WhenError, parse_duration, parse_when, split_when
@@ -41,6 +41,7 @@ DAY_BEFORE_MIN = 12 * 60  # reminders at least this early obey quiet hours
 LATE_GRACE = timedelta(minutes=2)
 LIST_DAYS = 60
 LIST_LIMIT = 15
+LIST_PER_SERIES = 3  # a daily series shows its next three, so that it hides no other meeting
 LOCAL_FMT = "%Y-%m-%dT%H:%M"
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
@@ -600,7 +601,8 @@ async def upcoming_in_chat(session, chat_keys: list[str] | None, after: datetime
 async def list_cmd(ctx: Context, args: str) -> None:
     now = ctx.now()
     async with ctx.db.session() as session:
-        occs = await upcoming_in_chat(session, [ctx.chat_key], now, now + timedelta(days=LIST_DAYS), LIST_LIMIT)
+        every = await upcoming_in_chat(session, [ctx.chat_key], now, now + timedelta(days=LIST_DAYS))
+        occs = _listed(every)
         counts = {(o.meeting.id, o.key): await store.rsvp_counts(session, o.meeting.id, o.key) for o in occs}
     if not occs:
         await ctx.reply(esc(_("No meetings in the next {days} days. Schedule one with {command}.").format(
@@ -616,8 +618,27 @@ async def list_cmd(ctx: Context, args: str) -> None:
             line += " 🔁"
         line += f" · ✅ {c['yes']} ❌ {c['no']} 🤔 {c['maybe']}"
         lines.append(line)
+    hidden = len(every) - len(occs)
+    if hidden:
+        lines.append(esc(ngettext(
+            "… and {count} more meeting in the next {days} days: {command} <number> shows a series.",
+            "… and {count} more meetings in the next {days} days: {command} <number> shows a series.",
+            hidden).format(count=format_number(hidden), days=LIST_DAYS, command=ctx.cmd("meeting"))))
     lines.append(esc(_("Details: {command} <number>").format(command=ctx.cmd("meeting"))))
     await ctx.reply("\n".join(lines))
+
+
+def _listed(occs: list[Occurrence]) -> list[Occurrence]:
+    """The first LIST_LIMIT of ``occs`` (in order) with at most LIST_PER_SERIES of each meeting."""
+    shown: list[Occurrence] = []
+    per: dict[int, int] = {}
+    for o in occs:
+        if per.get(o.meeting.id, 0) < LIST_PER_SERIES:
+            per[o.meeting.id] = per.get(o.meeting.id, 0) + 1
+            shown.append(o)
+            if len(shown) >= LIST_LIMIT:
+                break
+    return shown
 
 
 async def _current_occurrence(session, meeting: store.Meeting, now: datetime) -> Occurrence:

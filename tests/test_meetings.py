@@ -512,3 +512,19 @@ async def test_series_title_keeps_its_words_and_the_count_after_the_time(admin_b
         (meeting,) = await store.active_meetings(s)
     if "10" in text or "3 times" in text:
         assert "COUNT=" in meeting.rrule and meeting.last_start is not None
+
+
+async def test_list_shows_every_meeting_and_says_how_many_more(admin_bot):
+    await create(admin_bot, "joka päivä klo 9 Aamukahvi", lang="fi")
+    await create(admin_bot, "pe 18.12. klo 18 Pikkujoulut", lang="fi")
+    lines = (await admin_bot.say("/kokoukset", lang="fi"))[0].splitlines()
+    assert lines[0] == "Tulevat kokoukset"
+    assert [line.split(" — ")[1].split(" ")[0] for line in lines[1:-2]] == ["Aamukahvi"] * 3 + ["Pikkujoulut"]
+    # 60 days of daily coffee from tomorrow (today's 9.00 has passed), three of them shown
+    assert lines[-2] == "… ja vielä 57 kokousta seuraavan 60 päivän aikana: /kokous <numero> näyttää koko sarjan."
+    assert lines[-1].endswith(": /kokous <numero>")
+    en = (await admin_bot.say("/meetings", lang="en"))[0].splitlines()
+    assert en[-2] == "… and 57 more meetings in the next 60 days: /meeting <number> shows a series."
+    await create(admin_bot, "huomenna klo 18 Hallitus", lang="fi")
+    sv = (await admin_bot.say("/moten", lang="sv"))[0].splitlines()
+    assert len(sv) == 1 + 5 + 2 and sv[-2].startswith("… och 57 möten till")
