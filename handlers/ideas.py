@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.events import Button, Role
-from bot.i18n import N_, _, current_language, format_date, format_datetime, ngettext
+from bot.i18n import N_, _, current_language, format_date, format_datetime, format_number, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.router import parse_command
@@ -147,15 +147,44 @@ def _clean(text: str) -> str:
     return _BLANK_LINES.sub("\n\n", _BLANKS.sub(" ", _CONTROL.sub("", text))).strip()
 
 
-def parse_idea(raw: str) -> ParsedIdea:
-    """Text and tags of an idea. Raises UserError for empty, word-less or over-long ideas."""
+def _without_markers(text: str) -> str:
+    """The text without its idea markers: a marker before or after the words ("#idea Kasvimaa",
+    "Kasvimaa #idea") is dropped; one inside a sentence ("Ett #förslag om trygghet") stays as its
+    word, so that the sentence still reads."""
+    leading = False
+
+    def replace(m: re.Match) -> str:
+        nonlocal leading
+        if m.group(1).casefold() not in IDEA_HASHTAGS:
+            return m.group(0)
+        if not _HASHTAG.sub("", text[: m.start()]).strip():
+            leading = True
+            return ""
+        if not _HASHTAG.sub("", text[m.end():]).strip():
+            return ""
+        return m.group(1)
+
+    result = _HASHTAG.sub(replace, text)
+    return _clean(result.lstrip(" :;,.-–—") if leading else result)
+
+
+def parse_idea(raw: str, *, by_marker: bool = False) -> ParsedIdea:
+    """Text and tags of an idea. Raises UserError for empty, word-less, tag-only or over-long
+    ideas. ``by_marker``: the idea came with #idea in a message, not after a command."""
     text = _clean(raw)
     hashtags = [m.group(1).casefold() for m in _HASHTAG.finditer(text)]
-    # The idea marker itself is not part of the idea.
-    text = _clean(_HASHTAG.sub(lambda m: "" if m.group(1).casefold() in IDEA_HASHTAGS else m.group(0), text))
+    text = _without_markers(text)
     if not text:
+        if by_marker:
+            raise UserError(_("Write the idea itself in the same message as #idea, for example: {example}").format(
+                example="#idea " + _("a summer terrace at the library")))
         raise UserError(_("The idea is empty. Write it after the command, for example: {example}").format(
             example=_("a summer terrace at the library")), show_usage=True)
+    first_tag = _HASHTAG.search(text)
+    if first_tag and not _has_words(_HASHTAG.sub("", text)):
+        raise UserError(_("“{text}” is only tags. Write the idea itself beside them, for example: {example}").format(
+            text=_short(text, 60), example=("#idea " if by_marker else "") + _("a flea market in the yard") + " "
+            + first_tag.group(0)))
     if len(text) > MAX_IDEA_CHARS:
         raise UserError(
             _("The idea is too long: {count} characters, at most {limit}. Shorten it or split it in two.").format(
@@ -233,8 +262,8 @@ async def _get(ctx: Context, session, number: int) -> store.Idea:
 # --- capture --------------------------------------------------------------------------------
 
 
-async def capture(ctx: Context, text: str) -> None:
-    parsed = parse_idea(text)
+async def capture(ctx: Context, text: str, *, by_marker: bool = False) -> None:
+    parsed = parse_idea(text, by_marker=by_marker)
     idea = await store.create_idea(
         ctx.db, chat_key=ctx.chat_key, author_key=ctx.sender_key, author_name=ctx.event.sender_name,
         text=parsed.text, tags=list(parsed.tags), search=parsed.search, now=ctx.now(),
@@ -249,7 +278,7 @@ async def capture(ctx: Context, text: str) -> None:
         lines.append(_("Tags: {tags}").format(tags=tags_text(parsed.tags)))
     lines.append(esc(_("Support it with 👍 or {command} {number}.").format(command=ctx.cmd("support"), number=idea.number)))
     message_id = await ctx.reply("\n".join(lines), support_buttons(idea), quote=True)
-    await store.set_bot_message(ctx.db, idea.id, message_id)
+    await store.set_bot_message(ctx.db, idea.id, message_id, ctx.lang)
 
 
 async def idea_cmd(ctx: Context, args: str) -> None:
@@ -263,7 +292,7 @@ async def on_message(ctx: Context) -> bool:
     text = ctx.event.text or ""
     if not _has_idea_marker(text):
         return False
-    await capture(ctx, text)
+    await capture(ctx, text, by_marker=True)
     return True
 
 
@@ -307,20 +336,41 @@ async def _support(ctx: Context, idea: store.Idea, session) -> bool:
     return await store.add_support(session, idea, ctx.sender_key, ctx.now())
 
 
-async def _refresh_buttons(ctx: Context, idea: store.Idea) -> None:
-    if not idea.bot_message_id:
+#: an idea in these states takes no more support: its card has no 👍 button
+CLOSED = ("archived", "done", "withdrawn")
+
+
+async def _refresh_buttons(ctx: Context, idea: store.Idea, message_id: str | None = None) -> None:
+    """Show the idea as it is now on its card (or on ``message_id``): text, status, supporters,
+    and the 👍 button while it can be supported. The card is a message in the chat, so it stays
+    in the language it was written in (older cards: the chat's), whoever acted."""
+    message_id = message_id or idea.bot_message_id
+    if not message_id:
         return
+    if message_id == idea.bot_message_id:
+        lang = idea.card_language or await ctx.services.chat_language(ctx.chat_key)
+    else:
+        lang = ctx.lang  # another message about it (/idea N) is the asker's
+    with ctx.services.locale(lang):
+        html, buttons = _card_text(idea), (support_buttons(idea) if idea.status not in CLOSED else ())
     try:
-        await ctx.edit(idea.bot_message_id, await _ack_text(ctx, idea), support_buttons(idea))
+        await ctx.edit(message_id, html, buttons)
     except Exception:  # the message may be gone; the support is stored anyway
-        log.info("could not refresh idea message %s in %s", idea.bot_message_id, ctx.chat_key, exc_info=True)
+        log.info("could not refresh idea message %s in %s", message_id, ctx.chat_key, exc_info=True)
 
 
-async def _ack_text(ctx: Context, idea: store.Idea) -> str:
-    lines = ["💡 " + b(_("Idea #{number}").format(number=idea.number)) + " " + esc(_short(idea.text))]
+def _card_text(idea: store.Idea) -> str:
+    head = "💡 " + b(_("Idea #{number}").format(number=idea.number))
+    if idea.status == "withdrawn":
+        return head + " " + esc(_("The author has withdrawn this idea."))
+    lines = [head + " " + esc(_short(idea.text))]
     if idea.tags:
         lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
-    lines.append(esc(ngettext("{count} supporter", "{count} supporters", idea.support_count).format(count=idea.support_count)))
+    supporters = ngettext("{count} supporter", "{count} supporters", idea.support_count).format(
+        count=format_number(idea.support_count))
+    if idea.status != "new":
+        supporters = _("Status: {status}").format(status=status_label(idea.status)) + " · " + supporters
+    lines.append(esc(supporters))
     return "\n".join(lines)
 
 
@@ -366,7 +416,7 @@ async def support_button(ctx: Context, args: list[str]) -> None:
     if added:
         await ctx.acknowledge(_("👍 You support idea #{number}.").format(number=idea.number))
         if ctx.event.target_id:
-            await ctx.edit(ctx.event.target_id, await _ack_text(ctx, idea), support_buttons(idea))
+            await _refresh_buttons(ctx, idea, ctx.event.target_id)
     else:
         await ctx.acknowledge(_("You already support idea #{number}.").format(number=idea.number))
 
@@ -399,12 +449,29 @@ class ListQuery:
     page: int = 1
 
 
+#: "sivu 2", "sida 2", "page 2" (a bare number at the end is a page too)
+PAGE_WORDS = frozenset({"sivu", "sivulla", "sivua", "s", "sida", "sidan", "page", "p"})
+
+
+def _page_number(token: str) -> int | None:
+    return max(1, int(token)) if token.isascii() and token.isdigit() and len(token) < 6 else None
+
+
 def parse_list(args: str) -> ListQuery:
     order, tag, status, words, page = "new", None, None, [], 1
     tokens = args.split()
-    if tokens and tokens[-1].isascii() and tokens[-1].isdigit() and len(tokens[-1]) < 6:
-        page = max(1, int(tokens.pop()))
-    for token in tokens:
+    if tokens and _page_number(tokens[-1]) is not None:
+        page = _page_number(tokens.pop()) or 1
+        if tokens and tokens[-1].casefold().rstrip(".:") in PAGE_WORDS:
+            tokens.pop()
+    rest = []
+    while tokens:
+        token = tokens.pop(0)
+        if token.casefold().rstrip(".:") in PAGE_WORDS and tokens and _page_number(tokens[0]) is not None:
+            page = _page_number(tokens.pop(0)) or 1
+        else:
+            rest.append(token)
+    for token in rest:
         low = token.casefold()
         if low.startswith("#") and len(low) > 1:
             tag = low[1:64]
@@ -438,19 +505,21 @@ async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
         return
     pages = (total + PAGE_SIZE - 1) // PAGE_SIZE
     if query.page > pages:
-        raise UserError(_("There are only {pages} pages.").format(pages=pages))
+        raise UserError(ngettext("There is only {pages} page.", "There are only {pages} pages.", pages).format(
+            pages=format_number(pages)))
     title = _("Most supported ideas") if query.order == "top" else _("Newest ideas")
     lines = [b(title) + " " + esc(_("(page {page}/{pages}, {total} in all)").format(page=query.page, pages=pages, total=total))]
     for idea in ideas:
         status = "" if idea.status == "new" else f" [{esc(status_label(idea.status))}]"
         lines.append(f"#{idea.number} {esc(_short(idea.text, 70))} · 👍 {idea.support_count}{status}")
-    buttons: tuple[tuple[Button, ...], ...] = ()
+    row: list[Button] = []
+    if query.page > 1 and (data := _page_data(query, query.page - 1)):
+        row.append(Button(_("◀ Previous page"), data))
     if query.page < pages:
         lines.append(esc(_("More: {command} … {page}").format(command=ctx.cmd("ideas"), page=query.page + 1)))
-        data = _page_data(query, query.page + 1)
-        if data:
-            buttons = ((Button(_("Next page ▶"), data),),)
-    await ctx.reply("\n".join(lines), buttons)
+        if data := _page_data(query, query.page + 1):
+            row.append(Button(_("Next page ▶"), data))
+    await ctx.reply("\n".join(lines), (tuple(row),) if row else ())
 
 
 def _page_data(query: ListQuery, page: int) -> str | None:
@@ -538,6 +607,7 @@ async def status_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
     if reason:
         text += " " + _("Reason: {reason}").format(reason=reason)
     await ctx.reply(esc(text))
+    await _refresh_buttons(ctx, idea)  # the card shows the status; archived or done, no 👍 button
 
 
 async def _own(ctx: Context, session, number: int) -> store.Idea:
@@ -562,6 +632,7 @@ async def edit_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     if new.tags:
         msg += "\n" + _("Tags: {tags}").format(tags=tags_text(new.tags))
     await ctx.reply(msg)
+    await _refresh_buttons(ctx, idea)  # the card in the chat shows the new text
 
 
 async def withdraw_cmd(ctx: Context, number: int) -> None:
@@ -570,6 +641,7 @@ async def withdraw_cmd(ctx: Context, number: int) -> None:
         await store.change_status(session, idea, "withdrawn", actor_key=ctx.sender_key,
                                   actor_name=ctx.event.sender_name, note="", now=ctx.now())
     await ctx.reply(esc(_("Idea #{number} withdrawn.").format(number=number)))
+    await _refresh_buttons(ctx, idea)  # the card says so and loses its 👍 button
 
 
 # --- weekly digest and export ---------------------------------------------------------------

@@ -925,11 +925,14 @@ async def roll_job(services: Services, job: Job) -> None:
 
 
 def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str | None]], now: datetime,
-              name: str = "") -> bytes:
+              name: str = "", rsvp_command: str = "/rsvp") -> bytes:
+    """An RFC 5545 calendar (METHOD:PUBLISH: a copy to import, not an invitation) of the meetings, its
+    texts in the current language; ``rsvp_command`` is how to answer in the chat ("/osallistun")."""
     cal = Calendar()
     cal.add("prodid", "-//kehrabot//meetings//EN")
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
     if name:
         cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Helsinki")
@@ -945,7 +948,8 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
         if m.place:
             ev.add("location", m.place)
         ev.add("description", _("Meeting #{number}. Answer in the chat: {command}").format(
-            number=m.number, command=f"rsvp {m.number} yes|no|maybe"))
+            number=m.number, command=_("{command} {number} yes|no|maybe").format(command=rsvp_command,
+                                                                                number=m.number)))
         exc = exceptions.get(m.id, {})
         if m.rrule:
             ev.add("rrule", vRecur.from_ical(m.rrule))
@@ -986,7 +990,10 @@ async def calendar_cmd(ctx: Context, number: int | None) -> None:
     if not meetings:
         raise UserError(_("There are no upcoming meetings to put in a calendar."))
     title = (chat.title if chat and chat.title else ctx.chat_key.split(":", 1)[-1])
-    data = build_ics(meetings, exc, now, title)
+    chat_lang = await ctx.services.chat_language(ctx.chat_key)
+    with ctx.services.locale(chat_lang):  # the file is the chat's, whoever asked for it
+        data = build_ics(meetings, exc, now, title, ctx.transport.command_prefixes[0]
+                         + ctx.services.command("rsvp").shown_name(chat_lang))
     slug = re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-")[:40] or "kehra"
     filename = f"{slug}-{number}.ics" if number is not None else f"{slug}.ics"
     caption = (_("Meeting #{number} as a calendar file.").format(number=number) if number is not None

@@ -51,6 +51,8 @@ class Idea(SQLModel, table=True):
     #: where the platform gives none (the console): message ids alone repeat there
     source_event: str | None = Field(default=None, max_length=255)
     bot_message_id: str | None = Field(default=None, max_length=255)
+    #: the language of the bot's message about it (the card): it stays in it when refreshed
+    card_language: str | None = Field(default=None, max_length=8)
 
     def tag_list(self) -> list[str]:
         return self.tags.split() if self.tags else []
@@ -217,16 +219,18 @@ async def by_message(session: AsyncSession, chat_key: str, message_id: str) -> I
 _SET_BOT_MESSAGE = update(Idea).where(Idea.id == bindparam("idea"))
 
 
-def set_bot_messages(conn: Connection, items: list[tuple[int, str]]) -> list[None]:
-    conn.execute(_SET_BOT_MESSAGE, [{"idea": idea_id, "bot_message_id": message_id} for idea_id, message_id in items])
+def set_bot_messages(conn: Connection, items: list[tuple[int, str, str | None]]) -> list[None]:
+    conn.execute(_SET_BOT_MESSAGE, [{"idea": idea_id, "bot_message_id": message_id, "card_language": language}
+                                    for idea_id, message_id, language in items])
     return [None] * len(items)
 
 
-async def set_bot_message(db: Database, idea_id: int, message_id: str | None) -> None:
-    """Remember the bot's message of an idea (so a 👍 on it supports the idea). Written soon, not
-    waited for: a reaction to the person's own message works as well, should this be lost."""
+async def set_bot_message(db: Database, idea_id: int, message_id: str | None, language: str | None = None) -> None:
+    """Remember the bot's message of an idea (so a 👍 on it supports the idea) and its language.
+    Written soon, not waited for: a reaction to the person's own message works as well, should
+    this be lost."""
     if message_id:
-        await db.write_soon(set_bot_messages, (idea_id, message_id))
+        await db.write_soon(set_bot_messages, (idea_id, message_id, language))
 
 
 async def add_support(session: AsyncSession, idea: Idea, person_key: str, now: datetime) -> bool:

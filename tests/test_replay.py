@@ -101,7 +101,10 @@ async def test_edit_handled_again_is_one_change_in_the_history(bot):
     await bot.event(**_message("/idea Penkki", "k1"))
     first = await bot.event(**_message("/edit 1 Penkkejä puistoon", "e1"))
     again = await bot.event(**_message("/edit 1 Penkkejä puistoon", "e1", replay=True))
-    assert _messages(first) == ["Idea #1 updated."] and again == []
+    assert _messages(first) == ["Idea #1 updated."]
+    # the card shows the new text; handled again, it is shown again (an edit repeats harmlessly)
+    assert [s.kind for s in first] == ["message", "edit"] and [s.kind for s in again] == ["edit"]
+    assert again[0].reply == first[1].reply
     async with bot.services.db.session() as s:
         assert [e.action for e in await idea_store.history(s, 1)] == ["edited"]
 
