@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
 from dateutil.rrule import rrulestr
-from icalendar import Calendar, Event, vRecur
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 from sqlalchemy import func, or_, select
 
 from bot.events import Button, FileOut, Kind, Role
@@ -936,6 +936,7 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
     if name:
         cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Helsinki")
+    cal.add_component(helsinki_vtimezone())  # before the events that name it (older Outlook reads in order)
     stamp = now.astimezone(UTC).replace(microsecond=0)
     for m in meetings:
         start = wall(m.dtstart_local)
@@ -973,8 +974,25 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
                 mv.add("description", _("Meeting #{number}, moved from {when}.").format(
                     number=m.number, when=format_datetime(wall(key))))
                 cal.add_component(mv)
-    cal.add_missing_timezones()
     return cal.to_ical()
+
+
+def helsinki_vtimezone() -> Timezone:
+    """Europe/Helsinki as yearly rules (EU summer time since 1996), the form Outlook, Google and Apple
+    write themselves: no end year (the generated list of dates stops at 2037) and a short file."""
+    tz = Timezone()
+    tz.add("tzid", "Europe/Helsinki")
+    for kind, start, month, before, after, name in (
+            (TimezoneDaylight, datetime(1996, 3, 31, 3, 0), 3, 2, 3, "EEST"),
+            (TimezoneStandard, datetime(1996, 10, 27, 4, 0), 10, 3, 2, "EET")):
+        part = kind()
+        part.add("dtstart", start)
+        part.add("rrule", {"freq": "yearly", "bymonth": month, "byday": "-1su"})
+        part.add("tzoffsetfrom", timedelta(hours=before))
+        part.add("tzoffsetto", timedelta(hours=after))
+        part.add("tzname", name)
+        tz.add_component(part)
+    return tz
 
 
 async def calendar_cmd(ctx: Context, number: int | None) -> None:

@@ -1,6 +1,7 @@
 """Meetings: recurrence, scheduling, reminders (once, across restarts, late), RSVP by every route,
 .ics round-trip, permissions, bad input, languages. Real App + SQLite + ManualClock."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -528,3 +529,114 @@ async def test_list_shows_every_meeting_and_says_how_many_more(admin_bot):
     await create(admin_bot, "huomenna klo 18 Hallitus", lang="fi")
     sv = (await admin_bot.say("/moten", lang="sv"))[0].splitlines()
     assert len(sv) == 1 + 5 + 2 and sv[-2].startswith("… och 57 möten till")
+
+
+# --- issue 18: the .ics in the chat's language, METHOD:PUBLISH, RFC 5545 -------------------------
+
+
+def rfc5545_problems(data: bytes) -> list[str]:
+    """What RFC 5545 (and the importers of Google, Apple and Outlook, which are strict about these)
+    would refuse: CRLF line ends, lines of at most 75 octets, the required properties of the
+    calendar and of each event, one of DTEND/DURATION, UTC DTSTAMP, a VTIMEZONE for every TZID
+    (before its use), an override (RECURRENCE-ID) only of a series in the same file."""
+    problems = []
+    if not data.endswith(b"\r\n") or b"\n" in data.replace(b"\r\n", b""):
+        problems.append("lines must end in CRLF")
+    raw = data.split(b"\r\n")[:-1]
+    problems += [f"line over 75 octets: {line[:30]!r}" for line in raw if len(line) > 75]
+    lines: list[str] = []
+    for line in raw:
+        if line[:1] in (b" ", b"\t"):
+            lines[-1] += line[1:].decode()
+        else:
+            lines.append(line.decode())
+    if lines[0] != "BEGIN:VCALENDAR" or lines[-1] != "END:VCALENDAR":
+        problems.append("not one VCALENDAR")
+    names = [line.split(":", 1)[0].split(";", 1)[0] for line in lines]
+    for required in ("PRODID", "VERSION"):
+        if names.count(required) != 1:
+            problems.append(f"calendar needs one {required}")
+    if "VERSION:2.0" not in lines:
+        problems.append("VERSION must be 2.0")
+    tzids_defined: list[str] = []
+    events: list[list[str]] = []
+    current: list[str] | None = None
+    stack: list[str] = []
+    for line in lines:
+        if line.startswith("BEGIN:"):
+            stack.append(line[6:])
+            if line == "BEGIN:VEVENT":
+                current = []
+        elif line.startswith("END:"):
+            if not stack or stack.pop() != line[4:]:
+                problems.append(f"unbalanced {line}")
+            if line == "END:VEVENT":
+                events.append(current or [])
+                current = None
+        elif stack == ["VCALENDAR", "VTIMEZONE"] and line.startswith("TZID:"):
+            tzids_defined.append(line[5:])
+        elif current is not None:
+            current.append(line)
+        for tzid in re.findall(r";TZID=([^;:]+)", line):
+            if tzid not in tzids_defined:
+                problems.append(f"TZID {tzid} used before its VTIMEZONE")
+    series_uids = set()
+    for ev in events:
+        props = [p.split(":", 1)[0].split(";", 1)[0] for p in ev]
+        for required in ("UID", "DTSTAMP", "DTSTART"):
+            if props.count(required) != 1:
+                problems.append(f"event needs one {required}")
+        if ("DTEND" in props) == ("DURATION" in props):
+            problems.append("event needs DTEND or DURATION, not both")
+        stamp = next(p for p in ev if p.startswith("DTSTAMP"))
+        if not re.fullmatch(r"DTSTAMP:\d{8}T\d{6}Z", stamp):
+            problems.append(f"DTSTAMP must be UTC: {stamp}")
+        if "RRULE" in props:
+            series_uids.add(next(p for p in ev if p.startswith("UID:")))
+    for ev in events:
+        if any(p.startswith("RECURRENCE-ID") for p in ev) and next(p for p in ev if p.startswith("UID:")) \
+                not in series_uids:
+            problems.append("an override without its series")
+    return problems
+
+
+async def test_ics_is_valid_rfc5545_in_the_chats_language(admin_bot):
+    from ical.calendar_stream import IcsCalendarStream
+
+    await admin_bot.say("/lang chat sv", user="admin", lang="en")
+    await create(admin_bot, "joka tiistai klo 18 Viikkopalaveri, osa 2; pitkä otsikko jossa on paljon sanoja ja "
+                            "ääkkösiä niin että rivi taittuu @ Maunula-talo, Helsinki")
+    await create(admin_bot, "su 28.3.2027 klo 12 Kevättalkoot")
+    await admin_bot.say("/skipmeeting 1 1.12.", user="admin")
+    await admin_bot.say("/movemeeting 1 8.12. -> 10.12. klo 17", user="admin")
+    await admin_bot.say("/lang en", user="u2")  # a person who reads English asks in a Swedish chat
+    await admin_bot.say("/calendar", user="u2")
+    sent = admin_bot.transport.sent[-1]
+    assert sent.file.caption_html == "2 meetings or series as a calendar file."  # the answer is theirs
+    data = sent.file.data
+    assert rfc5545_problems(data) == []
+    text = data.decode()
+    assert "\r\nMETHOD:PUBLISH\r\n" in text
+    assert "rsvp" not in text and "yes|no" not in text
+    # a second, strict implementation of RFC 5545 reads it the same way
+    strict = IcsCalendarStream.calendar_from_ics(text)
+    season = list(strict.timeline.overlapping(hel(2026, 11, 1), hel(2027, 4, 30)))
+    by_start = {e.dtstart.astimezone(HELSINKI).strftime("%d.%m.%Y %H:%M"): e for e in season}
+    assert "24.11.2026 18:00" in by_start and "01.12.2026 18:00" not in by_start
+    assert "10.12.2026 17:00" in by_start and "08.12.2026 18:00" not in by_start
+    assert by_start["24.11.2026 18:00"].description == "Möte #1. Svara i chatten: /osa 1 ja|nej|kanske"
+    assert by_start["10.12.2026 17:00"].description == "Möte #1, flyttat från tis 8.12.2026 kl. 18.00."
+    assert by_start["28.03.2027 12:00"].summary == "Kevättalkoot"
+    assert by_start["24.11.2026 18:00"].location == "Maunula-talo, Helsinki"
+    # the time zone's rules hold on both sides of a switch, in both readers
+    spring = [e.dtstart for e in season if date(2027, 3, 20) <= e.dtstart.date() <= date(2027, 4, 1)]
+    assert [(s.hour, s.utcoffset()) for s in spring] == [(18, timedelta(hours=2)), (12, timedelta(hours=3)),
+                                                          (18, timedelta(hours=3))]
+    (tz,) = Calendar.from_ical(data).walk("VTIMEZONE")
+    assert {str(sub["TZNAME"]) for sub in tz.subcomponents} == {"EET", "EEST"}
+    # a Finnish chat on Matrix: the Finnish command with the "!" prefix
+    await admin_bot.say("/lang chat fi", user="admin", lang="en")
+    admin_bot.transport.command_prefixes = ("!", "/")
+    await admin_bot.say("/calendar 1", lang="sv")
+    one = IcsCalendarStream.calendar_from_ics(admin_bot.transport.sent[-1].file.data.decode())
+    assert one.events[0].description == "Kokous #1. Vastaa ryhmässä: !osallistun 1 kyllä|ei|ehkä"
