@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--format", choices=FORMATS, default="md")
     p.add_argument("--public", action="store_true", help="open data: published parts only, no personal data")
     p.add_argument("--lang", choices=("fi", "sv", "en"), default="fi", help="language of Markdown digests")
+    p.add_argument("--separator", choices=(";", ","), help="CSV field separator (default: by --lang, "
+                   "';' for fi and sv as Finnish and Swedish Excel expect, with decimal commas; ',' for en)")
     p.add_argument("-o", "--output", help="write to this file (default: standard output)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on standard error")
     p.set_defaults(func=cmd_export)
@@ -80,7 +82,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                 print("export: --to-week is before --week", file=sys.stderr)
                 return None
             return await render_export(services, args.what, args.format, first=start, last=end, area=args.area,
-                                       public=args.public, lang=args.lang, progress=_progress(args.quiet))
+                                       public=args.public, lang=args.lang, progress=_progress(args.quiet),
+                                       separator=args.separator)
         finally:
             await app.db.close()
 

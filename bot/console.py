@@ -107,6 +107,9 @@ class ConsoleTransport:
     async def close_poll(self, chat_id: str, poll_ref: str, outcome: PollOutcome) -> None:
         self._print(f"[{poll_ref} closed]")
 
+    #: the console shows no vote of its own: polls confirm a native vote with acknowledge()
+    confirm_poll_votes = True
+
     async def acknowledge(self, event: Incoming, text: str) -> None:
         self._print(f"  ({text})")
 

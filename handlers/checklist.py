@@ -4,8 +4,6 @@ or the group), the area sees its profile per dimension, over time and beside sha
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import logging
 import re
@@ -29,6 +27,7 @@ from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.checklist_format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
 from handlers.checklist_profile import AnswerRow, Profile, Respondent, compute_profile
 from storage import checklist as store
+from storage import exports
 from storage.core import Chat, Job, cancel_jobs, languages_for, schedule_job, set_chat_setting
 
 log = logging.getLogger(__name__)
@@ -944,11 +943,9 @@ async def export_cmd(ctx: Context, args: Args) -> None:
         payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
         file = FileOut("checklist.json", payload, "application/json")
     else:
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["round"])
-        writer.writeheader()
-        writer.writerows(rows)
-        file = FileOut("checklist.csv", buf.getvalue().encode(), "text/csv")
+        # the same CSV as every export: BOM, formula guard, Helsinki times, the separator of the language
+        data = exports.to_csv(rows, list(rows[0]) if rows else ["round"], exports.separator_for(ctx.lang))
+        file = FileOut("checklist.csv", data, "text/csv")
     await ctx.send_file(file)
 
 

@@ -20,7 +20,7 @@ from time import monotonic
 
 from bot.clock import HELSINKI
 from bot.events import FileOut, Role
-from bot.i18n import N_, _, format_date, resolve_language
+from bot.i18n import N_, _, format_date, format_number, resolve_language
 from bot.markup import b, esc, to_plain
 from handlers.base import Command, Context, Feature, Services, UserError
 from storage import digest as store
@@ -139,6 +139,22 @@ class DigestState:
     def __init__(self) -> None:
         self.activity = ActivityBuffer()
         self.next_sweep: datetime | None = None
+        #: private chats already marked as such in the store by this instance
+        self.private: set[str] = set()
+
+
+#: a chat setting: the chat is a person's private chat with the bot (no digest is posted there)
+PRIVATE_SETTING = "chat.private"
+
+
+def is_private(chat: Chat) -> bool:
+    """A person's private chat with the bot: marked when the bot saw it, else known by its id
+    (Telegram's private chats have positive ids, the console's are "private-…")."""
+    if chat.setting(PRIVATE_SETTING, False):
+        return True
+    native = chat.key.split(":", 1)[1] if ":" in chat.key else chat.key
+    return (chat.platform == "telegram" and native.isdigit()) or (
+        chat.platform == "console" and native.startswith("private-"))
 
 
 def _state(services: Services) -> DigestState | None:
@@ -151,12 +167,27 @@ def _buffer(services: Services) -> ActivityBuffer | None:
 
 
 async def on_event(ctx: Context) -> None:
-    buffer = _buffer(ctx.services)
-    if buffer is None:
+    state = _state(ctx.services)
+    if state is None:
         return
+    if ctx.event.is_private and ctx.chat_key not in state.private:  # once per private chat and start
+        state.private.add(ctx.chat_key)
+        await _mark_private(ctx)
+    buffer = state.activity
     now = ctx.now()
     if buffer.note(ctx.chat_key, ctx.sender_key, ctx.event.kind == "message", now):
         await buffer.flush(ctx.services)
+
+
+async def _mark_private(ctx: Context) -> None:
+    try:
+        async with ctx.db.transaction() as session:
+            chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+            if not chat.setting(PRIVATE_SETTING, False):
+                await set_chat_setting(session, chat, PRIVATE_SETTING, True)
+    except Exception:  # the id tells most platforms' private chats apart anyway
+        log.warning("could not mark %s as a private chat", ctx.chat_key, exc_info=True)
+        ctx.services.extensions["digest"].private.discard(ctx.chat_key)
 
 
 async def flush_activity(services: Services) -> None:
@@ -250,7 +281,7 @@ def render(services: Services, sections: dict[str, dict], week: str, start: date
     """The digest as HTML lines in the current locale (short: at most MAX_LINES lines)."""
     num = int(week.split("W")[1])
     dates = f"{format_date(start)} – {format_date(end - timedelta(seconds=1))}"
-    title = _("This week so far (week {number})") if so_far else _("Weekly digest, week {number}")
+    title = _("This week so far, week {number}") if so_far else _("Weekly digest, week {number}")
     lines = ["📰 " + b(title.format(number=num)) + " " + esc(f"({dates})")]
     by_name = renderers(services)
     for name, data in sections.items():
@@ -280,13 +311,16 @@ async def produce(services: Services, chat: Chat, week: str, *, post: bool) -> s
     record = store.Digest(chat_key=chat.key, platform=chat.platform, title=chat.title, area=chat.area, week=week,
                           start=start, end=end, language=lang, content=json.dumps(content, ensure_ascii=False),
                           text=text, created_at=now)
-    # Activity alone (a private chat, say) is stored but not worth a message.
-    worth_posting = any(name != "activity" for name in sections)
-    async with services.db.session() as session:
+    # Activity alone is stored but not worth a message; a private chat gets none (it is a
+    # person's own talk with the bot, not a group with a week to sum up).
+    private = is_private(chat)
+    worth_posting = any(name != "activity" for name in sections) and not private
+    async with services.db.transaction() as session:
         if not await store.insert_digest(session, record):
             return None
         if not worth_posting:
-            await store.mark_skipped(session, record.id, now, "empty" if not sections else "quiet")
+            await store.mark_skipped(session, record.id, now,
+                                     "private" if private else "empty" if not sections else "quiet")
         elif not post:
             await store.mark_skipped(session, record.id, now, "late")
     if worth_posting and post:
@@ -423,11 +457,12 @@ async def digest_document(services: Services, first: str, last: str, *, area: st
                 else:
                     chats.append({"chat": rec.chat_key, "platform": rec.platform, "title": rec.title,
                                   "language": rec.language, "sections": sections, "text": to_plain(rec.text)})
-            weeks.append({"week": week, "start": recs[0].start.isoformat(), "end": recs[0].end.isoformat(),
-                          "totals": _totals(chats), "chats": chats})
+            weeks.append({"week": week, "start": exports.local_iso(recs[0].start),
+                          "end": exports.local_iso(recs[0].end), "totals": _totals(chats),
+                          "chats": exports.local_times(chats)})
         areas.append({"area": name, "published": published.get(name, []) if name else [], "weeks": weeks})
     return {"schema_version": exports.DIGEST_SCHEMA_VERSION, "kind": "kehrabot.digests",
-            "generated_at": services.clock.now().isoformat(), "from_week": first, "to_week": last,
+            "generated_at": exports.local_iso(services.clock.now()), "from_week": first, "to_week": last,
             "public": public, "areas": areas}
 
 
@@ -451,7 +486,7 @@ def digest_rows(document: dict) -> list[dict]:
     return rows
 
 
-def digest_csv(document: dict) -> bytes:
+def digest_csv(document: dict, separator: str = ",") -> bytes:
     rows = digest_rows(document)
     fixed = ["row_type", "area", "week", "week_start", "week_end", "platform"]
     if not document["public"]:
@@ -459,7 +494,7 @@ def digest_csv(document: dict) -> bytes:
     fixed.append("language")
     counts = sorted({k for r in rows for k in r if "." in k})
     tail = [] if document["public"] else ["text"]
-    return exports.to_csv(rows, fixed + counts + tail)
+    return exports.to_csv(rows, fixed + counts + tail, separator)
 
 
 def digest_markdown(services: Services, document: dict, lang: str) -> bytes:
@@ -476,8 +511,8 @@ def digest_markdown(services: Services, document: dict, lang: str) -> bytes:
             for week in area["weeks"]:
                 lines += ["### " + exports.md_escape(week["week"]), ""]
                 if week["totals"]:
-                    lines.append(exports.md_escape(_("Area totals:")) + " " + ", ".join(
-                        f"{exports.md_escape(k)} {v}" for k, v in week["totals"].items()))
+                    lines.append(exports.md_escape(_("Area totals:")) + " " + "; ".join(
+                        exports.md_escape(total_label(k)) + " " + format_number(v) for k, v in week["totals"].items()))
                     lines.append("")
                 for chat in week["chats"]:
                     label = chat.get("title") or chat["platform"]
@@ -485,11 +520,39 @@ def digest_markdown(services: Services, document: dict, lang: str) -> bytes:
                     body = []
                     for name, data in chat["sections"].items():
                         if name in by_name:
-                            body += [to_plain(line) for line in by_name[name](data)]
-                    lines += [f"- {exports.md_escape(line)}" for line in body] or [
-                        "- " + exports.md_escape(_("Nothing new this week."))]
+                            body += [md_item(to_plain(line)) for line in by_name[name](data)]
+                    lines += body or ["- " + exports.md_escape(_("Nothing new this week."))]
                     lines.append("")
     return ("\n".join(lines).rstrip() + "\n").encode("utf-8")
+
+
+#: labels of the area totals (section.count) in the Markdown export; others are shown by their key
+TOTAL_LABELS = {
+    "activity.messages": N_("messages to the bot"), "activity.people": N_("active people"),
+    "ideas.new": N_("new ideas"), "ideas.status_changes": N_("idea status changes"),
+    "ideas.supports": N_("supports"), "polls.opened": N_("polls opened"), "polls.closed": N_("polls closed"),
+    "polls.votes": N_("votes in closed polls"), "meetings.held": N_("meetings held"),
+    "meetings.coming": N_("meetings coming up"), "experiments.experiments": N_("experiments in the digest"),
+    "checklist.rounds": N_("self-assessment rounds"),
+}
+
+
+def total_label(key: str) -> str:
+    label = TOTAL_LABELS.get(key)
+    return _(label) if label else key.replace(".", ": ").replace("_", " ")
+
+
+_BULLET = re.compile(r"^(\s*)[•◦·]\s+")
+
+
+def md_item(line: str) -> str:
+    """A digest line as a Markdown list item: a section's line at the top level, its "• " items
+    one level in and "◦ " details two (the chat's bullets are not doubled: "- • #1")."""
+    m = _BULLET.match(line)
+    if m is None:
+        return "- " + exports.md_escape(line)
+    depth = 2 if (m.group(1) or "◦" in m.group(0)) else 1
+    return "  " * depth + "- " + exports.md_escape(line[m.end():])
 
 
 async def records_document(services: Services, name: str, *, area: str | None = None, public: bool = False,
@@ -512,9 +575,9 @@ async def records_document(services: Services, name: str, *, area: str | None = 
         rows = await export(services, areas[area_name], public)
         for row in rows:
             row = exports.scrub(row) if public else row
-            records.append({"area": area_name, **row})
+            records.append({"area": area_name, **exports.local_times(row)})  # moments in Helsinki time
     return {"schema_version": exports.RECORDS_SCHEMA_VERSION, "kind": f"kehrabot.{name}",
-            "generated_at": services.clock.now().isoformat(), "public": public, "records": records}
+            "generated_at": exports.local_iso(services.clock.now()), "public": public, "records": records}
 
 
 def records_markdown(document: dict, title: str) -> bytes:
@@ -532,19 +595,23 @@ def export_names(services: Services) -> list[str]:
 
 
 async def render_export(services: Services, what: str, fmt: str, *, first: str, last: str, area: str | None = None,
-                        public: bool = False, lang: str = "fi", progress: Progress | None = None) -> bytes:
+                        public: bool = False, lang: str = "fi", progress: Progress | None = None,
+                        separator: str | None = None) -> bytes:
+    """One export as bytes. CSV is separated by ``separator``, by default the one Excel expects in
+    ``lang`` (";" in Finnish and Swedish, "," in English: see storage.exports.SEPARATORS)."""
+    separator = separator or exports.separator_for(lang)
     if what == "digests":
         doc = await digest_document(services, first, last, area=area, public=public, progress=progress)
         if fmt == "json":
             return exports.to_json(doc)
         if fmt == "csv":
-            return digest_csv(doc)
+            return digest_csv(doc, separator)
         return digest_markdown(services, doc, lang)
     doc = await records_document(services, what, area=area, public=public, progress=progress)
     if fmt == "json":
         return exports.to_json(doc)
     if fmt == "csv":
-        return exports.to_csv(doc["records"], exports.columns_of(doc["records"], ["area"]))
+        return exports.to_csv(doc["records"], exports.columns_of(doc["records"], ["area"]), separator)
     return records_markdown(doc, f"kehrabot {what}")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.events import Button, PollOutcome, PollSpec, Reply, Role
-from bot.i18n import N_, _, format_datetime, format_percent, ngettext
+from bot.i18n import N_, _, format_datetime, format_number, format_percent, ngettext
 from bot.markup import b, esc
 from bot.outbox import send_scope
 from handlers.base import Command, Context, Feature, Services, UserError
@@ -50,6 +50,13 @@ HIDDEN_PHRASES = frozenset({
     "dolda resultat", "resultat dolda", "dölj resultat", "hidden results", "hide results", "results hidden",
 })
 _MULTI = re.compile(r"^(?:monivalinta|monta|flerval|flera|multiple(?: choice)?|multi)(?:\s+(\d{1,3}))?$")
+# "monivalinta x", "multiple two": the setting with a count that is not one (the words of the first
+# group are never an option's start; "multiple"/"monta"/"flera" only with one short word after them)
+_MULTI_BAD = re.compile(r"^(?P<word>monivalinta|flerval|multiple choice)\s+(?P<rest>.+)$|"
+                        r"^(?P<word2>multiple|multi|monta|flera)\s+(?P<rest2>\S+)$")
+_COUNT_WORDS = {"kaksi": 2, "kolme": 3, "neljä": 4, "viisi": 5, "kuusi": 6, "two": 2, "three": 3, "four": 4,
+                "five": 5, "six": 6, "två": 2, "tre": 3, "fyra": 4, "fem": 5, "sex": 6}
+_ALL_WORDS = {"kaikki", "all", "alla"}
 _CLOSE = re.compile(
     r"^(?:sulkeutuu|suljetaan|päättyy|closes|closing|stängs|stänger|slutar)\s+(.+)$")
 _OPEN_FOR = re.compile(r"^(?:auki|open|öppen|öppet)\s+(\d.*)$")
@@ -109,7 +116,20 @@ def _setting(segment: str) -> dict | None:
         elif low in HIDDEN_PHRASES:
             found["hide_results"] = True
         elif m := _MULTI.match(low):
-            found["multiple"] = int(m.group(1)) if m.group(1) else 0
+            found["multiple"] = int(m.group(1)) if m.group(1) else None  # None: as many as there are options
+        elif m := _MULTI_BAD.match(low):
+            word, rest = (m["word"], m["rest"]) if m["word"] else (m["word2"], m["rest2"])
+            if m["word2"] and not (rest in _COUNT_WORDS or rest in _ALL_WORDS or len(rest) <= 3
+                                   or rest[0] in "-0123456789"):
+                return None  # "Multiple times", "Monta kertaa": an option
+            if rest in _COUNT_WORDS:
+                found["multiple"] = _COUNT_WORDS[rest]
+            elif rest in _ALL_WORDS:
+                found["multiple"] = None
+            else:
+                raise UserError(_("“{text}”: after “{word}” write how many options each person may choose, "
+                                  "for example “{example}”.").format(text=part, word=word, example=f"{word} 2"),
+                                show_usage=True)
         elif m := _CLOSE.match(low) or _OPEN_FOR.match(low):
             found["close_text"] = part[len(part) - len(m.group(1)):].strip()
         else:
@@ -173,7 +193,7 @@ def parse_poll(args: str) -> NewPoll | PollAction:
     multiple = "multiple" in settings
     max_choices = 1
     if multiple:
-        max_choices = settings["multiple"] or len(options)
+        max_choices = len(options) if settings["multiple"] is None else settings["multiple"]
         if not 2 <= max_choices <= len(options):
             raise UserError(_("Multiple choice allows from 2 to {max} choices here (there are {max} options), "
                               "for example: multiple 2").format(max=len(options)))
@@ -192,6 +212,21 @@ def close_time(text: str | None, now: datetime, lang: str) -> datetime:
     when = now + duration if duration is not None else parse_when(text, now, lang)
     if when < now + MIN_OPEN:
         raise UserError(_("The closing time {when} is not in the future.").format(when=format_datetime(when)))
+    if when > now + MAX_OPEN:
+        raise UserError(_("A poll can stay open at most {days} days.").format(days=MAX_OPEN.days))
+    return when
+
+
+def extended_close(text: str, poll: store.Poll, now: datetime, lang: str) -> datetime:
+    """The new closing time of an extended poll: a length ("2 päivää") is added to the current
+    closing time; a time ("pe klo 18") must be later than it."""
+    duration = parse_duration(text)
+    when = poll.close_at + duration if duration is not None else parse_when(text, now, lang)
+    if when <= poll.close_at:
+        raise UserError(_("Poll #{number} already closes {current}, which is later than {when}. To extend it, "
+                          "give a later time or a length to add, for example “{example}”.").format(
+            number=poll.number, current=format_datetime(poll.close_at), when=format_datetime(when),
+            example=_("2 days")))
     if when > now + MAX_OPEN:
         raise UserError(_("A poll can stay open at most {days} days.").format(days=MAX_OPEN.days))
     return when
@@ -244,7 +279,11 @@ def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: boo
     else:
         lines += _count_lines(options, counts, voters)
     lines.append(esc(_settings_line(poll)))
-    votes = esc(ngettext("{count} has voted.", "{count} have voted.", voters).format(count=voters))
+    if not voters:
+        votes = esc(_("Nobody voted.") if closed else _("Nobody has voted yet."))
+    else:
+        votes = esc(ngettext("{count} has voted.", "{count} have voted.", voters).format(
+            count=format_number(voters)))
     if closed:
         lines.append(esc(_("Closed.")) + " " + votes)
     else:
@@ -271,17 +310,24 @@ def render_result(poll: store.Poll, counts: list[int], voters: int, members: int
     lines = ["📊 " + b(_("Poll #{number} closed:").format(number=poll.number)) + " " + b(poll.question)]
     lines += _count_lines(options, counts, voters, None if poll.anonymous else names)
     won = winners(counts)
-    if not voters:
-        lines.append(esc(_("Nobody voted.")))
-    elif len(won) == 1:
+    known = bool(members and members >= voters)  # a count below the voters is stale or wrong: say nothing
+    if not voters:  # one sentence, not "Nobody voted. 0 voters."
+        lines.append(esc(ngettext("The chat's only member did not vote.", "None of the chat's {count} members voted.",
+                                  members).format(count=format_number(members)) if known
+                         else _("Nobody voted.")))
+        return "\n".join(lines)
+    if len(won) == 1:
         lines.append("🏆 " + esc(_("Winner: {option}").format(option=options[won[0]])))
     else:
         lines.append("🤝 " + esc(_("Tie: {options}").format(options=", ".join(options[i] for i in won))))
-    if members and members >= voters:  # a count below the voters is stale or wrong: say nothing
-        lines.append(esc(_("Turnout: {voters} of {members} members ({share}).").format(
-            voters=voters, members=members, share=format_percent(min(1.0, voters / members)))))
+    if known:
+        lines.append(esc(ngettext("Turnout: {voters} of {members} member ({share}).",
+                                  "Turnout: {voters} of {members} members ({share}).", members).format(
+            voters=format_number(voters), members=format_number(members),
+            share=format_percent(min(1.0, voters / members)))))
     else:
-        lines.append(esc(ngettext("{count} voter.", "{count} voters.", voters).format(count=voters)))
+        lines.append(esc(ngettext("{count} person voted.", "{count} people voted.", voters).format(
+            count=format_number(voters))))
     return "\n".join(lines)
 
 
@@ -457,9 +503,31 @@ async def on_poll_vote(ctx: Context) -> None:
         size = len(poll.option_list())
         limit = poll.max_choices if poll.multiple else 1
         if any(c < 0 or c >= size for c in choices) or len(choices) > limit:
-            log.warning("ignored an invalid native vote on poll %s: %s", poll.id, choices)
-            return
+            log.info("refused an invalid native vote on poll %s: %s", poll.id, choices)
+            raise UserError(_invalid_vote(poll, ctx.event.sender_name or ctx.event.sender_id, limit))
         await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, choices)
+    # Telegram and Matrix show the person their own vote; where the platform does not (the
+    # console), the bot says what it counted.
+    if getattr(ctx.transport, "confirm_poll_votes", False):
+        await ctx.acknowledge(_vote_note(poll, choices))
+
+
+def _vote_note(poll: store.Poll, choices: tuple[int, ...]) -> str:
+    options = poll.option_list()
+    if not choices:
+        return _("Your vote in poll #{number} was withdrawn.").format(number=poll.number)
+    if len(choices) == 1:
+        return _("Your vote: “{option}”.").format(option=options[choices[0]])
+    return _("Your choices: {options}.").format(options=", ".join(f"“{options[c]}”" for c in choices))
+
+
+def _invalid_vote(poll: store.Poll, name: str, limit: int) -> str:
+    """A native vote the poll does not allow (Telegram's multiple-answer polls have no maximum)."""
+    return ngettext("{name}, your vote in poll #{number} was not counted: choose at most {count} option. "
+                    "Your earlier vote, if any, still counts.",
+                    "{name}, your vote in poll #{number} was not counted: choose at most {count} options. "
+                    "Your earlier vote, if any, still counts.", limit).format(
+        name=name, number=poll.number, count=format_number(limit))
 
 
 # --- closing ---------------------------------------------------------------------------------------
@@ -580,7 +648,7 @@ async def action(ctx: Context, act: PollAction) -> None:
             if not text.strip():
                 raise UserError(_("Say until when, for example: {example}").format(
                     example=_("{command} extend {number} 2 days").format(command=ctx.cmd("poll"), number=act.number)))
-            when = close_time(text.strip(), ctx.now(), ctx.lang)
+            when = extended_close(text.strip(), poll, ctx.now(), ctx.lang)
             await store.extend(session, poll, when)
             await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
                                dedup_key=f"polls.close:{poll.id}")
@@ -596,6 +664,8 @@ async def action(ctx: Context, act: PollAction) -> None:
         ctx.services.wake(when)
         await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
             number=poll.number, when=format_datetime(when))))
+        if not poll.native_ref:  # the poll message says when it closes
+            await refresh(ctx.services, poll.id)
         return
     if act.action == "cancel":
         if poll.native_ref:
@@ -722,9 +792,12 @@ def render_digest(facts: dict) -> list[str]:
         + ngettext("{count} closed", "{count} closed", closed).format(count=closed))]
     for poll in facts.get("closed", []):
         voters = poll.get("voter_count", 0)
-        lines.append("• " + esc(_("#{number} {question} — {outcome}").format(
+        line = "• " + esc(_("#{number} {question} — {outcome}").format(
             number=poll["number"], question=poll["question"], outcome=_outcome(poll["options"], poll["counts"])))
-            + " " + esc(ngettext("({count} voter)", "({count} voters)", voters).format(count=voters)))
+        if voters:  # "nobody voted" says it already
+            line += " " + esc(ngettext("({count} voter)", "({count} voters)", voters).format(
+                count=format_number(voters)))
+        lines.append(line)
     return lines
 
 

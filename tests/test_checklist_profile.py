@@ -155,7 +155,8 @@ async def test_compare_rounds_over_time_and_exports(bot, tmp_path):
     assert sent[1].file.is_image
     # CSV: aggregate rows per round and dimension
     sent = await bot.event(chat_id="group", sender_id="u1", text="/checklist export csv", language_hint="en")
-    rows = list(csv.DictReader(io.StringIO(sent[0].file.data.decode())))
+    assert sent[0].file.data.startswith(b"\xef\xbb\xbf")  # a BOM, like every CSV export
+    rows = list(csv.DictReader(io.StringIO(sent[0].file.data.decode("utf-8-sig"))))
     assert [(int(r["round"]), r["dimension"]) for r in rows] == [(rid1, "res"), (rid1, "eff"), (rid2, "res"), (rid2, "eff")]
     assert rows[0]["mean"] == "3.5" and rows[0]["yes_share"] == "0.667" and rows[0]["respondents"] == "3"
     assert "u1" not in sent[0].file.data.decode()

@@ -95,7 +95,7 @@ async def test_digest_not_due_before_its_time(bot):
 async def test_current_week_so_far(bot):
     await seed_week(bot)
     replies = await bot.say("/kooste")
-    assert replies[0].startswith("📰 Tämä viikko tähän asti (viikko 48)")
+    assert replies[0].startswith("📰 Tämä viikko tähän asti, viikko 48 (")
     assert "#2 Aurinkopaneelit" in replies[0]
     assert await records(bot) == []  # nothing stored for a week in progress
 
@@ -269,7 +269,7 @@ async def test_json_export_matches_schema(bot, two_platforms):
 async def test_csv_export_parses_back_and_is_excel_safe(bot, two_platforms):
     data = await feature.render_export(bot.services, "digests", "csv", first=W48, last=W48)
     assert data.startswith("\ufeff".encode())
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))  # Finnish: ";"
     chats = [r for r in rows if r["row_type"] == "chat"]
     totals = [r for r in rows if r["row_type"] == "area_total"]
     assert len(chats) == 3 and len(totals) == 2
@@ -278,7 +278,7 @@ async def test_csv_export_parses_back_and_is_excel_safe(bot, two_platforms):
     matrix_row = next(r for r in chats if r["platform"] == "matrix")
     assert "'=HYPERLINK" not in matrix_row["text"] or matrix_row["text"].startswith("📰")
     ideas = await feature.render_export(bot.services, "ideas", "csv", first=W48, last=W48)
-    idea_rows = list(csv.DictReader(io.StringIO(ideas.decode("utf-8-sig"))))
+    idea_rows = list(csv.DictReader(io.StringIO(ideas.decode("utf-8-sig")), delimiter=";"))
     evil = next(r for r in idea_rows if "HYPERLINK" in r["text"])
     assert evil["text"].startswith("'=HYPERLINK")
     assert {r["area"] for r in idea_rows} == {"Maunula", "Suutarila"}
@@ -300,7 +300,7 @@ async def test_markdown_export_has_headings_per_area_week_and_chat(bot, two_plat
 
 @pytest.mark.parametrize("value,expected", [
     ("=1+2", "'=1+2"), ("+358401234567", "'+358401234567"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("ok = fine", "ok = fine"), (-5, -5), (None, ""), (["a", "b"], "a b"),
+    ("\tx", "'\tx"), ("\rx", "'\rx"), ("ok = fine", "ok = fine"), (-5, -5), (None, ""), (["a", "b"], "[\"a\", \"b\"]"),
 ])
 def test_formula_injection_neutralised(value, expected):
     assert safe_cell(value) == expected
@@ -429,7 +429,7 @@ def test_cli_export_writes_files_and_progress(tmp_path, capsys):
     assert "export: area 1/1 Maunula" in capsys.readouterr().err
     assert main(["-c", str(config), "export", "ideas", "--format", "csv", "--public", "-q"]) == 0
     printed = capsys.readouterr().out
-    rows = list(csv.DictReader(io.StringIO(printed.lstrip("\ufeff"))))
+    rows = list(csv.DictReader(io.StringIO(printed.lstrip("\ufeff")), delimiter=";"))  # --lang fi: ";"
     assert [r["number"] for r in rows] == ["1", "2", "3"] and "author_name" not in rows[0]
     assert main(["-c", str(config), "export", "digests", "--week", "2026-W48", "--to-week", "2026-W50",
                  "--format", "md", "--lang", "sv", "-q"]) == 0
