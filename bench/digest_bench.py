@@ -41,7 +41,7 @@ async def seed_chats(bot: TestBot, chats: int, events: int, rng: random.Random) 
     every event also counts as a message by one of 15 people."""
     start, _end = store.week_bounds(WEEK)
     created = start
-    async with bot.services.db.session() as session:
+    async with bot.services.db.transaction() as session:
         for c in range(chats):
             key = f"fake:chat{c}"
             session.add(Chat(key=key, platform="fake", title=f"Chat {c}", area=f"Area {c % 100}",
@@ -118,7 +118,7 @@ async def seed_year(bot: TestBot, areas: int, weeks: int) -> int:
     last = store.week_of(bot.clock.now())
     first = store.shift_week(last, -(weeks - 1))
     n = 0
-    async with bot.services.db.session() as session:
+    async with bot.services.db.transaction() as session:
         for week in store.weeks_between(first, last):
             start, end = store.week_bounds(week)
             for a in range(areas):

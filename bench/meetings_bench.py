@@ -52,7 +52,7 @@ async def seed(bot: TestBot, meetings: int, starts) -> None:
     now = bot.clock.now()
     batch = 500
     for first in range(0, meetings, batch):
-        async with bot.services.db.session() as session:
+        async with bot.services.db.transaction() as session:
             rows = []
             for i in range(first, min(meetings, first + batch)):
                 start = starts(i)

@@ -266,7 +266,7 @@ class MatrixTransport:
             return await get_state(s, PLATFORM, name)
 
     async def _set_state(self, name: str, value: str) -> None:
-        async with self.services.db.session() as s:
+        async with self.services.db.transaction() as s:
             await set_state(s, PLATFORM, name, value)
 
     def _make_client(self, device_id: str | None) -> AsyncClient:
@@ -635,7 +635,7 @@ class MatrixTransport:
         if await self._dispatch(self, replace(incoming, event_key=event.event_id, replay=state == REPLAY)) is False:
             return  # cut short by the stop: handled again at the next start
         if isinstance(event, RedactionEvent):  # kept until handled: a replayed removal still finds it
-            async with self.services.db.session() as s:
+            async with self.services.db.transaction() as s:
                 await store.forget_reaction(s, event.redacts)
         await self.services.db.write_soon(finish_events, (PLATFORM, event.event_id, self.services.clock.now()))
 
@@ -679,7 +679,7 @@ class MatrixTransport:
         return Incoming(**self._base(room_id, event.sender), kind=Kind.CHAT_MOVED, target_id=new)
 
     async def _reaction(self, room_id: str, event: ReactionEvent) -> Incoming | None:
-        async with self.services.db.session() as s:
+        async with self.services.db.transaction() as s:
             buttons = await store.buttons_of(s, event.reacts_to)
             data = buttons.get(event.key)
             if data is not None:
@@ -691,7 +691,7 @@ class MatrixTransport:
                         target_id=event.reacts_to, message_id=event.event_id, raw=event.source)
 
     async def _redaction(self, room_id: str, event: RedactionEvent) -> Incoming | None:
-        async with self.services.db.session() as s:
+        async with self.services.db.transaction() as s:
             row = await store.reaction_of(s, event.redacts)
             if row is not None and row.sender != event.sender:
                 await store.forget_reaction(s, event.redacts)
@@ -710,7 +710,7 @@ class MatrixTransport:
         if not start_id:
             return None
         ts = int(event.source.get("origin_server_ts") or 0)
-        async with self.services.db.session() as s:
+        async with self.services.db.transaction() as s:
             poll = await store.get_poll(s, start_id)
             if poll is None or poll.room_id != room_id:
                 return None
@@ -827,7 +827,7 @@ class MatrixTransport:
             event_id = await self._room_send(chat_id, "m.room.message", content,
                                              txn_id(reply.key, str(n)) if reply.key else None)
         if buttons and event_id:
-            async with self.services.db.session() as s:
+            async with self.services.db.transaction() as s:
                 await store.set_buttons(s, chat_id, event_id, buttons)
             await self._react_keys(chat_id, event_id, [k for k, _ in buttons])
         return event_id
@@ -852,7 +852,7 @@ class MatrixTransport:
                    "m.new_content": new,
                    "m.relates_to": {"rel_type": "m.replace", "event_id": message_id}}
         await self._room_send(chat_id, "m.room.message", content)
-        async with self.services.db.session() as s:
+        async with self.services.db.transaction() as s:
             before = await store.buttons_of(s, message_id)
             if buttons or before:
                 await store.set_buttons(s, chat_id, message_id, buttons)
@@ -910,14 +910,14 @@ class MatrixTransport:
         }
         event_id = await self._room_send(chat_id, "org.matrix.msc3381.poll.start", content,
                                          txn_id(poll.key, "poll") if poll.key else None)
-        async with self.services.db.session() as s:  # a poll sent again is the same event: kept once
+        async with self.services.db.transaction() as s:  # a poll sent again is the same event: kept once
             await store.add_poll(s, event_id, chat_id, answer_ids, max_sel)
         return event_id
 
     async def close_poll(self, chat_id: str, poll_ref: str, outcome: PollOutcome) -> None:
         lines = [f"{o}: {c}" for o, c in zip(outcome.options, outcome.counts, strict=False)]
         text = "\n".join(lines)
-        async with self.services.db.session() as s:
+        async with self.services.db.transaction() as s:
             await store.end_poll(s, poll_ref, self.services.clock.now())
         await self._room_send(chat_id, "org.matrix.msc3381.poll.end", {
             "m.relates_to": {"rel_type": "m.reference", "event_id": poll_ref},

@@ -73,7 +73,7 @@ class JobRunner:
                                 coalesce=True, max_instances=1)
         self._scheduler.start()
         self._stopping = False
-        async with self.services.db.session() as session:
+        async with self.services.db.transaction() as session:
             taken_back = await drop_leases(session, self.instance, self.services.clock.now())
             pending = await count_pending(session)
         log.info("scheduler rebuilt from the store: %d pending jobs, %d taken back from before a stop",
@@ -114,7 +114,7 @@ class JobRunner:
             if not self._claimed:
                 continue
             try:
-                async with self.services.db.session() as session:
+                async with self.services.db.transaction() as session:
                     await renew_leases(session, list(self._claimed), self.instance,
                                        self.services.clock.now() + self.lease)
             except Exception:
@@ -216,7 +216,7 @@ class JobRunner:
             if self._stopping:
                 return False
             now = self.services.clock.now()
-            async with self.services.db.session() as session:
+            async with self.services.db.transaction() as session:
                 if not await claim_job(session, job_id, now, self.instance, self.lease):
                     return False  # another instance took it
                 job = await session.get(Job, job_id)
@@ -232,7 +232,7 @@ class JobRunner:
         handler = self.handlers.get(job.kind)
         if handler is None:
             log.error("no handler for job kind %s (job %s); giving up", job.kind, job.id)
-            async with self.services.db.session() as session:
+            async with self.services.db.transaction() as session:
                 await release_job(session, job, now, "no handler", give_up_after=0)
             return False
         try:
@@ -240,11 +240,11 @@ class JobRunner:
                 await handler(self.services, job)
         except Exception as exc:
             log.exception("job %s (%s) failed, attempt %d", job.id, job.kind, job.attempts)
-            async with self.services.db.session() as session:
+            async with self.services.db.transaction() as session:
                 # back in the queue with back-off; run_due's closing _wake_next schedules it
                 await release_job(session, job, self.services.clock.now(), repr(exc), owner=self.instance)
             return False
-        async with self.services.db.session() as session:
+        async with self.services.db.transaction() as session:
             await finish_job(session, job.id, self.services.clock.now(), owner=self.instance,
                              claimed_at=job.claimed_at)
         return True

@@ -654,7 +654,7 @@ class TelegramTransport:
                 continue
             fresh = [(u, data) for u, data in updates if u.update_id not in self._queued]
             try:
-                async with self.services.db.session() as session:
+                async with self.services.db.transaction() as session:
                     await store.stash_updates(session, PLATFORM, [(u.update_id, data) for u, data in fresh],
                                               last + 1, self.services.clock.now())
             except Exception:
@@ -800,7 +800,7 @@ class TelegramTransport:
             return
         self._pruned_at = now
         try:
-            async with self.services.db.session() as session:
+            async with self.services.db.transaction() as session:
                 await store.prune_processed(session, PLATFORM, self.services.clock.now() - dtm.timedelta(days=2))
         except Exception:
             log.warning("pruning processed Telegram events failed", exc_info=True)
@@ -966,7 +966,7 @@ class TelegramTransport:
     async def chat_moved(self, old: str, new: str) -> None:
         """After the store moved chat ``old`` to ``new``: our own native poll map too."""
         self._moved[old] = new
-        async with self.services.db.session() as session:
+        async with self.services.db.transaction() as session:
             await store.move_polls(session, old, new)
 
     def _native(self, chat_id: str) -> int | str:
@@ -1193,7 +1193,7 @@ class TelegramTransport:
 
         async def remember(message: Message) -> str:
             assert message.poll is not None
-            async with self.services.db.session() as session:
+            async with self.services.db.transaction() as session:
                 await store.add_poll(session, message.poll.id, str(message.chat.id), str(message.message_id),
                                      self.services.clock.now())
             return message.poll.id
@@ -1212,7 +1212,7 @@ class TelegramTransport:
         except (Refused, MessageGone) as exc:
             if "closed" not in str(exc).lower():
                 raise
-        async with self.services.db.session() as session:
+        async with self.services.db.transaction() as session:
             await store.mark_poll_closed(session, poll_ref, self.services.clock.now())
 
     async def _safe_answer(self, callback_id: str, text: str | None) -> None:

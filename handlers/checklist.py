@@ -299,7 +299,6 @@ async def _after_change(ctx: Context, session, rd, cl, resp, *, show: bool = Tru
     resp.finished_at = None if nxt else now
     resp.updated_at = now
     session.add(resp)
-    await session.commit()
     if nxt is not None:
         return await _question(session, rd, cl, resp)
     return await _finish_message(session, rd, cl, resp)
@@ -325,7 +324,7 @@ async def _ask_again(ctx: Context, session, rd, cl, resp) -> _Out | None:
 
 
 async def record(ctx: Context, round_id: int, qid: str, value: Any, *, skipped: bool = False) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         rd, cl = await _load(ctx, session, round_id)
         resp = await _own_response(ctx, session, rd)
         q = cl.question(qid)
@@ -379,7 +378,7 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
     """Start or resume this person's answering of a round."""
     private: str | None = None
     while True:  # at most twice: once more after asking the platform for a private chat
-        async with ctx.db.session() as session:
+        async with ctx.db.transaction() as session:
             rd, cl = await _load(ctx, session, rd.id)
             resp = await store.response_of(session, rd.id, ctx.sender_key)
             if resp is not None and resp.status == "done":
@@ -399,7 +398,6 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
                 resp.status = "active"
                 resp.updated_at = now
                 session.add(resp)
-                await session.commit()
                 question = await _question(session, rd, cl, resp)
                 break
         # the platform call happens outside the transaction; then the unit of work again
@@ -443,7 +441,7 @@ async def answer_button(ctx: Context, args: list[str]) -> None:
 
 async def toggle_button(ctx: Context, args: list[str]) -> None:
     rid, qid, opt = _ids(args, 3)[:3]
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         rd, cl = await _load(ctx, session, int(rid))
         resp = await _own_response(ctx, session, rd)
         q = cl.question(qid)
@@ -460,7 +458,6 @@ async def toggle_button(ctx: Context, args: list[str]) -> None:
                                    event_key=ctx.event.event_key)  # toggled again it would undo itself
             resp.updated_at = ctx.now()
             session.add(resp)
-            await session.commit()
         answers = await store.answers_of(session, rd.id, resp.person_key)
         html, buttons = render_question(rd, cl, resp, answers)
     if ctx.event.target_id:
@@ -485,7 +482,7 @@ async def skip_button(ctx: Context, args: list[str]) -> None:
 
 
 async def back(ctx: Context, round_id: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         rd, cl = await _load(ctx, session, round_id)
         resp = await _own_response(ctx, session, rd)
         answers = await store.answers_of(session, rd.id, resp.person_key)
@@ -498,13 +495,12 @@ async def back(ctx: Context, round_id: int) -> None:
         resp.finished_at = None
         resp.updated_at = ctx.now()
         session.add(resp)
-        await session.commit()
         out = await _question(session, rd, cl, resp)
     await _ask(ctx.services, out)
 
 
 async def stop(ctx: Context, round_id: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         rd, cl = await _load(ctx, session, round_id)
         resp = await _own_response(ctx, session, rd)
         if resp.status == "done":
@@ -512,7 +508,6 @@ async def stop(ctx: Context, round_id: int) -> None:
         resp.status = "stopped"
         resp.updated_at = ctx.now()
         session.add(resp)
-        await session.commit()
         answers = await store.answers_of(session, rd.id, resp.person_key)
         visible = cl.visible(_values(answers))
         index = next((i for i, q in enumerate(visible) if q.id == resp.current), 0)
@@ -540,14 +535,13 @@ async def go_button(ctx: Context, args: list[str]) -> None:
 
 async def name_button(ctx: Context, args: list[str]) -> None:
     rid, flag = _ids(args, 2)[:2]
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         rd = await store.get_round(session, int(rid))
         if rd is None:
             raise UserError(_("This self-assessment round no longer exists."))
         resp = await _own_response(ctx, session, rd)
         resp.show_name = flag == "1"
         session.add(resp)
-        await session.commit()
     await ctx.acknowledge(_("Your name will be shown with your written answers.") if flag == "1"
                           else _("Your written answers are shown without your name."))
 
@@ -626,7 +620,7 @@ async def start_round(ctx: Context, args: Args) -> None:
     if cl is None:
         raise UserError(_("There is no checklist called {name}. Available: {names}.").format(
             name=name, names=", ".join(sorted(found)) or "–"))
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         if await store.open_round(session, ctx.chat_key) is not None:
             raise UserError(_("A self-assessment round is already open here. Close it first with {command}.")
                             .format(command=ctx.cmd("checklist") + " " + _("close")))
@@ -644,7 +638,6 @@ async def start_round(ctx: Context, args: Args) -> None:
         remind_at = now + REMIND_AFTER
         await schedule_job(session, "checklist.remind", remind_at, chat_key=ctx.chat_key, payload={"round": rd.id},
                            dedup_key=f"checklist.remind:{rd.id}:{remind_at.date().isoformat()}")
-        await session.commit()
     if closes is not None:
         ctx.services.wake(closes)
     ctx.services.wake(remind_at)
@@ -711,12 +704,11 @@ async def close_cmd(ctx: Context, args: Args) -> None:
 
 
 async def close_round(services: Services, round_id: int, *, lang: str | None = None) -> bool:
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         if not await store.close_round(session, round_id, services.clock.now()):
             return False
         await cancel_jobs(session, f"checklist.remind:{round_id}:")
         await cancel_jobs(session, f"checklist.close:{round_id}")
-        await session.commit()
         rd = await store.get_round(session, round_id)
         profile = (await _profiles(session, [rd]))[0]
     with services.locale(lang or await services.chat_language(rd.chat_key)):
@@ -732,14 +724,13 @@ async def mode_cmd(ctx: Context, args: Args) -> None:
     if word not in GROUP_WORDS + PRIVATE_WORDS:
         raise UserError(_("Say where to answer: group or private."), show_usage=True)
     in_group = word in GROUP_WORDS
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await _chat(ctx, session)
         await set_chat_setting(session, chat, "checklist.in_group", in_group)
         rd = await store.open_round(session, ctx.chat_key)
         if rd is not None:
             rd.in_group = in_group
             session.add(rd)
-        await session.commit()
     await ctx.reply(esc(_("Members now answer the self-assessment here in the group.") if in_group
                         else _("Members now answer the self-assessment in a private chat with me.")))
 
@@ -750,7 +741,7 @@ async def share_cmd(ctx: Context, args: Args) -> None:
     if word not in ON_WORDS + OFF_WORDS:
         raise UserError(_("Say on or off."), show_usage=True)
     share = word in ON_WORDS
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         area = area_of(await _chat(ctx, session), ctx.chat_key)
         await store.set_area_share(session, area, share, ctx.sender_key, ctx.now())
     await ctx.reply(esc(_("The profile of {area} is now shared with other areas that share theirs.") if share
@@ -1021,7 +1012,7 @@ async def remind_job(services: Services, job: Job) -> None:
         cl = from_json(rd.definition)
         due = await store.to_remind(session, rid, now - REMIND_AFTER, now - REMIND_AFTER)
     for resp in due:
-        async with services.db.session() as session:
+        async with services.db.transaction() as session:
             if not await store.claim_reminder(session, resp.id, now, now - REMIND_AFTER, now - REMIND_AFTER):
                 continue
             person_lang, chat_lang = await languages_for(session, resp.person_key, rd.chat_key)
@@ -1040,10 +1031,9 @@ async def remind_job(services: Services, job: Job) -> None:
                 log.warning("could not remind %s in round %s", resp.person_key, rid, exc_info=True)
     nxt = now + REMIND_AFTER
     if rd.closes_at is None or nxt < rd.closes_at:
-        async with services.db.session() as session:
+        async with services.db.transaction() as session:
             await schedule_job(session, "checklist.remind", nxt, chat_key=rd.chat_key, payload={"round": rid},
                                dedup_key=f"checklist.remind:{rid}:{nxt.date().isoformat()}")
-            await session.commit()
         services.wake(nxt)
 
 

@@ -60,14 +60,13 @@ async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
         return
     if for_chat:
         await ctx.require(Role.ADMIN)  # asks the platform: before the transaction
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         if for_chat:
             chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
             chat.language = code
             session.add(chat)
         else:
             await set_person_language(session, ctx.sender_key, ctx.event.sender_name, code)
-        await session.commit()
     ctx.services.forget_languages()
     with ctx.services.locale(code):
         if for_chat:

@@ -122,7 +122,7 @@ class ActivityBuffer:
             if not counts and not people:
                 return
             try:
-                async with services.db.session() as session:
+                async with services.db.transaction() as session:
                     await store.add_activity(session, counts, people)
             except Exception:
                 log.exception("could not store activity counts; keeping them for the next flush")
@@ -331,7 +331,7 @@ async def produce(services: Services, chat: Chat, week: str, *, post: bool) -> s
 async def post_digest(services: Services, record: store.Digest) -> bool:
     if record.platform not in services.transports:
         return False  # another instance (or a later start) with that transport posts it
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         if not await store.claim_post(session, record.id, services.clock.now()):
             return False
     try:
@@ -339,7 +339,7 @@ async def post_digest(services: Services, record: store.Digest) -> bool:
             await services.send(record.chat_key, record.text)
     except Exception as exc:
         log.warning("posting the digest of %s %s failed: %r", record.chat_key, record.week, exc)
-        async with services.db.session() as session:
+        async with services.db.transaction() as session:
             await store.release_post(session, record.id, repr(exc))
         return False
     return True
@@ -387,7 +387,7 @@ async def sweep(services: Services, budget: float | None = SWEEP_BUDGET_SECONDS)
         for record in retry:
             if record.platform in services.transports:
                 await post_digest(services, record)
-        async with services.db.session() as session:
+        async with services.db.transaction() as session:
             await store.forget_people(session, store.shift_week(current, -2))
     finally:
         state = _state(services)
@@ -661,7 +661,7 @@ async def digest_cmd(ctx: Context, parsed: tuple[str, int | None, str | None]) -
         await ctx.reply(render(ctx.services, sections, week, start, end, so_far=True))
         return
     await ctx.require(Role.ADMIN)
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if action == "off":
             await set_chat_setting(session, chat, "digest.off", True)
@@ -673,7 +673,6 @@ async def digest_cmd(ctx: Context, parsed: tuple[str, int | None, str | None]) -
                 await set_chat_setting(session, chat, "digest.day", day)
             if hhmm is not None:
                 await set_chat_setting(session, chat, "digest.time", hhmm)
-        await session.commit()
     on, day_, hhmm_ = chat_schedule(chat)
     if on:
         now = ctx.now()
@@ -700,10 +699,9 @@ def parse_area(args: str) -> str | None:
 async def area_cmd(ctx: Context, name: str | None) -> None:
     if name is not None:
         await ctx.role()  # asks the platform before the transaction; require() below uses the answer
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if name is None:
-            await session.commit()
             count = await store.area_chat_count(session, chat.area) if chat.area else 0
         else:
             await ctx.require(Role.ADMIN)
@@ -713,7 +711,6 @@ async def area_cmd(ctx: Context, name: str | None) -> None:
                     name = existing
             chat.area = name or None
             session.add(chat)
-            await session.commit()
     if name is None:
         if chat.area:
             await ctx.reply(esc(_("This chat belongs to the area {area} ({count} chats in it).").format(
@@ -756,9 +753,8 @@ def _publish_label(choice: str) -> str:
 async def publish_cmd(ctx: Context, choices: list[str] | None) -> None:
     if choices is not None:
         await ctx.role()  # asks the platform before the transaction; require() below uses the answer
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
-        await session.commit()
         if not chat.area:
             raise UserError(_("Set the chat's area first with {command} <name>.").format(command=ctx.cmd("area")))
         if choices is None:

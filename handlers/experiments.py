@@ -370,7 +370,7 @@ async def experiment_cmd(ctx: Context, args: ExperimentArgs) -> None:
 
 async def start(ctx: Context, number: int, dates: str) -> None:
     await ctx.role()  # asked before the transaction; require() inside uses the answer
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await idea_store.by_number(session, ctx.chat_key, number)
         if idea is None or idea.status == "withdrawn":
             raise UserError(_("There is no idea #{number} in this chat.").format(number=number))
@@ -385,12 +385,9 @@ async def start(ctx: Context, number: int, dates: str) -> None:
                                  now=ctx.now(), starts_at=starts_at or ctx.now(), ends_at=ends_at)
         if exp is None:
             raise UserError(_("Idea #{number} is already an experiment.").format(number=number))
-        if idea.status != "experiment":
-            # change_status records the idea's history and commits the experiment with it
+        if idea.status != "experiment":  # the idea's history records it, in the same unit of work
             await idea_store.change_status(session, idea, "experiment", actor_key=ctx.sender_key,
                                            actor_name=ctx.event.sender_name, note="", now=ctx.now())
-        else:
-            await session.commit()
     lines = ["🧪 " + b(_("Idea #{number} is now an experiment.").format(number=number)) + " " + esc(idea.text[:80]),
              _("Phase: {phase}").format(phase=phase_bar(exp.phase))]
     if ends_at:
@@ -483,7 +480,7 @@ def every_label(every: str) -> str:
 
 
 async def join_cmd(ctx: Context, number: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
         added = await store.join(session, exp, ctx.sender_key, ctx.event.sender_name, ctx.now())
@@ -501,7 +498,7 @@ async def join_cmd(ctx: Context, number: int) -> None:
 async def join_button(ctx: Context, args: list[str]) -> None:
     if not args or not args[0].isdigit():
         raise UserError(_("This button no longer works."))
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         exp = await session.get(store.Experiment, int(args[0]))
         if exp is None or exp.chat_key != ctx.chat_key:
             raise UserError(_("This button no longer works."))
@@ -517,7 +514,7 @@ async def join_button(ctx: Context, args: list[str]) -> None:
 
 
 async def leave_cmd(ctx: Context, number: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         left = await store.leave(session, exp, ctx.sender_key)
         owner = exp.owner_name if left else ""
@@ -532,7 +529,7 @@ async def leave_cmd(ctx: Context, number: int) -> None:
 
 async def phase_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
     number, phase, note = parsed
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
         await _require_team(ctx, session, exp, number)
@@ -549,7 +546,6 @@ async def phase_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
         old = exp.phase
         await store.add_step(session, exp, "phase", actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
                              note=note, now=ctx.now(), to_phase=phase)
-        await session.commit()
     text = esc(_("Experiment #{number}: {old} → {new}.").format(number=number, old=phase_label(old),
                                                               new=phase_label(phase)))
     if note:
@@ -559,7 +555,7 @@ async def phase_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
 
 async def indicator_cmd(ctx: Context, parsed: tuple[int, IndicatorSpec]) -> None:
     number, spec = parsed
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
         await _require_team(ctx, session, exp, number)
@@ -584,7 +580,7 @@ async def indicator_cmd(ctx: Context, parsed: tuple[int, IndicatorSpec]) -> None
 
 async def measure_cmd(ctx: Context, m: Measurement) -> None:
     measured_at = parse_value_date(m.when, ctx.now()) if m.when else ctx.now()
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, m.number)
         _require_active(exp, m.number)
         await _require_team(ctx, session, exp, m.number)
@@ -610,7 +606,7 @@ async def measure_cmd(ctx: Context, m: Measurement) -> None:
 
 async def finish(ctx: Context, number: int, action: str, note: str) -> None:
     await ctx.role()  # asked before the transaction; require() inside uses the answer
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
         if exp.owner_key != ctx.sender_key:
@@ -666,7 +662,7 @@ async def ask_cmd(ctx: Context, number: int, text: str) -> None:
     if every is None:
         raise UserError(_("How often should I ask for values: weekly, monthly or off?"))
     role = await ctx.role()  # asked before the transaction
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
         if role < Role.ADMIN:
@@ -677,7 +673,6 @@ async def ask_cmd(ctx: Context, number: int, text: str) -> None:
         due = next_ask(ctx.now(), every) if every else None
         if due:
             await _schedule_ask(session, exp, due)
-        await session.commit()
     if due is None:
         await ctx.reply(esc(_("I no longer ask for the values of experiment #{number}.").format(number=number)))
         return
@@ -688,7 +683,7 @@ async def ask_cmd(ctx: Context, number: int, text: str) -> None:
 
 async def ask_job(services: Services, job: Job) -> None:
     data = job.data()
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         exp = await session.get(store.Experiment, data.get("experiment"))
         if exp is None or exp.status != store.ACTIVE or not exp.ask_every or exp.ask_every != data.get("every"):
             return
@@ -700,7 +695,6 @@ async def ask_job(services: Services, job: Job) -> None:
         # the next request first, so a failed send does not end the series
         due = next_ask(services.clock.now(), exp.ask_every)
         await _schedule_ask(session, exp, due)
-        await session.commit()
     services.wake(due)
     lang = await services.chat_language(exp.chat_key)
     with services.locale(lang):

@@ -313,7 +313,7 @@ async def on_edit(ctx: Context) -> None:
         text = command.args
     elif not _has_idea_marker(text):
         return  # the marker is gone: leave the idea as it was
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await store.by_message(session, ctx.chat_key, ctx.event.target_id or "")
         if (idea is None or idea.source_message_id != ctx.event.target_id or idea.author_key != ctx.sender_key
                 or idea.status in ("archived", "done", "withdrawn")):
@@ -384,7 +384,7 @@ def _again(ctx: Context) -> bool:
 
 
 async def support_cmd(ctx: Context, number: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await _get(ctx, session, number)
         added = await _support(ctx, idea, session) or _again(ctx)
     if added:
@@ -395,7 +395,7 @@ async def support_cmd(ctx: Context, number: int) -> None:
 
 
 async def unsupport_cmd(ctx: Context, number: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await _get(ctx, session, number)
         removed = await store.remove_support(session, idea, ctx.sender_key) or _again(ctx)
     if removed:
@@ -408,7 +408,7 @@ async def unsupport_cmd(ctx: Context, number: int) -> None:
 async def support_button(ctx: Context, args: list[str]) -> None:
     if not args or not args[0].isdecimal():
         raise UserError(_("This button no longer works."))
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await store.by_id(session, int(args[0]))
         if idea is None or idea.chat_key != ctx.chat_key or idea.status == "withdrawn":
             raise UserError(_("This idea is no longer available."))
@@ -425,7 +425,7 @@ async def on_reaction(ctx: Context) -> None:
     key = (ctx.event.reaction or "").replace("\ufe0f", "")
     if not any(key.startswith(r) for r in SUPPORT_REACTIONS) or not ctx.event.target_id:
         return
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await store.by_message(session, ctx.chat_key, ctx.event.target_id)
         if idea is None or idea.status in ("archived", "withdrawn", "done"):
             return
@@ -588,7 +588,7 @@ def parse_status_args(args: str) -> tuple[int, str, str]:
 
 async def status_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
     number, status, reason = parsed
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await _get(ctx, session, number)
         if status == idea.status:
             raise UserError(_("Idea #{number} is already {status}.").format(number=number, status=status_label(status)))
@@ -620,7 +620,7 @@ async def _own(ctx: Context, session, number: int) -> store.Idea:
 async def edit_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     number, text = parsed
     new = parse_idea(text)
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await _own(ctx, session, number)
         if idea.status in ("archived", "done"):
             raise UserError(_("Idea #{number} is {status} and can no longer be edited.").format(
@@ -636,7 +636,7 @@ async def edit_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
 
 
 async def withdraw_cmd(ctx: Context, number: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea = await _own(ctx, session, number)
         await store.change_status(session, idea, "withdrawn", actor_key=ctx.sender_key,
                                   actor_name=ctx.event.sender_name, note="", now=ctx.now())

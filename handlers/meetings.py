@@ -523,7 +523,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
         return
     await ctx.require(Role.ADMIN)
     spec = parse_meeting(args, ctx.now(), ctx.lang)
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         earlier = await effect_of(session, ctx.event.event_key, "meetings.create")
         if earlier is not None:  # this command was handled before a restart: the same meeting
             meeting = await session.get(store.Meeting, int(earlier))
@@ -540,7 +540,6 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             await store.create_meeting(session, meeting)
             occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
             record_effect(session, ctx.event.event_key, "meetings.create", meeting.id, ctx.now())
-            await session.commit()
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
     await _wake_next(ctx.services, meeting.id)
@@ -552,7 +551,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
     lines.append(esc(_("Will you come? Answer with the buttons, react 👍 / 👎 / 🤔, or send {command}.").format(
         command=ctx.cmd("rsvp") + f" {meeting.number} " + _("yes"))))
     message_id = await ctx.reply("\n".join(lines), rsvp_buttons(meeting.id))
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         await store.add_message(session, ctx.chat_key, message_id, meeting.id, occ.key if occ else "")
 
 
@@ -582,7 +581,7 @@ async def show_meeting(ctx: Context, number: int) -> None:
                 lines.append(f"{ANSWER_EMOJI[answer]} {esc(_(ANSWER_LABELS[answer]))}: {esc(', '.join(names))}")
     message_id = await ctx.reply("\n".join(lines), rsvp_buttons(meeting.id) if occ else ())
     if occ is not None:
-        async with ctx.db.session() as session:
+        async with ctx.db.transaction() as session:
             await store.add_message(session, ctx.chat_key, message_id, meeting.id, occ.key)
 
 
@@ -652,7 +651,6 @@ async def _current_occurrence(session, meeting: store.Meeting, now: datetime) ->
 async def _rsvp(ctx: Context, meeting: store.Meeting, answer: str, session) -> tuple[Occurrence, dict[str, int]]:
     occ = await _current_occurrence(session, meeting, ctx.now())
     await store.set_rsvp(session, meeting.id, occ.key, ctx.sender_key, ctx.event.sender_name, answer, ctx.now())
-    await session.commit()
     return occ, await store.rsvp_counts(session, meeting.id, occ.key)
 
 
@@ -677,7 +675,7 @@ def parse_rsvp(args: str) -> tuple[int, str]:
 
 async def rsvp_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     number, answer = parsed
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         meeting = await _get(session, ctx, number)
         occ, counts = await _rsvp(ctx, meeting, answer, session)
     await ctx.reply(esc(_answer_text(answer, meeting, occ) + " " + counts_line(counts)))
@@ -709,7 +707,7 @@ async def _refresh_card(ctx: Context, meeting: store.Meeting, occ: Occurrence, c
 async def rsvp_button(ctx: Context, args: list[str]) -> None:
     if len(args) != 2 or not _DIGITS.fullmatch(args[0]) or args[1] not in store.ANSWERS:
         raise UserError(_("This button no longer works."))
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         meeting = await session.get(store.Meeting, int(args[0]))
         if meeting is None or meeting.chat_key != ctx.chat_key or meeting.cancelled_at is not None:
             raise UserError(_("This meeting has been cancelled."))
@@ -724,7 +722,7 @@ async def on_reaction(ctx: Context) -> None:
     answer = REACTIONS.get((ctx.event.reaction or "").replace("\ufe0f", "").strip())
     if answer is None:
         return
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         target = await store.message_target(session, ctx.chat_key, ctx.event.target_id)
         if target is None:
             return
@@ -740,19 +738,17 @@ async def on_reaction(ctx: Context) -> None:
         else:
             changed = await store.set_rsvp(session, meeting.id, occ.key, ctx.sender_key, ctx.event.sender_name,
                                            answer, ctx.now())
-        await session.commit()
         counts = await store.rsvp_counts(session, meeting.id, occ.key)
     if changed:
         await _refresh_card(ctx, meeting, occ, counts)
 
 
 async def cancel_cmd(ctx: Context, number: int) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         meeting = await _get(session, ctx, number)
         meeting.cancelled_at = ctx.now()
         session.add(meeting)
         await schedule_next(session, meeting, ctx.now())  # cancels the pending reminders
-        await session.commit()
     text = (_("The series #{number} {title} is cancelled; no more reminders.") if meeting.rrule
             else _("Meeting #{number} {title} is cancelled; no more reminders."))
     await ctx.reply("❌ " + esc(text.format(number=number, title=meeting.title)))
@@ -772,7 +768,7 @@ async def _pick_occurrence(ctx: Context, session, meeting: store.Meeting, date_t
 
 async def skip_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     number, date_text = parsed
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         meeting = await _get(session, ctx, number)
         if not meeting.rrule:
             raise UserError(_("Meeting #{number} is a single meeting: cancel it with {command} {number}.").format(
@@ -781,7 +777,6 @@ async def skip_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
         await store.set_exception(session, meeting.id, occ.key, None)
         await session.flush()
         nxt = await schedule_next(session, meeting, ctx.now())
-        await session.commit()
     await _wake_next(ctx.services, meeting.id)
     text = _("Skipped: {title} on {when}.").format(title=meeting.title, when=format_datetime(occ.start))
     if nxt is not None:
@@ -800,7 +795,7 @@ async def move_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
         raise UserError(_("Say the new time, for example: {example}").format(
             example=f"{number} " + _("thu 3.12. at 18")), show_usage=True)
     new_start = parse_when(new_text, ctx.now(), ctx.lang, default_time=None)
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         meeting = await _get(session, ctx, number)
         occ = await _pick_occurrence(ctx, session, meeting, old_text)
         if meeting.rrule:
@@ -811,7 +806,6 @@ async def move_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
             session.add(meeting)
         await session.flush()
         await schedule_next(session, meeting, ctx.now())
-        await session.commit()
     await _wake_next(ctx.services, meeting.id)
     await ctx.reply("🔀 " + esc(_("Moved: {title} from {old} to {new}.").format(
         title=meeting.title, old=format_datetime(occ.start), new=format_datetime(new_start))))
@@ -827,7 +821,7 @@ async def settings_cmd(ctx: Context, args: str) -> None:
     words = args.split(maxsplit=1)
     what = words[0].casefold() if words else ""
     value = words[1].strip() if len(words) > 1 else ""
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await session.get(Chat, ctx.chat_key)
         if what in ("reminders", "muistutukset", "muistutus", "påminnelser"):
             if value.casefold() in _OFF:
@@ -859,10 +853,8 @@ async def settings_cmd(ctx: Context, args: str) -> None:
             raise UserError(_("Unknown setting “{word}”. Choose reminders or quiet.").format(word=what),
                             show_usage=True)
         if what:
-            await session.commit()
             for meeting in await store.active_meetings(session, [ctx.chat_key]):
                 await schedule_next(session, meeting, ctx.now())
-            await session.commit()
         offsets_now = reminder_offsets(chat)
         quiet_now = quiet_hours(chat)
     lines = [b(_("Meeting settings"))]
@@ -904,20 +896,19 @@ async def remind_job(services: Services, job: Job) -> None:
         lines.append(esc(counts_line(counts)))
         lines.append(esc(_("Will you come? Answer with the buttons or react 👍 / 👎 / 🤔.")))
         message_id = await services.send(meeting.chat_key, "\n".join(lines), rsvp_buttons(meeting.id))
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         await store.add_message(session, meeting.chat_key, message_id, meeting.id, data["occ"], kind="reminder")
 
 
 async def roll_job(services: Services, job: Job) -> None:
     """At an occurrence's start: schedule the next occurrence's reminders."""
     data = job.data()
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         meeting = await session.get(store.Meeting, data["meeting"])
         if meeting is None or meeting.cancelled_at is not None or not meeting.rrule:
             return
         after = max(services.clock.now(), wall(data["start"]))
         await schedule_next(session, meeting, after)
-        await session.commit()
     await _wake_next(services, meeting.id)
 
 

@@ -335,7 +335,7 @@ def render_result(poll: store.Poll, counts: list[int], voters: int, members: int
 
 
 async def _may_create(ctx: Context) -> None:
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         who = chat.setting(SETTING, "everyone")
     if who == "admins" and await ctx.role() < Role.ADMIN:
@@ -344,7 +344,7 @@ async def _may_create(ctx: Context) -> None:
 
 async def _new_poll(ctx: Context, new: NewPoll, now: datetime, close_at: datetime) -> store.Poll:
     """The poll and its close, in one transaction with the record that this event made it."""
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         idea_id = None
         if new.idea_number is not None:
             idea = await idea_store.by_number(session, ctx.chat_key, new.idea_number)
@@ -360,7 +360,6 @@ async def _new_poll(ctx: Context, new: NewPoll, now: datetime, close_at: datetim
         await schedule_job(session, "polls.close", close_at, chat_key=ctx.chat_key, payload={"poll": poll.id},
                            dedup_key=f"polls.close:{poll.id}")
         record_effect(session, ctx.event.event_key, "polls.create", poll.id, now)
-        await session.commit()
     return poll
 
 
@@ -390,16 +389,14 @@ async def create(ctx: Context, new: NewPoll) -> None:
             message_id = await ctx.reply(render_open(poll, [0] * len(new.options), 0), vote_buttons(poll))
     except Exception:
         # Nobody saw the poll: do not close it later either.
-        async with ctx.db.session() as session:
+        async with ctx.db.transaction() as session:
             await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
             await cancel_jobs(session, f"polls.close:{poll.id}")
-            await session.commit()
         raise
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         row = await store.by_id(session, poll.id)
         row.native_ref, row.message_id = ref, message_id
         session.add(row)
-        await session.commit()
 
 
 def _json(options: tuple[str, ...]) -> str:
@@ -417,7 +414,7 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
     if len(args) != 2 or not all(a.isdigit() for a in args):
         raise UserError(_("This button no longer works."))
     poll_id, choice = int(args[0]), int(args[1])
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
         if poll is None or poll.chat_key != ctx.chat_key or poll.status == store.CANCELLED:
             raise UserError(_("This poll is no longer available."))
@@ -466,19 +463,21 @@ async def refresh(services: Services, poll_id: int) -> None:
     group about 20 messages a minute, edits included); a vote inside the window schedules one
     trailing edit at its end, so the message always ends up current."""
     now = services.clock.now()
-    async with services.db.session() as session:
+    trailing = None
+    async with services.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
         if poll is None or poll.status != store.OPEN or not poll.message_id:
             return
-        if not await store.claim_edit(session, poll_id, now, EDIT_EVERY):
-            due = poll.edited_at + EDIT_EVERY
-            await schedule_job(session, "polls.refresh", due, chat_key=poll.chat_key, payload={"poll": poll_id},
-                               dedup_key=f"polls.refresh:{poll_id}:{int(due.timestamp())}")
-            await session.commit()
-            services.wake(due)
-            return
-        counts, voters, _names = await store.tally(session, poll)
-        _person, chat_lang = await languages_for(session, "", poll.chat_key)
+        if await store.claim_edit(session, poll_id, now, EDIT_EVERY):
+            counts, voters, _names = await store.tally(session, poll)
+            _person, chat_lang = await languages_for(session, "", poll.chat_key)
+        else:
+            trailing = poll.edited_at + EDIT_EVERY
+            await schedule_job(session, "polls.refresh", trailing, chat_key=poll.chat_key,
+                               payload={"poll": poll_id}, dedup_key=f"polls.refresh:{poll_id}:{int(trailing.timestamp())}")
+    if trailing is not None:
+        services.wake(trailing)
+        return
     with services.locale(chat_lang or poll.lang):  # the poll's language, not the voter's
         reply = Reply(html=render_open(poll, counts, voters), buttons=vote_buttons(poll))
     try:
@@ -495,7 +494,7 @@ async def on_poll_vote(ctx: Context) -> None:
     ref = ctx.event.poll_ref
     if not ref:
         return
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         poll = await store.by_native_ref(session, ctx.chat_key, ref)
         if poll is None or not _accepting(poll, ctx.now()):
             return  # not ours, or votes after the close are ignored
@@ -518,7 +517,7 @@ def _vote_note(poll: store.Poll, choices: tuple[int, ...]) -> str:
         return _("Your vote in poll #{number} was withdrawn.").format(number=poll.number)
     if len(choices) == 1:
         return _("Your vote: “{option}”.").format(option=options[choices[0]])
-    return _("Your choices: {options}.").format(options=", ".join(f"“{options[c]}”" for c in choices))
+    return _("Your choices: {options}.").format(options=", ".join(options[c] for c in choices))
 
 
 def _invalid_vote(poll: store.Poll, name: str, limit: int) -> str:
@@ -554,7 +553,7 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
     close, and its messages are keyed by the poll (bot/outbox.py), so a second post of them is
     not delivered. True unless the result was posted before this call."""
     now = services.clock.now()
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
         if poll is None or poll.status == store.CANCELLED or poll.result_posted_at is not None:
             return False
@@ -565,7 +564,7 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
         person_lang, chat_lang = await languages_for(session, "", poll.chat_key)
     members = poll.members if poll.counts is not None else await _member_count(services, poll.chat_key)
     if poll.counts is None:  # kept before anything is posted: a retry posts the same figures
-        async with services.db.session() as session:
+        async with services.db.transaction() as session:
             poll = await store.by_id(session, poll_id)
             await store.store_result(session, poll, counts, voters, members)
     chat_id = poll.chat_key.split(":", 1)[1]
@@ -580,15 +579,14 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
         with services.locale(chat_lang or poll.lang):
             html = render_result(poll, counts, voters, members, names)
             await transport.send(chat_id, Reply(html=html, reply_to_id=poll.message_id))  # raises: retried
-    async with services.db.session() as session:
+    async with services.db.transaction() as session:
         await store.mark_result_posted(session, poll_id, services.clock.now())
     if poll.message_id and not poll.native_ref:
         # Removing the vote buttons is cosmetic (presses after the close are refused anyway): do it a
         # little later, so that when many polls close at once the results go out first.
-        async with services.db.session() as session:
+        async with services.db.transaction() as session:
             await schedule_job(session, "polls.tidy", now + TIDY_AFTER, chat_key=poll.chat_key,
                                payload={"poll": poll.id}, dedup_key=f"polls.tidy:{poll.id}")
-            await session.commit()
         services.wake(now + TIDY_AFTER)
     return True
 
@@ -638,7 +636,7 @@ async def action(ctx: Context, act: PollAction) -> None:
         await show(ctx, act.number)
         return
     await ctx.role()  # who may manage the poll is the platform's to say: ask before the transaction
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, act.number, closing=act.action == "close")
         if act.action == "extend":
             text = act.rest
@@ -659,7 +657,6 @@ async def action(ctx: Context, act: PollAction) -> None:
             # close now: the job stays as a fallback in case posting fails
             await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
                                dedup_key=f"polls.close:{poll.id}")
-        await session.commit()
     if act.action == "extend":
         ctx.services.wake(when)
         await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
@@ -692,7 +689,7 @@ async def settings_cmd(ctx: Context, rest: str) -> None:
         raise UserError(_("Only the chat's admins may change who may start polls."))
     word = rest.strip().casefold()
     who = next((w for w, names in WHO_WORDS.items() if word in names), None)
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if who is None:
             current = chat.setting(SETTING, "everyone")
@@ -700,7 +697,6 @@ async def settings_cmd(ctx: Context, rest: str) -> None:
                 current=_("everyone") if current == "everyone" else _("admins only"),
                 example=ctx.cmd("poll") + " " + _("settings everyone|admins")))
         await set_chat_setting(session, chat, SETTING, who)
-        await session.commit()
     await ctx.reply(esc(_("From now on everyone may start polls here.") if who == "everyone"
                         else _("From now on only admins may start polls here.")))
 

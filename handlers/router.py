@@ -67,15 +67,15 @@ class Router:
         hit = cache.get(key)
         if hit is not None and time.monotonic() - hit[2] < LANGUAGE_CACHE_SECONDS:
             return resolve_language(hit[0], hit[1], event.language_hint)
-        async with self.services.db.session() as session:
-            person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
-            if event.chat_key not in self.services.known_chats:
-                await ensure_chat(session, event.chat_key, event.platform, event.chat_title, self.services.clock.now())
-                try:
-                    await session.commit()
-                except IntegrityError:  # a concurrent first message of the same chat created it
-                    await session.rollback()
-                self.services.known_chats.add(event.chat_key)
+        try:
+            async with self.services.db.transaction() as session:
+                person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
+                if event.chat_key not in self.services.known_chats:
+                    await ensure_chat(session, event.chat_key, event.platform, event.chat_title,
+                                      self.services.clock.now())
+        except IntegrityError:  # a concurrent first message of the same chat created it
+            pass
+        self.services.known_chats.add(event.chat_key)
         if len(cache) > 10_000:
             cache.clear()
         cache[key] = (person_lang, chat_lang, time.monotonic())
@@ -167,9 +167,8 @@ class Router:
         if not event.target_id:
             return
         new_key = f"{event.platform}:{event.target_id}"
-        async with self.services.db.session() as session:
+        async with self.services.db.transaction() as session:
             moved = await move_chat(session, event.chat_key, new_key)
-            await session.commit()
         hook = getattr(ctx.transport, "chat_moved", None)
         if hook is not None:  # the platform's own tables (e.g. native poll → chat)
             await hook(event.chat_id, event.target_id)

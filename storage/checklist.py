@@ -112,7 +112,6 @@ async def close_round(session: AsyncSession, round_id: int, now: datetime) -> bo
         update(ChecklistRound).where(ChecklistRound.id == round_id, ChecklistRound.closed_at.is_(None))
         .values(closed_at=now)
     )
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
@@ -213,7 +212,6 @@ async def claim_reminder(session: AsyncSession, response_id: int, now: datetime,
             or_(ChecklistResponse.reminded_at.is_(None), ChecklistResponse.reminded_at <= reminded_before),
         ).values(reminded_at=now)
     )
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
@@ -241,7 +239,6 @@ async def set_area_share(session: AsyncSession, area: str, share: bool, by: str,
         row = ChecklistArea(area=area, updated_at=now)
     row.share, row.updated_by, row.updated_at = share, by[:255], now
     session.add(row)
-    await session.commit()
 
 
 async def sharing_areas(session: AsyncSession) -> list[str]:

@@ -108,13 +108,14 @@ class TransportState(SQLModel, table=True):
 # --- queries -----------------------------------------------------------------------------
 
 
-async def commit_unique(session: AsyncSession) -> bool:
-    """Commit; False (rolled back, nothing changed) when a unique constraint says the row
-    exists already — e.g. a concurrent request or another instance was first."""
+async def add_unique(session: AsyncSession, *rows: SQLModel) -> bool:
+    """Add ``rows`` (inserts and changes) in a savepoint; False, with none of them written, when a
+    unique constraint says a row exists already (a concurrent request or another instance was
+    first). The rest of the unit of work stands."""
     try:
-        await session.commit()
+        async with session.begin_nested():
+            session.add_all(rows)
     except IntegrityError:
-        await session.rollback()
         return False
     return True
 
@@ -271,7 +272,6 @@ async def claim_job(session: AsyncSession, job_id: int, now: datetime, owner: st
         update(Job).where(Job.id == job_id, _runnable(now))
         .values(claimed_at=now, lease_owner=owner, lease_until=now + lease, attempts=Job.attempts + 1)
     )
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
@@ -283,7 +283,6 @@ async def renew_leases(session: AsyncSession, job_ids: list[int], owner: str, un
         update(Job).where(Job.id.in_(job_ids), Job.lease_owner == owner, Job.done_at.is_(None))
         .values(lease_until=until)
     )
-    await session.commit()
     return result.rowcount or 0
 
 
@@ -293,7 +292,6 @@ async def drop_leases(session: AsyncSession, owner: str, now: datetime) -> int:
     result = await session.execute(
         update(Job).where(Job.lease_owner == owner, Job.claimed_at.is_not(None), _open()).values(lease_until=now)
     )
-    await session.commit()
     return result.rowcount or 0
 
 
@@ -319,7 +317,6 @@ async def finish_job(session: AsyncSession, job_id: int, now: datetime, *, owner
     changed) when it was taken over or moved meanwhile."""
     result = await session.execute(update(Job).where(_held(job_id, owner, claimed_at))
                                    .values(done_at=now, last_error=None, lease_until=None))
-    await session.commit()
     if not result.rowcount:
         log.warning("job %s was taken over or moved while it ran; left as it is", job_id)
     return bool(result.rowcount)
@@ -336,7 +333,6 @@ async def release_job(session: AsyncSession, job: Job, now: datetime, error: str
         values = {"claimed_at": None, "lease_owner": None, "lease_until": None, "due_at": now + delay,
                   "last_error": error[:500]}
     await session.execute(update(Job).where(_held(job.id, owner, job.claimed_at if owner else None)).values(**values))
-    await session.commit()
 
 
 async def next_due(session: AsyncSession, exclude_platforms: Iterable[str] = ()) -> datetime | None:
@@ -422,4 +418,3 @@ async def set_state(session: AsyncSession, platform: str, name: str, value: str)
         row = TransportState(platform=platform, name=name, value=value)
     row.value = value
     session.add(row)
-    await session.commit()

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -329,6 +329,7 @@ def _grouped(conn: Connection, batch: list[tuple[BatchOp, Any]]) -> None:
         op(conn, items)
 
 
+_BEGIN_IMMEDIATE = text("BEGIN IMMEDIATE")
 _WROTE = "kehrabot.wrote"  # Session.info: a write since the last commit
 
 
@@ -409,6 +410,11 @@ class Database:
         try:
             async with self._sessions() as session:
                 try:
+                    if commit and self.is_sqlite:
+                        # the write lock for the whole unit of work: no upgrade from a read
+                        # snapshot that a concurrent commit made stale (SQLITE_BUSY_SNAPSHOT),
+                        # and SAVEPOINTs work inside (storage.core.add_unique)
+                        await session.execute(_BEGIN_IMMEDIATE)
                     yield session
                     if commit:
                         await session.commit()

@@ -11,7 +11,7 @@ from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import HELSINKI
-from storage.core import Chat, commit_unique
+from storage.core import Chat, add_unique
 from storage.types import UTCDateTime
 
 #: what an admin may publish for an area as open data
@@ -121,8 +121,7 @@ def weeks_between(first: str, last: str) -> list[str]:
 
 async def insert_digest(session: AsyncSession, digest: Digest) -> bool:
     """Store the record; False (and nothing changed) if this chat's week exists already."""
-    session.add(digest)
-    return await commit_unique(session)
+    return await add_unique(session, digest)
 
 
 async def existing_weeks(
@@ -140,13 +139,11 @@ async def claim_post(session: AsyncSession, digest_id: int, now: datetime) -> bo
     result = await session.execute(
         update(Digest).where(Digest.id == digest_id, Digest.posted_at.is_(None)).values(posted_at=now)
     )
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
 async def release_post(session: AsyncSession, digest_id: int, error: str) -> None:
     await session.execute(update(Digest).where(Digest.id == digest_id).values(posted_at=None, post_error=error[:500]))
-    await session.commit()
 
 
 async def unposted(session: AsyncSession, since: datetime) -> list[Digest]:
@@ -158,7 +155,6 @@ async def unposted(session: AsyncSession, since: datetime) -> list[Digest]:
 
 async def mark_skipped(session: AsyncSession, digest_id: int, now: datetime, reason: str) -> None:
     await session.execute(update(Digest).where(Digest.id == digest_id).values(posted_at=now, post_error=reason))
-    await session.commit()
 
 
 async def load_digests(session: AsyncSession, first: str, last: str, area: str | None = None) -> list[Digest]:
@@ -197,7 +193,6 @@ async def set_publication(session: AsyncSession, area: str, choices: list[str], 
         row = AreaPublication(area=area, updated_at=now)
     row.publish, row.updated_at, row.updated_by = " ".join(choices), now, by[:255]
     session.add(row)
-    await session.commit()
 
 
 # --- activity -------------------------------------------------------------------------------
@@ -223,7 +218,6 @@ async def add_activity(
     rows = [{"chat_key": c, "week": w, "person": p} for (c, w), ps in people.items() for p in ps]
     if rows:
         await session.execute(_insert(session, ActivityPerson).values(rows).on_conflict_do_nothing())
-    await session.commit()
 
 
 async def activity(session: AsyncSession, chat_key: str, week: str) -> tuple[int, int]:
@@ -240,6 +234,5 @@ async def activity(session: AsyncSession, chat_key: str, week: str) -> tuple[int
 async def forget_people(session: AsyncSession, before_week: str) -> int:
     """Drop the per-person marks of weeks before ``before_week`` (their counts are in the digests)."""
     result = await session.execute(delete(ActivityPerson).where(ActivityPerson.week < before_week))
-    await session.commit()
     return result.rowcount or 0
 

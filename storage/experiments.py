@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Text, UniqueConstraint, delete, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import commit_unique
+from storage.core import add_unique
 from storage.ideas import Idea
 from storage.types import UTCDateTime
 
@@ -94,11 +93,7 @@ async def create(session: AsyncSession, idea: Idea, *, actor_key: str, actor_nam
     """Add the experiment in the caller's transaction; None if the idea already has one."""
     exp = Experiment(idea_id=idea.id, chat_key=idea.chat_key, created_by=actor_key, created_at=now, updated_at=now,
                      starts_at=starts_at, ends_at=ends_at)
-    session.add(exp)
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
+    if not await add_unique(session, exp):
         return None
     session.add(ExperimentStep(experiment_id=exp.id, at=now, action="started", to_phase=exp.phase,
                                actor_key=actor_key, actor_name=actor_name[:255]))
@@ -116,29 +111,27 @@ async def is_member(session: AsyncSession, experiment_id: int, person_key: str) 
 
 
 async def join(session: AsyncSession, exp: Experiment, person_key: str, name: str, now: datetime) -> bool:
-    """Add a team member (the first becomes the owner). True if new; commits."""
+    """Add a team member (the first becomes the owner). True if new."""
     if await is_member(session, exp.id, person_key):
         return False
-    session.add(ExperimentMember(experiment_id=exp.id, person_key=person_key, name=name[:255], joined_at=now))
+    rows: list = [ExperimentMember(experiment_id=exp.id, person_key=person_key, name=name[:255], joined_at=now)]
     if exp.owner_key is None:
         exp.owner_key, exp.owner_name = person_key, name[:255]
-        session.add(exp)
-    return await commit_unique(session)
+        rows.append(exp)
+    return await add_unique(session, *rows)
 
 
 async def leave(session: AsyncSession, exp: Experiment, person_key: str) -> bool:
-    """Remove a member; the longest-serving remaining member becomes owner. Commits."""
+    """Remove a member; the longest-serving remaining member becomes owner."""
     result = await session.execute(delete(ExperimentMember).where(
         ExperimentMember.experiment_id == exp.id, ExperimentMember.person_key == person_key))
     if not result.rowcount:
-        await session.rollback()
         return False
     if exp.owner_key == person_key:
         rest = await members(session, exp.id)
         exp.owner_key = rest[0].person_key if rest else None
         exp.owner_name = rest[0].name if rest else ""
         session.add(exp)
-    await session.commit()
     return True
 
 
@@ -166,13 +159,12 @@ async def indicators(session: AsyncSession, experiment_id: int) -> list[Indicato
 
 async def add_indicator(session: AsyncSession, exp: Experiment, *, name: str, unit: str, target: float | None,
                         direction: str, now: datetime) -> Indicator | None:
-    """Add an indicator and commit; None if the experiment already has one of that name."""
+    """Add an indicator; None if the experiment already has one of that name."""
     number = (await session.execute(select(func.coalesce(func.max(Indicator.number), 0) + 1)
                                     .where(Indicator.experiment_id == exp.id))).scalar_one()
     ind = Indicator(experiment_id=exp.id, number=number, key=name.casefold()[:100], name=name[:100], unit=unit[:32],
                     target=target, direction=direction, created_at=now)
-    session.add(ind)
-    return ind if await commit_unique(session) else None
+    return ind if await add_unique(session, ind) else None
 
 
 async def find_indicator(session: AsyncSession, experiment_id: int, ref: str) -> Indicator | None:
@@ -190,7 +182,6 @@ async def add_value(session: AsyncSession, ind: Indicator, value: float, *, meas
     row = IndicatorValue(indicator_id=ind.id, value=value, measured_at=measured_at, recorded_at=now,
                          recorder_key=recorder_key, recorder_name=recorder_name[:255])
     session.add(row)
-    await session.commit()
     return row
 
 

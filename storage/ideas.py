@@ -17,10 +17,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import add_unique
 from storage.db import WRITER_MEMO, Database
 from storage.types import UTCDateTime
 
@@ -234,18 +234,12 @@ async def set_bot_message(db: Database, idea_id: int, message_id: str | None, la
 
 
 async def add_support(session: AsyncSession, idea: Idea, person_key: str, now: datetime) -> bool:
-    """True if the support is new. Commits."""
-    exists = await session.get(IdeaSupport, (idea.id, person_key))
-    if exists is not None:
+    """True if the support is new."""
+    if await session.get(IdeaSupport, (idea.id, person_key)) is not None:
         return False
-    session.add(IdeaSupport(idea_id=idea.id, person_key=person_key, created_at=now))
-    try:
-        await session.flush()
-    except IntegrityError:
-        await session.rollback()
+    if not await add_unique(session, IdeaSupport(idea_id=idea.id, person_key=person_key, created_at=now)):
         return False
     await session.execute(update(Idea).where(Idea.id == idea.id).values(support_count=Idea.support_count + 1))
-    await session.commit()
     await session.refresh(idea)
     return True
 
@@ -255,10 +249,8 @@ async def remove_support(session: AsyncSession, idea: Idea, person_key: str) -> 
         delete(IdeaSupport).where(IdeaSupport.idea_id == idea.id, IdeaSupport.person_key == person_key)
     )
     if not result.rowcount:
-        await session.rollback()
         return False
     await session.execute(update(Idea).where(Idea.id == idea.id).values(support_count=Idea.support_count - 1))
-    await session.commit()
     await session.refresh(idea)
     return True
 
@@ -272,7 +264,6 @@ async def change_status(
     idea.status = status
     idea.updated_at = now
     session.add(idea)
-    await session.commit()
 
 
 async def edit_text(
@@ -286,7 +277,6 @@ async def edit_text(
     await session.execute(delete(IdeaTag).where(IdeaTag.idea_id == idea.id))
     for tag in tags:
         session.add(IdeaTag(idea_id=idea.id, tag=tag))
-    await session.commit()
 
 
 async def history(session: AsyncSession, idea_id: int) -> list[IdeaEvent]:

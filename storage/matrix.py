@@ -58,7 +58,6 @@ async def remember_reaction(session: AsyncSession, event_id: str, room_id: str, 
     if await session.get(MatrixReaction, event_id) is None:
         session.add(MatrixReaction(event_id=event_id, room_id=room_id, sender=sender, key=key[:64],
                                    target_id=target_id, at=now))
-    await session.commit()
 
 
 async def reaction_of(session: AsyncSession, event_id: str) -> MatrixReaction | None:
@@ -67,9 +66,8 @@ async def reaction_of(session: AsyncSession, event_id: str) -> MatrixReaction | 
 
 async def forget_reaction(session: AsyncSession, event_id: str) -> None:
     """The reaction's removal is handled (kept until then, so that a removal handled again after
-    a restart still finds it). Commits."""
+    a restart still finds it)."""
     await session.execute(delete(MatrixReaction).where(MatrixReaction.event_id == event_id))
-    await session.commit()
 
 
 async def set_buttons(session: AsyncSession, room_id: str, message_id: str, buttons: list[tuple[str, str]]) -> None:
@@ -77,7 +75,6 @@ async def set_buttons(session: AsyncSession, room_id: str, message_id: str, butt
     await session.execute(delete(MatrixButton).where(MatrixButton.message_id == message_id))
     for key, data in buttons:
         session.add(MatrixButton(message_id=message_id, key=key, room_id=room_id, data=data))
-    await session.commit()
 
 
 async def buttons_of(session: AsyncSession, message_id: str) -> dict[str, str]:
@@ -90,7 +87,6 @@ async def add_poll(session: AsyncSession, start_id: str, room_id: str, answer_id
     if await session.get(MatrixPoll, start_id) is None:
         session.add(MatrixPoll(start_id=start_id, room_id=room_id, answer_ids=json.dumps(answer_ids),
                                max_selections=max_selections))
-    await session.commit()
 
 
 async def get_poll(session: AsyncSession, start_id: str) -> MatrixPoll | None:
@@ -102,7 +98,6 @@ async def end_poll(session: AsyncSession, start_id: str, now: datetime) -> None:
     if poll is not None and poll.ended_at is None:
         poll.ended_at = now
         session.add(poll)
-        await session.commit()
 
 
 async def newer_vote(session: AsyncSession, start_id: str, voter: str, ts: int) -> bool:
@@ -114,5 +109,4 @@ async def newer_vote(session: AsyncSession, start_id: str, voter: str, ts: int) 
         row = MatrixPollVote(start_id=start_id, voter=voter, ts=ts)
     row.ts = ts
     session.add(row)
-    await session.commit()
     return True

@@ -173,7 +173,6 @@ async def add_message(session: AsyncSession, chat_key: str, message_id: str | No
         return
     await session.merge(MeetingMessage(chat_key=chat_key, message_id=message_id, meeting_id=meeting_id,
                                        occurrence_local=occurrence_local, kind=kind))
-    await session.commit()
 
 
 async def message_target(session: AsyncSession, chat_key: str, message_id: str) -> MeetingMessage | None:

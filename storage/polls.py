@@ -16,10 +16,10 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import add_unique
 from storage.types import UTCDateTime
 
 OPEN, CLOSED, CANCELLED = "open", "closed", "cancelled"
@@ -93,7 +93,7 @@ def voter_id(poll: Poll, person_key: str) -> str:
 
 
 async def create_poll(session: AsyncSession, **fields) -> Poll:
-    """Insert a poll with the chat's next number (flushes, the caller commits)."""
+    """Insert a poll with the chat's next number (flushed; in the caller's unit of work)."""
     chat_key = fields["chat_key"]
     if fields.get("anonymous"):
         fields["salt"] = secrets.token_hex(32)
@@ -102,12 +102,8 @@ async def create_poll(session: AsyncSession, **fields) -> Poll:
             await session.execute(select(func.coalesce(func.max(Poll.number), 0)).where(Poll.chat_key == chat_key))
         ).scalar_one() + 1
         poll = Poll(number=number, **fields)
-        session.add(poll)
-        try:
-            await session.flush()
+        if await add_unique(session, poll):
             return poll
-        except IntegrityError:
-            await session.rollback()
     raise RuntimeError("could not allocate a poll number")
 
 
@@ -148,7 +144,7 @@ def parse_choices(text: str) -> tuple[int, ...]:
 async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str, choices: tuple[int, ...],
                    event_key: str | None = None) -> None:
     """Replace a person's vote (empty choices = retract), remembering the event that did it (see
-    :class:`PollVoteEvent`) in the same transaction. Commits."""
+    :class:`PollVoteEvent`) in the same transaction."""
     voter = voter_id(poll, person_key)
     text = ",".join(str(c) for c in sorted(set(choices)))
     await session.execute(delete(PollVote).where(PollVote.poll_id == poll.id, PollVote.voter == voter))
@@ -158,7 +154,6 @@ async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str
                              choices=text))
     if event_key and status == OPEN and await session.get(PollVoteEvent, (poll.id, event_key[:255])) is None:
         session.add(PollVoteEvent(poll_id=poll.id, event_key=event_key[:255]))
-    await session.commit()
 
 
 async def vote_counted(session: AsyncSession, poll: Poll, event_key: str | None) -> bool:
@@ -188,11 +183,10 @@ async def tally(session: AsyncSession, poll: Poll) -> tuple[list[int], int, list
 
 
 async def close(session: AsyncSession, poll_id: int, now: datetime, by: str | None) -> bool:
-    """Open -> closed, atomically; True for exactly one caller. Commits."""
+    """Open -> closed, atomically; True for exactly one caller."""
     result = await session.execute(
         update(Poll).where(Poll.id == poll_id, Poll.status == OPEN).values(status=CLOSED, closed_at=now, closed_by=by)
     )
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
@@ -202,30 +196,27 @@ async def cancel(session: AsyncSession, poll_id: int, now: datetime, by: str) ->
         .values(status=CANCELLED, closed_at=now, closed_by=by, salt=None)
     )
     await _forget_vote_events(session, poll_id)
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
 async def claim_edit(session: AsyncSession, poll_id: int, now: datetime, every: timedelta) -> bool:
     """Take the right to edit the poll message now; False if it was edited less than ``every`` ago.
-    Commits."""
+   """
     result = await session.execute(
         update(Poll).where(Poll.id == poll_id, (Poll.edited_at.is_(None)) | (Poll.edited_at <= now - every))
         .values(edited_at=now)
     )
-    await session.commit()
     return (result.rowcount or 0) == 1
 
 
 async def mark_result_posted(session: AsyncSession, poll_id: int, now: datetime) -> None:
-    """The result is in the chat. Commits."""
+    """The result is in the chat."""
     await session.execute(update(Poll).where(Poll.id == poll_id, Poll.result_posted_at.is_(None))
                           .values(result_posted_at=now))
-    await session.commit()
 
 
 async def store_result(session: AsyncSession, poll: Poll, counts: list[int], voters: int, members: int | None) -> None:
-    """Keep the final result and, for anonymous polls, cut every link to voters. Commits."""
+    """Keep the final result and, for anonymous polls, cut every link to voters."""
     values: dict = {"counts": json.dumps(counts), "voters": voters, "members": members}
     await _forget_vote_events(session, poll.id)  # votes after the close are refused anyway
     if poll.anonymous:
@@ -235,7 +226,6 @@ async def store_result(session: AsyncSession, poll: Poll, counts: list[int], vot
         for n, row in enumerate(rows, 1):
             session.add(PollVote(poll_id=poll.id, voter=str(n), voter_name="", choices=row.choices))
     await session.execute(update(Poll).where(Poll.id == poll.id).values(**values))
-    await session.commit()
     await session.refresh(poll)
 
 

@@ -53,7 +53,6 @@ async def stash_updates(session: AsyncSession, platform: str, updates: list[tupl
         state = TransportState(platform=platform, name="update_offset")
     state.value = str(offset)
     session.add(state)
-    await session.commit()
 
 
 def stash_inbox(conn: Connection, items: list[tuple[int, str, datetime]]) -> list[bool]:
@@ -100,7 +99,6 @@ async def inbox(session: AsyncSession) -> list[tuple[int, dict | None]]:
 async def add_poll(session: AsyncSession, poll_id: str, chat_id: str, message_id: str, now: datetime) -> None:
     if await session.get(TelegramPoll, poll_id) is None:
         session.add(TelegramPoll(poll_id=poll_id, chat_id=chat_id, message_id=message_id, created_at=now))
-        await session.commit()
 
 
 async def get_poll(session: AsyncSession, poll_id: str) -> TelegramPoll | None:
@@ -111,7 +109,6 @@ async def move_polls(session: AsyncSession, old_chat_id: str, new_chat_id: str) 
     """A group became a supergroup: its native polls' votes belong to the new chat id."""
     await session.execute(update(TelegramPoll).where(TelegramPoll.chat_id == old_chat_id)
                           .values(chat_id=new_chat_id))
-    await session.commit()
 
 
 async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -> None:
@@ -119,7 +116,6 @@ async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -
     if row is not None and row.closed_at is None:
         row.closed_at = now
         session.add(row)
-        await session.commit()
 
 
 # --- housekeeping ------------------------------------------------------------------------------
@@ -134,5 +130,4 @@ async def prune_processed(session: AsyncSession, platform: str, before: datetime
     )
     gone = await session.execute(delete(Delivery).where(Delivery.chat_key.like(f"{platform}:%"),
                                                         Delivery.at < before))
-    await session.commit()
     return (result.rowcount or 0) + (gone.rowcount or 0)

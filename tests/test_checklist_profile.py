@@ -176,7 +176,7 @@ async def test_compare_rounds_over_time_and_exports(bot, tmp_path):
 async def test_areas_side_by_side_only_when_sharing(bot, tmp_path):
     await _run_round(bot, tmp_path, chat="group")
     await _run_round(bot, tmp_path, chat="group2")
-    async with bot.services.db.session() as s:
+    async with bot.services.db.transaction() as s:
         (await s.get(Chat, "fake:group")).area = "Maunula"
         (await s.get(Chat, "fake:group2")).area = "Suutarila"
         await s.commit()

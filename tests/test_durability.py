@@ -40,7 +40,7 @@ async def _bot(tmp_path, log, clock=None, transport=None, **kw):
 
 
 async def _add(bot, n=1, minutes=0):
-    async with bot.services.db.session() as s:
+    async with bot.services.db.transaction() as s:
         job = await schedule_job(s, "rec.say", bot.clock.now() + timedelta(minutes=minutes), chat_key="fake:group",
                                  payload={"n": n}, dedup_key=f"rec:{n}")
         await s.commit()
@@ -60,7 +60,7 @@ async def test_a_claim_whose_lease_ran_out_is_taken_over(tmp_path):
     log = []
     bot = await _bot(tmp_path, log)
     job_id = await _add(bot)
-    async with bot.services.db.session() as s:  # another instance took it, then died
+    async with bot.services.db.transaction() as s:  # another instance took it, then died
         assert await claim_job(s, job_id, bot.clock.now(), "ghost", timedelta(seconds=60))
     assert await bot.run_due() == 0 and log == []
     bot.clock.advance(seconds=61)
@@ -79,7 +79,7 @@ async def test_a_restart_takes_back_its_own_claims_at_once(tmp_path):
     log, clock = [], ManualClock()
     bot = await _bot(tmp_path, log, clock)
     job_id = await _add(bot)
-    async with bot.services.db.session() as s:  # claimed, then the process was killed
+    async with bot.services.db.transaction() as s:  # claimed, then the process was killed
         assert await claim_job(s, job_id, clock.now(), bot.app.jobs.instance, timedelta(seconds=60))
     await bot.close()
     again = await _bot(tmp_path, log, clock)
@@ -222,7 +222,7 @@ async def test_a_job_moved_while_it_runs_still_runs_at_its_new_time(tmp_path):
     async def again(services, job):  # e.g. a meeting moved while its reminder was being sent
         runs.append(job.planned_at)
         if len(runs) == 1:
-            async with services.db.session() as s:
+            async with services.db.transaction() as s:
                 await schedule_job(s, "rec.move", services.clock.now() + timedelta(hours=1), dedup_key="move")
                 await s.commit()
 
@@ -232,7 +232,7 @@ async def test_a_job_moved_while_it_runs_still_runs_at_its_new_time(tmp_path):
 
     tb.app.jobs = JobRunner(tb.services, instance="here")
     bot = await tb.open()
-    async with bot.services.db.session() as s:
+    async with bot.services.db.transaction() as s:
         await schedule_job(s, "rec.move", bot.clock.now(), dedup_key="move")
         await s.commit()
     await bot.run_due()

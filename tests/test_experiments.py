@@ -424,7 +424,7 @@ async def test_stale_job_after_schedule_change_sends_nothing(bot):
     await _setup(bot)
     await say(bot, "/join 1", user="u3")
     await say(bot, "/experiment 1 ask monthly", user="u3")
-    async with bot.services.db.session() as s:
+    async with bot.services.db.transaction() as s:
         # a leftover weekly job row (e.g. from an older instance) must not send
         from storage.core import schedule_job
         await schedule_job(s, "experiments.ask", NOW + timedelta(hours=1), chat_key="fake:group",

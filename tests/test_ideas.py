@@ -163,7 +163,7 @@ async def test_lifecycle_needs_admin_and_records_history(bot):
 
 async def test_history_of_an_older_store_shows_the_posting_once(bot):
     await bot.say("/idea Penkkejä puistoon", name="Aino")
-    async with bot.services.db.session() as s:  # before 2026-12 the posting was also an event
+    async with bot.services.db.transaction() as s:  # before 2026-12 the posting was also an event
         idea = (await s.execute(select(Idea))).scalar_one()
         s.add(IdeaEvent(idea_id=idea.id, at=idea.created_at, actor_key=idea.author_key, actor_name="Aino",
                         action="created", to_status="new"))

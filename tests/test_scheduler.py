@@ -30,7 +30,7 @@ async def _bot(tmp_path, log, clock, url=None):
 
 
 async def _add(bot, n, minutes, **extra):
-    async with bot.services.db.session() as s:
+    async with bot.services.db.transaction() as s:
         await schedule_job(s, "rec.say", bot.clock.now() + timedelta(minutes=minutes), payload={"n": n, **extra},
                            dedup_key=f"rec:{n}")
         await s.commit()
@@ -55,7 +55,7 @@ async def test_due_jobs_run_once_in_order_and_survive_restart(tmp_path):
 
 
 async def test_dedup_key_moves_instead_of_duplicating(bot):
-    async with bot.services.db.session() as s:
+    async with bot.services.db.transaction() as s:
         await schedule_job(s, "x", bot.clock.now(), dedup_key="k")
         await schedule_job(s, "x", bot.clock.now() + timedelta(hours=1), dedup_key="k")
         await s.commit()

@@ -17,7 +17,7 @@ raised: list[BaseException] = []
 
 async def _inside(ctx, args: str) -> None:
     """Replies (or asks the platform for the sender's role) with the session still open."""
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         await session.execute(text("SELECT 1"))
         await session.commit()  # committed, but the session is still open
         try:
@@ -34,7 +34,7 @@ async def _after(ctx, args: str) -> None:
     """The same unit of work, the platform asked and the reply sent only after the session."""
     if args == "role":
         await ctx.require(Role.ADMIN)
-    async with ctx.db.session() as session:
+    async with ctx.db.transaction() as session:
         await session.execute(text("SELECT 1"))
         await session.commit()
     await ctx.reply("after")

@@ -58,7 +58,7 @@ async def test_poll_three_voters_closes_when_due_once(matrix_bot, matrix_users):
     assert counts == [0, 2, 1]
 
     # the closing time comes (the close job is due now); two runners race for it
-    async with bot.app.db.session() as s:
+    async with bot.app.db.transaction() as s:
         await s.execute(update(Job).where(Job.kind == "polls.close").values(due_at=bot.app.services.clock.now()))
         await s.commit()
     ran = await asyncio.gather(bot.app.jobs.run_due(), bot.app.jobs.run_due())
