@@ -159,7 +159,7 @@ async def test_creator_and_admins_manage_others_do_not(bot):
         "Kerro mihin asti, esimerkiksi: /kysely jatka 1 2 päivää"]
     bot.make_admin("admin")
     assert "sulkeutuu nyt" in (await bot.say("/kysely jatka 1 3 päivää", user="admin"))[0]
-    assert (await poll_row(bot)).close_at == START + timedelta(days=3)
+    assert (await poll_row(bot)).close_at == START + timedelta(days=1 + 3)  # added to the default day
     closed = await bot.say("/kysely sulje 2", user="creator")
     assert any(r.startswith("📊 Kysely #2 päättyi: L?") for r in closed)
     assert "perutt" in (await bot.say("/kysely peru 3", user="admin"))[-1]
@@ -310,14 +310,15 @@ async def test_tie_and_percentages(bot):
     assert "1. a\n   ▓▓▓▓▓░░░░░ 2 (50\xa0%)" in result
     assert "3. c\n   ░░░░░░░░░░ 0 (0\xa0%)" in result
     assert "🤝 Tasapeli: a, b" in result
-    assert "4 äänestäjää." in result
+    assert result.endswith("\n4 henkilöä äänesti.")
 
 
 async def test_zero_votes(bot):
     await bot.say("/kysely K? | a | b | sulkeutuu 1 h")
     await bot.run_due(START + timedelta(hours=1))
     assert "🏆" not in last_message(bot) and "🤝" not in last_message(bot)
-    assert "Kukaan ei äänestänyt.\n0 äänestäjää." in last_message(bot)
+    assert last_message(bot).endswith("\nKukaan ei äänestänyt.")  # one sentence, no "0 äänestäjää."
+    assert "äänestäjää" not in last_message(bot)
     assert (await poll_row(bot)).count_list() == [0, 0]
 
 
@@ -400,7 +401,8 @@ async def test_cancelled_poll_posts_no_result(bot):
 async def test_extend_moves_the_close(bot):
     await bot.say("/kysely K? | a | b | sulkeutuu 1 h")
     reply = await bot.say("/kysely jatka 1 sulkeutuu 2026-11-24 18:00")
-    assert reply == ["Kysely #1 sulkeutuu nyt ti 24.11.2026 klo 18.00."]
+    assert reply[0] == "Kysely #1 sulkeutuu nyt ti 24.11.2026 klo 18.00."
+    assert "Sulkeutuu ti 24.11.2026 klo 18.00." in reply[1]  # the poll message, edited
     await bot.run_due(START + timedelta(hours=2))
     assert results(bot) == []
     await bot.run_due(datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
@@ -587,3 +589,101 @@ async def test_live_edits_are_throttled_with_a_trailing_edit(bot):
     bot.clock.advance(seconds=10)
     later = await bot.press("polls:vote:1:0", user="u5", target_id="b1")
     assert [s.kind for s in later] == ["ack", "edit"]
+
+
+# --- issue 18: extend adds, settings words, the past, examples, one sentence for no votes, native votes ---
+
+
+async def test_extend_adds_to_the_closing_time_and_refuses_a_shorter_one(bot):
+    bot.clock.set(datetime(2026, 12, 3, 8, 34, tzinfo=UTC))  # Thu 3.12. 10.34 in Helsinki
+    await bot.say("/kysely K? | a | b | sulkeutuu pe 4.12. klo 18")
+    assert (await poll_row(bot)).close_at == datetime(2026, 12, 4, 16, 0, tzinfo=UTC)
+    assert (await bot.say("/kysely jatka 1 2 päivää"))[0] == "Kysely #1 sulkeutuu nyt su 6.12.2026 klo 18.00."
+    assert (await bot.say("/poll extend 1 3 hours", lang="en"))[0] == "Poll #1 now closes Sun 6 Dec 2026 21:00."
+    await bot.run_due(datetime(2026, 12, 3, 8, 35, tzinfo=UTC))  # the poll message's edit, a moment later
+    refused = await bot.say("/kysely jatka 1 sulkeutuu la 5.12. klo 12")
+    assert refused == ["Kysely #1 sulkeutuu jo su 6.12.2026 klo 21.00, myöhemmin kuin la 5.12.2026 klo 12.00. "
+                       "Jatkaaksesi anna myöhäisempi aika tai kesto, joka lisätään, esimerkiksi ”2 päivää”."]
+    assert (await poll_row(bot)).close_at == datetime(2026, 12, 6, 19, 0, tzinfo=UTC)
+    # the poll message says the new closing time too
+    edits = [s.plain for s in bot.transport.sent if s.kind == "edit"]
+    assert edits and "Sulkeutuu su 6.12.2026 klo 21.00." in edits[-1]
+    await bot.run_due(datetime(2026, 12, 6, 16, 1, tzinfo=UTC))
+    assert results(bot) == []  # not at the old time plus two days from now
+    await bot.run_due(datetime(2026, 12, 6, 19, 0, tzinfo=UTC))
+    assert len(results(bot)) == 1
+
+
+@pytest.mark.parametrize(("text", "lang", "expected"), [
+    ("/kysely K? | a | b | monivalinta x", "fi",
+     "”monivalinta x”: kirjoita sanan ”monivalinta” perään, montako vaihtoehtoa kukin saa valita, esimerkiksi "
+     "”monivalinta 2”."),
+    ("/kysely K? | a | b | c | monivalinta 0", "fi", "Monivalinnassa voi valita 2–3 vaihtoehtoa"),
+    ("/poll Q? | a | b | multiple choice lots", "en", "after “multiple choice” write how many options"),
+    ("/omrostning F? | a | b | flerval x", "sv", "skriv efter ”flerval” hur många alternativ"),
+    ("/kysely K? | a | b | sulkeutuu eilen", "fi", "su 22.11.2026 on jo mennyt."),
+    ("/kysely K? | a | b | sulkeutuu eilen klo 18", "fi", "su 22.11.2026 on jo mennyt."),
+    ("/poll Q? | a | b | closes yesterday", "en", "Sun 22 Nov 2026 is already past."),
+    ("/omrostning F? | a | b | stängs igår", "sv", "sön 22.11.2026 har redan passerat."),
+    ("/poll Q? | a | b | closes sometime", "en", "for example as “Tue 1 Dec at 6pm”, “tomorrow at 17:30”"),
+    ("/omrostning F? | a | b | stängs någon gång", "sv", "till exempel som ”tis 1.12. kl. 18”, ”i morgon kl. 17.30”"),
+])
+async def test_bad_settings_and_past_closing_times_are_explained(bot, text, lang, expected):
+    replies = await bot.say(text, lang=lang)
+    assert len(replies) == 1 and expected in replies[0]
+    assert "ti 1.12. klo 18" not in replies[0] or lang == "fi"  # examples in the person's language
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(store.Poll))).first() is None
+
+
+def test_multiple_choice_words_are_settings_only_with_a_count():
+    assert feature.parse_poll("Q | a | b | c | monivalinta kaksi").max_choices == 2
+    assert feature.parse_poll("Q | a | b | c | multiple").max_choices == 3  # no count: any number
+    parsed = feature.parse_poll("How often? | Once | Multiple times")
+    assert parsed.options == ("Once", "Multiple times") and not parsed.multiple
+
+
+async def test_no_votes_is_one_sentence_with_the_member_count(make_bot):
+    bot = await make_bot(transport=CountingTransport(members=13))  # 12 people and the bot
+    await bot.say("/poll Q? | a | b | closes in 1 h", lang="en")
+    assert "Nobody has voted yet." in bot.transport.sent[0].plain
+    await bot.run_due(START + timedelta(hours=1))
+    assert last_message(bot).endswith("\nNone of the chat's 12 members voted.")
+    tidy = await bot.run_due(START + timedelta(hours=1, minutes=5))
+    assert tidy and bot.transport.sent[-1].plain.endswith("Closed. Nobody voted.")
+    single = await make_bot(transport=CountingTransport(members=2), data_dir=bot.app.settings.data_dir / "one")
+    await single.say("/kysely K? | a | b | sulkeutuu 1 h")
+    await single.run_due(START + timedelta(hours=1))
+    assert last_message(single).endswith("\nRyhmän ainoa jäsen ei äänestänyt.")
+    await single.say("/kysely L? | a | b | sulkeutuu 1 h")
+    await single.press("polls:vote:2:0", user="u1")
+    await single.run_due(START + timedelta(hours=2))
+    assert last_message(single).endswith("\nÄänestysaktiivisuus: 1/1 jäsen (100\xa0%).")
+
+
+async def test_a_native_vote_gets_a_reply_where_the_platform_shows_none(make_bot):
+    transport = FakeTransport(native_polls=True)
+    bot = await make_bot(transport=transport)
+    await bot.say("/poll Which? | a | b | c | multiple 2", lang="en")
+    ref = next(s for s in bot.transport.sent if s.kind == "poll").message_id
+    assert [s.kind for s in await bot.vote(ref, 0, user="u1")] == []  # Telegram, Matrix: the client shows it
+    transport.confirm_poll_votes = True  # as the console does
+    assert [s.text for s in await bot.vote(ref, 1, user="u2")] == ["Äänesi: ”b”."]
+    assert [s.text for s in await bot.vote(ref, 0, 2, user="u2")] == ["Valintasi: a, c."]
+    assert [s.text for s in await bot.vote(ref, user="u2")] == ["Äänesi kyselyssä #1 on peruttu."]
+    from bot.console import ConsoleTransport
+
+    assert ConsoleTransport.confirm_poll_votes is True
+
+
+async def test_an_invalid_native_vote_is_explained_in_the_chat(make_bot):
+    bot = await make_bot(transport=FakeTransport(native_polls=True))
+    await bot.say("/kysely Mikä? | a | b | c | monivalinta 2")
+    ref = next(s for s in bot.transport.sent if s.kind == "poll").message_id
+    await bot.vote(ref, 0, user="u1")
+    sent = await bot.vote(ref, 0, 1, 2, user="u1")  # Telegram lets a person tick all three
+    assert [s.plain for s in sent] == [
+        "U1, ääntäsi kyselyssä #1 ei laskettu: valitse enintään 2 vaihtoehtoa. Aiempi äänesi on yhä voimassa, "
+        "jos annoit sellaisen."]
+    assert await tally(bot) == ([1, 0, 0], 1)
+    assert "Sorry" not in sent[0].plain and "Anteeksi" not in sent[0].plain
