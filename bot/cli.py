@@ -8,6 +8,7 @@ import asyncio
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
 import bot
 from bot.config import ConfigError, Settings, load_settings
@@ -72,7 +73,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings | None = None) -> i
     from bot.app import App
     from bot.console import ConsoleTransport, run_console
 
-    transport = ConsoleTransport()
+    transport = ConsoleTransport(data_dir=Path(settings.data_dir))
     if getattr(args, "user", None):
         transport.user = args.user
     if getattr(args, "chat", None):
@@ -80,6 +81,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings | None = None) -> i
     if getattr(args, "admin", False):
         transport.admins.setdefault(transport.chat_id, set()).add(transport.user.lower())
     app = App(settings, transports=[transport])
+    transport.services = app.services
     asyncio.run(run_console(app, transport))
     return 0
 

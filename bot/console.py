@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sys
 from dataclasses import dataclass, field
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from bot.events import Button, FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from bot.markup import to_plain
@@ -24,8 +26,10 @@ META_HELP = """console commands:
   :press N           press button N of the last message that had buttons
   :react M [EMOJI]   react to message M (default 👍);  :unreact M [EMOJI]
   :vote M N [N…]     vote options N… in native poll message M (numbers from 1)
+  :edit M TEXT       edit your message M to TEXT (as a platform edit: an idea follows its message)
   :lang CODE         the speaker's client language hint (fi, sv, en)
-  :help              this text;  :quit  leave"""
+  :help              this text;  :quit  leave
+files the bot sends (.ics, PNG, CSV…) are saved under the data folder's console-files/"""
 
 
 @dataclass
@@ -48,6 +52,12 @@ class ConsoleTransport:
     admins: dict[str, set[str]] = field(default_factory=dict)
     messages: dict[str, _Sent] = field(default_factory=dict)
     last_buttons: list[tuple[str, Button]] = field(default_factory=list)
+    #: where message numbers and sent files are kept (the data folder); None: memory only
+    data_dir: Path | None = None
+    #: the app's services, to tell the speaker which stored language wins over :lang
+    services: Any = None
+    #: messages typed in this run: id -> (speaker, chat)
+    typed: dict[str, tuple[str, str]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _dispatch: Dispatch | None = None
 
@@ -59,6 +69,17 @@ class ConsoleTransport:
 
     async def start(self, dispatch: Dispatch) -> None:
         self._dispatch = dispatch
+        # Message numbers go on from the last run: the store remembers messages by their ids
+        # (an idea's card, a poll), so a new run must not call a new message "m1" again.
+        last = 0
+        if self._ids_file is not None and self._ids_file.exists():
+            text = self._ids_file.read_text(encoding="utf-8").strip()
+            last = int(text) if text.isdigit() else 0
+        self._ids = itertools.count(last + 1)
+
+    @property
+    def _ids_file(self) -> Path | None:
+        return self.data_dir / "console-ids" if self.data_dir is not None else None
 
     async def stop(self) -> None:
         self._dispatch = None
@@ -68,13 +89,19 @@ class ConsoleTransport:
         self.out.flush()
 
     def _new_id(self) -> str:
-        return f"m{next(self._ids)}"
+        number = next(self._ids)
+        if self._ids_file is not None:
+            self._ids_file.parent.mkdir(parents=True, exist_ok=True)
+            self._ids_file.write_text(str(number), encoding="utf-8")
+        return f"m{number}"
+
+    def _where(self, chat_id: str) -> str:
+        return "" if chat_id == self.chat_id else f" → {chat_id}"
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         message_id = self._new_id()
         self.messages[message_id] = _Sent(chat_id, reply, message_id)
-        where = "" if chat_id == self.chat_id else f" → {chat_id}"
-        self._print(f"[{message_id}{where}] " + to_plain(reply.html))
+        self._print(f"[{message_id}{self._where(chat_id)}] " + to_plain(reply.html))
         self._show_buttons(message_id, reply)
         return message_id
 
@@ -87,13 +114,21 @@ class ConsoleTransport:
 
     async def edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
         self.messages[message_id] = _Sent(chat_id, reply, message_id)
-        self._print(f"[{message_id} edited] " + to_plain(reply.html))
+        self._print(f"[{message_id} edited{self._where(chat_id)}] " + to_plain(reply.html))
         self._show_buttons(message_id, reply)
 
     async def send_file(self, chat_id: str, file: FileOut) -> str | None:
         message_id = self._new_id()
         caption = f" — {to_plain(file.caption_html)}" if file.caption_html else ""
-        self._print(f"[{message_id}] 📎 {file.filename} ({len(file.data)} bytes, {file.mime}){caption}")
+        self._print(f"[{message_id}{self._where(chat_id)}] 📎 {file.filename} ({len(file.data)} bytes, "
+                    f"{file.mime}){caption}")
+        if self.data_dir is not None:
+            folder = self.data_dir / "console-files"
+            folder.mkdir(parents=True, exist_ok=True)
+            name = re.sub(r"[^\w.-]+", "_", Path(file.filename).name).lstrip(".") or "file"
+            path = folder / f"{message_id}-{name}"
+            path.write_bytes(file.data)
+            self._print(f"    saved: {path.resolve()}")
         return message_id
 
     async def send_poll(self, chat_id: str, poll: PollSpec) -> str | None:
@@ -119,6 +154,26 @@ class ConsoleTransport:
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         return Role.ADMIN if user_id in self.admins.get(chat_id, set()) else Role.MEMBER
 
+    async def _stored_language_note(self) -> str:
+        """Why the client language may not be heard: a language chosen with /kieli (the
+        speaker's, then the chat's) wins over it."""
+        if self.services is None:
+            return ""
+        from storage.core import languages_for
+
+        try:
+            async with self.services.db.session() as session:
+                person, chat = await languages_for(session, f"{self.platform}:{self.user.lower()}",
+                                                   f"{self.platform}:{self.chat_id}")
+        except Exception:
+            return ""
+        if person and person != self.hint:
+            return f"; but {self.user}'s language chosen with /kieli, {person}, wins: /kieli {self.hint} to change it"
+        if chat and chat != self.hint:
+            return (f"; but this chat's language chosen with /kieli ryhmä, {chat}, wins: "
+                    f"/kieli {self.hint} sets yours")
+        return ""
+
     # -- input --------------------------------------------------------------------------------
 
     def _event(self, **kw) -> Incoming:
@@ -136,7 +191,9 @@ class ConsoleTransport:
             return True
         if line.startswith(":"):
             return await self._meta(line[1:].strip())
-        await self._dispatch(self, self._event(text=line, message_id=self._new_id()))
+        message_id = self._new_id()
+        self.typed[message_id] = (self.user, self.chat_id)
+        await self._dispatch(self, self._event(text=line, message_id=message_id))
         return True
 
     async def _meta(self, line: str) -> bool:
@@ -174,9 +231,16 @@ class ConsoleTransport:
         elif cmd == "vote" and len(args) >= 2 and all(a.isdigit() for a in args[1:]):
             choices = tuple(int(a) - 1 for a in args[1:])
             await self._dispatch(self, self._event(kind=Kind.POLL_VOTE, poll_ref=args[0], poll_choices=choices))
+        elif cmd == "edit" and len(args) >= 2:
+            target, text = args[0], rest.strip()[len(args[0]):].strip()
+            if self.typed.get(target) != (self.user, self.chat_id):
+                self._print(f"  (no message {target} of {self.user} in {self.chat_id} to edit)")
+                return True
+            self._print(f"  ({self.user} edited {target} in {self.chat_id})")
+            await self._dispatch(self, self._event(kind=Kind.EDIT, text=text, target_id=target))
         elif cmd == "lang" and args:
             self.hint = args[0]
-            self._print(f"  (client language {self.hint})")
+            self._print(f"  (client language {self.hint}{await self._stored_language_note()})")
         else:
             self._print(META_HELP)
         return True
@@ -214,4 +278,4 @@ async def run_console(app, transport: ConsoleTransport, stdin: TextIO = sys.stdi
 
 
 def create(settings, services) -> ConsoleTransport:
-    return ConsoleTransport()
+    return ConsoleTransport(data_dir=Path(settings.data_dir), services=services)
