@@ -23,7 +23,15 @@ from bot.events import Button, FileOut, Kind, Role
 from bot.i18n import N_, _, current_language, format_datetime, format_number, format_time, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
-from handlers.when import HELSINKI, WEEKDAY_WORDS, WhenError, parse_duration, parse_when, split_when
+from handlers.when import (
+    HELSINKI,
+    WEEKDAY_WORDS,
+    WhenError,
+    clock_face,
+    parse_duration,
+    parse_when,
+    split_when,
+)
 from storage import meetings as store
 from storage.core import Chat, Job, cancel_jobs, effect_of, record_effect, schedule_job, set_chat_setting
 
@@ -861,7 +869,8 @@ async def settings_cmd(ctx: Context, args: str) -> None:
     lines.append(esc(_("Reminders: {offsets} before.").format(offsets=offsets_text(offsets_now))
                      if offsets_now else _("Reminders: off.")))
     lines.append(esc(_("Quiet hours for day-before reminders: {start}–{end}.").format(
-        start=f"{quiet_now[0]}.00", end=f"{quiet_now[1]}.00") if quiet_now else _("Quiet hours: off.")))
+        start=clock_face(time(quiet_now[0])), end=clock_face(time(quiet_now[1]))) if quiet_now
+        else _("Quiet hours: off.")))
     await ctx.reply("\n".join(lines))
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.i18n import _, format_date, format_datetime
+from bot.i18n import _, format_date, format_datetime, format_time
 from handlers.base import UserError
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -377,12 +377,12 @@ def _wall(d: date, t: time) -> datetime:
     if back != naive:
         raise WhenError(
             _("{time} does not exist on {date}: the clocks jump forward an hour that night. "
-              "Please choose another time.").format(time=f"{t.hour}.{t.minute:02d}", date=format_date(first)),
+              "Please choose another time.").format(time=clock_face(t), date=format_date(first)),
             "invalid")
     if first.utcoffset() != second.utcoffset():
         raise WhenError(
             _("{time} happens twice on {date} because the clocks turn back an hour that night. "
-              "Please choose another time.").format(time=f"{t.hour}.{t.minute:02d}", date=format_date(first)),
+              "Please choose another time.").format(time=clock_face(t), date=format_date(first)),
             "ambiguous")
     return first
 
@@ -514,7 +514,7 @@ def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | No
         if result <= now:
             raise WhenError(
                 _("{time} today has already passed. Do you mean tomorrow, {tomorrow}?").format(
-                    time=f"{t.hour}.{t.minute:02d}", tomorrow=format_datetime(_wall(today + timedelta(days=1), t))),
+                    time=clock_face(t), tomorrow=format_datetime(_wall(today + timedelta(days=1), t))),
                 "past")
     if result <= now:
         raise WhenError(_("{when} is already past.").format(when=format_datetime(result)), "past")
@@ -529,6 +529,11 @@ def _names_a_day(phrase: str, now: datetime, lang: str | None) -> bool:
     except WhenError:
         return False
     return bool(parts.seen & {"dayword", "weekday", "rel"})
+
+
+def clock_face(t: time) -> str:
+    """A time of day as the current language writes it ("18.00", "18:00"), whatever day it is."""
+    return format_time(datetime.combine(date(2024, 1, 10), t, tzinfo=HELSINKI))  # a day without a switch
 
 
 def _is_leap(y: int) -> bool:

@@ -177,7 +177,7 @@ async def test_user_text_is_escaped(admin_bot):
     ("31.11. klo 18 Kokous", "There is no date 31.11.2026"),
     ("huomenna klo 18", "Give the meeting a title"),
     ("huomenna Kokous", "At what time on Tue 24 Nov 2026?"),
-    ("klo 9 Kokous", "9.00 today has already passed"),
+    ("klo 9 Kokous", "09:00 today has already passed"),  # in English, an English clock face
     ("joka tiistai Kokous", "At what time?"),
     ("joskus Kokous", "I did not understand the time"),
     ("huomenna klo 18 " + "x" * 300, "The title is too long"),
@@ -295,7 +295,7 @@ async def test_skip_move_and_cancel(admin_bot):
 async def test_settings_change_reminder_offsets_and_quiet_hours(admin_bot):
     reply = await admin_bot.say("/meetingsettings reminders 2 d, 3 h", user="admin", lang="en")
     assert reply == ["Meeting settings\nReminders: 2 days, 3 hours before.\n"
-                     "Quiet hours for day-before reminders: 21.00–8.00."]
+                     "Quiet hours for day-before reminders: 21:00–08:00."]  # English clock faces
     await create(admin_bot, "pe 27.11. klo 7 Aamupala")
     # 2 days before 07:00 is quiet -> 08:00 two days before... still more than 3 h ahead
     await admin_bot.run_due(hel(2026, 11, 25, 7, 59))
