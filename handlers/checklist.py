@@ -974,7 +974,7 @@ async def digest(services: Services, chat_key: str, start: datetime, end: dateti
         cl = from_json(rd.definition)
         mine = [r for r in responses if r.round_id == rd.id]
         items.append({
-            "round": rd.id, "title": cl.title, "area": rd.area,
+            "round": rd.id, "title": cl.title, "area": rd.area, "started_at": rd.started_at.isoformat(),
             "started": sum(1 for r in mine), "finished": sum(1 for r in mine if r.status == "done"),
             "answers_in_period": sum(1 for a in answers if a.round_id == rd.id and start <= a.answered_at < end),
             "closes_at": rd.closes_at.isoformat() if rd.closes_at else None,
@@ -984,13 +984,20 @@ async def digest(services: Services, chat_key: str, start: datetime, end: dateti
 
 
 def render_digest(data: dict) -> list[str]:
-    lines = []
-    for item in data.get("rounds", []):
+    rounds = data.get("rounds", [])
+    lines = ["📋 " + b(_("Self-assessment"))] if rounds else []
+    titles = [tr(item["title"]) for item in rounds]
+    for item in rounds:
         state = (_("closed {when}").format(when=format_datetime(datetime.fromisoformat(item["closed_at"])))
                  if item.get("closed_at") else
                  _("closes {when}").format(when=format_datetime(datetime.fromisoformat(item["closes_at"])))
                  if item.get("closes_at") else _("open"))
-        lines.append(b(tr(item["title"])) + " " + esc(_("({state}): {started} started, {finished} finished, {answers} answers this week").format(
+        label = tr(item["title"])
+        if titles.count(label) > 1:  # two rounds of one checklist: told apart by their start
+            label = _("{title}, round of {date}").format(
+                title=label, date=format_date(datetime.fromisoformat(item["started_at"]))) if item.get(
+                "started_at") else _("{title}, round {number}").format(title=label, number=item["round"])
+        lines.append("• " + b(esc(label)) + " " + esc(_("({state}): {started} started, {finished} finished, {answers} answers this week").format(
             state=state, started=item["started"], finished=item["finished"], answers=item["answers_in_period"])))
     return lines
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from babel.numbers import format_decimal
 
 from bot.events import Button, FileOut, Role
-from bot.i18n import N_, _, current_language, format_date, local, ngettext
+from bot.i18n import N_, _, current_language, format_date, format_number, local, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.charts import line_chart
@@ -747,8 +747,15 @@ async def digest(services: Services, chat_key: str, start: datetime, end: dateti
 def render_digest(facts: dict) -> list[str]:
     exps = facts.get("experiments", [])
     active = sum(1 for e in exps if e["status"] == store.ACTIVE)
-    lines = ["🧪 " + b(_("Experiments")) + " " + esc(
-        ngettext("{count} active", "{count} active", active).format(count=active))]
+    # the heading counts what is listed below it (also experiments ended or waiting this week)
+    if active == len(exps):
+        count = ngettext("{count} active", "{count} active", active).format(count=format_number(active))
+    else:
+        count = ngettext("{count} experiment", "{count} experiments", len(exps)).format(count=format_number(len(exps)))
+    if active and active != len(exps):
+        count += ", " + ngettext("{count} of them active", "{count} of them active", active).format(
+            count=format_number(active))
+    lines = ["🧪 " + b(_("Experiments")) + ": " + esc(count)]
     for e in exps:
         if e["status"] == store.ACTIVE:
             state = phase_label(e["phase"])

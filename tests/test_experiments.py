@@ -462,11 +462,11 @@ async def test_digest_facts_and_rendering(bot):
     for lang in ("fi", "sv", "en"):
         with use_locale(bot.services.catalogs, lang):
             rendered[lang] = "\n".join(feature.render_digest(facts))
-    assert "Experiments</b> 1 active" in rendered["en"]
+    assert "Experiments</b>: 1 active" in rendered["en"]
     assert "#1 a summer terrace at the library — Define; 1 phase change; 1 new value" in rendered["en"]
     assert "volunteers: 4 people / target 10 people" in rendered["en"]
-    assert "Kokeilut</b> 1 käynnissä" in rendered["fi"] and "Tarkenna; 1 vaiheen vaihto; 1 uusi arvo" in rendered["fi"]
-    assert "Försök</b> 1 pågående" in rendered["sv"] and "Definiera; 1 fasbyte; 1 nytt värde" in rendered["sv"]
+    assert "Kokeilut</b>: 1 käynnissä" in rendered["fi"] and "Tarkenna; 1 vaiheen vaihto; 1 uusi arvo" in rendered["fi"]
+    assert "Försök</b>: 1 pågående" in rendered["sv"] and "Definiera; 1 fasbyte; 1 nytt värde" in rendered["sv"]
     # a later week with nothing new still lists the active experiment, without counts
     later = await feature.digest(bot.services, "fake:group", NOW + timedelta(days=7), NOW + timedelta(days=14))
     assert later["experiments"][0]["steps"] == [] and later["experiments"][0]["indicators"][0]["new_values"] == []
@@ -565,10 +565,10 @@ async def test_the_weekly_digest_command_shows_experiments(bot):
     await say(bot, "/indicator 1 volunteers | people | 10", user="u3")
     await say(bot, "/measure 1 volunteers 4", user="u3")
     out = await say(bot, "/digest")
-    assert "🧪 Experiments 1 active" in out[0]
+    assert "🧪 Experiments: 1 active" in out[0]
     assert "#1 a summer terrace at the library — Explore; 1 new value" in out[0]
     out = await bot.say("/kooste", lang="fi")
-    assert "🧪 Kokeilut 1 käynnissä" in out[0] and "— Tutki; 1 uusi arvo" in out[0]
+    assert "🧪 Kokeilut: 1 käynnissä" in out[0] and "— Tutki; 1 uusi arvo" in out[0]
 
 
 async def test_public_export_through_the_area_publication(bot):

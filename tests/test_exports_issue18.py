@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.markup import to_plain
 from handlers import digest as feature
 from storage import digest as store
 from storage.exports import local_times, safe_cell, to_csv
@@ -121,3 +122,39 @@ def test_platform_ids_tell_private_chats_apart():
     assert feature.is_private(chat("telegram:123456"))
     assert not feature.is_private(chat("telegram:-100123"))
     assert feature.is_private(chat("console:private-aino")) and not feature.is_private(chat("console:kehra"))
+
+
+def _fi(bot):
+    return bot.services.locale("fi")
+
+
+async def test_experiments_heading_counts_what_is_listed(bot):
+    from handlers.experiments import render_digest
+
+    done = {"number": 1, "title": "Kesäterassi", "status": "done", "phase": "deliver", "steps": [], "indicators": [],
+            "outcome": "Onnistui"}
+    waiting = {**done, "number": 2, "title": "Penkit", "status": "cancelled", "outcome": ""}
+    with _fi(bot):
+        lines = [to_plain(ln) for ln in render_digest({"experiments": [done, waiting]})]
+        assert lines[0] == "🧪 Kokeilut: 2 kokeilua"
+        active = {**done, "number": 3, "status": "active", "outcome": ""}
+        assert to_plain(render_digest({"experiments": [done, active]})[0]) == "🧪 Kokeilut: 2 kokeilua, niistä 1 käynnissä"
+        assert to_plain(render_digest({"experiments": [active]})[0]) == "🧪 Kokeilut: 1 käynnissä"
+    assert [ln.startswith("• #") for ln in lines[1:] if not ln.startswith("  ")] == [True, True]
+
+
+async def test_checklist_digest_lines_have_a_heading_and_distinct_labels(bot):
+    from handlers.checklist import render_digest
+
+    base = {"title": {"fi": "Kehrän itsearviointi", "sv": "Kehräs självvärdering", "en": "Kehrä self-assessment"},
+            "started": 3, "finished": 2, "answers_in_period": 5, "closes_at": None, "closed_at": None}
+    rounds = [{**base, "round": 4, "started_at": "2026-09-01T09:00:00+00:00", "closed_at": "2026-10-01T09:00:00+00:00"},
+              {**base, "round": 9, "started_at": "2026-11-23T09:00:00+00:00"}]
+    with _fi(bot):
+        lines = [to_plain(ln) for ln in render_digest({"rounds": rounds})]
+    assert lines[0] == "📋 Itsearviointi"
+    assert lines[1].startswith("• Kehrän itsearviointi, kierros ti 1.9.2026 (")
+    assert lines[2].startswith("• Kehrän itsearviointi, kierros ma 23.11.2026 (")
+    with _fi(bot):
+        one = [to_plain(ln) for ln in render_digest({"rounds": rounds[1:]})]
+    assert one[1].startswith("• Kehrän itsearviointi (")  # one round: its title is enough
