@@ -710,10 +710,12 @@ async def close_round(services: Services, round_id: int, *, lang: str | None = N
         await cancel_jobs(session, f"checklist.remind:{round_id}:")
         await cancel_jobs(session, f"checklist.close:{round_id}")
         rd = await store.get_round(session, round_id)
+        area = area_of(await session.get(Chat, rd.chat_key), rd.chat_key)
         profile = (await _profiles(session, [rd]))[0]
     with services.locale(lang or await services.chat_language(rd.chat_key)):
         cl = from_json(rd.definition)
-        html = b(_("Self-assessment closed: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile)
+        html = (b(_("Self-assessment closed: {title}").format(title=tr(cl.title))) + "\n"
+                + profile_html(rd, cl, profile, area))
         await _send(services, rd.chat_key, html)
     return True
 
@@ -776,8 +778,9 @@ def dimension_line(title: str, stats) -> str:
     return b(title) + ": " + esc(" · ".join(parts))
 
 
-def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile) -> str:
-    lines = [esc(_("{area}, round of {date}").format(area=rd.area, date=_round_label(rd))),
+def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile, area: str | None = None) -> str:
+    """``area``: the area the round is shown under now (a chat's rounds follow it to a new area)."""
+    lines = [esc(_("{area}, round of {date}").format(area=area or rd.area, date=_round_label(rd))),
              esc(_("Respondents: {count} (finished {finished})").format(count=profile.respondents,
                                                                      finished=profile.finished))]
     for dim in cl.dimensions:
@@ -824,18 +827,18 @@ async def _area(ctx: Context, session) -> str:
 async def profile_cmd(ctx: Context, args: Args) -> None:
     radar = any(w.casefold() in RADAR_WORDS for w in args.words)
     async with ctx.db.session() as session:
+        area = await _area(ctx, session)
         rounds = await store.rounds_of_chat(session, ctx.chat_key)
         if not rounds:
-            area = await _area(ctx, session)
-            rounds = await store.rounds_of_area(session, area)
+            rounds = await store.rounds_of_area(session, area, chat_key=ctx.chat_key)
         if not rounds:
             raise UserError(_("This chat has no self-assessment rounds yet."))
         rd = rounds[-1]
         profile = (await _profiles(session, [rd]))[0]
     cl = from_json(rd.definition)
-    await ctx.reply(b(_("Profile: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile))
+    await ctx.reply(b(_("Profile: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile, area))
     if profile.respondents:
-        png = profile_chart(cl, {_round_label(rd): profile}, radar=radar, title=f"{tr(cl.title)} · {rd.area}")
+        png = profile_chart(cl, {_round_label(rd): profile}, radar=radar, title=f"{tr(cl.title)} · {area}")
         await ctx.send_file(FileOut(f"checklist-{rd.id}.png", png, "image/png", is_image=True))
 
 
@@ -843,7 +846,7 @@ async def compare_cmd(ctx: Context, args: Args) -> None:
     radar = any(w.casefold() in RADAR_WORDS for w in args.words)
     async with ctx.db.session() as session:
         area = await _area(ctx, session)
-        rounds = await store.rounds_of_area(session, area)
+        rounds = await store.rounds_of_area(session, area, chat_key=ctx.chat_key)
         if not rounds:
             raise UserError(_("This chat has no self-assessment rounds yet."))
         rounds = [r for r in rounds if r.checklist_id == rounds[-1].checklist_id][-6:]
@@ -860,18 +863,20 @@ async def areas_cmd(ctx: Context, args: Args) -> None:
         if not await store.area_shares(session, area):
             raise UserError(_("Only areas that share their own profile can see other areas'. An admin can turn "
                               "sharing on with {command}.").format(command=ctx.cmd("checklist") + " " + _("share on")))
-        own = await store.rounds_of_area(session, area)
+        own = await store.rounds_of_area(session, area, chat_key=ctx.chat_key)
         checklist_id = own[-1].checklist_id if own else DEFAULT_CHECKLIST
-        latest: list[store.ChecklistRound] = []
+        latest: list[tuple[str, store.ChecklistRound]] = []
         for other in await store.sharing_areas(session):
-            rounds = await store.rounds_of_area(session, other, checklist_id)
+            rounds = await store.rounds_of_area(session, other, checklist_id,
+                                                chat_key=ctx.chat_key if other == area else None)
             if rounds:
-                latest.append(rounds[-1])
+                latest.append((other, rounds[-1]))  # shown under the area's name now
         if not latest:
             raise UserError(_("No sharing area has answered this checklist yet."))
-        profiles = await _profiles(session, latest)
-    await _side_by_side(ctx, from_json(latest[-1].definition),
-                        [(r.area, p) for r, p in zip(latest, profiles, strict=True)], _("Areas side by side"), radar, " | ")
+        profiles = await _profiles(session, [r for _a, r in latest])
+    await _side_by_side(ctx, from_json(latest[-1][1].definition),
+                        [(name, p) for (name, _r), p in zip(latest, profiles, strict=True)], _("Areas side by side"),
+                        radar, " | ")
 
 
 async def _side_by_side(ctx: Context, cl: Checklist, columns: list[tuple[str, Profile]], title: str, radar: bool,
@@ -896,12 +901,13 @@ async def _side_by_side(ctx: Context, cl: Checklist, columns: list[tuple[str, Pr
 # --- exports -----------------------------------------------------------------------------------
 
 
-def profile_rows(rd: store.ChecklistRound, profile: Profile) -> list[dict]:
-    """Aggregate rows, one per dimension: no personal data."""
+def profile_rows(rd: store.ChecklistRound, profile: Profile, area: str | None = None) -> list[dict]:
+    """Aggregate rows, one per dimension: no personal data. ``area``: the area the round's chat is
+    in now (default: the one it was started in)."""
     rows = []
     for s in profile.dimensions:
         rows.append({
-            "round": rd.id, "chat": rd.chat_key, "area": rd.area, "checklist": rd.checklist_id,
+            "round": rd.id, "chat": rd.chat_key, "area": area or rd.area, "checklist": rd.checklist_id,
             "version": rd.checklist_version, "started_at": rd.started_at.isoformat(),
             "closed_at": rd.closed_at.isoformat() if rd.closed_at else None, "dimension": s.id,
             "round_respondents": profile.respondents, "respondents": s.respondents, "answers": s.answers,
@@ -918,11 +924,11 @@ async def export_cmd(ctx: Context, args: Args) -> None:
         raise UserError(_("Choose csv or json."), show_usage=True)
     async with ctx.db.session() as session:
         area = await _area(ctx, session)
-        rounds = await store.rounds_of_area(session, area)
+        rounds = await store.rounds_of_area(session, area, chat_key=ctx.chat_key)
         if not rounds:
             raise UserError(_("This chat has no self-assessment rounds yet."))
         profiles = await _profiles(session, rounds)
-    rows = [row for rd, p in zip(rounds, profiles, strict=True) for row in profile_rows(rd, p)]
+    rows = [row for rd, p in zip(rounds, profiles, strict=True) for row in profile_rows(rd, p, area)]
     if fmt == "json":
         data = {"area": area, "rounds": [
             {"round": rd.id, "checklist": rd.checklist_id, "version": rd.checklist_version,
@@ -943,16 +949,20 @@ async def export_cmd(ctx: Context, args: Args) -> None:
 async def export_records(services: Services, chats: list[str] | None, public: bool) -> list[dict]:
     async with services.db.session() as session:
         rounds = await store.rounds_for_chats(session, chats)
+        # each round under the area its chat is in now, as the exports group them
+        chats = {key: await session.get(Chat, key) for key in {r.chat_key for r in rounds}}
+        areas = {key: area_of(chat, key) if chat is not None else None for key, chat in chats.items()}
         if public:
             profiles = await _profiles(session, rounds)
-            return [row for rd, p in zip(rounds, profiles, strict=True) for row in profile_rows(rd, p)]
+            return [row for rd, p in zip(rounds, profiles, strict=True)
+                    for row in profile_rows(rd, p, areas[rd.chat_key])]
         answers = await store.round_answers(session, [r.id for r in rounds])
     by_id = {r.id: r for r in rounds}
     rows = []
     for a in answers:
         rd = by_id[a.round_id]
         q = from_json(rd.definition).question(a.question_id)
-        rows.append({"round": rd.id, "chat": rd.chat_key, "area": rd.area, "person": a.person_key,
+        rows.append({"round": rd.id, "chat": rd.chat_key, "area": areas[rd.chat_key] or rd.area, "person": a.person_key,
                      "dimension": q.dimension if q else None, "question": a.question_id,
                      "value": a.data(), "skipped": a.skipped, "answered_at": a.answered_at.isoformat()})
     return rows

@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, UniqueConstraint, delete, or_, select, update
+from sqlalchemy import Text, UniqueConstraint, and_, delete, or_, select, update
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import Chat
 from storage.types import UTCDateTime
 
 
@@ -92,8 +93,16 @@ async def rounds_of_chat(session: AsyncSession, chat_key: str) -> list[Checklist
     )).scalars())
 
 
-async def rounds_of_area(session: AsyncSession, area: str, checklist_id: str | None = None) -> list[ChecklistRound]:
-    query = select(ChecklistRound).where(ChecklistRound.area == area)
+async def rounds_of_area(session: AsyncSession, area: str, checklist_id: str | None = None, *,
+                         chat_key: str | None = None) -> list[ChecklistRound]:
+    """The rounds of the chats that are in ``area`` now: a chat's rounds go with it when it joins,
+    changes or leaves an area (``ChecklistRound.area`` only records where it was started). A chat
+    outside any area is its own area under its title: its rounds are found by the name they were
+    started under. ``chat_key``: that chat's own rounds are always included (the asking chat)."""
+    in_area = or_(Chat.area == area, and_(Chat.area.is_(None), ChecklistRound.area == area))
+    if chat_key is not None:
+        in_area = or_(ChecklistRound.chat_key == chat_key, in_area)
+    query = (select(ChecklistRound).outerjoin(Chat, Chat.key == ChecklistRound.chat_key).where(in_area))
     if checklist_id:
         query = query.where(ChecklistRound.checklist_id == checklist_id)
     return list((await session.execute(query.order_by(ChecklistRound.started_at, ChecklistRound.id))).scalars())
