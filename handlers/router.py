@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import IntegrityError
 
 from bot.events import Incoming, Kind
-from bot.i18n import _, resolve_language, use_locale
+from bot.i18n import _, format_number, ngettext, resolve_language, use_locale
 from bot.markup import esc
 from bot.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
@@ -70,7 +70,8 @@ class Router:
         try:
             async with self.services.db.transaction() as session:
                 person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
-                if event.chat_key not in self.services.known_chats:
+                # a chat that moved is not made again by its own late service message
+                if event.chat_key not in self.services.known_chats and event.kind != Kind.CHAT_MOVED:
                     await ensure_chat(session, event.chat_key, event.platform, event.chat_title,
                                       self.services.clock.now())
         except IntegrityError:  # a concurrent first message of the same chat created it
@@ -189,7 +190,9 @@ class Router:
         text = ctx.event.text or ""
         if len(text) > MAX_MESSAGE_CHARS:
             if parse_command(text[:100], ctx.transport.command_prefixes) or ctx.event.is_private:
-                raise UserError(_("That message is too long for me ({count} characters).").format(count=len(text)))
+                raise UserError(ngettext("That message is too long for me ({count} character).",
+                                         "That message is too long for me ({count} characters).",
+                                         len(text)).format(count=format_number(len(text))))
             return
         parsed = parse_command(text, ctx.transport.command_prefixes)
         if parsed is None:

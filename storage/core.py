@@ -137,10 +137,13 @@ async def move_chat(session: AsyncSession, old: str, new: str) -> dict[str, int]
     clash with rows the new chat already has stay behind, with a warning. Does not commit."""
     if old == new or (await session.execute(select(Chat.key).where(Chat.key == old))).first() is None:
         return {}
-    title = (await session.execute(select(Chat.title).where(Chat.key == new))).scalar()
-    if title is not None:
+    there = (await session.execute(select(Chat.title, Chat.language, Chat.area).where(Chat.key == new))).first()
+    values: dict[str, Any] = {"key": new}
+    if there is not None:  # the old chat's choices win; what it never chose, the new row keeps
+        title, language, area = there
+        values.update(title=title, language=func.coalesce(Chat.language, language), area=func.coalesce(Chat.area, area))
         await session.execute(Chat.__table__.delete().where(Chat.key == new))
-    await session.execute(update(Chat).where(Chat.key == old).values(key=new, **({"title": title} if title else {})))
+    await session.execute(update(Chat).where(Chat.key == old).values(**values))
     moved = {"chat": 1}
     for table in SQLModel.metadata.sorted_tables:
         for column in table.c:
