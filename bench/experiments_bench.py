@@ -26,7 +26,7 @@ async def run(data_dir: Path, n_values: int, n_experiments: int) -> dict:
     bot.make_admin("admin")
     figures: dict = {}
     await bot.say("/idea a summer terrace at the library", user="u2", lang="en")
-    await bot.say("/experiment 1", user="admin", lang="en")
+    await bot.say("/experiment 1 start", user="admin", lang="en")
     await bot.say("/join 1", user="u3", lang="en")
     for name in ("volunteers | people | 10", "visitors | people | 300", "waste | kg | 5 | less"):
         await bot.say(f"/indicator 1 {name}", user="u3", lang="en")
@@ -56,7 +56,7 @@ async def run(data_dir: Path, n_values: int, n_experiments: int) -> dict:
     # scheduled requests: many experiments asking weekly, all due at once
     for k in range(2, n_experiments + 2):
         await bot.say(f"/idea idea {k}", user="u2", lang="en")
-        await bot.say(f"/experiment {k}", user="admin", lang="en")
+        await bot.say(f"/experiment {k} start", user="admin", lang="en")
         await bot.say(f"/join {k}", user="u3", lang="en")
         await bot.say(f"/experiment {k} ask weekly", user="u3", lang="en")
     before = len(bot.transport.sent)

@@ -621,26 +621,33 @@ async def start_round(ctx: Context, args: Args) -> None:
         raise UserError(_("There is no checklist called {name}. Available: {names}.").format(
             name=name, names=", ".join(sorted(found)) or "–"))
     async with ctx.db.transaction() as session:
-        if await store.open_round(session, ctx.chat_key) is not None:
+        rd = await store.open_round(session, ctx.chat_key)
+        if rd is not None and not (ctx.event.replay and rd.started_by == ctx.sender_key):
             raise UserError(_("A self-assessment round is already open here. Close it first with {command}.")
                             .format(command=ctx.cmd("checklist") + " " + _("close")))
-        chat = await _chat(ctx, session)
-        now = ctx.now()
-        rd = store.ChecklistRound(
-            chat_key=ctx.chat_key, area=area_of(chat, ctx.chat_key), checklist_id=cl.id,
-            checklist_version=cl.version, definition=cl.to_json(), started_by=ctx.sender_key, started_at=now,
-            closes_at=closes, in_group=bool(chat and chat.setting("checklist.in_group", False)))
-        session.add(rd)
-        await session.flush()
-        if closes is not None:
-            await schedule_job(session, "checklist.close", closes, chat_key=ctx.chat_key, payload={"round": rd.id},
-                               dedup_key=f"checklist.close:{rd.id}")
-        remind_at = now + REMIND_AFTER
-        await schedule_job(session, "checklist.remind", remind_at, chat_key=ctx.chat_key, payload={"round": rd.id},
-                           dedup_key=f"checklist.remind:{rd.id}:{remind_at.date().isoformat()}")
+        if rd is not None:
+            # this very start handled again (cut short by a stop): its round, answered as the first time
+            cl, closes, remind_at = from_json(rd.definition), rd.closes_at, None
+        else:
+            chat = await _chat(ctx, session)
+            now = ctx.now()
+            rd = store.ChecklistRound(
+                chat_key=ctx.chat_key, area=area_of(chat, ctx.chat_key), checklist_id=cl.id,
+                checklist_version=cl.version, definition=cl.to_json(), started_by=ctx.sender_key, started_at=now,
+                closes_at=closes, in_group=bool(chat and chat.setting("checklist.in_group", False)))
+            session.add(rd)
+            await session.flush()
+            if closes is not None:
+                await schedule_job(session, "checklist.close", closes, chat_key=ctx.chat_key,
+                                   payload={"round": rd.id}, dedup_key=f"checklist.close:{rd.id}")
+            remind_at = now + REMIND_AFTER
+            await schedule_job(session, "checklist.remind", remind_at, chat_key=ctx.chat_key,
+                               payload={"round": rd.id},
+                               dedup_key=f"checklist.remind:{rd.id}:{remind_at.date().isoformat()}")
     if closes is not None:
         ctx.services.wake(closes)
-    ctx.services.wake(remind_at)
+    if remind_at is not None:
+        ctx.services.wake(remind_at)
     count = len(cl.visible({}))
     lines = [b(_("Self-assessment started: {title}").format(title=tr(cl.title))),
              esc(_("Area: {area}").format(area=rd.area)),

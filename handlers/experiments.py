@@ -43,9 +43,13 @@ PHASE_WORDS = {
 }
 #: the action words shown in examples, per language
 DONE_WORD = {"fi": "valmis", "sv": "klar", "en": "done"}
+START_WORD = {"fi": "aloita", "sv": "starta", "en": "start"}
 ABANDON_WORD = {"fi": "keskeytä", "sv": "avbryt", "en": "abandon"}
 NEXT_WORDS = ("next", "seuraava", "nästa", "nasta")
 ACTION_WORDS = {
+    "start": ("start", "begin", "aloita", "käynnistä", "kaynnista", "starta", "börja", "borja", "påbörja",
+              "paborja"),
+    "show": ("show", "view", "näytä", "nayta", "katso", "visa"),
     "done": ("done", "valmis", "klar", "färdig", "fardig"),
     "abandon": ("abandon", "abandoned", "keskeytä", "keskeyta", "lopeta", "avbryt", "överge", "overge"),
     "ask": ("ask", "remind", "kysy", "muistuta", "fråga", "fraga", "påminn", "paminn"),
@@ -142,6 +146,8 @@ class ExperimentArgs:
 
 
 def parse_experiment(args: str) -> ExperimentArgs:
+    """``N`` only shows (an idea that is no experiment yet is offered with a start button);
+    starting is explicit: ``N start [dates]``, or dates alone (``N 1.12. - 31.1.``)."""
     head, _sep, rest = args.strip().partition(" ")
     number = parse_number(head)
     rest = rest.strip()
@@ -325,9 +331,13 @@ async def _load(ctx: Context, session, number: int) -> tuple[idea_store.Idea, st
         raise UserError(_("There is no idea #{number} in this chat.").format(number=number))
     exp = await store.by_idea(session, idea.id)
     if exp is None:
-        raise UserError(_("Idea #{number} is not an experiment. An admin can start one with {command} {number}.")
-                        .format(number=number, command=ctx.cmd("experiment")))
+        raise UserError(_not_an_experiment(ctx, number))
     return idea, exp
+
+
+def _not_an_experiment(ctx: Context, number: int) -> str:
+    return _("Idea #{number} is not an experiment. An admin can start one with {command}.").format(
+        number=number, command=f"{ctx.cmd('experiment')} {number} {START_WORD.get(ctx.lang, 'start')}")
 
 
 def _require_active(exp: store.Experiment, number: int) -> None:
@@ -356,16 +366,39 @@ async def experiment_cmd(ctx: Context, args: ExperimentArgs) -> None:
         async with ctx.db.session() as session:
             idea = await idea_store.by_number(session, ctx.chat_key, args.number)
             exists = idea is not None and await store.by_idea(session, idea.id) is not None
-        if exists or (idea is not None and await ctx.role() < Role.ADMIN):
+        if exists or idea is None or idea.status == "withdrawn" or await ctx.role() < Role.ADMIN:
             await show(ctx, args.number)  # explains how an admin starts one
         else:
-            await start(ctx, args.number, "")
+            await offer(ctx, idea)  # looking never starts one
     elif args.action == "start":
         await start(ctx, args.number, args.text)
     elif args.action in ("done", "abandon"):
         await finish(ctx, args.number, args.action, args.text)
     else:
         await ask_cmd(ctx, args.number, args.text)
+
+
+def _startable(idea: idea_store.Idea) -> None:
+    if idea.status not in ("new", "discussed", "experiment"):
+        raise UserError(_("Idea #{number} is {status}; only new or discussed ideas can become experiments.")
+                        .format(number=idea.number, status=status_label(idea.status)))
+
+
+async def offer(ctx: Context, idea: idea_store.Idea) -> None:
+    """An admin looking at an idea that is no experiment yet: how to start one, and a button."""
+    _startable(idea)
+    command = f"{ctx.cmd('experiment')} {idea.number} {START_WORD.get(ctx.lang, 'start')}"
+    lines = ["💡 " + b(_("Idea #{number}").format(number=idea.number)) + " " + esc(idea.text[:200]),
+             esc(_("Status: {status}").format(status=status_label(idea.status))),
+             esc(_("It is not an experiment yet. Start one with the button or with {command} (dates optional, "
+                   "for example {example}).").format(command=command, example=_("1 Dec - 31 Jan")))]
+    await ctx.reply("\n".join(lines), ((Button("🧪 " + _("Start the experiment"), f"experiments:start:{idea.id}"),),))
+
+
+def _again(ctx: Context, exp: store.Experiment) -> bool:
+    """This very start handled again (its handling was cut short by a stop): the experiment found
+    is the one it made, so it is answered as the first time."""
+    return ctx.event.replay and exp.created_by == ctx.sender_key
 
 
 async def start(ctx: Context, number: int, dates: str) -> None:
@@ -376,18 +409,19 @@ async def start(ctx: Context, number: int, dates: str) -> None:
             raise UserError(_("There is no idea #{number} in this chat.").format(number=number))
         await ctx.require(Role.ADMIN)
         starts_at, ends_at = parse_dates(dates, ctx.now(), ctx.lang)
-        if await store.by_idea(session, idea.id) is not None:
+        exp = await store.by_idea(session, idea.id)
+        if exp is not None and not _again(ctx, exp):
             raise UserError(_("Idea #{number} is already an experiment.").format(number=number))
-        if idea.status not in ("new", "discussed", "experiment"):
-            raise UserError(_("Idea #{number} is {status}; only new or discussed ideas can become experiments.")
-                            .format(number=number, status=status_label(idea.status)))
-        exp = await store.create(session, idea, actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
-                                 now=ctx.now(), starts_at=starts_at or ctx.now(), ends_at=ends_at)
         if exp is None:
-            raise UserError(_("Idea #{number} is already an experiment.").format(number=number))
-        if idea.status != "experiment":  # the idea's history records it, in the same unit of work
-            await idea_store.change_status(session, idea, "experiment", actor_key=ctx.sender_key,
-                                           actor_name=ctx.event.sender_name, note="", now=ctx.now())
+            _startable(idea)
+            exp = await store.create(session, idea, actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
+                                     now=ctx.now(), starts_at=starts_at or ctx.now(), ends_at=ends_at)
+            if exp is None:
+                raise UserError(_("Idea #{number} is already an experiment.").format(number=number))
+            if idea.status != "experiment":  # the idea's history records it, in the same unit of work
+                await idea_store.change_status(session, idea, "experiment", actor_key=ctx.sender_key,
+                                               actor_name=ctx.event.sender_name, note="", now=ctx.now())
+        ends_at = exp.ends_at
     lines = ["🧪 " + b(_("Idea #{number} is now an experiment.").format(number=number)) + " " + esc(idea.text[:80]),
              _("Phase: {phase}").format(phase=phase_bar(exp.phase))]
     if ends_at:
@@ -493,6 +527,18 @@ async def join_cmd(ctx: Context, number: int) -> None:
     else:
         await ctx.reply(esc(_("{name} joined the team of experiment #{number}.").format(
             name=ctx.event.sender_name, number=number)))
+
+
+async def start_button(ctx: Context, args: list[str]) -> None:
+    """The button under an idea that is no experiment yet: the explicit start (admins)."""
+    if not args or not args[0].isdigit():
+        raise UserError(_("This button no longer works."))
+    async with ctx.db.session() as session:
+        idea = await idea_store.by_id(session, int(args[0]))
+    if idea is None or idea.chat_key != ctx.chat_key:
+        raise UserError(_("This button no longer works."))
+    await start(ctx, idea.number, "")
+    await ctx.acknowledge(_("Idea #{number} is now an experiment.").format(number=idea.number))
 
 
 async def join_button(ctx: Context, args: list[str]) -> None:
@@ -819,9 +865,9 @@ FEATURE = Feature(
     name="experiments",
     commands=[
         Command("experiment", experiment_cmd, {"fi": ("kokeilu",), "sv": ("forsok",), "en": ("experiment",)},
-                help=N_("turn idea N into an experiment (admins), or show it; also: done, abandon, ask"),
-                usage=N_("<number> [<start> - <end>] | <number> done <outcome> | <number> abandon <reason> | "
-                         "<number> ask weekly/monthly/off"),
+                help=N_("show experiment N; admins start one with start; also: done, abandon, ask"),
+                usage=N_("<number> | <number> start [<start> - <end>] | <number> done <outcome> | "
+                         "<number> abandon <reason> | <number> ask weekly/monthly/off"),
                 parse=parse_experiment),
         Command("join", join_cmd, {"fi": ("mukaan",), "sv": ("delta",), "en": ("join",)},
                 help=N_("join the team of an experiment"), usage=N_("<number>"), parse=parse_number),
@@ -837,7 +883,7 @@ FEATURE = Feature(
                 help=N_("record an indicator's value (team)"),
                 usage=N_("<number> <indicator> <value> [date]"), parse=parse_measure),
     ],
-    buttons={"join": join_button},
+    buttons={"join": join_button, "start": start_button},
     jobs={"experiments.ask": ask_job},
     digest=digest,
     render_digest=render_digest,

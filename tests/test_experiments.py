@@ -21,7 +21,8 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # the ManualClock's start, a Mo
 async def _setup(bot, lang="en", idea="a summer terrace at the library"):
     bot.make_admin("admin")
     await say(bot, f"/idea {idea}", user="u2", lang=lang)
-    return await say(bot, "/experiment 1", user="admin", lang=lang)
+    return await say(bot, f"/{bot.services.command('experiment').shown_name(lang)} 1 {ex.START_WORD[lang]}",
+                     user="admin", lang=lang)
 
 
 async def say(bot, text, *, lang="en", **kw):
@@ -143,7 +144,7 @@ async def test_whole_path_idea_to_done_in_english(bot):
 async def test_whole_path_in_finnish_and_swedish(bot):
     bot.make_admin("admin")
     await say(bot, "/idea kesäterassi kirjastolle", user="u2", lang="fi")
-    out = await say(bot, "/kokeilu 1", user="admin", lang="fi")
+    out = await say(bot, "/kokeilu 1 aloita", user="admin", lang="fi")
     assert "Idea #1 on nyt kokeilu." in out[0] and "▶ Tutki" in out[0]
     assert (await say(bot, "/mukaan 1", user="u3", lang="fi"))[0] == "U3 liittyi kokeiluun #1 ja on sen vastuuhenkilö."
     out = await say(bot, "/vaihe 1 seuraava juteltiin asukkaiden kanssa", user="u3", lang="fi")
@@ -173,7 +174,7 @@ async def test_abandon_archives_the_idea_with_the_reason(bot):
 async def test_starting_needs_an_admin_and_a_suitable_idea(bot):
     await say(bot, "/idea a terrace", user="u2")
     out = await say(bot, "/experiment 1", user="u2")
-    assert out == ["Idea #1 is not an experiment. An admin can start one with /experiment 1."]
+    assert out == ["Idea #1 is not an experiment. An admin can start one with /experiment 1 start."]
     assert await say(bot, "/experiment 1 1.12.", user="u2") == ["Only the chat's admins may do this."]
     assert (await say(bot, "/experiment 7", user="u2"))[0] == "There is no idea #7 in this chat."
     bot.make_admin("admin")
@@ -182,14 +183,14 @@ async def test_starting_needs_an_admin_and_a_suitable_idea(bot):
     out = await say(bot, "/experiment 1", user="admin")
     assert out == ["Idea #1 is archived; only new or discussed ideas can become experiments."]
     await say(bot, "/idea another", user="u2")
-    await say(bot, "/experiment 2", user="admin")
-    # a second start shows it instead; an explicit start with dates is refused
+    await say(bot, "/experiment 2 start", user="admin")
+    # looking at it shows it; an explicit start with dates is refused
     assert (await say(bot, "/experiment 2", user="admin"))[0].startswith("🧪 Experiment #2")
     assert (await say(bot, "/experiment 2 1.12. - 31.1.", user="admin")) == ["Idea #2 is already an experiment."]
     # not an experiment yet
     await say(bot, "/idea third", user="u2")
     out = await say(bot, "/join 3", user="u3")
-    assert out == ["Idea #3 is not an experiment. An admin can start one with /experiment 3."]
+    assert out == ["Idea #3 is not an experiment. An admin can start one with /experiment 3 start."]
     assert "Give the idea's number" in (await say(bot, "/experiment soon", user="admin"))[0]
 
 
