@@ -45,7 +45,7 @@ def parse_lang(args: str) -> tuple[bool, str | None]:
         return for_chat, None
     code = words[0]
     if code not in LANGUAGES:
-        raise UserError(_("I speak fi, sv and en."))
+        raise UserError(_("I speak Finnish (fi), Swedish (sv) and English (en)."))
     return for_chat, code
 
 
@@ -72,7 +72,8 @@ async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
         if for_chat:
             await ctx.reply(esc(_("This chat's language is now {name}.").format(name=LANGUAGE_NAMES[code])))
         else:
-            await ctx.reply(esc(_("I'll speak {name} with you.").format(name=LANGUAGE_NAMES[code])))
+            # said in the language just chosen, so each catalog names its own language (in the right case)
+            await ctx.reply(esc(_("I'll speak English with you now.")))
 
 
 async def start_cmd(ctx: Context, args: str) -> None:

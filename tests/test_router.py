@@ -44,10 +44,10 @@ async def test_language_order_person_chat_hint_default(bot):
     bot.make_admin("boss")
     assert await bot.say("/kieli ryhmä en", user="boss") == ["This chat's language is now English."]
     assert (await bot.say("/ideas", lang="sv"))[0].startswith("No ideas yet")  # chat beats hint
-    assert await bot.say("/lang sv") == ["Jag talar svenska med dig."]
+    assert await bot.say("/lang sv") == ["Jag talar svenska med dig nu."]
     assert (await bot.say("/ideas", lang="fi"))[0].startswith("Inga idéer")  # person beats chat
     assert (await bot.say("/ideas", user="u2"))[0].startswith("No ideas yet")  # others keep the chat's
-    assert await bot.say("/lang de") == ["Jag talar fi, sv och en.\nAnvändning: /sprak [grupp] fi|sv|en"]
+    assert await bot.say("/lang de") == ["Jag talar finska (fi), svenska (sv) och engelska (en).\nAnvändning: /sprak [grupp] fi|sv|en"]
     assert (await bot.say("/lang"))[0].startswith("Nuvarande språk: svenska.")
 
 
@@ -81,7 +81,7 @@ async def test_role_lookup_failure_means_member(bot):
 
 
 async def test_huge_message_is_refused_politely(bot):
-    assert await bot.say("/idea " + "a" * 30_000, lang="en") == ["That message is too long for me (30006 characters)."]
+    assert await bot.say("/idea " + "a" * 30_000, lang="en") == ["That message is too long for me (30,006 characters)."]
     assert await bot.say("x" * 30_000) == []  # ordinary chatter in a group: silence
 
 
