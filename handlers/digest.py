@@ -15,14 +15,17 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
+
+from babel import dates as babel_dates
 
 from bot.clock import HELSINKI
 from bot.events import FileOut, Role
-from bot.i18n import N_, _, format_date, format_number, resolve_language
+from bot.i18n import N_, _, current_language, format_date, format_number, ngettext, resolve_language
 from bot.markup import b, esc, to_plain
 from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.when import clock_face
 from storage import digest as store
 from storage import exports
 from storage.core import Chat, ensure_chat, set_chat_setting
@@ -65,8 +68,6 @@ DAY_WORDS = (
     ("saturday", "sat", "lauantai", "la", "lördag", "lör", "lordag"),
     ("sunday", "sun", "sunnuntai", "su", "söndag", "sön", "sondag"),
 )
-DAY_NAMES = (N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
-             N_("Sunday"))
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 
@@ -208,7 +209,7 @@ async def activity_digest(services: Services, chat_key: str, start: datetime, en
 def render_activity(data: dict) -> list[str]:
     counts = data.get("counts", {})
     return ["📊 " + esc(_("Activity: messages to the bot {messages}, active people {people}").format(
-        messages=counts.get("messages", 0), people=counts.get("people", 0)))]
+        messages=format_number(counts.get("messages", 0)), people=format_number(counts.get("people", 0))))]
 
 
 # --- schedule ---------------------------------------------------------------------------------
@@ -636,10 +637,11 @@ def parse_digest_args(args: str) -> tuple[str, int | None, str | None]:
         elif m and int(m[1]) < 24 and int(m[2]) < 60 and hhmm is None:
             hhmm = f"{int(m[1]):02d}:{m[2]}"
         else:
-            raise UserError(_("Give a weekday and a time, for example: monday 09:00, or off / on."),
-                            show_usage=True)
+            raise UserError(_("Give a weekday and a time, for example: {example}, or off / on.").format(
+                example=_time_example()), show_usage=True)
     if len(words) > 2:
-        raise UserError(_("Give a weekday and a time, for example: monday 09:00, or off / on."), show_usage=True)
+        raise UserError(_("Give a weekday and a time, for example: {example}, or off / on.").format(
+            example=_time_example()), show_usage=True)
     return "time", day, hhmm
 
 
@@ -647,7 +649,17 @@ def _schedule_text(chat: Chat) -> str:
     on, day, hhmm = chat_schedule(chat)
     if not on:
         return _("The weekly digest is off in this chat.")
-    return _("The weekly digest comes every {day} at {time}.").format(day=_(DAY_NAMES[day]).lower(), time=hhmm)
+    hh, mm = (int(x) for x in hhmm.split(":"))
+    return _("The weekly digest comes every {day} at {time}.").format(day=_weekday_name(day), time=clock_face(time(hh, mm)))
+
+
+def _weekday_name(day: int) -> str:
+    """The weekday as the current language writes it inside a sentence: "perjantai", "fredag", "Friday"."""
+    return babel_dates.format_date(date(2024, 1, 1) + timedelta(days=day), "cccc", locale=current_language())
+
+
+def _time_example() -> str:
+    return f"{_weekday_name(0)} {clock_face(time(9, 0))}"
 
 
 async def digest_cmd(ctx: Context, parsed: tuple[str, int | None, str | None]) -> None:
@@ -713,8 +725,9 @@ async def area_cmd(ctx: Context, name: str | None) -> None:
             session.add(chat)
     if name is None:
         if chat.area:
-            await ctx.reply(esc(_("This chat belongs to the area {area} ({count} chats in it).").format(
-                area=chat.area, count=count)))
+            await ctx.reply(esc(ngettext("This chat belongs to the area {area} ({count} chat in it).",
+                                         "This chat belongs to the area {area} ({count} chats in it).",
+                                         count).format(area=chat.area, count=format_number(count))))
         else:
             await ctx.reply(esc(_("This chat has no area yet. An admin sets it with {command} <name>.").format(
                 command=ctx.cmd("area"))))
@@ -808,7 +821,8 @@ async def summary_cmd(ctx: Context, arg: str | None) -> None:
     for fmt, mime in (("md", "text/markdown"), ("csv", "text/csv"), ("json", "application/json")):
         data = await render_export(ctx.services, "digests", fmt, first=week, last=week, lang=ctx.lang)
         await ctx.send_file(FileOut(f"kehrabot-digests-{week}.{fmt}", data, mime))
-    await ctx.reply(esc(_("Digests of week {week}: {count} chats.").format(week=week, count=count)))
+    await ctx.reply(esc(ngettext("Digests of week {week}: {count} chat.", "Digests of week {week}: {count} chats.",
+                                 count).format(week=week, count=format_number(count))))
 
 
 FEATURE = Feature(

@@ -187,8 +187,9 @@ def parse_idea(raw: str, *, by_marker: bool = False) -> ParsedIdea:
             + first_tag.group(0)))
     if len(text) > MAX_IDEA_CHARS:
         raise UserError(
-            _("The idea is too long: {count} characters, at most {limit}. Shorten it or split it in two.").format(
-                count=len(text), limit=MAX_IDEA_CHARS
+            ngettext("The idea is too long: {count} character, at most {limit}. Shorten it or split it in two.",
+                     "The idea is too long: {count} characters, at most {limit}. Shorten it or split it in two.",
+                     len(text)).format(count=format_number(len(text)), limit=format_number(MAX_IDEA_CHARS)
             )
         )
     if not _has_words(text):
@@ -388,7 +389,7 @@ async def support_cmd(ctx: Context, number: int) -> None:
         idea = await _get(ctx, session, number)
         added = await _support(ctx, idea, session) or _again(ctx)
     if added:
-        await ctx.reply(esc(_("👍 You support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
+        await ctx.reply(esc(_("👍 You support idea #{number}. Supporters: {count}.").format(number=number, count=format_number(idea.support_count))))
         await _refresh_buttons(ctx, idea)
     else:
         await ctx.reply(esc(_("You already support idea #{number}.").format(number=number)))
@@ -399,7 +400,7 @@ async def unsupport_cmd(ctx: Context, number: int) -> None:
         idea = await _get(ctx, session, number)
         removed = await store.remove_support(session, idea, ctx.sender_key) or _again(ctx)
     if removed:
-        await ctx.reply(esc(_("You no longer support idea #{number}. Supporters: {count}.").format(number=number, count=idea.support_count)))
+        await ctx.reply(esc(_("You no longer support idea #{number}. Supporters: {count}.").format(number=number, count=format_number(idea.support_count))))
         await _refresh_buttons(ctx, idea)
     else:
         await ctx.reply(esc(_("You were not supporting idea #{number}.").format(number=number)))
@@ -508,7 +509,8 @@ async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
         raise UserError(ngettext("There is only {pages} page.", "There are only {pages} pages.", pages).format(
             pages=format_number(pages)))
     title = _("Most supported ideas") if query.order == "top" else _("Newest ideas")
-    lines = [b(title) + " " + esc(_("(page {page}/{pages}, {total} in all)").format(page=query.page, pages=pages, total=total))]
+    lines = [b(title) + " " + esc(_("(page {page}/{pages}, {total} in all)").format(
+        page=format_number(query.page), pages=format_number(pages), total=format_number(total)))]
     for idea in ideas:
         status = "" if idea.status == "new" else f" [{esc(status_label(idea.status))}]"
         lines.append(f"#{idea.number} {esc(_short(idea.text, 70))} · 👍 {idea.support_count}{status}")
@@ -516,7 +518,7 @@ async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
     if query.page > 1 and (data := _page_data(query, query.page - 1)):
         row.append(Button(_("◀ Previous page"), data))
     if query.page < pages:
-        lines.append(esc(_("More: {command} … {page}").format(command=ctx.cmd("ideas"), page=query.page + 1)))
+        lines.append(esc(_("More: {command} … {page}").format(command=ctx.cmd("ideas"), page=format_number(query.page + 1))))
         if data := _page_data(query, query.page + 1):
             row.append(Button(_("Next page ▶"), data))
     await ctx.reply("\n".join(lines), (tuple(row),) if row else ())
@@ -544,7 +546,7 @@ async def show_idea(ctx: Context, number: int) -> None:
         esc(idea.text),
         esc(_("By {author}, {date} · status: {status} · 👍 {count}").format(
             author=idea.author_name or "?", date=format_date(idea.created_at),
-            status=status_label(idea.status), count=idea.support_count)),
+            status=status_label(idea.status), count=format_number(idea.support_count))),
     ]
     if idea.tags:
         lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
@@ -671,13 +673,14 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
 def render_ideas_digest(data: dict) -> list[str]:
     counts = data.get("counts", {})
     lines = ["💡 " + b(_("Ideas")) + ": " + esc(_("new {new} · status changes {changes} · supports {supports}").format(
-        new=counts.get("new", 0), changes=counts.get("status_changes", 0), supports=counts.get("supports", 0)))]
+        new=format_number(counts.get("new", 0)), changes=format_number(counts.get("status_changes", 0)),
+        supports=format_number(counts.get("supports", 0))))]
     for item in data.get("new", []):
         tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""
         lines.append(f"• #{item['number']} {esc(_short(item['text'], 60))}{tags}")
     more = counts.get("new", 0) - len(data.get("new", []))
     if more > 0:
-        lines.append("• " + esc(ngettext("and {count} more", "and {count} more", more).format(count=more)))
+        lines.append("• " + esc(ngettext("and {count} more", "and {count} more", more).format(count=format_number(more))))
     for item in data.get("status_changes", []):
         lines.append("• " + esc(_("#{number} {old} → {new}").format(
             number=item["number"], old=status_label(item.get("from") or ""), new=status_label(item.get("to") or ""))))

@@ -190,7 +190,7 @@ def describe_rrule(rule: str) -> str:
         else:
             text = _("every {weekday}").format(weekday=_weekday_name(day))
     if count:
-        text += ", " + ngettext("{count} time", "{count} times", int(count)).format(count=int(count))
+        text += ", " + ngettext("{count} time", "{count} times", int(count)).format(count=format_number(int(count)))
     return text
 
 
@@ -366,22 +366,22 @@ def _in_words(delta: timedelta) -> str:
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes >= 1440 and minutes % 1440 == 0 or minutes >= 2880:
         days = round(minutes / 1440)
-        return ngettext("in {count} day", "in {count} days", days).format(count=days)
+        return ngettext("in {count} day", "in {count} days", days).format(count=format_number(days))
     if minutes >= 60:
         hours = round(minutes / 60)
-        return ngettext("in {count} hour", "in {count} hours", hours).format(count=hours)
-    return ngettext("in {count} minute", "in {count} minutes", minutes).format(count=minutes)
+        return ngettext("in {count} hour", "in {count} hours", hours).format(count=format_number(hours))
+    return ngettext("in {count} minute", "in {count} minutes", minutes).format(count=format_number(minutes))
 
 
 def offsets_text(offsets: list[int]) -> str:
     parts = []
     for m in offsets:
         if m % 1440 == 0:
-            parts.append(ngettext("{count} day", "{count} days", m // 1440).format(count=m // 1440))
+            parts.append(ngettext("{count} day", "{count} days", m // 1440).format(count=format_number(m // 1440)))
         elif m % 60 == 0:
-            parts.append(ngettext("{count} hour", "{count} hours", m // 60).format(count=m // 60))
+            parts.append(ngettext("{count} hour", "{count} hours", m // 60).format(count=format_number(m // 60)))
         else:
-            parts.append(ngettext("{count} minute", "{count} minutes", m).format(count=m))
+            parts.append(ngettext("{count} minute", "{count} minutes", m).format(count=format_number(m)))
     return ", ".join(parts)
 
 
@@ -429,8 +429,10 @@ def _duration(start: datetime, end: tuple[int, int]) -> int:
         end_at += timedelta(days=1)  # past midnight
     minutes = int((end_at.astimezone(UTC) - start.astimezone(UTC)).total_seconds() // 60)
     if minutes > MAX_DURATION:
-        raise UserError(_("The meeting would last {hours} hours; give an end time at most 12 hours after the start.")
-                        .format(hours=minutes // 60), show_usage=True)
+        raise UserError(ngettext(
+            "The meeting would last {hours} hour; give an end time at most 12 hours after the start.",
+            "The meeting would last {hours} hours; give an end time at most 12 hours after the start.",
+            minutes // 60).format(hours=format_number(minutes // 60)), show_usage=True)
     return minutes
 
 
@@ -489,9 +491,13 @@ def _parse_meeting(head: str, place: str, now: datetime, lang: str) -> MeetingSp
         raise UserError(_("Give the meeting a title after the time, for example: {example}").format(
             example=_("tue 1.12. at 18 Kehrä meeting @ Maunula house")), show_usage=True)
     if len(title) > MAX_TITLE:
-        raise UserError(_("The title is too long: at most {limit} characters.").format(limit=MAX_TITLE))
+        raise UserError(ngettext("The title is too long: at most {limit} character.",
+                                 "The title is too long: at most {limit} characters.",
+                                 MAX_TITLE).format(limit=format_number(MAX_TITLE)))
     if len(place) > MAX_PLACE:
-        raise UserError(_("The place is too long: at most {limit} characters.").format(limit=MAX_PLACE))
+        raise UserError(ngettext("The place is too long: at most {limit} character.",
+                                 "The place is too long: at most {limit} characters.",
+                                 MAX_PLACE).format(limit=format_number(MAX_PLACE)))
     return MeetingSpec(title=title, place=place, dtstart_local=dtstart, rrule=rule, start=start, last_start=last)
 
 
@@ -612,8 +618,9 @@ async def list_cmd(ctx: Context, args: str) -> None:
         occs = _listed(every)
         counts = {(o.meeting.id, o.key): await store.rsvp_counts(session, o.meeting.id, o.key) for o in occs}
     if not occs:
-        await ctx.reply(esc(_("No meetings in the next {days} days. Schedule one with {command}.").format(
-            days=LIST_DAYS, command=ctx.cmd("meeting") + " " + _("<when> <title>"))))
+        await ctx.reply(esc(ngettext("No meetings in the next {days} day. Schedule one with {command}.",
+                                     "No meetings in the next {days} days. Schedule one with {command}.",
+                                     LIST_DAYS).format(days=format_number(LIST_DAYS), command=ctx.cmd("meeting") + " " + _("<when> <title>"))))
         return
     lines = [b(_("Upcoming meetings"))]
     for o in occs:
@@ -630,7 +637,7 @@ async def list_cmd(ctx: Context, args: str) -> None:
         lines.append(esc(ngettext(
             "… and {count} more meeting in the next {days} days: {command} <number> shows a series.",
             "… and {count} more meetings in the next {days} days: {command} <number> shows a series.",
-            hidden).format(count=format_number(hidden), days=LIST_DAYS, command=ctx.cmd("meeting"))))
+            hidden).format(count=format_number(hidden), days=format_number(LIST_DAYS), command=ctx.cmd("meeting"))))
     lines.append(esc(_("Details: {command} <number>").format(command=ctx.cmd("meeting"))))
     await ctx.reply("\n".join(lines))
 
@@ -1017,7 +1024,7 @@ async def calendar_cmd(ctx: Context, number: int | None) -> None:
     caption = (_("Meeting #{number} as a calendar file.").format(number=number) if number is not None
                else ngettext("{count} meeting or series as a calendar file.",
                              "{count} meetings or series as a calendar file.", len(meetings)).format(
-                   count=len(meetings)))
+                   count=format_number(len(meetings))))
     await ctx.send_file(FileOut(filename=filename, data=data, mime="text/calendar", caption_html=esc(caption)))
 
 

@@ -94,6 +94,12 @@ class PollAction:
     rest: str = ""
 
 
+def _open_at_most() -> str:
+    days = MAX_OPEN.days
+    return ngettext("A poll can stay open at most {days} day.", "A poll can stay open at most {days} days.",
+                    days).format(days=format_number(days))
+
+
 def _example() -> str:
     return _("Which evening suits? | Tuesday | Wednesday | Thursday | closes Friday 18:00")
 
@@ -172,20 +178,27 @@ def parse_poll(args: str) -> NewPoll | PollAction:
         raise UserError(_("The question is missing. Write it before the first |, for example: {example}")
                         .format(example=_example()), show_usage=True)
     if len(question) > MAX_QUESTION_CHARS:
-        raise UserError(_("The question is too long: {count} characters, at most {limit}.").format(
-            count=len(question), limit=MAX_QUESTION_CHARS))
+        raise UserError(ngettext("The question is too long: {count} character, at most {limit}.",
+                                 "The question is too long: {count} characters, at most {limit}.",
+                                 len(question)).format(count=format_number(len(question)),
+                                                       limit=format_number(MAX_QUESTION_CHARS)))
     if any(not o for o in options):
         raise UserError(_("One of the options is empty. Check that there is text between every two |."),
                         show_usage=True)
     if len(options) < MIN_OPTIONS:
-        raise UserError(_("A poll needs at least {min} options, for example: {example}").format(
-            min=MIN_OPTIONS, example=_example()), show_usage=True)
+        raise UserError(ngettext("A poll needs at least {min} option, for example: {example}",
+                                 "A poll needs at least {min} options, for example: {example}",
+                                 MIN_OPTIONS).format(min=format_number(MIN_OPTIONS), example=_example()),
+                        show_usage=True)
     if len(options) > MAX_OPTIONS:
-        raise UserError(_("Too many options: {count}, at most {max}.").format(count=len(options), max=MAX_OPTIONS))
+        raise UserError(_("Too many options: {count}, at most {max}.").format(
+            count=format_number(len(options)), max=format_number(MAX_OPTIONS)))
     for option in options:
         if len(option) > MAX_OPTION_CHARS:
-            raise UserError(_("The option “{option}…” is too long: at most {limit} characters.").format(
-                option=option[:30], limit=MAX_OPTION_CHARS))
+            raise UserError(ngettext("The option “{option}…” is too long: at most {limit} character.",
+                                     "The option “{option}…” is too long: at most {limit} characters.",
+                                     MAX_OPTION_CHARS).format(option=option[:30],
+                                                              limit=format_number(MAX_OPTION_CHARS)))
     folded = [o.casefold() for o in options]
     if len(set(folded)) != len(folded):
         dup = next(o for i, o in enumerate(options) if folded.index(o.casefold()) != i)
@@ -195,8 +208,10 @@ def parse_poll(args: str) -> NewPoll | PollAction:
     if multiple:
         max_choices = len(options) if settings["multiple"] is None else settings["multiple"]
         if not 2 <= max_choices <= len(options):
-            raise UserError(_("Multiple choice allows from 2 to {max} choices here (there are {max} options), "
-                              "for example: multiple 2").format(max=len(options)))
+            raise UserError(ngettext(
+                "Multiple choice allows from 2 to {max} choice here (there is {max} option), for example: multiple 2",
+                "Multiple choice allows from 2 to {max} choices here (there are {max} options), for example: multiple 2",
+                len(options)).format(max=format_number(len(options))))
     return NewPoll(question=question, options=tuple(options), multiple=multiple, max_choices=max_choices,
                    anonymous=settings.get("anonymous", False), hide_results=settings.get("hide_results", False),
                    close_text=settings.get("close_text"), idea_number=idea_number)
@@ -213,7 +228,7 @@ def close_time(text: str | None, now: datetime, lang: str) -> datetime:
     if when < now + MIN_OPEN:
         raise UserError(_("The closing time {when} is not in the future.").format(when=format_datetime(when)))
     if when > now + MAX_OPEN:
-        raise UserError(_("A poll can stay open at most {days} days.").format(days=MAX_OPEN.days))
+        raise UserError(_open_at_most())
     return when
 
 
@@ -228,7 +243,7 @@ def extended_close(text: str, poll: store.Poll, now: datetime, lang: str) -> dat
             number=poll.number, current=format_datetime(poll.close_at), when=format_datetime(when),
             example=_("2 days")))
     if when > now + MAX_OPEN:
-        raise UserError(_("A poll can stay open at most {days} days.").format(days=MAX_OPEN.days))
+        raise UserError(_open_at_most())
     return when
 
 
@@ -244,7 +259,7 @@ def _settings_line(poll: store.Poll) -> str:
     parts = []
     if poll.multiple:
         parts.append(ngettext("up to {count} choice", "up to {count} choices", poll.max_choices)
-                     .format(count=poll.max_choices))
+                     .format(count=format_number(poll.max_choices)))
     parts.append(_("anonymous") if poll.anonymous else _("named"))
     if poll.hide_results:
         parts.append(_("results hidden until closed"))
@@ -448,7 +463,7 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
             if len(current) >= poll.max_choices:
                 raise UserError(ngettext("You can choose at most {count} option. Remove one first.",
                                          "You can choose at most {count} options. Remove one first.",
-                                         poll.max_choices).format(count=poll.max_choices))
+                                         poll.max_choices).format(count=format_number(poll.max_choices)))
             chosen = (*current, choice)
             note = _("Added “{option}” to your choices.").format(option=options[choice])
         if chosen is not None:
@@ -784,8 +799,8 @@ def render_digest(facts: dict) -> list[str]:
     counts = facts.get("counts", {})
     opened, closed = counts.get("opened", 0), counts.get("closed", 0)
     lines = ["📊 " + b(_("Polls")) + " " + esc(
-        ngettext("{count} opened", "{count} opened", opened).format(count=opened) + ", "
-        + ngettext("{count} closed", "{count} closed", closed).format(count=closed))]
+        ngettext("{count} opened", "{count} opened", opened).format(count=format_number(opened)) + ", "
+        + ngettext("{count} closed", "{count} closed", closed).format(count=format_number(closed)))]
     for poll in facts.get("closed", []):
         voters = poll.get("voter_count", 0)
         line = "• " + esc(_("#{number} {question} — {outcome}").format(

@@ -29,7 +29,7 @@ def test_script_gives_one_reply_block_per_message(tmp_path):
     assert b[3].startswith("> /stod 1\n[m4] 👍 Du stöder idé #1. Stödjare: 1.")
     assert b[4].startswith("> :press 1\n  (Du stöder redan idé #1.)")
     assert b[6].startswith("> /status 1 diskuterad\n[m6] Idé #1: ny → diskuterad.\n[m2 edited] 💡 Idea #1")
-    assert b[7].startswith("> /ideer\n[m8] Nyaste idéerna (sida 1/1, totalt 1)\n#1 Kesäterassi kirjaston eteen · 👍 1 [diskuterad]")
+    assert b[7].startswith("> /ideer\n[m8] Nyaste idéer (sida 1/1, totalt 1)\n#1 Kesäterassi kirjaston eteen · 👍 1 [diskuterad]")
 
 
 def test_state_survives_a_restart_of_the_console(tmp_path):

@@ -49,10 +49,10 @@ async def records(bot) -> list[store.Digest]:
 # --- content in each language -------------------------------------------------------------------
 
 EXPECTED = {
-    "fi": ["Viikkokooste, viikko 48", "Ideat: uusia 3 · tilamuutoksia 1 · tukia 4",
+    "fi": ["Viikkokooste, viikko 48", "Ideat: uusia 3 · tilamuutoksia 1 · kannatuksia 4",
            "#1 Kesäterassi kirjaston eteen, lähiruokaa tarjolle (lähiruoka)",
            "#2 Aurinkopaneelit taloyhtiöiden katoille (paikallinen energia)", "#3 uusi → käsitelty",
-           "Eniten tuetut: #1", "Aktiivisuus: viestejä botille 9, aktiivisia ihmisiä 5"],
+           "Eniten kannatetut: #1", "Aktiivisuus: viestejä botille 9, aktiivisia ihmisiä 5"],
     "sv": ["Veckosammandrag, vecka 48", "Idéer: nya 3 · statusändringar 1 · stöd 4",
            "(närmat)", "(lokal energi)", "#3 ny → diskuterad", "Mest stödda: #1",
            "Aktivitet: meddelanden till boten 9, aktiva personer 5"],
@@ -120,7 +120,7 @@ async def test_admin_moves_and_turns_off_the_digest(bot):
     await seed_week(bot)
     assert "Vain ryhmän ylläpitäjät" in (await bot.say("/kooste pe 16:00", user="u1"))[0]
     assert (await bot.say("/kooste perjantai 16.00", user="admin"))[0] == \
-        "Viikkokooste tulee joka perjantai klo 16:00."
+        "Viikkokooste tulee joka perjantai klo 16.00."
     await bot.run_due(W48_DUE)
     assert digests_sent(bot.transport) == []
     await bot.run_due(datetime(2026, 12, 4, 14, 0, tzinfo=UTC))  # Fri 16:00 Helsinki
@@ -229,7 +229,7 @@ async def two_platforms(bot):
 
 
 async def test_area_rolls_up_chats_on_two_platforms(bot, two_platforms):
-    assert (await say_on(bot, two_platforms, "!alue"))[0] == "Tämä ryhmä kuuluu alueeseen Maunula (2 ryhmää)."
+    assert (await say_on(bot, two_platforms, "!alue"))[0] == "Tämä ryhmä kuuluu alueeseen Maunula (alueella on 2 ryhmää)."
     doc = await feature.digest_document(bot.services, W48, W48)
     jsonschema.validate(doc, SCHEMA)
     maunula = next(a for a in doc["areas"] if a["area"] == "Maunula")
@@ -350,7 +350,7 @@ async def test_summary_sends_files_to_coordinator(make_bot, tmp_path):
     files = [s.file for s in sent if s.kind == "file"]
     assert [f.filename for f in files] == [f"kehrabot-digests-{W48}.{ext}" for ext in ("md", "csv", "json")]
     jsonschema.validate(json.loads(files[2].data), SCHEMA)
-    assert sent[-1].plain == "Digests of week 2026-W48: 1 chats."
+    assert sent[-1].plain == "Digests of week 2026-W48: 1 chat."
     none = await bot.event(chat_id="private-pm", sender_id="pm", text="/summary 2026-W30", is_private=True,
                            language_hint="en")
     assert none[-1].plain == "No digests are stored for week 2026-W30."

@@ -85,7 +85,7 @@ async def test_markdown_has_labels_and_single_bullets(bot):
     await bot.run_due(W48_DUE)
     data = (await feature.render_export(bot.services, "digests", "md", first=W48, last=W48, lang="fi")).decode()
     assert "activity.messages" not in data and "status\\_changes" not in data and "ideas." not in data
-    totals = next(line for line in data.splitlines() if line.startswith("Alue yhteensä:"))
+    totals = next(line for line in data.splitlines() if line.startswith("Alueen luvut yhteensä:"))
     assert "uusia ideoita 2" in totals and "ideoiden tilamuutoksia 1" in totals
     assert "- •" not in data and "• " not in data
     assert "- 💡 Ideat: " in data

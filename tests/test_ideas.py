@@ -181,10 +181,10 @@ async def test_coordinator_may_move_ideas(make_bot):
 async def test_author_edits_and_withdraws_only_own(bot):
     await bot.say("/idea Penkkejä", user="author")
     assert await bot.say("/muokkaa 1 Penkkejä ja pöytiä puistoon", user="other") == [
-        "Vain idean #1 kirjaaja voi tehdä sen."]
+        "Vain idean #1 ehdottaja voi tehdä sen."]
     assert (await bot.say("/muokkaa 1 Penkkejä ja aurinkopaneeli", user="author"))[:1] == [
         "Idea #1 päivitetty.\nAiheet: paikallinen energia"]
-    assert await bot.say("/peru_idea 1", user="other") == ["Vain idean #1 kirjaaja voi tehdä sen."]
+    assert await bot.say("/peru_idea 1", user="other") == ["Vain idean #1 ehdottaja voi tehdä sen."]
     assert (await bot.say("/peru_idea 1", user="author"))[:1] == ["Idea #1 peruttu."]
     assert await bot.say("/idea 1") == ["Tässä ryhmässä ei ole ideaa #1."]
     assert await bot.say("/ideat") == ["Ideoita ei vielä ole. Kirjaa ensimmäinen komennolla /idea <teksti> tai #idea."]
@@ -207,9 +207,9 @@ async def test_chats_are_isolated(bot):
 BAD = [
     ("/idea", {"fi": "Idea on tyhjä.", "sv": "Idén är tom.", "en": "The idea is empty."}),
     ("/idea    #idea  ", {"fi": "Idea on tyhjä.", "sv": "Idén är tom.", "en": "The idea is empty."}),
-    ("/idea " + "x" * (MAX_IDEA_CHARS + 1), {"fi": "Idea on liian pitkä: 1001 merkkiä, enintään 1000.",
-                                             "sv": "Idén är för lång: 1001 tecken, högst 1000.",
-                                             "en": "The idea is too long: 1001 characters, at most 1000."}),
+    ("/idea " + "x" * (MAX_IDEA_CHARS + 1), {"fi": "Idea on liian pitkä: 1\xa0001 merkkiä, enintään 1\xa0000.",
+                                             "sv": "Idén är för lång: 1\xa0001 tecken, högst 1\xa0000.",
+                                             "en": "The idea is too long: 1,001 characters, at most 1,000."}),
     ("/idea 🎉🎉🎉 !!!", {"fi": "Kuvaile idea sanoin", "sv": "Beskriv idén med ord", "en": "Please describe the idea in words"}),
     ("/tue 99", {"fi": "Tässä ryhmässä ei ole ideaa #99.", "sv": "Det finns ingen idé #99 i den här gruppen.",
                  "en": "There is no idea #99 in this chat."}),
@@ -234,7 +234,7 @@ async def test_someone_elses_idea_cannot_be_edited(bot, lang):
     await bot.say("/idea Oma idea", user="author")
     before = bot.transport.sent[-1]
     reply = await bot.say("/edit 1 Muutettu", user="other", lang=lang)
-    assert reply == [{"fi": "Vain idean #1 kirjaaja voi tehdä sen.", "sv": "Endast den som skickade idé #1 kan göra det.",
+    assert reply == [{"fi": "Vain idean #1 ehdottaja voi tehdä sen.", "sv": "Bara förslagsställaren för idé #1 kan göra det.",
                       "en": "Only the author of idea #1 can do that."}[lang]]
     assert (await bot.say("/idea 1"))[0].split("\n")[1] == "Oma idea" and before
 

@@ -226,7 +226,7 @@ async def test_reminders_fire_once_at_the_offsets(admin_bot):
     assert len(first) == 1
     assert first[0].splitlines() == [
         "⏰ Muistutus: Kehräkokous", "🕕 ti 1.12.2026 klo 18.00 (1 päivän päästä)", "📍 Maunula-talo",
-        "Tulossa: 1 · Ei tule: 0 · Ehkä: 0", "Tuletko? Vastaa napeilla tai reagoi 👍 / 👎 / 🤔."]
+        "Tulossa: 1 · Ei tule: 0 · Ehkä: 0", "Tuletko? Vastaa painikkeilla tai reagoi 👍 / 👎 / 🤔."]
     buttons = admin_bot.transport.sent[-1].reply.buttons
     assert [b.data for b in buttons[0]] == ["meetings:rsvp:1:yes", "meetings:rsvp:1:no", "meetings:rsvp:1:maybe"]
     assert await admin_bot.run_due(hel(2026, 12, 1, 17, 0)) == 1
@@ -324,7 +324,7 @@ async def test_rsvp_by_button_reaction_and_command(admin_bot):
     [edit] = [x for x in admin_bot.transport.sent if x.kind == "edit"]
     assert edit.message_id == announcement
     assert edit.plain.splitlines()[2:] == ["Tulossa: 1 · Ei tule: 0 · Ehkä: 0",
-                                           "Tuletko? Vastaa napeilla tai reagoi 👍 / 👎 / 🤔."]
+                                           "Tuletko? Vastaa painikkeilla tai reagoi 👍 / 👎 / 🤔."]
     assert [b.data for b in edit.reply.buttons[0]][0] == "meetings:rsvp:1:yes"
     await admin_bot.react(announcement, "👎", user="u3")
     await admin_bot.react(announcement, "🤔", user="u4")
@@ -624,7 +624,7 @@ async def test_ics_is_valid_rfc5545_in_the_chats_language(admin_bot):
     by_start = {e.dtstart.astimezone(HELSINKI).strftime("%d.%m.%Y %H:%M"): e for e in season}
     assert "24.11.2026 18:00" in by_start and "01.12.2026 18:00" not in by_start
     assert "10.12.2026 17:00" in by_start and "08.12.2026 18:00" not in by_start
-    assert by_start["24.11.2026 18:00"].description == "Möte #1. Svara i chatten: /osa 1 ja|nej|kanske"
+    assert by_start["24.11.2026 18:00"].description == "Möte #1. Svara i gruppen: /osa 1 ja|nej|kanske"
     assert by_start["10.12.2026 17:00"].description == "Möte #1, flyttat från tis 8.12.2026 kl. 18.00."
     assert by_start["28.03.2027 12:00"].summary == "Kevättalkoot"
     assert by_start["24.11.2026 18:00"].location == "Maunula-talo, Helsinki"

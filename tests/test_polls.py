@@ -60,7 +60,7 @@ async def test_create_in_finnish_with_close_time(bot):
     replies = await bot.say("/kysely Mikä ilta sopii? | tiistai | keskiviikko | sulkeutuu 2 päivän päästä")
     assert replies[0].startswith("📊 Kysely #1 Mikä ilta sopii?\n1. tiistai\n")
     assert "Sulkeutuu ke 25.11.2026 klo 12.00." in replies[0]
-    assert "nimellinen" in replies[0]
+    assert "äänet nimellä" in replies[0]
     sent = bot.transport.sent[-1]
     assert [b.data for row in sent.reply.buttons for b in row] == ["polls:vote:1:0", "polls:vote:1:1"]
     poll = await poll_row(bot)
@@ -174,7 +174,7 @@ async def test_revote_latest_counts_with_buttons(bot):
     await bot.say("/kysely K? | a | b")
     acks = await bot.press("polls:vote:1:0", user="u2", target_id="b1")
     assert acks[0].text == "Äänesi: ”a”."
-    assert "1 on äänestänyt." in acks[1].plain
+    assert "1 henkilö on äänestänyt." in acks[1].plain
     await bot.press("polls:vote:1:1", user="u2", target_id="b1")
     again = await bot.press("polls:vote:1:1", user="u2", target_id="b1")
     assert again[0].text == "Olet jo äänestänyt vaihtoehtoa ”b”."
@@ -288,7 +288,7 @@ async def test_hidden_results_show_no_counts_until_closed(bot):
     sent += await bot.press("polls:vote:1:0", user="u3", target_id="b1")
     edits = [s.plain for s in sent if s.kind == "edit"]
     assert edits and all("▓" not in e and "%" not in e for e in edits)
-    assert all("2 on äänestänyt." in e or "1 on äänestänyt." in e for e in edits)
+    assert all("2 henkilöä on äänestänyt." in e or "1 henkilö on äänestänyt." in e for e in edits)
     assert "tulokset piilossa" in edits[0]
     shown = await bot.say("/kysely 1")
     assert "%" not in shown[0]
@@ -359,7 +359,7 @@ async def test_closes_at_the_time_exactly_once(bot):
     assert await bot.run_due() == 1  # then the poll message shows the final state, without buttons
     tidy = bot.transport.sent[-1]
     assert tidy.kind == "edit" and tidy.message_id == "b1" and not tidy.reply.buttons
-    assert "Suljettu. 1 on äänestänyt." in tidy.plain and "Sulkeutuu" not in tidy.plain
+    assert "Suljettu. 1 henkilö on äänestänyt." in tidy.plain and "Sulkeutuu" not in tidy.plain
     bot.clock.advance(days=1)
     assert await bot.run_due() == 0
     assert len(results(bot)) == 1
@@ -538,7 +538,7 @@ async def test_poll_unknown_button_and_other_chat(bot):
     other = await bot.press("polls:vote:1:0", chat="elsewhere")
     assert other[0].text == "Tämä kysely ei ole enää saatavilla."
     broken = await bot.press("polls:vote:x:0")
-    assert broken[0].text == "Tämä painike ei enää toimi."
+    assert broken[0].text == "Tämä painike ei ole enää käytössä."
 
 
 async def test_closing_time_phrases_from_the_shared_parser(bot):
@@ -584,7 +584,7 @@ async def test_live_edits_are_throttled_with_a_trailing_edit(bot):
     bot.clock.advance(seconds=5)
     assert await bot.run_due() == 1  # one trailing edit for both votes
     edit = bot.transport.sent[-1]
-    assert edit.kind == "edit" and "3 on äänestänyt." in edit.plain  # in the poll's language
+    assert edit.kind == "edit" and "3 henkilöä on äänestänyt." in edit.plain  # in the poll's language
     assert "2 (67\xa0%)" in edit.plain
     bot.clock.advance(seconds=10)
     later = await bot.press("polls:vote:1:0", user="u5", target_id="b1")
