@@ -77,10 +77,11 @@ class Outbox:
         self.clock = clock
 
     async def begin(self, key: str, chat_key: str) -> log_store.Outcome | None:
-        """Durably mark ``key`` as leaving now; None to go ahead, else the earlier outcome
-        (do not send)."""
+        """Mark ``key`` as leaving now, committed before the request; None to go ahead, else the
+        earlier outcome (do not send). The mark guards against a crash of the bot, which a
+        PostgreSQL commit that does not wait for the disk survives (``durable=False``)."""
         try:
-            return await self.db.write(log_store.begin_sends, (key, chat_key, self.clock.now()))
+            return await self.db.write(log_store.begin_sends, (key, chat_key, self.clock.now()), durable=False)
         except IntegrityError:  # another sender of the same key (PostgreSQL) was a moment faster
             return await self.earlier(key) or log_store.Outcome(log_store.SENDING, None)
 

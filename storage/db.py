@@ -316,8 +316,7 @@ class _SoonWrites:
                 log.error("a queued write failed: %r", one)
 
     async def _write(self, batch: list[tuple[BatchOp, Any]]) -> None:
-        async with self.engine.begin() as conn:
-            await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        async with self.engine.begin() as conn:  # an engine with synchronous_commit off
             await conn.run_sync(_grouped, batch)
 
 
@@ -374,13 +373,19 @@ class Database:
         else:
             kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``)
+        self._lazy_engine: AsyncEngine | None = None
+        if not self.is_sqlite:
+            self._lazy_engine = create_async_engine(
+                self.url, echo=echo, pool_pre_ping=True, pool_size=2, max_overflow=8,
+                connect_args={"server_settings": {"synchronous_commit": "off"}})
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, sync_session_class=_Session,
                                             expire_on_commit=False)
         self._writer: SQLiteWriter | None = None
         self._use_writer = self._file_backed()
-        self._soon = _SoonWrites(self.engine) if not self.is_sqlite else None
+        self._soon = _SoonWrites(self._lazy_engine) if self._lazy_engine is not None else None
 
     @property
     def is_sqlite(self) -> bool:
@@ -448,9 +453,8 @@ class Database:
             return await self._ensure_writer().run(op, item)
         if self._soon is not None:
             await self._soon.barrier()  # in order after the writes queued before it
-        async with self.engine.begin() as conn:
-            if not durable and not self.is_sqlite:
-                await conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        engine = self._lazy_engine if not durable and self._lazy_engine is not None else self.engine
+        async with engine.begin() as conn:
             return (await conn.run_sync(op, [item]))[0]
 
     async def write_soon(self, op: BatchOp, item: Any) -> None:
@@ -482,3 +486,5 @@ class Database:
             writer.close()
             await asyncio.to_thread(writer.join)
         await self.engine.dispose()
+        if self._lazy_engine is not None:
+            await self._lazy_engine.dispose()

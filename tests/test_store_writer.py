@@ -186,10 +186,10 @@ async def test_a_queued_write_rides_with_the_next_or_goes_alone_soon(bot, tmp_pa
     made = await db.write(store.insert_ideas, (_row("fake:s", "first"), []))
     writer = db._writer
     commits = writer.commits
-    await db.write_soon(store.set_bot_messages, (made.id, "b1"))
+    await db.write_soon(store.set_bot_messages, (made.id, "b1", None))
     await db.write(store.insert_ideas, (_row("fake:s", "second"), []))  # takes the queued one along
     assert writer.commits == commits + 1
-    await db.write_soon(store.set_bot_messages, (made.id, "b2"))  # nothing follows: it goes alone, soon
+    await db.write_soon(store.set_bot_messages, (made.id, "b2", None))  # nothing follows: it goes alone, soon
     await asyncio.sleep(writer.SOON + 0.5)
     with sqlite3.connect(tmp_path / "kehrabot.sqlite3") as conn:
         assert conn.execute("SELECT bot_message_id FROM idea WHERE id = ?", (made.id,)).fetchone() == ("b2",)
