@@ -354,7 +354,8 @@ async def _wake_next(services: Services, meeting_id: int) -> None:
 
 
 def counts_line(counts: dict[str, int]) -> str:
-    return _("Coming: {yes} · Not coming: {no} · Maybe: {maybe}").format(**counts)
+    return _("Coming: {yes} · Not coming: {no} · Maybe: {maybe}").format(
+        **{answer: format_number(n) for answer, n in counts.items()})
 
 
 def rsvp_buttons(meeting_id: int) -> tuple[tuple[Button, ...], ...]:

@@ -95,7 +95,7 @@ async def test_digest_not_due_before_its_time(bot):
 async def test_current_week_so_far(bot):
     await seed_week(bot)
     replies = await bot.say("/kooste")
-    assert replies[0].startswith("📰 Tämä viikko tähän asti, viikko 48 (")
+    assert replies[0].startswith("📰 Viikko 48 tähän mennessä (")
     assert "#2 Aurinkopaneelit" in replies[0]
     assert await records(bot) == []  # nothing stored for a week in progress
 

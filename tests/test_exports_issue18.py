@@ -95,10 +95,10 @@ async def test_markdown_has_labels_and_single_bullets(bot):
 async def test_digest_title_has_one_pair_of_brackets(bot):
     await bot.say("/idea Kesäterassi")
     so_far = (await bot.say("/kooste"))[0].split("\n")[0]
-    assert so_far == "📰 Tämä viikko tähän asti, viikko 48 (ma 23.11.2026 – su 29.11.2026)"
+    assert so_far == "📰 Viikko 48 tähän mennessä (ma 23.11.2026 – su 29.11.2026)"
     assert so_far.count("(") == 1
     sv = (await bot.say("/sammandrag", lang="sv"))[0].split("\n")[0]
-    assert sv.startswith("📰 Veckan hittills, vecka 48 (") and sv.count("(") == 1
+    assert sv.startswith("📰 Vecka 48 hittills (") and sv.count("(") == 1
 
 
 async def test_no_digest_is_posted_into_a_private_chat(bot):
