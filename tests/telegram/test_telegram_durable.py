@@ -1,4 +1,4 @@
-"""Nothing lost, nothing twice (bot/telegram.py's docstring): updates are handled at least once
+"""Nothing lost, nothing twice (bot/telegram/inbox.py, sending.py): updates are handled at least once
 across stops and crashes, every command is answered once, a send Telegram may have carried out
 is never repeated, unreadable updates are skipped, and the flood limits hold across a restart.
 The real transport (python-telegram-bot) against the Bot API emulator."""
