@@ -10,19 +10,23 @@ from __future__ import annotations
 import io
 import math
 import textwrap
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, time, timedelta
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import DateFormatter
+from matplotlib.dates import AutoDateLocator, num2date
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 Value = float | None
 PALETTE = ("#1f6f8b", "#e07a1f", "#5a9a3c", "#a23b72", "#6c5b7b", "#c9a227", "#3d405b", "#8d99ae")
 
 
 def _wrap(label: str, width: int = 14) -> str:
-    return "\n".join(textwrap.wrap(label, width, break_long_words=False)) or label
+    """Wrapped for a tick label; what follows a line break in the label (a short note such as
+    "(no answers)") stays on its own line, unwrapped."""
+    name, *notes = label.split("\n")
+    return "\n".join([*(textwrap.wrap(name, width, break_long_words=False) or [name]), *notes])
 
 
 def _nan(values: Sequence[Value]) -> list[float]:
@@ -31,21 +35,34 @@ def _nan(values: Sequence[Value]) -> list[float]:
 
 def bar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], *, title: str = "",
                ylabel: str = "", errors: dict[str, Sequence[Value]] | None = None,
-               ylim: tuple[float, float] | None = (0, 5)) -> Figure:
-    """Grouped bars: one group per category, one bar per series (rounds or areas)."""
+               scale: tuple[int, int] | None = (1, 5)) -> Figure:
+    """Grouped bars: one group per category, one bar per series (rounds or areas).
+
+    On a ``scale`` (1–5) the bars rise from its lowest value and the axis spans the scale; the
+    error bars (mean ± spread) are kept inside it, so none is cut by the frame. Every category
+    keeps its place and label, also one without values."""
     fig = Figure(figsize=(max(6.0, 1.1 * len(categories) + 2), 4.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     n = max(1, len(series))
     width = 0.8 / n
+    low, high = scale if scale else (0, None)
     for i, (name, values) in enumerate(series.items()):
         xs = [c + (i - (n - 1) / 2) * width for c in range(len(categories))]
-        err = _nan(errors[name]) if errors and name in errors else None
-        ax.bar(xs, _nan(values), width, label=name, color=PALETTE[i % len(PALETTE)], yerr=err,
-               capsize=3 if err else 0, error_kw={"elinewidth": 1, "alpha": 0.7})
+        means = _nan(values)
+        err = None
+        if errors and name in errors:
+            spread = _nan(errors[name])
+            down = [min(e, m - low) for m, e in zip(means, spread, strict=True)]
+            up = [e if high is None else min(e, high - m) for m, e in zip(means, spread, strict=True)]
+            err = [down, up]
+        ax.bar(xs, [m - low for m in means], width, bottom=low, label=name, color=PALETTE[i % len(PALETTE)],
+               yerr=err, capsize=3 if err else 0, error_kw={"elinewidth": 1, "alpha": 0.7})
     ax.set_xticks(range(len(categories)), [_wrap(c) for c in categories], fontsize=8)
-    if ylim:
-        ax.set_ylim(*ylim)
+    ax.set_xlim(-0.5, len(categories) - 0.5)  # empty categories at the ends keep their room
+    if scale:
+        ax.set_ylim(low, high + (high - low) * 0.04)  # room for a cap at the top of the scale
+        ax.set_yticks(range(low, high + 1))
     return _finish(fig, ax, title=title, ylabel=ylabel, legend=len(series) > 1, grid_axis="y")
 
 
@@ -72,18 +89,44 @@ def radar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], 
 
 
 def line_figure(series: dict[str, Sequence[tuple[datetime, float]]], *, title: str = "", ylabel: str = "",
-                date_format: str = "%d.%m.%Y") -> Figure:
-    """Values over time, one line per series (e.g. an indicator per experiment)."""
+                date_label: Callable[[datetime], str] | None = None,
+                targets: dict[str, float] | None = None) -> Figure:
+    """Values over time, one line per series (e.g. an indicator per experiment).
+
+    The x axis shows days: with a few measured days exactly those, else one tick per day or more
+    (never one day repeated), each written by ``date_label`` (the caller's language). ``targets``
+    are horizontal lines across the measured span only, never reaching past the last value."""
     fig = Figure(figsize=(7, 4), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
+    moments = sorted(p[0] for points in series.values() for p in points)
     for i, (name, points) in enumerate(series.items()):
         points = sorted(points)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=name,
                 color=PALETTE[i % len(PALETTE)])
-    ax.xaxis.set_major_formatter(DateFormatter(date_format))
+    if moments:
+        first, last = moments[0], moments[-1]
+        pad = max((last - first) * 0.05, timedelta(hours=12))
+        ax.set_xlim(first - pad, last + pad)
+        start, end = first, last
+        if end - start < timedelta(hours=6):  # one day: a short line around it, within that day
+            day_end = datetime.combine(last.date(), time(0), last.tzinfo) + timedelta(days=1)
+            start, end = start - timedelta(hours=3), min(end + timedelta(hours=3), day_end - timedelta(minutes=1))
+        for j, (name, value) in enumerate((targets or {}).items()):
+            ax.plot([start, end], [value, value], linestyle="--", linewidth=1.5, label=name,
+                    color=PALETTE[(len(series) + j) % len(PALETTE)])
+        days = sorted({m.date() for m in moments})
+        if len(days) <= 8:
+            ax.set_xticks([datetime.combine(d, time(12), first.tzinfo) for d in days])
+        else:
+            # more than a week between the first and the last day: days or longer steps, never hours
+            ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=8, tz=first.tzinfo))
+        tz = first.tzinfo
+        label = date_label or (lambda d: f"{d.day}.{d.month}.{d.year}")
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: label(num2date(x, tz))))
     fig.autofmt_xdate()
-    return _finish(fig, ax, title=title, ylabel=ylabel, legend=len(series) > 1, grid_axis="both")
+    return _finish(fig, ax, title=title, ylabel=ylabel, legend=len(series) + len(targets or {}) > 1,
+                   grid_axis="both")
 
 
 def _finish(fig: Figure, ax, *, title: str, ylabel: str, legend: bool, grid_axis: str) -> Figure:

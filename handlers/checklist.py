@@ -810,11 +810,13 @@ def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile, area
 
 
 def profile_figure(cl: Checklist, series: dict[str, Profile], *, radar: bool = False, title: str = ""):
-    """A matplotlib Figure of the dimension means (bars with spread, or radar), labelled in the current language."""
+    """A matplotlib Figure of the dimension means (bars with spread, or radar), labelled in the current
+    language; a dimension nobody answered keeps its place, labelled as such."""
     from handlers import charts  # matplotlib is loaded only when a chart is drawn
 
-    cats = [tr(d.title) for d in cl.dimensions]
     means = {name: [getattr(p.dimension(d.id), "mean", None) for d in cl.dimensions] for name, p in series.items()}
+    cats = [tr(d.title) + ("" if any(m[k] is not None for m in means.values()) else "\n" + _("(no answers)"))
+            for k, d in enumerate(cl.dimensions)]
     if radar:
         return charts.radar_figure(cats, means, title=title)
     spreads = {name: [getattr(p.dimension(d.id), "spread", None) for d in cl.dimensions] for name, p in series.items()}
@@ -825,6 +827,30 @@ def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = Fa
     from handlers import charts
 
     return charts.to_png(profile_figure(cl, series, radar=radar, title=title))
+
+
+def profile_text(cl: Checklist, series: dict[str, Profile], title: str) -> str:
+    """The chart's figures as a short list, sent with it (for screen readers and slow connections)."""
+    lines = ["📊 " + b(esc(title)) + " " + esc(_("(means on the scale 1–5)"))]
+    for dim in cl.dimensions:
+        cells = []
+        for name, p in series.items():
+            s = p.dimension(dim.id)
+            if s is None or s.mean is None:
+                cell = _("no answers")
+            elif len(series) == 1:
+                cell = _("mean {mean} (spread {spread}, n={n})").format(mean=_num(s.mean), spread=_num(s.spread),
+                                                                      n=format_number(s.scale_n))
+            else:
+                cell = _num(s.mean)
+            cells.append(cell if len(series) == 1 else _("{label}: {value}").format(label=name, value=cell))
+        lines.append("• " + esc(_("{label}: {value}").format(label=tr(dim.title), value=" · ".join(cells))))
+    return "\n".join(lines)
+
+
+def chart_file(cl: Checklist, series: dict[str, Profile], filename: str, *, radar: bool, title: str) -> FileOut:
+    return FileOut(filename, profile_chart(cl, series, radar=radar, title=title), "image/png", is_image=True,
+                   caption_html=profile_text(cl, series, title))
 
 
 async def _area(ctx: Context, session) -> str:
@@ -845,8 +871,8 @@ async def profile_cmd(ctx: Context, args: Args) -> None:
     cl = from_json(rd.definition)
     await ctx.reply(b(_("Profile: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile, area))
     if profile.respondents:
-        png = profile_chart(cl, {_round_label(rd): profile}, radar=radar, title=f"{tr(cl.title)} · {area}")
-        await ctx.send_file(FileOut(f"checklist-{rd.id}.png", png, "image/png", is_image=True))
+        await ctx.send_file(chart_file(cl, {_round_label(rd): profile}, f"checklist-{rd.id}.png", radar=radar,
+                                       title=f"{tr(cl.title)} · {area}"))
 
 
 async def compare_cmd(ctx: Context, args: Args) -> None:
@@ -901,8 +927,7 @@ async def _side_by_side(ctx: Context, cl: Checklist, columns: list[tuple[str, Pr
     lines.append(esc(_("Respondents: {counts}").format(counts=sep.join(str(p.respondents) for _n, p in columns))))
     await ctx.reply("\n".join(lines))
     if any(p.respondents for _n, p in columns):
-        png = profile_chart(cl, dict(columns), radar=radar, title=title)
-        await ctx.send_file(FileOut("checklist-compare.png", png, "image/png", is_image=True))
+        await ctx.send_file(chart_file(cl, dict(columns), "checklist-compare.png", radar=radar, title=title))
 
 
 # --- exports -----------------------------------------------------------------------------------

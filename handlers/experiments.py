@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from babel.dates import format_date as format_babel_date
 from babel.numbers import format_decimal
 
 from bot.events import Button, FileOut, Role
 from bot.i18n import N_, _, current_language, format_date, format_number, local, ngettext
 from bot.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
-from handlers.charts import line_chart
 from handlers.ideas import parse_number, status_label
 from handlers.when import HELSINKI, parse_when
 from storage import experiments as store
@@ -311,15 +311,49 @@ def phase_bar(phase: str) -> str:
     return " → ".join(parts)
 
 
-def chart_png(ind: store.Indicator, rows: list[store.IndicatorValue]) -> bytes:
+#: values listed one by one in a chart's text alternative (the latest; older ones are counted)
+CHART_TEXT_VALUES = 10
+_CHART_DATE = {"fi": "d.M.yyyy", "sv": "d.M.yyyy", "en": "d MMM yyyy"}
+
+
+def _chart_date(moment: datetime) -> str:
+    """A day on the chart's axis, as the reader's language writes it (no weekday: ticks are short)."""
+    lang = current_language()
+    return format_babel_date(local(moment).date(), _CHART_DATE.get(lang, _CHART_DATE["fi"]), locale=lang)
+
+
+def chart_figure(ind: store.Indicator, rows: list[store.IndicatorValue]):
+    """The indicator's values over time; the target as a line over the measured days only."""
+    from handlers import charts  # matplotlib is loaded only when a chart is drawn
+
     points = [(local(v.measured_at), v.value) for v in rows]
-    series = {ind.name: points}
-    if ind.target is not None and points:
-        first, last = points[0][0], points[-1][0]
-        series[_("Target")] = [(first, ind.target), (last if last != first else first + timedelta(days=1),
-                                                       ind.target)]
     better = _("more is better") if ind.direction == store.MORE else _("less is better")
-    return line_chart(series, title=f"{ind.name} ({better})", ylabel=ind.unit or _("value"))
+    return charts.line_figure({ind.name: points}, title=f"{ind.name} ({better})", ylabel=ind.unit or _("value"),
+                              date_label=_chart_date,
+                              targets={_("Target"): ind.target} if ind.target is not None else None)
+
+
+def chart_png(ind: store.Indicator, rows: list[store.IndicatorValue]) -> bytes:
+    from handlers import charts
+
+    return charts.to_png(chart_figure(ind, rows))
+
+
+def chart_text(ind: store.Indicator, rows: list[store.IndicatorValue]) -> str:
+    """The chart's figures as a short list (sent with it: for screen readers and slow connections)."""
+    better = _("more is better") if ind.direction == store.MORE else _("less is better")
+    lines = ["📈 " + b(esc(f"{ind.name} ({better})"))]
+    shown = rows[-CHART_TEXT_VALUES:]
+    earlier = len(rows) - len(shown)
+    if earlier:
+        lines.append(esc(ngettext("{count} earlier value not shown.", "{count} earlier values not shown.",
+                                  earlier).format(count=format_number(earlier))))
+    for v in shown:
+        lines.append("• " + esc(_("{date}: {value}").format(date=format_date(v.measured_at),
+                                                            value=fmt_value(v.value, ind.unit))))
+    if ind.target is not None:
+        lines.append(esc(_("Target: {value}").format(value=fmt_value(ind.target, ind.unit))))
+    return "\n".join(lines)
 
 
 # --- access -------------------------------------------------------------------------------------
@@ -471,7 +505,7 @@ async def show(ctx: Context, number: int) -> None:
         if vals[ind.id]:
             png = chart_png(ind, vals[ind.id])
             await ctx.send_file(FileOut(f"experiment-{number}-{ind.number}.png", png, "image/png",
-                                        caption_html=esc(ind.name), is_image=True))
+                                        caption_html=chart_text(ind, vals[ind.id]), is_image=True))
 
 
 def indicator_line(ind: store.Indicator, rows: list[store.IndicatorValue]) -> str:

@@ -81,3 +81,93 @@ async def test_a_round_start_handled_again_answers_as_the_first_time(bot, monkey
         assert (await s.execute(select(func.count()).select_from(ChecklistRound))).scalar_one() == 1
     out = await bot.event(**_start("/checklist start", "c2"))
     assert out[0].plain.startswith("A self-assessment round is already open here.")
+
+
+# --- the chart and its text alternative -----------------------------------------------------------
+
+
+def _figures(monkeypatch):
+    from handlers import charts
+
+    figures = []
+    real = charts.line_figure
+
+    def spy(*a, **kw):
+        figures.append(real(*a, **kw))
+        return figures[-1]
+
+    monkeypatch.setattr(charts, "line_figure", spy)
+    return figures
+
+
+async def _experiment(bot, lang="fi"):
+    bot.make_admin("admin")
+    await bot.say("/idea kesäterassi", user="u2", lang=lang)
+    await bot.say("/kokeilu 1 aloita", user="admin", lang=lang)
+    await bot.say("/mukaan 1", user="u3", lang=lang)
+    await bot.say("/mittari 1 osallistujat | hlö | 20", user="u3", lang=lang)
+
+
+def _line_ends(fig):
+    """The last moment each drawn line reaches (matplotlib day numbers)."""
+    from matplotlib.dates import date2num
+
+    return [max(date2num(x) if hasattr(x, "year") else x for x in line.get_xdata()) for line in fig.axes[0].get_lines()]
+
+
+async def test_one_day_of_values_is_one_date_on_the_axis_and_the_target_stays_in_it(bot, monkeypatch):
+    from matplotlib.dates import date2num
+
+    from handlers.charts import figure_texts
+
+    figures = _figures(monkeypatch)
+    await _experiment(bot)
+    await bot.say("/mittaa 1 osallistujat 4", user="u3", lang="fi")
+    bot.clock.advance(minutes=5)
+    await bot.say("/mittaa 1 osallistujat 6", user="u3", lang="fi")
+    await bot.say("/kokeilu 1", lang="fi")
+    fig = figures[-1]
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["23.11.2026"]  # once, not four times
+    assert "Tavoite" in figure_texts(fig)
+    # no line reaches the next day (Helsinki): the target is not drawn into the future
+    next_day = date2num(bot.clock.now().replace(hour=22, minute=0))  # 24.11. 00:00 in Helsinki
+    assert max(_line_ends(fig)) < next_day
+
+
+async def test_several_days_are_each_one_tick_and_the_target_ends_with_the_last_value(bot, monkeypatch):
+    from matplotlib.dates import date2num
+
+    figures = _figures(monkeypatch)
+    await _experiment(bot, "sv")
+    for day, value in (("1.11.2026", 3), ("8.11.2026", 5), ("15.11.2026", 8)):
+        await bot.say(f"/mata 1 osallistujat {value} {day}", user="u3", lang="sv")
+    await bot.say("/forsok 1", lang="sv")
+    fig = figures[-1]
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels == ["1.11.2026", "8.11.2026", "15.11.2026"]
+    last = date2num(fig.axes[0].get_lines()[0].get_xdata()[-1])
+    assert max(_line_ends(fig)) == last
+
+
+async def test_every_experiment_chart_comes_with_its_figures_as_text(bot):
+    await _experiment(bot)
+    for day, value in (("1.11.2026", "3"), ("8.11.2026", "5,5"), ("15.11.2026", "8")):
+        await bot.say(f"/mittaa 1 osallistujat {value} {day}", user="u3", lang="fi")
+    before = len(bot.transport.sent)
+    await bot.say("/kokeilu 1", lang="fi")
+    [chart] = [s for s in bot.transport.sent[before:] if s.kind == "file"]
+    assert chart.file.caption_html.split("\n") == [
+        "📈 <b>osallistujat (enemmän on parempi)</b>",
+        "• su 1.11.2026: 3 hlö", "• su 8.11.2026: 5,5 hlö", "• su 15.11.2026: 8 hlö",
+        "Tavoite: 20 hlö"]
+    # a long series lists the latest values and counts the rest
+    for d in range(16, 26):
+        await bot.say(f"/mittaa 1 osallistujat {d} {d}.10.2026", user="u3", lang="fi")
+    before = len(bot.transport.sent)
+    await bot.say("/experiment 1", lang="en")
+    [chart] = [s for s in bot.transport.sent[before:] if s.kind == "file"]
+    lines = chart.file.caption_html.split("\n")
+    assert lines[1] == "3 earlier values not shown." and len(lines) == 1 + 1 + 10 + 1
+    assert lines[-2] == "• Sun 15 Nov 2026: 8 hlö" and lines[-1] == "Target: 20 hlö"
