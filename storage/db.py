@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -373,11 +373,13 @@ class Database:
         else:
             kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``)
+        #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``); not
+        #: pinged before use (a round trip per write on the hot path): a write that finds its
+        #: connection gone is made again, before its commit only
         self._lazy_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             self._lazy_engine = create_async_engine(
-                self.url, echo=echo, pool_pre_ping=True, pool_size=2, max_overflow=8,
+                self.url, echo=echo, pool_pre_ping=False, pool_size=2, max_overflow=8,
                 connect_args={"server_settings": {"synchronous_commit": "off"}})
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
@@ -453,9 +455,24 @@ class Database:
             return await self._ensure_writer().run(op, item)
         if self._soon is not None:
             await self._soon.barrier()  # in order after the writes queued before it
-        engine = self._lazy_engine if not durable and self._lazy_engine is not None else self.engine
-        async with engine.begin() as conn:
-            return (await conn.run_sync(op, [item]))[0]
+        if durable or self._lazy_engine is None:
+            async with self.engine.begin() as conn:
+                return (await conn.run_sync(op, [item]))[0]
+        for attempt in range(2):
+            async with self._lazy_engine.connect() as conn:
+                try:
+                    await conn.begin()
+                    result = (await conn.run_sync(op, [item]))[0]
+                except DBAPIError as err:
+                    # a connection the server closed meanwhile (a restart; this pool is not pinged
+                    # before use): nothing was written, so once more on a new connection
+                    if attempt == 0 and err.connection_invalidated:
+                        log.info("a store connection was gone (%s); writing again", type(err.orig).__name__)
+                        continue
+                    raise
+                await conn.commit()
+                return result
+        raise AssertionError("unreachable")
 
     async def write_soon(self, op: BatchOp, item: Any) -> None:
         """Like ``write``, for what may be committed a moment after the caller goes on (a failure

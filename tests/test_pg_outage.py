@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
 from bot.testing import TestBot
-from storage.core import REPLAY, begin_events, finish_events
+from storage.core import NEW, REPLAY, begin_events, finish_events
 from tests.matrix.synapse import free_port
 
 
@@ -107,3 +108,24 @@ async def test_a_postgres_restart_in_the_middle_of_a_burst(pg_url, tmp_path):
     assert {n: acknowledged[n] for n in acknowledged} == {n: stored[n] for n in acknowledged}  # none lost
     assert len(acknowledged) < 130  # the outage was felt (some commands got an apology instead)
     print(f"{len(acknowledged)} of 130 ideas acknowledged and stored across the outage, {len(rows)} stored")
+
+
+async def test_a_write_that_finds_its_connection_gone_is_made_on_a_new_one(pg_url):
+    """The connections for commits that need not wait for the disk are not pinged before use:
+    one the server closed meanwhile (a restart, an idle timeout) is replaced and the write made."""
+    from storage.db import Database
+
+    db = Database(pg_url)
+    await db.upgrade()
+    try:
+        now = datetime.now(UTC)
+        assert await db.write(begin_events, ("fake", ("e1",), now), durable=False) == {"e1": NEW}
+        async with db.engine.connect() as admin:  # the server ends every other connection
+            await admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        assert await db.write(begin_events, ("fake", ("e2",), now), durable=False) == {"e2": NEW}
+        async with db.session() as session:
+            events = (await session.execute(text("SELECT event_id FROM processedevent ORDER BY 1"))).scalars().all()
+        assert events == ["e1", "e2"]
+    finally:
+        await db.close()
