@@ -551,7 +551,7 @@ async def join_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
-        added = await store.join(session, exp, ctx.sender_key, ctx.event.sender_name, ctx.now())
+        added = await store.join(session, exp, ctx.sender_key, ctx.event.sender_name, ctx.now()) or ctx.event.replay
         owner = exp.owner_key == ctx.sender_key
     if not added:
         await ctx.reply(esc(_("You are already in the team of experiment #{number}.").format(number=number)))
@@ -584,7 +584,7 @@ async def join_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This button no longer works."))
         idea = await idea_store.by_id(session, exp.idea_id)
         _require_active(exp, idea.number)
-        added = await store.join(session, exp, ctx.sender_key, ctx.event.sender_name, ctx.now())
+        added = await store.join(session, exp, ctx.sender_key, ctx.event.sender_name, ctx.now()) or ctx.event.replay
     if added:
         await ctx.acknowledge(_("You joined the team of experiment #{number}.").format(number=idea.number))
         await ctx.reply(esc(_("{name} joined the team of experiment #{number}.").format(
@@ -596,7 +596,7 @@ async def join_button(ctx: Context, args: list[str]) -> None:
 async def leave_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
-        left = await store.leave(session, exp, ctx.sender_key)
+        left = await store.leave(session, exp, ctx.sender_key) or ctx.event.replay
         owner = exp.owner_name if left else ""
     if not left:
         await ctx.reply(esc(_("You are not in the team of experiment #{number}.").format(number=number)))
@@ -613,19 +613,25 @@ async def phase_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
         await _require_team(ctx, session, exp, number)
-        current = store.PHASES.index(exp.phase)
-        if phase == "next":
-            if current == len(store.PHASES) - 1:
-                raise UserError(_("Experiment #{number} is in its last phase. When it is over: {command} {number} "
-                                  "{done} <outcome>").format(number=number, command=ctx.cmd("experiment"),
-                                                             done=DONE_WORD.get(ctx.lang, "done")))
-            phase = store.PHASES[current + 1]
-        if phase == exp.phase:
-            raise UserError(_("Experiment #{number} is already in the phase {phase}.").format(
-                number=number, phase=phase_label(phase)))
-        old = exp.phase
-        await store.add_step(session, exp, "phase", actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
-                             note=note, now=ctx.now(), to_phase=phase)
+        done = (await store.steps(session, exp.id))[-1] if ctx.event.replay else None
+        if (done is not None and done.action == "phase" and done.actor_key == ctx.sender_key and done.note == note
+                and phase in ("next", done.to_phase)):
+            # this very move handled again (cut short by a stop): made already, answered the same
+            old, phase = done.from_phase or exp.phase, done.to_phase or exp.phase
+        else:
+            current = store.PHASES.index(exp.phase)
+            if phase == "next":
+                if current == len(store.PHASES) - 1:
+                    raise UserError(_("Experiment #{number} is in its last phase. When it is over: {command} "
+                                      "{number} {done} <outcome>").format(number=number, command=ctx.cmd("experiment"),
+                                                                          done=DONE_WORD.get(ctx.lang, "done")))
+                phase = store.PHASES[current + 1]
+            if phase == exp.phase:
+                raise UserError(_("Experiment #{number} is already in the phase {phase}.").format(
+                    number=number, phase=phase_label(phase)))
+            old = exp.phase
+            await store.add_step(session, exp, "phase", actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
+                                 note=note, now=ctx.now(), to_phase=phase)
     text = esc(_("Experiment #{number}: {old} → {new}.").format(number=number, old=phase_label(old),
                                                               new=phase_label(phase)))
     if note:
@@ -643,6 +649,8 @@ async def indicator_cmd(ctx: Context, parsed: tuple[int, IndicatorSpec]) -> None
             raise UserError(_("An experiment can have at most {limit} indicators.").format(limit=MAX_INDICATORS))
         ind = await store.add_indicator(session, exp, name=spec.name, unit=spec.unit, target=spec.target,
                                         direction=spec.direction, now=ctx.now())
+        if ind is None and ctx.event.replay:  # handled again after a stop: the one it defined
+            ind = await store.find_indicator(session, exp.id, spec.name)
     if ind is None:
         raise UserError(_("Experiment #{number} already has an indicator called “{name}”.").format(
             number=number, name=spec.name))
@@ -677,8 +685,11 @@ async def measure_cmd(ctx: Context, m: Measurement) -> None:
                 raise UserError(_("{indicator} is measured in {unit}, not in {given}.").format(
                     indicator=ind.name, unit=ind.unit, given=m.unit[:20]))
             raise UserError(_("{indicator} has no unit; give the number only.").format(indicator=ind.name))
-        await store.add_value(session, ind, m.value, measured_at=measured_at, recorder_key=ctx.sender_key,
-                              recorder_name=ctx.event.sender_name, now=ctx.now())
+        last = await store.last_recorded(session, ind.id) if ctx.event.replay else None
+        if not (last is not None and last.recorder_key == ctx.sender_key and last.value == m.value):
+            # (handled again after a stop: the value it recorded is not recorded twice)
+            await store.add_value(session, ind, m.value, measured_at=measured_at, recorder_key=ctx.sender_key,
+                                  recorder_name=ctx.event.sender_name, now=ctx.now())
         rows = await store.latest_values(session, ind.id)
     await ctx.reply(esc(_("Recorded for experiment #{number}:").format(number=m.number)) + " "
                     + indicator_line(ind, rows))

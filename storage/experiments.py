@@ -185,6 +185,13 @@ async def add_value(session: AsyncSession, ind: Indicator, value: float, *, meas
     return row
 
 
+async def last_recorded(session: AsyncSession, indicator_id: int) -> IndicatorValue | None:
+    """The value recorded last for an indicator (by recording order, whatever day it was measured)."""
+    return (await session.execute(
+        select(IndicatorValue).where(IndicatorValue.indicator_id == indicator_id)
+        .order_by(IndicatorValue.id.desc()).limit(1))).scalars().first()
+
+
 async def values(session: AsyncSession, indicator_ids: list[int]) -> dict[int, list[IndicatorValue]]:
     """Values per indicator, oldest first (by measurement date, then recording order)."""
     out: dict[int, list[IndicatorValue]] = {i: [] for i in indicator_ids}

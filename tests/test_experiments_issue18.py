@@ -171,3 +171,32 @@ async def test_every_experiment_chart_comes_with_its_figures_as_text(bot):
     lines = chart.file.caption_html.split("\n")
     assert lines[1] == "3 earlier values not shown." and len(lines) == 1 + 1 + 10 + 1
     assert lines[-2] == "• Sun 15 Nov 2026: 8 hlö" and lines[-1] == "Target: 20 hlö"
+
+
+# --- the same class elsewhere: team, phase and value commands handled again -----------------------------
+
+
+def _team(text, key, *, replay=False):
+    return dict(chat_id="group", sender_id="u3", sender_name="U3", text=text, message_id=f"msg-{key}",
+                event_key=key, replay=replay, language_hint="fi", chat_title="group")
+
+
+async def test_team_phase_and_value_commands_handled_again_change_once_and_answer_the_same(bot):
+    bot.make_admin("admin")
+    await bot.say("/idea kesäterassi", user="u2", lang="fi")
+    await bot.say("/kokeilu 1 aloita", user="admin", lang="fi")
+    for text, key in (("/mukaan 1", "j1"), ("/vaihe 1 seuraava juteltiin", "p1"), ("/mittari 1 kävijät | hlö", "i1"),
+                      ("/mittaa 1 kävijät 4", "m1")):
+        first = [s.plain for s in await bot.event(**_team(text, key))]
+        # the stop came before the answer went out: the event is handled again, the reply not yet logged
+        async with bot.services.db.transaction() as s:
+            from storage.outbox import Delivery
+
+            for row in (await s.execute(select(Delivery))).scalars():
+                await s.delete(row)
+        again = [s.plain for s in await bot.event(**_team(text, key, replay=True))]
+        assert again == first, text
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(func.count()).select_from(store.IndicatorValue))).scalar_one() == 1
+        assert [st.action for st in await store.steps(s, 1)] == ["started", "phase"]
+        assert (await s.get(store.Experiment, 1)).phase == "define"
