@@ -371,7 +371,7 @@ class Database:
             # round trip to the driver thread per session.
             kwargs["pool_reset_on_return"] = None
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+            kwargs.update(pool_pre_ping=True, pool_size=20, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``); not
         #: pinged before use (a round trip per write on the hot path): a write that finds its
@@ -379,7 +379,7 @@ class Database:
         self._lazy_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             self._lazy_engine = create_async_engine(
-                self.url, echo=echo, pool_pre_ping=False, pool_size=2, max_overflow=8,
+                self.url, echo=echo, pool_pre_ping=False, pool_size=10, max_overflow=10,
                 connect_args={"server_settings": {"synchronous_commit": "off"}})
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
