@@ -6,6 +6,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
@@ -14,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -320,6 +321,32 @@ class _SoonWrites:
             await conn.run_sync(_grouped, batch)
 
 
+#: a pooled PostgreSQL connection unused for longer is pinged before it is handed out
+IDLE_PING_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` costs a round trip per checkout, several per idea. Under
+    load a connection comes back within milliseconds; one that sat idle (a server restart is
+    noticed then) is pinged, and replaced when the server has closed it. A connection lost
+    between two quick uses fails its statement: a write is made again if that happened before
+    its commit (``Database.write``)."""
+    pool = engine.sync_engine.pool
+
+    @event.listens_for(pool, "checkin")
+    def _returned(_dbapi_conn, record) -> None:
+        record.info["kehrabot.idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _handed_out(dbapi_conn, record, _proxy) -> None:
+        since = record.info.get("kehrabot.idle_since")
+        if since is not None and time.monotonic() - since > IDLE_PING_SECONDS:
+            try:
+                dbapi_conn.ping()
+            except Exception as err:  # the pool drops it and hands out a new one
+                raise DisconnectionError() from err
+
+
 def _grouped(conn: Connection, batch: list[tuple[BatchOp, Any]]) -> None:
     groups: dict[BatchOp, list] = {}
     for op, item in batch:
@@ -371,16 +398,16 @@ class Database:
             # round trip to the driver thread per session.
             kwargs["pool_reset_on_return"] = None
         else:
-            kwargs.update(pool_pre_ping=True, pool_size=20, max_overflow=10)
+            kwargs.update(pool_size=20, max_overflow=10)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``); not
-        #: pinged before use (a round trip per write on the hot path): a write that finds its
-        #: connection gone is made again, before its commit only
+        #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``)
         self._lazy_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             self._lazy_engine = create_async_engine(
-                self.url, echo=echo, pool_pre_ping=False, pool_size=10, max_overflow=10,
+                self.url, echo=echo, pool_size=10, max_overflow=10,
                 connect_args={"server_settings": {"synchronous_commit": "off"}})
+            for engine in (self.engine, self._lazy_engine):
+                _ping_when_idle(engine)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, sync_session_class=_Session,
@@ -455,17 +482,15 @@ class Database:
             return await self._ensure_writer().run(op, item)
         if self._soon is not None:
             await self._soon.barrier()  # in order after the writes queued before it
-        if durable or self._lazy_engine is None:
-            async with self.engine.begin() as conn:
-                return (await conn.run_sync(op, [item]))[0]
+        engine = self.engine if durable or self._lazy_engine is None else self._lazy_engine
         for attempt in range(2):
-            async with self._lazy_engine.connect() as conn:
+            async with engine.connect() as conn:
                 try:
                     await conn.begin()
                     result = (await conn.run_sync(op, [item]))[0]
                 except DBAPIError as err:
-                    # a connection the server closed meanwhile (a restart; this pool is not pinged
-                    # before use): nothing was written, so once more on a new connection
+                    # a connection the server closed meanwhile (a restart between two quick
+                    # uses, see _ping_when_idle): nothing was written, so once more on a new one
                     if attempt == 0 and err.connection_invalidated:
                         log.info("a store connection was gone (%s); writing again", type(err.orig).__name__)
                         continue

@@ -110,6 +110,19 @@ async def test_a_postgres_restart_in_the_middle_of_a_burst(pg_url, tmp_path):
     print(f"{len(acknowledged)} of 130 ideas acknowledged and stored across the outage, {len(rows)} stored")
 
 
+async def _end_connections(url: str) -> None:
+    """The server ends every connection to the database of ``url``."""
+    import asyncpg
+
+    admin = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        ended = await admin.fetchval("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        assert ended > 0
+    finally:
+        await admin.close()
+
+
 async def test_a_write_that_finds_its_connection_gone_is_made_on_a_new_one(pg_url):
     """The connections for commits that need not wait for the disk are not pinged before use:
     one the server closed meanwhile (a restart, an idle timeout) is replaced and the write made."""
@@ -120,12 +133,28 @@ async def test_a_write_that_finds_its_connection_gone_is_made_on_a_new_one(pg_ur
     try:
         now = datetime.now(UTC)
         assert await db.write(begin_events, ("fake", ("e1",), now), durable=False) == {"e1": NEW}
-        async with db.engine.connect() as admin:  # the server ends every other connection
-            await admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        await _end_connections(pg_url)  # as a server restart does
         assert await db.write(begin_events, ("fake", ("e2",), now), durable=False) == {"e2": NEW}
+        assert await db.write(begin_events, ("fake", ("e3",), now)) == {"e3": NEW}
         async with db.session() as session:
             events = (await session.execute(text("SELECT event_id FROM processedevent ORDER BY 1"))).scalars().all()
-        assert events == ["e1", "e2"]
+        assert events == ["e1", "e2", "e3"]
+    finally:
+        await db.close()
+
+
+async def test_a_connection_that_sat_idle_is_checked_before_use(pg_url, monkeypatch):
+    """A server restart while the bot is quiet: the next unit of work gets a live connection."""
+    from storage import db as db_module
+
+    db = db_module.Database(pg_url)
+    await db.upgrade()
+    try:
+        async with db.session() as session:
+            await session.execute(text("SELECT 1"))
+        await _end_connections(pg_url)
+        monkeypatch.setattr(db_module, "IDLE_PING_SECONDS", 0.0)  # every pooled one has sat idle
+        async with db.transaction() as session:
+            assert (await session.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await db.close()
