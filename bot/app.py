@@ -140,11 +140,15 @@ class App:
         for feature in self.services.features:
             if feature.on_stop:
                 try:
-                    async with asyncio.timeout(max(0.5, until - loop.time())):
+                    async with asyncio.timeout(max(0.1, until - loop.time())):
                         await feature.on_stop(self.services)
                 except Exception:  # TimeoutError included: what was not flushed is logged, the stop goes on
                     log.exception("stopping feature %s failed", feature.name)
-        await self.db.close()
+        try:  # an unreachable store must not hold the stop: what was not written is done again
+            async with asyncio.timeout(max(0.1, until - loop.time())):
+                await self.db.close()
+        except TimeoutError:
+            log.error("the store did not close within the stop deadline; unwritten marks are redone at the next start")
 
     @staticmethod
     async def _stop_transport(transport: Transport) -> None:

@@ -158,3 +158,22 @@ async def test_a_connection_that_sat_idle_is_checked_before_use(pg_url, monkeypa
             assert (await session.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await db.close()
+
+
+async def test_a_stop_while_the_store_is_unreachable_ends_within_its_deadline(pg_url, tmp_path):
+    """The marks queued for a moment later cannot be written (the server is gone): the stop
+    still ends within its deadline, and what was not written is done again at the next start."""
+    proxy = await RestartingProxy().start()
+    url = re.sub(r"@127\.0\.0\.1:5432/", f"@127.0.0.1:{proxy.port}/", pg_url)
+    bot = await TestBot(tmp_path, database_url=url).open()
+    try:
+        await bot.say("/idea Penkki puistoon")
+        await proxy.stop()  # down for good, every connection cut
+        now = bot.clock.now()
+        await bot.services.db.write_soon(finish_events, ("fake", "late", now))
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await bot.app.close(deadline=2.0)
+        assert loop.time() - started < 2.5
+    finally:
+        await proxy.stop()
