@@ -13,11 +13,11 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 from bot.events import Button, FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from bot.markup import to_plain
-from bot.transport import Dispatch
+from bot.transport import Capabilities, Dispatch
 
 META_HELP = """console commands:
   :user NAME         speak as NAME (created on first use)
@@ -44,6 +44,10 @@ class ConsoleTransport:
     out: TextIO = field(default_factory=lambda: sys.stdout)
     platform: str = "console"
     command_prefixes: tuple[str, ...] = ("/", "!")
+    #: :vote, :react and :edit simulate a platform's; the console shows no vote of its own, so
+    #: polls confirm a native vote with acknowledge()
+    capabilities: ClassVar[Capabilities] = Capabilities(native_polls=True, shows_own_vote=False, reactions=True,
+                                                        edits=True)
     bot_username: str = "kehrabot"
     user: str = "Aino"
     chat: str = "kehra"
@@ -142,8 +146,8 @@ class ConsoleTransport:
     async def close_poll(self, chat_id: str, poll_ref: str, outcome: PollOutcome) -> None:
         self._print(f"[{poll_ref} closed]")
 
-    #: the console shows no vote of its own: polls confirm a native vote with acknowledge()
-    confirm_poll_votes = True
+    #: the older name of ``not capabilities.shows_own_vote`` (polls confirm a native vote here)
+    confirm_poll_votes: ClassVar[bool] = not capabilities.shows_own_vote
 
     async def acknowledge(self, event: Incoming, text: str) -> None:
         self._print(f"  ({text})")

@@ -83,6 +83,7 @@ from bot.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Ro
 from bot.markup import esc, split, to_matrix_html, to_plain
 from bot.transport import (
     Ambiguous,
+    Capabilities,
     Dispatch,
     Forbidden,
     MessageGone,
@@ -233,6 +234,8 @@ class _Batch:
 class MatrixTransport:
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("!",)
+    #: polls are MSC3381 poll events; buttons are reaction keys under the message
+    capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True)
     #: a repeated send with the same key is dropped by the homeserver (transaction ids)
     idempotent_sends = True
 

@@ -12,7 +12,7 @@ from bot.clock import ManualClock
 from bot.config import Settings
 from bot.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from bot.markup import to_plain
-from bot.transport import Unavailable
+from bot.transport import Capabilities, Unavailable
 
 
 @dataclass
@@ -38,11 +38,20 @@ class FakeTransport:
     platform: str = "fake"
     command_prefixes: tuple[str, ...] = ("/",)
     bot_username: str = "kehrabot"
+    #: knobs for what the fake can do (see ``capabilities``)
     native_polls: bool = False
+    confirm_poll_votes: bool = False  # the platform shows no vote of its own (as the console)
+    members: int | None = None  # member_count() answers this when set
     admins: dict[str, set[str]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     fail_sends: int = 0  # the next N sends raise (to test retries)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the fake can do, from its knobs (a test may change them on the way)."""
+        return Capabilities(native_polls=self.native_polls, shows_own_vote=not self.confirm_poll_votes,
+                            reactions=True, edits=True, member_count=self.members is not None)
 
     async def start(self, dispatch) -> None:
         return None
@@ -84,6 +93,9 @@ class FakeTransport:
 
     async def private_chat(self, user_id: str) -> str | None:
         return f"private-{user_id}"
+
+    async def member_count(self, chat_id: str) -> int | None:
+        return self.members
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         return Role.ADMIN if user_id in self.admins.get(chat_id, set()) else Role.MEMBER

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
@@ -48,6 +49,33 @@ class Ambiguous(TransportError):
     repeated blindly on a platform without idempotency keys."""
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a platform can do, declared by its transport (``Transport.capabilities``): features
+    ask this instead of probing the transport for attributes. The defaults are the least a
+    transport does (messages, edits of its own messages, files, buttons)."""
+
+    #: ``send_poll`` starts a poll people vote in on the platform (Kind.POLL_VOTE events); without
+    #: it (or outside the platform's limits) ``send_poll`` returns None and the feature renders buttons
+    native_polls: bool = False
+    #: the platform shows a voter their own native vote; where it shows none (the console), a
+    #: feature confirms the vote with ``acknowledge``
+    shows_own_vote: bool = True
+    #: people's reactions arrive as Kind.REACTION events
+    reactions: bool = False
+    #: people's edits of their messages arrive as Kind.EDIT events
+    edits: bool = False
+    #: replies can be posted into a thread (no transport does yet)
+    threads: bool = False
+    #: ``send_file`` delivers a file (an image, a .ics, a CSV)
+    files: bool = True
+    #: ``member_count(chat_id) -> int | None`` tells how many members a chat has, the bot included
+    member_count: bool = False
+    #: the transport keeps data of its own under chat ids (Telegram: native poll -> chat) and moves
+    #: it in ``chat_moved(old, new)`` once the store moved a chat to its new id (Kind.CHAT_MOVED)
+    keeps_chat_data: bool = False
+
+
 @runtime_checkable
 class Transport(Protocol):
     platform: str
@@ -55,7 +83,10 @@ class Transport(Protocol):
     command_prefixes: tuple[str, ...]
     #: the bot's own user name (for /cmd@name on Telegram, mentions on Matrix)
     bot_username: str
-    # Optional attributes (read with getattr):
+    #: what the platform can do; the optional methods (member_count, chat_moved) are there
+    #: when it says so
+    capabilities: Capabilities
+    # Optional attributes of the app's own machinery (bot/app.py, bot/scheduler.py, bot/outbox.py):
     #   ready: asyncio.Event — set once connected; scheduled work for the platform waits for it
     #   idempotent_sends: bool — a repeated send with the same Reply.key is dropped by the platform
     #   records_deliveries: bool — the transport writes the delivery log itself (bot/outbox.py)

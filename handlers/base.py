@@ -245,6 +245,4 @@ class Context:
 
     async def acknowledge(self, text: str) -> None:
         """Short answer to a button press (a toast where the platform has one)."""
-        ack = getattr(self.transport, "acknowledge", None)
-        if ack is not None:
-            await ack(self.event, text)
+        await self.transport.acknowledge(self.event, text)

@@ -522,7 +522,7 @@ async def on_poll_vote(ctx: Context) -> None:
         await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, choices)
     # Telegram and Matrix show the person their own vote; where the platform does not (the
     # console), the bot says what it counted.
-    if getattr(ctx.transport, "confirm_poll_votes", False):
+    if not ctx.transport.capabilities.shows_own_vote:
         await ctx.acknowledge(_vote_note(poll, choices))
 
 
@@ -548,13 +548,12 @@ def _invalid_vote(poll: store.Poll, name: str, limit: int) -> str:
 
 
 async def _member_count(services: Services, chat_key: str) -> int | None:
-    """Members of the chat if the transport can tell (optional ``member_count(chat_id)``)."""
+    """Members of the chat if the transport can tell (``capabilities.member_count``)."""
     transport = services.transport_for(chat_key)
-    counter = getattr(transport, "member_count", None)
-    if counter is None:
+    if not transport.capabilities.member_count:
         return None
     try:
-        count = await counter(chat_key.split(":", 1)[1])
+        count = await transport.member_count(chat_key.split(":", 1)[1])
     except Exception:
         log.warning("member count of %s failed", chat_key, exc_info=True)
         return None

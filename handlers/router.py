@@ -170,9 +170,8 @@ class Router:
         new_key = f"{event.platform}:{event.target_id}"
         async with self.services.db.transaction() as session:
             moved = await move_chat(session, event.chat_key, new_key)
-        hook = getattr(ctx.transport, "chat_moved", None)
-        if hook is not None:  # the platform's own tables (e.g. native poll → chat)
-            await hook(event.chat_id, event.target_id)
+        if ctx.transport.capabilities.keeps_chat_data:  # the platform's own tables (e.g. native poll → chat)
+            await ctx.transport.chat_moved(event.chat_id, event.target_id)
         self.services.known_chats.discard(event.chat_key)
         self.services.language_cache.clear()
         if moved:

@@ -35,7 +35,7 @@ from bot.telegram.mapping import PLATFORM, Mapping
 from bot.telegram.menus import Menus
 from bot.telegram.sending import Sending
 from bot.telegram.webhook import Webhook
-from bot.transport import Dispatch, TransportError
+from bot.transport import Capabilities, Dispatch, TransportError
 from storage import outbox as delivery_log
 
 log = logging.getLogger("bot.telegram")
@@ -46,6 +46,8 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
 
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("/",)
+    capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True,
+                                keeps_chat_data=True)
     #: Telegram drops nothing repeated: a send is logged before it leaves (bot/outbox.py) …
     idempotent_sends = False
     #: … by this transport, after the flood limiter granted its slot
