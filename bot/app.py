@@ -4,9 +4,11 @@ built here and passed in. Nothing else creates them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from bot.clock import Clock, SystemClock
@@ -19,9 +21,14 @@ from bot.transport import Transport
 from handlers import load_features
 from handlers.base import Services
 from handlers.router import Router
+from storage import outbox as delivery_log
+from storage.core import prune_events
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+HANDLED_KEPT = timedelta(days=2)  # see App.prune
+UNSETTLED_KEPT = timedelta(days=30)
 
 
 class App:
@@ -83,6 +90,29 @@ class App:
             delay = min(delay * 2, 30.0)
             event = replace(event, replay=True)  # some of its replies may have gone out
 
+    async def prune(self) -> int:
+        """Forget finished events, what they made and delivery outcomes older than two days,
+        for every platform (Telegram redelivers for a day; a Matrix sync resumes past finished
+        events); a send of unknown fate is kept for a month. Returns the rows removed."""
+        now = self.services.clock.now()
+        async with self.db.transaction() as session:
+            removed = await prune_events(session, now - HANDLED_KEPT)
+            removed += await delivery_log.prune(session, now - HANDLED_KEPT, unsettled_before=now - UNSETTLED_KEPT)
+        return removed
+
+    async def _housekeeping(self) -> None:
+        """Hourly, while running."""
+        while not self._stop.is_set():
+            try:
+                removed = await self.prune()
+                if removed:
+                    log.info("forgot %d handled events and delivery outcomes", removed)
+            except Exception:  # e.g. the store is briefly unreachable: the next hour tries again
+                log.warning("pruning handled events failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(3600):
+                    await self._stop.wait()
+
     async def open(self) -> None:
         """Migrate the store and let features prepare; no network yet."""
         await self.db.upgrade()
@@ -103,6 +133,7 @@ class App:
         lets in-flight handlers, jobs and sends finish within ``stop_deadline`` seconds, flushes
         the features' buffers and closes the store."""
         running: list[asyncio.Task] = []
+        housekeeping: asyncio.Task | None = None
         stop = asyncio.create_task(self._stop.wait(), name="stop-request")
         try:
             await self.open()
@@ -111,12 +142,15 @@ class App:
             await self.jobs.start()
             transports = [getattr(t, "inner", t) for t in self.services.transports.values()]
             running = [asyncio.create_task(t.start(self.dispatch), name=f"transport-{t.platform}") for t in transports]
+            housekeeping = asyncio.create_task(self._housekeeping(), name="housekeeping")
             done, _ = await asyncio.wait({*running, stop}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stop}:
                 if not task.cancelled() and task.exception() is not None:
                     raise task.exception()
         finally:
             stop.cancel()
+            if housekeeping is not None:
+                housekeeping.cancel()
             await self.close(deadline=stop_deadline, running=running)
 
     async def close(self, *, deadline: float = 10.0, running: list[asyncio.Task] | None = None) -> None:

@@ -410,6 +410,15 @@ def record_effect(session: AsyncSession, event_key: str | None, kind: str, ref: 
         session.add(EventEffect(event_key=event_key[:255], kind=kind, ref=str(ref), at=now))
 
 
+async def prune_events(session: AsyncSession, before: datetime) -> int:
+    """Forget finished events and what they made older than ``before`` (no platform delivers an
+    event again after that long); an unfinished event stays until it is handled."""
+    done = await session.execute(ProcessedEvent.__table__.delete().where(
+        ProcessedEvent.at < before, ProcessedEvent.done_at.is_not(None)))
+    effects = await session.execute(EventEffect.__table__.delete().where(EventEffect.at < before))
+    return (done.rowcount or 0) + (effects.rowcount or 0)
+
+
 async def get_state(session: AsyncSession, platform: str, name: str) -> str | None:
     row = await session.get(TransportState, (platform, name))
     return row.value if row else None

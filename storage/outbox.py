@@ -109,7 +109,10 @@ async def recent_sends(session: AsyncSession, since: datetime) -> list[tuple[str
     return [(row[0], row[1]) for row in rows]
 
 
-async def prune(session: AsyncSession, before: datetime) -> int:
-    """Forget outcomes older than ``before`` (nothing is handled again after that long)."""
-    result = await session.execute(delete(Delivery).where(Delivery.at < before))
+async def prune(session: AsyncSession, before: datetime, *, unsettled_before: datetime) -> int:
+    """Forget outcomes older than ``before`` (nothing is handled again after that long); a send
+    whose fate is unknown (``sending``, ``unknown``) is kept until ``unsettled_before``, for an
+    event that stayed unfinished while the bot was down."""
+    result = await session.execute(delete(Delivery).where(
+        Delivery.at < before, (Delivery.state.not_in((SENDING, UNKNOWN))) | (Delivery.at < unsettled_before)))
     return result.rowcount or 0

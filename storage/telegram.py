@@ -11,8 +11,7 @@ from sqlalchemy import BigInteger, Connection, Text, delete, insert, select, upd
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import ProcessedEvent, TransportState
-from storage.outbox import Delivery
+from storage.core import TransportState
 from storage.types import UTCDateTime
 
 
@@ -116,18 +115,3 @@ async def mark_poll_closed(session: AsyncSession, poll_id: str, now: datetime) -
     if row is not None and row.closed_at is None:
         row.closed_at = now
         session.add(row)
-
-
-# --- housekeeping ------------------------------------------------------------------------------
-
-
-async def prune_processed(session: AsyncSession, platform: str, before: datetime) -> int:
-    """Forget processed-event ids and delivery outcomes older than ``before`` (Telegram
-    redelivers for at most a day; nothing is handled again after that long)."""
-    result = await session.execute(  # only finished ones: an unfinished event is handled again
-        delete(ProcessedEvent).where(ProcessedEvent.platform == platform, ProcessedEvent.at < before,
-                                     ProcessedEvent.done_at.is_not(None))
-    )
-    gone = await session.execute(delete(Delivery).where(Delivery.chat_key.like(f"{platform}:%"),
-                                                        Delivery.at < before))
-    return (result.rowcount or 0) + (gone.rowcount or 0)

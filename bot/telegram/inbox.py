@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dtm
 import logging
 import time
 from collections import deque
@@ -89,7 +88,6 @@ class Inbox:
                 await self._pause(delay)
                 delay = min(delay * 2, self.settings.retry_backoff_max)
                 continue
-            await self._prune()
             updates, last = self._read_batch(raw)
             if last is None:
                 continue
@@ -233,18 +231,6 @@ class Inbox:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):  # see _settle
                 await self._wake.wait()
-
-    async def _prune(self) -> None:
-        """Hourly: forget processed-event ids and delivery outcomes older than two days."""
-        now = time.monotonic()
-        if now - self._pruned_at < 3600:
-            return
-        self._pruned_at = now
-        try:
-            async with self.services.db.transaction() as session:
-                await store.prune_processed(session, PLATFORM, self.services.clock.now() - dtm.timedelta(days=2))
-        except Exception:
-            log.warning("pruning processed Telegram events failed", exc_info=True)
 
     # -- incoming -------------------------------------------------------------------------------
 
