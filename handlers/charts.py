@@ -13,13 +13,26 @@ import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
 
+from babel.dates import format_date as babel_format_date
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import AutoDateLocator, num2date
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from bot.i18n import current_language
+
 Value = float | None
 PALETTE = ("#1f6f8b", "#e07a1f", "#5a9a3c", "#a23b72", "#6c5b7b", "#c9a227", "#3d405b", "#8d99ae")
+
+
+#: a day on an axis as the current language writes it, without a weekday (ticks are short)
+DAY_PATTERNS = {"fi": "d.M.yyyy", "sv": "d.M.yyyy", "en": "d MMM yyyy"}
+
+
+def day_label(moment: datetime) -> str:
+    """``1.12.2026`` in Finnish and Swedish, ``1 Dec 2026`` in English (Babel; no zero padding)."""
+    lang = current_language()
+    return babel_format_date(moment.date(), DAY_PATTERNS.get(lang, DAY_PATTERNS["fi"]), locale=lang)
 
 
 def _wrap(label: str, width: int = 14) -> str:
@@ -122,7 +135,7 @@ def line_figure(series: dict[str, Sequence[tuple[datetime, float]]], *, title: s
             # more than a week between the first and the last day: days or longer steps, never hours
             ax.xaxis.set_major_locator(AutoDateLocator(minticks=3, maxticks=8, tz=first.tzinfo))
         tz = first.tzinfo
-        label = date_label or (lambda d: f"{d.day}.{d.month}.{d.year}")
+        label = date_label or day_label
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: label(num2date(x, tz))))
     fig.autofmt_xdate()
     return _finish(fig, ax, title=title, ylabel=ylabel, legend=len(series) + len(targets or {}) > 1,

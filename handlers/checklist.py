@@ -203,7 +203,8 @@ def render_question(rd: store.ChecklistRound, cl: Checklist, resp: store.Checkli
     if rd.in_group and resp.person_name:
         lines.append(esc(resp.person_name) + ":")
     lines.append(b(tr(cl.title)) + " · " + esc(tr(dim.title if dim else None)))
-    lines.append(esc(_("Question {number}/{total}").format(number=index + 1, total=len(visible))))
+    lines.append(esc(_("Question {number}/{total}").format(number=format_number(index + 1),
+                                                            total=format_number(len(visible)))))
     lines.append("")
     lines.append(b(tr(q.text)))
     rows: list[tuple[Button, ...]] = []
@@ -250,8 +251,10 @@ async def _finish_message(session, rd, cl, resp) -> _Out:
     answered = sum(1 for a in answers.values() if not a.skipped)
     skipped = len(answers) - answered
     lines = [b(_("Thank you! Your self-assessment is complete.")),
-             esc(ngettext("You answered {count} question", "You answered {count} questions", answered).format(count=answered)
-                 + (" " + ngettext("and skipped {count}.", "and skipped {count}.", skipped).format(count=skipped)
+             esc(ngettext("You answered {count} question", "You answered {count} questions", answered).format(
+                 count=format_number(answered))
+                 + (" " + ngettext("and skipped {count}.", "and skipped {count}.", skipped).format(
+                     count=format_number(skipped))
                     if skipped else "."))]
     buttons: list[tuple[Button, ...]] = [(Button(_("◀ Change the last answer"), f"checklist:back:{rd.id}"),)]
     has_text = any(not a.skipped and (q := cl.question(qid)) is not None and q.type == "text"
@@ -512,7 +515,8 @@ async def stop(ctx: Context, round_id: int) -> None:
         visible = cl.visible(_values(answers))
         index = next((i for i, q in enumerate(visible) if q.id == resp.current), 0)
     html = esc(_("Paused at question {number}/{total}. Your answers are saved; continue any time with {command} "
-                 "or the button.").format(number=index + 1, total=len(visible), command=ctx.cmd("checklist")))
+                 "or the button.").format(number=format_number(index + 1), total=format_number(len(visible)),
+                                          command=ctx.cmd("checklist")))
     await _send(ctx.services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rd.id}"),),))
 
 
@@ -568,8 +572,9 @@ async def on_message(ctx: Context) -> bool:
     else:
         return False
     if len(text) > MAX_TEXT_ANSWER:
-        raise UserError(_("Your answer is too long: {count} characters, at most {limit}.").format(
-            count=len(text), limit=MAX_TEXT_ANSWER))
+        raise UserError(ngettext("Your answer is too long: {count} character, at most {limit}.",
+                                 "Your answer is too long: {count} characters, at most {limit}.", len(text)).format(
+            count=format_number(len(text)), limit=format_number(MAX_TEXT_ANSWER)))
     await record(ctx, rd.id, q.id, text)
     return True
 
@@ -606,7 +611,9 @@ async def list_cmd(ctx: Context, args: Args) -> None:
     found = await asyncio.to_thread(load_all, directories(ctx.services.data_dir))
     lines = [b(_("Checklists:"))]
     for cid, cl in sorted(found.items()):
-        lines.append(esc(_("{id}: {title} ({count} questions)").format(id=cid, title=tr(cl.title), count=len(cl.questions))))
+        lines.append(esc(ngettext("{id}: {title} ({count} question)", "{id}: {title} ({count} questions)",
+                                  len(cl.questions)).format(id=cid, title=tr(cl.title),
+                                                            count=format_number(len(cl.questions)))))
     await ctx.reply("\n".join(lines))
 
 
@@ -653,7 +660,7 @@ async def start_round(ctx: Context, args: Args) -> None:
              esc(_("Area: {area}").format(area=rd.area)),
              esc(ngettext("{count} question, one at a time. Stop whenever you like and continue later.",
                           "{count} questions, one at a time. Stop whenever you like and continue later.", count)
-                 .format(count=count))]
+                 .format(count=format_number(count)))]
     if closes is not None:
         lines.append(esc(_("Closes {when}.").format(when=format_datetime(closes))))
     lines.append(esc(_("Press the button to answer in the group.") if rd.in_group
@@ -778,18 +785,19 @@ def dimension_line(title: str, stats) -> str:
     parts = []
     if stats.scale_n:
         parts.append(_("mean {mean} (spread {spread}, n={n})").format(
-            mean=_num(stats.mean), spread=_num(stats.spread), n=stats.scale_n))
+            mean=_num(stats.mean), spread=_num(stats.spread), n=format_number(stats.scale_n)))
     if stats.yes_n:
-        parts.append(_("yes {share} (n={n})").format(share=format_percent(stats.yes_share or 0), n=stats.yes_n))
-    parts.append(ngettext("{count} respondent", "{count} respondents", stats.respondents).format(count=stats.respondents))
+        parts.append(_("yes {share} (n={n})").format(share=format_percent(stats.yes_share or 0), n=format_number(stats.yes_n)))
+    parts.append(ngettext("{count} respondent", "{count} respondents", stats.respondents).format(
+        count=format_number(stats.respondents)))
     return b(title) + ": " + esc(" · ".join(parts))
 
 
 def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile, area: str | None = None) -> str:
     """``area``: the area the round is shown under now (a chat's rounds follow it to a new area)."""
     lines = [esc(_("{area}, round of {date}").format(area=area or rd.area, date=_round_label(rd))),
-             esc(_("Respondents: {count} (finished {finished})").format(count=profile.respondents,
-                                                                     finished=profile.finished))]
+             esc(_("Respondents: {count} (finished {finished})").format(count=format_number(profile.respondents),
+                                                                     finished=format_number(profile.finished)))]
     for dim in cl.dimensions:
         stats = profile.dimension(dim.id)
         if stats is not None:
@@ -805,7 +813,8 @@ def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile, area
         for _qid, text, name in profile.texts[:TEXTS_SHOWN]:
             lines.append("• " + esc(text) + (" — " + esc(name) if name else ""))
         if len(profile.texts) > TEXTS_SHOWN:
-            lines.append(esc(_("…and {count} more in the export.").format(count=len(profile.texts) - TEXTS_SHOWN)))
+            lines.append(esc(_("…and {count} more in the export.").format(
+                count=format_number(len(profile.texts) - TEXTS_SHOWN))))
     return "\n".join(lines)
 
 
@@ -924,7 +933,7 @@ async def _side_by_side(ctx: Context, cl: Checklist, columns: list[tuple[str, Pr
                 cell += " / " + _("yes {share}").format(share=format_percent(s.yes_share or 0))
             cells.append(cell)
         lines.append(b(tr(dim.title)) + ": " + esc(sep.join(cells)))
-    lines.append(esc(_("Respondents: {counts}").format(counts=sep.join(str(p.respondents) for _n, p in columns))))
+    lines.append(esc(_("Respondents: {counts}").format(counts=sep.join(format_number(p.respondents) for _n, p in columns))))
     await ctx.reply("\n".join(lines))
     if any(p.respondents for _n, p in columns):
         await ctx.send_file(chart_file(cl, dict(columns), "checklist-compare.png", radar=radar, title=title))
@@ -1039,8 +1048,12 @@ def render_digest(data: dict) -> list[str]:
             label = _("{title}, round of {date}").format(
                 title=label, date=format_date(datetime.fromisoformat(item["started_at"]))) if item.get(
                 "started_at") else _("{title}, round {number}").format(title=label, number=item["round"])
-        lines.append("• " + b(esc(label)) + " " + esc(_("({state}): {started} started, {finished} finished, {answers} answers this week").format(
-            state=state, started=item["started"], finished=item["finished"], answers=item["answers_in_period"])))
+        answers = item["answers_in_period"]
+        lines.append("• " + b(esc(label)) + " " + esc(ngettext(
+            "({state}): {started} started, {finished} finished, {answers} answer this week",
+            "({state}): {started} started, {finished} finished, {answers} answers this week", answers).format(
+            state=state, started=format_number(item["started"]), finished=format_number(item["finished"]),
+            answers=format_number(answers))))
     return lines
 
 
@@ -1068,8 +1081,11 @@ async def remind_job(services: Services, job: Job) -> None:
             answers = await store.answers_of(session, rid, resp.person_key)
         with services.locale(person_lang or chat_lang or "fi"):
             total = len(cl.visible(_values(answers)))
-            html = esc(_("A reminder: you have answered {done}/{total} questions of {title}. Continue where you "
-                         "left off?").format(done=len(answers), total=total, title=tr(cl.title)))
+            html = esc(ngettext("A reminder: you have answered {done}/{total} question of {title}. Continue where "
+                                "you left off?",
+                                "A reminder: you have answered {done}/{total} questions of {title}. Continue where "
+                                "you left off?", total).format(done=format_number(len(answers)),
+                                                               total=format_number(total), title=tr(cl.title)))
             if resp.answer_chat == rd.chat_key and resp.person_name:  # answering in the group: say whom
                 html = esc(resp.person_name) + ": " + html
             try:

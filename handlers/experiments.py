@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from babel.dates import format_date as format_babel_date
 from babel.numbers import format_decimal
 
 from bot.events import Button, FileOut, Role
@@ -130,12 +129,13 @@ def parse_value_date(text: str, now: datetime) -> datetime:
                                   "yesterday.").format(text=text[:40]))
         except ValueError:
             raise UserError(_("{text} is not a valid date.").format(text=text[:40])) from None
+    moment = datetime.combine(day, time(12, 0), HELSINKI)
     if day > today:
         raise UserError(_("{date} is in the future; record values once they are measured.").format(
-            date=day.strftime("%d.%m.%Y")))
+            date=format_date(moment)))
     if (today - day).days > MAX_VALUE_AGE_DAYS:
-        raise UserError(_("{date} is too far back.").format(date=day.strftime("%d.%m.%Y")))
-    return datetime.combine(day, time(12, 0), HELSINKI)
+        raise UserError(_("{date} is too far back.").format(date=format_date(moment)))
+    return moment
 
 
 @dataclass(frozen=True)
@@ -175,6 +175,11 @@ def parse_dates(text: str, now: datetime, lang: str | None = None) -> tuple[date
     return start, end
 
 
+def _note_too_long() -> str:
+    return ngettext("Keep the note under {limit} character.", "Keep the note under {limit} characters.",
+                    MAX_NOTE_CHARS).format(limit=format_number(MAX_NOTE_CHARS))
+
+
 def parse_phase(args: str) -> tuple[int, str, str]:
     head, _sep, rest = args.strip().partition(" ")
     number = parse_number(head)
@@ -188,7 +193,7 @@ def parse_phase(args: str) -> tuple[int, str, str]:
             word=word[:40], phases=", ".join(map(phase_label, store.PHASES))))
     note = _clean(note)
     if len(note) > MAX_NOTE_CHARS:
-        raise UserError(_("Keep the note under {limit} characters.").format(limit=MAX_NOTE_CHARS))
+        raise UserError(_note_too_long())
     return number, phase, note
 
 
@@ -210,8 +215,9 @@ def parse_indicator(args: str) -> tuple[int, IndicatorSpec]:
         raise UserError(_("Give the indicator a name, for example: {example}").format(
             example=_("participants per event | people | 20 | more")), show_usage=True)
     if len(name) > MAX_NAME_CHARS or name.lstrip("#").isdigit():
-        raise UserError(_("An indicator's name must be words of at most {limit} characters.").format(
-            limit=MAX_NAME_CHARS))
+        raise UserError(ngettext("An indicator's name must be words of at most {limit} character.",
+                                 "An indicator's name must be words of at most {limit} characters.",
+                                 MAX_NAME_CHARS).format(limit=format_number(MAX_NAME_CHARS)))
     unit = parts[1] if len(parts) > 1 else ""
     if len(unit) > MAX_UNIT_CHARS or looks_numeric(unit):
         raise UserError(_("The unit “{unit}” is not valid: use a short word such as people, € or h.").format(
@@ -313,13 +319,6 @@ def phase_bar(phase: str) -> str:
 
 #: values listed one by one in a chart's text alternative (the latest; older ones are counted)
 CHART_TEXT_VALUES = 10
-_CHART_DATE = {"fi": "d.M.yyyy", "sv": "d.M.yyyy", "en": "d MMM yyyy"}
-
-
-def _chart_date(moment: datetime) -> str:
-    """A day on the chart's axis, as the reader's language writes it (no weekday: ticks are short)."""
-    lang = current_language()
-    return format_babel_date(local(moment).date(), _CHART_DATE.get(lang, _CHART_DATE["fi"]), locale=lang)
 
 
 def chart_figure(ind: store.Indicator, rows: list[store.IndicatorValue]):
@@ -329,7 +328,7 @@ def chart_figure(ind: store.Indicator, rows: list[store.IndicatorValue]):
     points = [(local(v.measured_at), v.value) for v in rows]
     better = _("more is better") if ind.direction == store.MORE else _("less is better")
     return charts.line_figure({ind.name: points}, title=f"{ind.name} ({better})", ylabel=ind.unit or _("value"),
-                              date_label=_chart_date,
+                              date_label=lambda m: charts.day_label(local(m)),
                               targets={_("Target"): ind.target} if ind.target is not None else None)
 
 
@@ -646,7 +645,9 @@ async def indicator_cmd(ctx: Context, parsed: tuple[int, IndicatorSpec]) -> None
         _require_active(exp, number)
         await _require_team(ctx, session, exp, number)
         if len(await store.indicators(session, exp.id)) >= MAX_INDICATORS:
-            raise UserError(_("An experiment can have at most {limit} indicators.").format(limit=MAX_INDICATORS))
+            raise UserError(ngettext("An experiment can have at most {limit} indicator.",
+                                     "An experiment can have at most {limit} indicators.",
+                                     MAX_INDICATORS).format(limit=format_number(MAX_INDICATORS)))
         ind = await store.add_indicator(session, exp, name=spec.name, unit=spec.unit, target=spec.target,
                                         direction=spec.direction, now=ctx.now())
         if ind is None and ctx.event.replay:  # handled again after a stop: the one it defined
@@ -711,7 +712,7 @@ async def finish(ctx: Context, number: int, action: str, note: str) -> None:
                 example=f"{ctx.cmd('experiment')} {number} {ABANDON_WORD.get(ctx.lang, 'abandon')} "
                 + _("no space available")))
         if len(note) > MAX_NOTE_CHARS:
-            raise UserError(_("Keep the note under {limit} characters.").format(limit=MAX_NOTE_CHARS))
+            raise UserError(_note_too_long())
         exp.status = store.DONE if action == "done" else store.ABANDONED
         exp.closed_at, exp.outcome, exp.ask_every = ctx.now(), note, ""
         await store.add_step(session, exp, "done" if action == "done" else "abandoned", actor_key=ctx.sender_key,
@@ -856,10 +857,10 @@ def render_digest(facts: dict) -> list[str]:
         moves = [s for s in e["steps"] if s["action"] == "phase"]
         if moves:
             line += "; " + ngettext("{count} phase change", "{count} phase changes", len(moves)).format(
-                count=len(moves))
+                count=format_number(len(moves)))
         new = sum(len(i["new_values"]) for i in e["indicators"])
         if new:
-            line += "; " + ngettext("{count} new value", "{count} new values", new).format(count=new)
+            line += "; " + ngettext("{count} new value", "{count} new values", new).format(count=format_number(new))
         lines.append("• " + esc(line))
         for i in e["indicators"]:
             if i["new_values"] and i["latest"] is not None:

@@ -202,5 +202,5 @@ async def test_digest_hook(bot, tmp_path):
     with bot.services.locale("sv"):
         lines = FEATURE.render_digest(data)
     assert lines[0] == "📋 <b>Självvärdering</b>"  # a heading, then one item per round
-    assert "Minilista" in lines[1] and "3 har börjat, 2 klara, 15 svar den här veckan" in lines[1]
+    assert "Minilista" in lines[1] and "påbörjade 3, klara 2, 15 svar den här veckan" in lines[1]
     assert await FEATURE.digest(bot.services, "fake:other", now - timedelta(days=7), now) is None

@@ -230,7 +230,7 @@ async def test_someone_outside_the_team_gets_a_clear_reply(bot):
     out = await say(bot, "/vaihe 1 seuraava", user="u9", lang="fi")
     assert out == ["Vain kokeilun #1 tiimi voi tehdä tämän. Liity mukaan komennolla /mukaan 1."]
     out = await say(bot, "/mata 1 x 1", user="u9", lang="sv")
-    assert out == ["Bara teamet för försök #1 kan göra detta. Gå med med /delta 1."]
+    assert out == ["Bara teamet för försök #1 kan göra detta. Gå med i teamet genom att skriva /delta 1."]
 
 
 # --- indicators and values ------------------------------------------------------------------------
@@ -274,7 +274,7 @@ async def test_indicators_and_values_with_every_bad_input(bot):
         "/measure 1 1 12 kg": "participants per event is measured in people, not in kg.",
         "/measure 1 2 40 people": "€ spent per household is measured in €, not in people.",
         "/measure 1 1 12 31.2.2026": "31.2.2026 is not a valid date.",
-        "/measure 1 1 12 1.12.2026": "01.12.2026 is in the future",
+        "/measure 1 1 12 1.12.2026": "Tue 1 Dec 2026 is in the future",
         "/measure 1 1 12 people someday": "I don't understand the date “someday”",
         "/measure 1 volunteers 3": "Experiment #1 has no indicator “volunteers”. Its indicators: "
                                    "1. participants per event, 2. € spent per household.",
@@ -302,7 +302,7 @@ async def test_measure_bad_input_in_finnish_and_swedish(bot):
     out = await say(bot, "/mittaa 1 osallistujat 1,5 kg", user="u3", lang="fi")
     assert out[0] == "Mittarin osallistujat yksikkö on hlö, ei kg."
     out = await say(bot, "/mata 1 osallistujat 3 1.12.2026", user="u3", lang="sv")
-    assert out[0].startswith("01.12.2026 är i framtiden")
+    assert out[0].startswith("tis 1.12.2026 är i framtiden")
     out = await say(bot, "/mittaa 1 osallistujat 2,5 hlö eilen", user="u3", lang="fi")
     assert out[0] == ("Kirjattu kokeiluun #1: 1. osallistujat: 2,5 hlö (su 22.11.2026) · tavoite 20 hlö · "
                       "enemmän on parempi")
