@@ -38,7 +38,7 @@ def _event(chat: str, user: str, i: int) -> dict:
 
 
 async def handle(bot: TestBot, **event) -> None:
-    """What a transport does with one event (see bot/matrix.py ``_handle``)."""
+    """What a transport does with one event (see bot/matrix/mapping.py ``_handle``)."""
     key = event["message_id"]
     states = await bot.services.db.write(begin_events, ("fake", (key,), bot.clock.now()), durable=False)
     await bot.event(**event, event_key=key, replay=states[key] == REPLAY)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 import bot.matrix as matrix
-import bot.matrix.transport as matrix_transport
+import bot.matrix.sending as matrix_sending
 from bot.events import Button, Reply
 from bot.transport import Ambiguous, Forbidden, TransportError, Unavailable
 from storage import ideas as idea_store
@@ -121,7 +121,7 @@ async def test_event_cut_short_by_a_stop_is_answered_once_after_the_restart(matr
 async def test_failures_are_the_neutral_errors(synapse, matrix_bot, matrix_users, monkeypatch, tmp_path):
     from tests.matrix.faulty_proxy import FaultyProxy
 
-    monkeypatch.setattr(matrix_transport, "SEND_ATTEMPTS", 2)
+    monkeypatch.setattr(matrix_sending, "SEND_ATTEMPTS", 2)
     bot = await matrix_bot()
     aino = await matrix_users("aino")
     room = await _room_with_bot(aino, bot)
