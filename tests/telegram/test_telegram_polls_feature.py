@@ -67,7 +67,7 @@ async def test_button_poll_three_voters_anonymous(tgbot):
     clock.advance(seconds=5)
     assert await app.jobs.run_due() == 1  # the throttled live-count edit catches up
     await emu.wait_idle()
-    assert "3 on äänestänyt." in emu.messages[(group["id"], message_id)]["text"]
+    assert "3 henkilöä on äänestänyt." in emu.messages[(group["id"], message_id)]["text"]
     clock.advance(hours=1)
     assert await app.jobs.run_due() == 1
     await emu.wait_idle()
