@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import datetime as dtm
 import logging
-import math
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
@@ -87,7 +86,6 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
         self._admin_locks: dict[str, asyncio.Lock] = {}
         self._answered: set[str] = set()
         self._web_runner: Any = None
-        self._pruned_at = -math.inf
         self._fetch: asyncio.Future | None = None
         self._wake = asyncio.Event()  # set by stop()
         self._lanes: dict[str, deque[Update]] = {}
