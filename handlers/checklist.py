@@ -23,6 +23,7 @@ from bot.i18n import (
     ngettext,
 )
 from bot.markup import b, esc
+from bot.outbox import send_scope
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.checklist_format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
 from handlers.checklist_profile import AnswerRow, Profile, Respondent, compute_profile
@@ -712,25 +713,42 @@ async def close_cmd(ctx: Context, args: Args) -> None:
     await ctx.require(Role.ADMIN)
     async with ctx.db.session() as session:
         rd = await store.open_round(session, ctx.chat_key)
+        if rd is None and ctx.event.replay:
+            # this very close handled again (cut short by a stop): the round it closed, answered
+            # as the first time (the closing message is keyed by the round: it goes out once)
+            rd = next((r for r in reversed(await store.rounds_of_chat(session, ctx.chat_key))
+                       if r.closed_at is not None), None)
     if rd is None:
         raise UserError(_("No self-assessment round is open here."))
-    await close_round(ctx.services, rd.id, lang=ctx.lang)
+    await close_round(ctx.services, rd.id, lang=ctx.lang, again=ctx.event.replay)
 
 
-async def close_round(services: Services, round_id: int, *, lang: str | None = None) -> bool:
+async def close_round(services: Services, round_id: int, *, lang: str | None = None, again: bool = False,
+                      by_job: bool = False) -> bool:
+    """Close the round and post its closing profile; False if it was closed already. ``again``
+    (the close handled or run again after a stop): a round found closed has its closing message
+    posted as the first time, which the delivery log sends once, whoever closed it. ``by_job``:
+    the close job itself, which is not cancelled under its own feet (its retry posts the message
+    a failed or cut-short run did not)."""
     async with services.db.transaction() as session:
-        if not await store.close_round(session, round_id, services.clock.now()):
+        closed = await store.close_round(session, round_id, services.clock.now())
+        if not closed and not again:
             return False
-        await cancel_jobs(session, f"checklist.remind:{round_id}:")
-        await cancel_jobs(session, f"checklist.close:{round_id}")
         rd = await store.get_round(session, round_id)
+        if rd is None or rd.closed_at is None:
+            return False
+        if closed:
+            await cancel_jobs(session, f"checklist.remind:{round_id}:")
+            if not by_job:
+                await cancel_jobs(session, f"checklist.close:{round_id}")
         area = area_of(await session.get(Chat, rd.chat_key), rd.chat_key)
         profile = (await _profiles(session, [rd]))[0]
     with services.locale(lang or await services.chat_language(rd.chat_key)):
         cl = from_json(rd.definition)
         html = (b(_("Self-assessment closed: {title}").format(title=tr(cl.title))) + "\n"
                 + profile_html(rd, cl, profile, area))
-        await _send(services, rd.chat_key, html)
+        with send_scope(f"checklist:{round_id}:closed", replay=True):  # once, whoever closes it
+            await _send(services, rd.chat_key, html)
     return True
 
 
@@ -1061,7 +1079,8 @@ def render_digest(data: dict) -> list[str]:
 
 
 async def close_job(services: Services, job: Job) -> None:
-    await close_round(services, int(job.data()["round"]))
+    # a run again (its lease ran out in a stop) posts the closing message the first run may not have
+    await close_round(services, int(job.data()["round"]), again=job.attempts > 1, by_job=True)
 
 
 async def remind_job(services: Services, job: Job) -> None:

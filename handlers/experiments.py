@@ -698,35 +698,46 @@ async def measure_cmd(ctx: Context, m: Measurement) -> None:
 
 async def finish(ctx: Context, number: int, action: str, note: str) -> None:
     await ctx.role()  # asked before the transaction; require() inside uses the answer
+    step = "done" if action == "done" else "abandoned"
     async with ctx.db.transaction() as session:
         idea, exp = await _load(ctx, session, number)
-        _require_active(exp, number)
-        if exp.owner_key != ctx.sender_key:
-            await ctx.require(Role.ADMIN)
-        if not note:
-            if action == "done":
-                raise UserError(_("Tell what came out of it, for example: {example}").format(
-                    example=f"{ctx.cmd('experiment')} {number} {DONE_WORD.get(ctx.lang, 'done')} "
-                    + _("40 people came, the terrace continues next summer")))
-            raise UserError(_("Give a reason for abandoning, for example: {example}").format(
-                example=f"{ctx.cmd('experiment')} {number} {ABANDON_WORD.get(ctx.lang, 'abandon')} "
-                + _("no space available")))
-        if len(note) > MAX_NOTE_CHARS:
-            raise UserError(_note_too_long())
-        exp.status = store.DONE if action == "done" else store.ABANDONED
-        exp.closed_at, exp.outcome, exp.ask_every = ctx.now(), note, ""
-        await store.add_step(session, exp, "done" if action == "done" else "abandoned", actor_key=ctx.sender_key,
-                             actor_name=ctx.event.sender_name, note=note, now=ctx.now())
-        await cancel_jobs(session, f"experiments.ask:{exp.id}:")
-        await idea_store.change_status(session, idea, "done" if action == "done" else "archived",
-                                       actor_key=ctx.sender_key, actor_name=ctx.event.sender_name, note=note,
-                                       now=ctx.now())
+        last = (await store.steps(session, exp.id))[-1] if ctx.event.replay and exp.status != store.ACTIVE else None
+        # this very close handled again (cut short by a stop): made already, answered as the first time
+        again = (last is not None and last.action == step and last.actor_key == ctx.sender_key
+                 and last.note == note)
+        if not again:
+            await _close_experiment(ctx, session, idea, exp, number, action, note)
     if action == "done":
         text = _("✅ Experiment #{number} is done. Outcome: {note}").format(number=number, note=note)
     else:
         text = _("Experiment #{number} was abandoned and the idea archived. Reason: {note}").format(
             number=number, note=note)
     await ctx.reply(esc(text))
+
+
+async def _close_experiment(ctx: Context, session, idea, exp: store.Experiment, number: int, action: str,
+                            note: str) -> None:
+    _require_active(exp, number)
+    if exp.owner_key != ctx.sender_key:
+        await ctx.require(Role.ADMIN)
+    if not note:
+        if action == "done":
+            raise UserError(_("Tell what came out of it, for example: {example}").format(
+                example=f"{ctx.cmd('experiment')} {number} {DONE_WORD.get(ctx.lang, 'done')} "
+                + _("40 people came, the terrace continues next summer")))
+        raise UserError(_("Give a reason for abandoning, for example: {example}").format(
+            example=f"{ctx.cmd('experiment')} {number} {ABANDON_WORD.get(ctx.lang, 'abandon')} "
+            + _("no space available")))
+    if len(note) > MAX_NOTE_CHARS:
+        raise UserError(_note_too_long())
+    exp.status = store.DONE if action == "done" else store.ABANDONED
+    exp.closed_at, exp.outcome, exp.ask_every = ctx.now(), note, ""
+    await store.add_step(session, exp, "done" if action == "done" else "abandoned", actor_key=ctx.sender_key,
+                         actor_name=ctx.event.sender_name, note=note, now=ctx.now())
+    await cancel_jobs(session, f"experiments.ask:{exp.id}:")
+    await idea_store.change_status(session, idea, "done" if action == "done" else "archived",
+                                   actor_key=ctx.sender_key, actor_name=ctx.event.sender_name, note=note,
+                                   now=ctx.now())
 
 
 # --- scheduled value requests -----------------------------------------------------------------------
