@@ -81,16 +81,24 @@ def bar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], *,
 
 def radar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], *, title: str = "",
                  rmax: float = 5) -> Figure:
-    """A radar (spider) chart, one closed line per series; missing values are drawn as 0."""
+    """A radar (spider) chart, one closed line per series. A category without a value is left out
+    of that series' polygon (never drawn as 0, which would read as the lowest answer); it keeps its
+    spoke and label, as a bar chart keeps the place of a missing bar (the caller marks a category
+    nobody answered in its label, "(no answers)")."""
     fig = Figure(figsize=(6.5, 6.5), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(projection="polar")
     angles = [2 * math.pi * i / len(categories) for i in range(len(categories))]
     for i, (name, values) in enumerate(series.items()):
-        vals = [0.0 if v is None else float(v) for v in values]
+        points = [(a, float(v)) for a, v in zip(angles, values, strict=True) if v is not None]
         color = PALETTE[i % len(PALETTE)]
-        ax.plot([*angles, angles[0]], [*vals, vals[0]], color=color, label=name, linewidth=2)
-        ax.fill([*angles, angles[0]], [*vals, vals[0]], color=color, alpha=0.15)
+        if not points:  # nothing to draw; the legend still names it
+            ax.plot([], [], color=color, label=name, linewidth=2)
+            continue
+        xs, ys = [a for a, _v in points], [v for _a, v in points]
+        ax.plot([*xs, xs[0]], [*ys, ys[0]], color=color, label=name, linewidth=2, marker="o", markersize=4)
+        if len(points) > 2:
+            ax.fill([*xs, xs[0]], [*ys, ys[0]], color=color, alpha=0.15)
     ax.set_xticks(angles, [_wrap(c, 16) for c in categories], fontsize=8)
     ax.set_ylim(0, rmax)
     if title:

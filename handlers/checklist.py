@@ -169,6 +169,16 @@ def _round_label(rd: store.ChecklistRound) -> str:
     return format_date(rd.started_at)
 
 
+def _round_labels(rounds: list[store.ChecklistRound]) -> list[str]:
+    """One label per round, each its own: the start date, with the time where two rounds started
+    on one day, and the round's number where they started in the same minute."""
+    labels = [_round_label(r) for r in rounds]
+    labels = [format_datetime(r.started_at) if labels.count(label) > 1 else label
+              for r, label in zip(rounds, labels, strict=True)]
+    return [_("{title}, round {number}").format(title=label, number=r.id) if labels.count(label) > 1 else label
+            for r, label in zip(rounds, labels, strict=True)]
+
+
 async def _send(services: Services, chat_key: str, html: str, buttons: tuple[tuple[Button, ...], ...] = (),
                 *, key: str | None = None) -> str | None:
     return await services.transport_for(chat_key).send(_native(chat_key), Reply(html=html, buttons=buttons, key=key))
@@ -912,7 +922,7 @@ async def compare_cmd(ctx: Context, args: Args) -> None:
         rounds = [r for r in rounds if r.checklist_id == rounds[-1].checklist_id][-6:]
         profiles = await _profiles(session, rounds)
     await _side_by_side(ctx, from_json(rounds[-1].definition),
-                        [(_round_label(r), p) for r, p in zip(rounds, profiles, strict=True)],
+                        list(zip(_round_labels(rounds), profiles, strict=True)),
                         _("{area} over time").format(area=area), radar, " → ")
 
 
@@ -1056,16 +1066,21 @@ def render_digest(data: dict) -> list[str]:
     rounds = data.get("rounds", [])
     lines = ["📋 " + b(_("Self-assessment"))] if rounds else []
     titles = [tr(item["title"]) for item in rounds]
-    for item in rounds:
+    days = [(tr(item["title"]), format_date(datetime.fromisoformat(item["started_at"])) if item.get("started_at")
+             else None) for item in rounds]
+    for item, day in zip(rounds, days, strict=True):
         state = (_("closed {when}").format(when=format_datetime(datetime.fromisoformat(item["closed_at"])))
                  if item.get("closed_at") else
                  _("closes {when}").format(when=format_datetime(datetime.fromisoformat(item["closes_at"])))
                  if item.get("closes_at") else _("open"))
         label = tr(item["title"])
         if titles.count(label) > 1:  # two rounds of one checklist: told apart by their start
-            label = _("{title}, round of {date}").format(
-                title=label, date=format_date(datetime.fromisoformat(item["started_at"]))) if item.get(
-                "started_at") else _("{title}, round {number}").format(title=label, number=item["round"])
+            if day[1] is None:
+                label = _("{title}, round {number}").format(title=label, number=item["round"])
+            else:  # two started on one day: by the time too
+                started = datetime.fromisoformat(item["started_at"])
+                label = _("{title}, round of {date}").format(
+                    title=label, date=day[1] if days.count(day) == 1 else format_datetime(started))
         answers = item["answers_in_period"]
         lines.append("• " + b(esc(label)) + " " + esc(ngettext(
             "({state}): {started} started, {finished} finished, {answers} answer this week",
