@@ -42,10 +42,11 @@ class App:
         strict: bool = False,
     ) -> None:
         """``strict`` (tests): a platform call inside an open store transaction raises, and is
-        recorded in ``violations``."""
+        recorded in ``violations``; so does a session or a hot write started inside one."""
         self.violations: list[str] | None = [] if strict else None
         self.settings = settings
         self.db = Database(settings.resolved_database_url())
+        self.db.strict = strict
         self.services = Services(
             db=self.db,
             clock=clock or SystemClock(),

@@ -16,6 +16,7 @@ from bot.markup import esc
 from bot.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
 from storage.core import ensure_chat, languages_for, move_chat
+from storage.db import store_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,17 @@ class Router:
         hit = cache.get(key)
         if hit is not None and time.monotonic() - hit[2] < LANGUAGE_CACHE_SECONDS:
             return resolve_language(hit[0], hit[1], event.language_hint)
-        try:
-            async with self.services.db.transaction() as session:
-                person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
-                # a chat that moved is not made again by its own late service message
-                if event.chat_key not in self.services.known_chats and event.kind != Kind.CHAT_MOVED:
+        async with self.services.db.session() as session:
+            person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
+        # a chat that moved is not made again by its own late service message
+        if event.chat_key not in self.services.known_chats and event.kind != Kind.CHAT_MOVED:
+            try:
+                async with self.services.db.transaction() as session:
                     await ensure_chat(session, event.chat_key, event.platform, event.chat_title,
                                       self.services.clock.now())
-        except IntegrityError:  # a concurrent first message of the same chat created it
-            pass
-        self.services.known_chats.add(event.chat_key)
+            except IntegrityError:  # a concurrent first message of the same chat created it
+                pass
+            self.services.known_chats.add(event.chat_key)
         if len(cache) > 10_000:
             cache.clear()
         cache[key] = (person_lang, chat_lang, time.monotonic())
@@ -114,7 +116,11 @@ class Router:
                 log.exception("handler failed on the platform: chat=%s command=%s", event.chat_key,
                               ctx.command.name if ctx.command else None)
                 await self._safe_reply(ctx, _("Sorry, something went wrong on my side. Please try again later."))
-            except Exception:
+            except Exception as err:
+                if store_unavailable(err):  # nothing was committed: handled again, with back-off
+                    log.warning("the store was unreachable while handling %s in %s (%r); handled again later",
+                                event.kind, event.chat_key, err)
+                    return False
                 log.exception(
                     "handler failed: platform=%s chat=%s kind=%s command=%s",
                     event.platform, event.chat_key, event.kind, ctx.command.name if ctx.command else None,

@@ -111,7 +111,9 @@ class TransportState(SQLModel, table=True):
 async def add_unique(session: AsyncSession, *rows: SQLModel) -> bool:
     """Add ``rows`` (inserts and changes) in a savepoint; False, with none of them written, when a
     unique constraint says a row exists already (a concurrent request or another instance was
-    first). The rest of the unit of work stands."""
+    first). The rest of the unit of work stands: what was pending before is flushed first, so
+    its own errors raise as themselves and only ``rows`` are in the savepoint."""
+    await session.flush()
     try:
         async with session.begin_nested():
             session.add_all(rows)
@@ -141,7 +143,8 @@ async def move_chat(session: AsyncSession, old: str, new: str) -> dict[str, int]
     values: dict[str, Any] = {"key": new}
     if there is not None:  # the old chat's choices win; what it never chose, the new row keeps
         title, language, area = there
-        values.update(title=title, language=func.coalesce(Chat.language, language), area=func.coalesce(Chat.area, area))
+        values.update(title=func.coalesce(func.nullif(title, ""), Chat.title),
+                      language=func.coalesce(Chat.language, language), area=func.coalesce(Chat.area, area))
         await session.execute(Chat.__table__.delete().where(Chat.key == new))
     await session.execute(update(Chat).where(Chat.key == old).values(**values))
     moved = {"chat": 1}

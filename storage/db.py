@@ -321,6 +321,13 @@ class _SoonWrites:
             await conn.run_sync(_grouped, batch)
 
 
+def store_unavailable(err: BaseException) -> bool:
+    """The store could not be reached (a lost connection, a refused one, SQLite locked past its
+    busy timeout): nothing of the unit of work was committed, and it may be done again."""
+    return isinstance(err, (OperationalError, InterfaceError)) or (
+        isinstance(err, DBAPIError) and err.connection_invalidated)
+
+
 #: a pooled PostgreSQL connection unused for longer is pinged before it is handed out
 IDLE_PING_SECONDS = 1.0
 
@@ -382,6 +389,8 @@ def _forget_writes(session) -> None:
 
 #: sessions open in the current task (see ``Database.in_transaction``)
 _open_sessions: ContextVar[int] = ContextVar("kehrabot_open_sessions", default=0)
+#: whether one of them is a ``transaction()`` (it may hold SQLite's write lock)
+_in_unit_of_work: ContextVar[bool] = ContextVar("kehrabot_in_unit_of_work", default=False)
 
 
 class Database:
@@ -414,6 +423,7 @@ class Database:
                                             expire_on_commit=False)
         self._writer: SQLiteWriter | None = None
         self._use_writer = self._file_backed()
+        self.strict = False  # see _check_not_in_unit_of_work
         self._soon = _SoonWrites(self._lazy_engine) if self._lazy_engine is not None else None
 
     @property
@@ -436,11 +446,13 @@ class Database:
 
     @asynccontextmanager
     async def _open(self, *, commit: bool) -> AsyncIterator[AsyncSession]:
+        self._check_not_in_unit_of_work("a session")
         if self._writer is not None:
             await self._writer.barrier()
         elif self._soon is not None:
             await self._soon.barrier()
         token = _open_sessions.set(_open_sessions.get() + 1)
+        unit = _in_unit_of_work.set(_in_unit_of_work.get() or commit)
         try:
             async with self._sessions() as session:
                 try:
@@ -459,6 +471,7 @@ class Database:
                     await session.rollback()
                     raise
         finally:
+            _in_unit_of_work.reset(unit)
             _open_sessions.reset(token)
 
     @staticmethod
@@ -467,6 +480,13 @@ class Database:
         platform would hold the transaction and its connection, and a failed call would undo
         or half-do the unit of work)."""
         return _open_sessions.get() > 0
+
+    def _check_not_in_unit_of_work(self, what: str) -> None:
+        """``strict`` (the tests): nothing that waits for the SQLite writer or another
+        connection may start inside a transaction, which may hold the write lock they need (a
+        stall of ``busy_timeout`` that fails everybody's batch)."""
+        if self.strict and _in_unit_of_work.get():
+            raise RuntimeError(f"{what} inside an open transaction: finish the unit of work first")
 
     def _file_backed(self) -> bool:
         database = self.url.database or ""
@@ -478,6 +498,7 @@ class Database:
         single writer thread with group commit, elsewhere a transaction on the async engine.
         ``durable=False`` (PostgreSQL) commits without waiting for the disk: for what a crash
         of the database server may lose because it can be done again (marking an event begun)."""
+        self._check_not_in_unit_of_work("a hot write")
         if self._use_writer:
             return await self._ensure_writer().run(op, item)
         if self._soon is not None:

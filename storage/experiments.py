@@ -114,11 +114,13 @@ async def join(session: AsyncSession, exp: Experiment, person_key: str, name: st
     """Add a team member (the first becomes the owner). True if new."""
     if await is_member(session, exp.id, person_key):
         return False
-    rows: list = [ExperimentMember(experiment_id=exp.id, person_key=person_key, name=name[:255], joined_at=now)]
+    member = ExperimentMember(experiment_id=exp.id, person_key=person_key, name=name[:255], joined_at=now)
+    if not await add_unique(session, member):
+        return False
     if exp.owner_key is None:
         exp.owner_key, exp.owner_name = person_key, name[:255]
-        rows.append(exp)
-    return await add_unique(session, *rows)
+        session.add(exp)
+    return True
 
 
 async def leave(session: AsyncSession, exp: Experiment, person_key: str) -> bool:

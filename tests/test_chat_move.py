@@ -48,3 +48,16 @@ async def test_rows_that_would_clash_stay_behind(bot, caplog):
     await _move(bot)
     assert await _count(bot, Idea, "fake:group") == 1 and await _count(bot, Idea, "fake:super") == 1
     assert any("clash" in r.message and "idea" in r.message for r in caplog.records)
+
+
+async def test_a_late_message_from_the_old_id_or_an_untitled_new_row_loses_nothing(bot):
+    """Telegram's second notice can arrive after the move, and a new chat row may have no title
+    yet: the chat keeps its language and its title."""
+    bot.make_admin("admin")
+    await bot.event(chat_id="group", sender_id="admin", text="/lang chat sv", chat_title="Kehrä Maunula")
+    await bot.event(chat_id="super", sender_id="x", text="moi", chat_title="")  # the new id's first message
+    await _move(bot)
+    await _move(bot)  # the second notice, from the old id, after the move
+    async with bot.services.db.session() as s:
+        chats = {c.key: (c.language, c.title) for c in (await s.execute(select(Chat))).scalars()}
+    assert chats == {"fake:super": ("sv", "Kehrä Maunula")}

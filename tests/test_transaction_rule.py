@@ -4,6 +4,7 @@ and TestBot.close() fails on it."""
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 import bot.app
 from bot.events import Role
@@ -11,6 +12,7 @@ from bot.outbox import TransactionRuleError
 from bot.testing import TestBot
 from handlers import load_features
 from handlers.base import Command, Feature
+from storage.core import begin_events
 
 raised: list[BaseException] = []
 
@@ -40,9 +42,29 @@ async def _after(ctx, args: str) -> None:
     await ctx.reply("after")
 
 
+async def _nested(ctx, args: str) -> None:
+    """A hot write or a second session started while the unit of work may hold the write lock."""
+    async with ctx.db.transaction():
+        try:
+            if args == "write":
+                await ctx.db.write(begin_events, ("fake", ("nested",), ctx.now()))
+            else:
+                async with ctx.db.session():
+                    pass
+        except RuntimeError as err:
+            raised.append(err)
+            raise
+
+
+async def _store_down(ctx, args: str) -> None:
+    raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the server is restarting"))
+
+
 RULE = Feature(name="rule", commands=[
     Command("inside", _inside, {"en": ("inside",)}, help="test"),
     Command("after", _after, {"en": ("after",)}, help="test"),
+    Command("nested", _nested, {"en": ("nested",)}, help="test"),
+    Command("storedown", _store_down, {"en": ("storedown",)}, help="test"),
 ])
 
 
@@ -84,4 +106,25 @@ async def test_platform_call_after_the_session_passes(make, what):
     tb = await make()
     assert await tb.say(f"/after {what}", lang="en") == ["after"]
     assert raised == [] and tb.app.violations == []
+    await tb.close()
+
+
+@pytest.mark.parametrize("what", ["write", "session"])
+async def test_a_hot_write_or_a_session_inside_a_transaction_is_refused(make, what):
+    """On SQLite either would wait for the write lock the transaction may hold (busy_timeout)."""
+    tb = await make()
+    await tb.say(f"/nested {what}")
+    assert len(raised) == 1 and "inside an open transaction" in str(raised[0])
+    await tb.close()
+
+
+async def test_an_unreachable_store_leaves_the_event_to_be_handled_again(make):
+    """Nothing was committed: no apology, and the router reports the handling incomplete."""
+    from bot.events import Incoming
+
+    tb = await make()
+    event = Incoming(platform="fake", chat_id="group", sender_id="u1", sender_name="U1", text="/storedown",
+                     message_id="m-down")
+    assert await tb.app.router.dispatch(tb.transport, event) is False
+    assert tb.transport.sent == []
     await tb.close()
