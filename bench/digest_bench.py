@@ -21,8 +21,8 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.clock import ManualClock
 from bot.testing import TestBot
+from core.clock import ManualClock
 from handlers import digest as feature
 from storage import digest as store
 from storage.core import Chat

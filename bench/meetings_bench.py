@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.clock import ManualClock  # noqa: E402
 from bot.testing import FakeTransport, TestBot  # noqa: E402
+from core.clock import ManualClock  # noqa: E402
 from handlers.meetings import schedule_next, to_local  # noqa: E402
 from handlers.when import HELSINKI  # noqa: E402
 from storage import meetings as store  # noqa: E402

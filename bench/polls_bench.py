@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.events import PollOutcome, Reply
 from bot.testing import FakeTransport, TestBot
+from core.events import PollOutcome, Reply
 
 BASE = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 OPEN_FOR = timedelta(hours=2)

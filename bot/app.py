@@ -11,13 +11,13 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.events import Incoming
-from bot.i18n import Catalogs
 from bot.outbox import Delivering, Outbox, send_scope
 from bot.scheduler import JobRunner
-from bot.transport import Transport
+from core.clock import Clock, SystemClock
+from core.events import Incoming
+from core.i18n import Catalogs
+from core.transport import Transport
 from handlers import load_features
 from handlers.base import Services
 from handlers.router import Router

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 
 def cmd_when(args: argparse.Namespace) -> int:
-    from bot.i18n import Catalogs, resolve_language, use_locale
+    from core.i18n import Catalogs, resolve_language, use_locale
     from handlers.when import DEFAULT_TIME, HELSINKI, WhenError, parse_when
 
     lang = resolve_language(args.lang)

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from bot.events import Button, FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
-from bot.markup import to_plain
-from bot.transport import Capabilities, Dispatch
+from core.events import Button, FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
+from core.markup import to_plain
+from core.transport import Capabilities, Dispatch
 
 META_HELP = """console commands:
   :user NAME         speak as NAME (created on first use)

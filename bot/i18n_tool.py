@@ -16,11 +16,11 @@ from babel.messages.extract import extract_from_file
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR
+from core.i18n import LANGUAGES, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("bot", "handlers", "storage")
-CORE_FILES = {"handlers/base.py", "handlers/router.py", "handlers/core.py", "bot/i18n.py"}
+CORE_FILES = {"handlers/base.py", "handlers/router.py", "handlers/core.py", "core/i18n.py"}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 

@@ -26,47 +26,19 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.events import FileOut, PollSpec, Reply
-from bot.transport import Ambiguous, Transport, TransportError
+from core.events import FileOut, PollSpec, Reply
+from core.scope import current_scope, send_scope
+from core.transport import Ambiguous, TransactionRuleError, Transport, TransportError
 from storage import outbox as log_store
 
+__all__ = ["Delivering", "Outbox", "TransactionRuleError", "earlier_result", "send_scope"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SendScope:
-    prefix: str
-    replay: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def next_key(self, chat_key: str) -> str:
-        """``<prefix>@<chat>#n``: the n-th message to that chat. A handler run again that sends
-        to other chats than the first time keeps its keys apart; one that sends several messages
-        about different things to one chat should name them itself (``Reply(key=…)``)."""
-        n = self.counts[chat_key] = self.counts.get(chat_key, 0) + 1
-        return f"{self.prefix}@{chat_key}#{n}"
-
-
-_scope: ContextVar[SendScope | None] = ContextVar("kehrabot_send_scope", default=None)
-
-
-@contextmanager
-def send_scope(prefix: str | None, *, replay: bool = False) -> Iterator[SendScope | None]:
-    """Key the sends made inside (in this task and the tasks it starts) by ``prefix``."""
-    scope = SendScope(prefix[:200], replay) if prefix else None
-    token = _scope.set(scope)
-    try:
-        yield scope
-    finally:
-        _scope.reset(token)
 
 
 class Outbox:
@@ -137,10 +109,6 @@ PLATFORM_CALLS = frozenset({"send", "send_file", "send_poll", "edit", "close_pol
                             "role_of", "member_count"})
 
 
-class TransactionRuleError(RuntimeError):
-    """A platform call inside an open store transaction (see ``Database.in_transaction``)."""
-
-
 class Delivering:
     """A transport as features see it: sends get keys from the current send scope. With
     ``violations`` (the tests) a platform call made inside an open store transaction raises
@@ -169,7 +137,7 @@ class Delivering:
 
     async def _keyed(self, chat_id: str, item: Any, send: Any) -> Any:
         self._check("send")
-        scope = _scope.get()
+        scope = current_scope()
         chat_key = f"{self.inner.platform}:{chat_id}"
         if item.key is None and scope is not None:
             item = replace(item, key=scope.next_key(chat_key))

@@ -22,7 +22,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.outbox import send_scope
+from core.scope import send_scope
 from handlers.base import JobHandler, Services
 from storage.core import (
     Job,

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.clock import ManualClock
 from bot.config import Settings
-from bot.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
-from bot.markup import to_plain
-from bot.transport import Capabilities, Unavailable
+from core.clock import ManualClock
+from core.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
+from core.markup import to_plain
+from core.transport import Capabilities, Unavailable
 
 
 @dataclass

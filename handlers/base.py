@@ -14,11 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.clock import Clock
-from bot.events import Button, FileOut, Incoming, Reply, Role
-from bot.i18n import Catalogs, resolve_language, use_locale
-from bot.outbox import TransactionRuleError
-from bot.transport import Transport
+from core.clock import Clock
+from core.events import Button, FileOut, Incoming, Reply, Role
+from core.i18n import Catalogs, resolve_language, use_locale
+from core.transport import TransactionRuleError, Transport
 from storage.core import Job, languages_for
 from storage.db import Database
 
@@ -200,7 +199,7 @@ class Context:
         return self.transport.command_prefixes[0] + self.services.command(name).shown_name(self.lang)
 
     def usage(self, cmd: Command) -> str:
-        from bot.i18n import _
+        from core.i18n import _
 
         name = self.transport.command_prefixes[0] + cmd.shown_name(self.lang)
         return f"{name} {_(cmd.usage)}".rstrip() if cmd.usage else name
@@ -222,7 +221,7 @@ class Context:
         return self._role
 
     async def require(self, role: Role) -> None:
-        from bot.i18n import _
+        from core.i18n import _
 
         if role == Role.MEMBER:  # everyone; no need to ask the platform who this is
             return

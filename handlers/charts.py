@@ -19,7 +19,7 @@ from matplotlib.dates import AutoDateLocator, num2date
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from bot.i18n import current_language
+from core.i18n import current_language
 
 Value = float | None
 PALETTE = ("#1f6f8b", "#e07a1f", "#5a9a3c", "#a23b72", "#6c5b7b", "#c9a227", "#3d405b", "#8d99ae")

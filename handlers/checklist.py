@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from bot.events import Button, FileOut, Kind, Reply, Role
-from bot.i18n import (
+from core.events import Button, FileOut, Kind, Reply, Role
+from core.i18n import (
     N_,
     _,
     current_language,
@@ -22,8 +22,8 @@ from bot.i18n import (
     format_percent,
     ngettext,
 )
-from bot.markup import b, esc
-from bot.outbox import send_scope
+from core.markup import b, esc
+from core.scope import send_scope
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.checklist_format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
 from handlers.checklist_profile import AnswerRow, Profile, Respondent, compute_profile

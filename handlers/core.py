@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.events import Role
-from bot.i18n import LANGUAGES, N_, _
-from bot.markup import b, esc
+from core.events import Role
+from core.i18n import LANGUAGES, N_, _
+from core.markup import b, esc
 from handlers.base import Command, Context, Feature, UserError
 from storage.core import ensure_chat, set_person_language
 

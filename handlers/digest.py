@@ -20,10 +20,10 @@ from time import monotonic
 
 from babel import dates as babel_dates
 
-from bot.clock import HELSINKI
-from bot.events import FileOut, Role
-from bot.i18n import N_, _, current_language, format_date, format_number, ngettext, resolve_language
-from bot.markup import b, esc, to_plain
+from core.clock import HELSINKI
+from core.events import FileOut, Role
+from core.i18n import N_, _, current_language, format_date, format_number, ngettext, resolve_language
+from core.markup import b, esc, to_plain
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import clock_face
 from storage import digest as store

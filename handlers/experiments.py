@@ -13,9 +13,9 @@ from datetime import date, datetime, time, timedelta
 
 from babel.numbers import format_decimal
 
-from bot.events import Button, FileOut, Role
-from bot.i18n import N_, _, current_language, format_date, format_number, local, ngettext
-from bot.markup import b, esc
+from core.events import Button, FileOut, Role
+from core.i18n import N_, _, current_language, format_date, format_number, local, ngettext
+from core.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.ideas import parse_number, status_label
 from handlers.when import HELSINKI, parse_when

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from bot.events import Button, Role
-from bot.i18n import N_, _, current_language, format_date, format_datetime, format_number, ngettext
-from bot.markup import b, esc
+from core.events import Button, Role
+from core.i18n import N_, _, current_language, format_date, format_datetime, format_number, ngettext
+from core.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.router import parse_command
 from storage import ideas as store

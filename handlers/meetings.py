@@ -19,9 +19,9 @@ from dateutil.rrule import rrulestr
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
 from sqlalchemy import func, or_, select
 
-from bot.events import Button, FileOut, Kind, Role
-from bot.i18n import N_, _, current_language, format_datetime, format_number, format_time, ngettext
-from bot.markup import b, esc
+from core.events import Button, FileOut, Kind, Role
+from core.i18n import N_, _, current_language, format_datetime, format_number, format_time, ngettext
+from core.markup import b, esc
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import (
     HELSINKI,
@@ -259,7 +259,7 @@ def find_occurrence(meeting: store.Meeting, exceptions: dict[str, str | None], d
 
 
 def format_date_only(dt: datetime) -> str:
-    from bot.i18n import format_date
+    from core.i18n import format_date
 
     return format_date(dt)
 

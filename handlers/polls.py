@@ -9,10 +9,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.events import Button, PollOutcome, PollSpec, Reply, Role
-from bot.i18n import N_, _, format_datetime, format_number, format_percent, ngettext
-from bot.markup import b, esc
-from bot.outbox import send_scope
+from core.events import Button, PollOutcome, PollSpec, Reply, Role
+from core.i18n import N_, _, format_datetime, format_number, format_percent, ngettext
+from core.markup import b, esc
+from core.scope import send_scope
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.when import parse_duration, parse_when
 from storage import ideas as idea_store

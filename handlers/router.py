@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.events import Incoming, Kind
-from bot.i18n import _, format_number, ngettext, resolve_language, use_locale
-from bot.markup import esc
-from bot.transport import Ambiguous, Transport, TransportError
+from core.events import Incoming, Kind
+from core.i18n import _, format_number, ngettext, resolve_language, use_locale
+from core.markup import esc
+from core.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
 from storage.core import ensure_chat, languages_for, move_chat
 from storage.db import store_unavailable

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.i18n import _, format_date, format_datetime, format_time
+from core.i18n import _, format_date, format_datetime, format_time
 from handlers.base import UserError
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
@@ -547,7 +547,7 @@ def _wall_safe(d: date) -> datetime:
 def _weekday_name(weekday: int) -> str:
     from babel.dates import format_date as babel_format_date
 
-    from bot.i18n import current_language
+    from core.i18n import current_language
 
     return babel_format_date(date(2024, 1, 1) + timedelta(days=weekday), "cccc", locale=current_language())
 

@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import HELSINKI
+from core.clock import HELSINKI
 from storage.core import Chat, add_unique
 from storage.types import UTCDateTime
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import func, select
 
-from bot.events import Kind
+from core.events import Kind
 from storage.core import Chat, Job
 from storage.ideas import Idea
 from storage.meetings import Meeting

@@ -5,8 +5,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.markup import validate
 from bot.testing import TestBot
+from core.markup import validate
 
 ARGS = ["", "start ", "start kehra closes ", "close", "stop", "back", "skip", "profile ", "compare", "areas",
         "export ", "share ", "mode ", "list", "aloita sulkeutuu ", "starta stängs "]

@@ -37,7 +37,7 @@ async def test_an_edit_elsewhere_names_its_chat():
     import io
 
     from bot.console import ConsoleTransport
-    from bot.events import Reply
+    from core.events import Reply
 
     out = io.StringIO()
     console = ConsoleTransport(out=out, chat="other")

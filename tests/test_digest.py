@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from bot.events import Incoming
 from bot.testing import FakeTransport
+from core.events import Incoming
 from handlers import digest as feature
 from storage import digest as store
 from storage.exports import safe_cell, to_csv

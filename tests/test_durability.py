@@ -6,9 +6,9 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.clock import ManualClock
 from bot.testing import FakeTransport, TestBot
-from bot.transport import Ambiguous
+from core.clock import ManualClock
+from core.transport import Ambiguous
 from handlers.base import Feature
 from storage import outbox
 from storage.core import Job, claim_job, schedule_job, stale_claims

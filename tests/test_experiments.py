@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from matplotlib.figure import Figure
 
-from bot.i18n import use_locale
+from core.i18n import use_locale
 from handlers import charts
 from handlers import experiments as ex
 from handlers.base import UserError
@@ -551,7 +551,7 @@ def test_bench_smoke(capsys):
 
 
 def test_values_are_formatted_per_language():
-    from bot.i18n import Catalogs
+    from core.i18n import Catalogs
 
     catalogs = Catalogs()
     with use_locale(catalogs, "fi"):

@@ -5,7 +5,7 @@ language."""
 
 from sqlalchemy import func, select
 
-from bot.events import Kind
+from core.events import Kind
 from handlers.base import Context
 from storage import experiments as store
 from storage import ideas as idea_store

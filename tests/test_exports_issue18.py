@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.markup import to_plain
+from core.markup import to_plain
 from handlers import digest as feature
 from storage import digest as store
 from storage.exports import local_times, safe_cell, to_csv

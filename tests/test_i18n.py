@@ -2,8 +2,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.i18n import Catalogs, format_datetime, resolve_language, use_locale
 from bot.i18n_tool import missing
+from core.i18n import Catalogs, format_datetime, resolve_language, use_locale
 
 
 def test_every_user_facing_string_is_translated_in_fi_sv_en():

@@ -10,10 +10,10 @@ from collections import defaultdict
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.i18n import LANGUAGES, LOCALES_DIR
 from bot.i18n_tool import ROOT, SOURCES, extract
+from core.i18n import LANGUAGES, LOCALES_DIR
 
-# All domains of a language are merged into one table (bot.i18n.Catalogs): a msgid translated two
+# All domains of a language are merged into one table (core.i18n.Catalogs): a msgid translated two
 # ways in two domains would be shown one way or the other depending on load order.
 
 
@@ -133,7 +133,7 @@ def test_glossary_exists_and_names_the_core_terms():
         assert term in text, term
 
 
-# Dates are written by Babel in the person's language (bot.i18n.format_date, charts.day_label): a
+# Dates are written by Babel in the person's language (core.i18n.format_date, charts.day_label): a
 # zero-padded strftime ("02.12.2026") reads as a machine's date and ignores the language.
 _PADDED_DATE = re.compile(r"%d[./-]%m|%m[./-]%d|%d\.%m\.%Y")
 

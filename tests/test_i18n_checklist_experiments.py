@@ -76,7 +76,7 @@ def test_the_digest_line_of_a_round_agrees_with_its_count(bot, lang, one, two):
 
 def test_the_swedish_join_hint_reads_as_swedish(bot):
     with bot.services.locale("sv"):
-        from bot.i18n import _
+        from core.i18n import _
 
         text = _("Only the team of experiment #{number} may do this. Join it with {command} {number}.")
     assert "med med" not in text and "Gå med i teamet" in text

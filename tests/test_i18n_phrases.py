@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import Catalogs, format_number, gettext, ngettext, use_locale
+from core.i18n import Catalogs, format_number, gettext, ngettext, use_locale
 
 CATALOGS = Catalogs()
 

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from bot.markup import validate
+from core.markup import validate
 from handlers.ideas import MAX_IDEA_CHARS, parse_idea, parse_list
 from storage.ideas import Idea, IdeaEvent, IdeaSupport, IdeaTag
 
@@ -275,7 +275,7 @@ def test_theme_index_agrees_with_each_themes_own_words():
 
 
 async def _edit(bot, message_id, text, user="u1", lang=None):
-    from bot.events import Kind
+    from core.events import Kind
 
     return await bot.event(chat_id="group", sender_id=user, sender_name=user.capitalize(), kind=Kind.EDIT,
                            text=text, target_id=message_id, language_hint=lang)

@@ -8,8 +8,8 @@ import pytest
 import recurring_ical_events
 from icalendar import Calendar
 
-from bot.events import Role
-from bot.i18n import Catalogs, use_locale
+from core.events import Role
+from core.i18n import Catalogs, use_locale
 from handlers.meetings import (
     describe_rrule,
     export_meetings,

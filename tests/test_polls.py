@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import ManualClock
 from bot.testing import FakeTransport
+from core.clock import ManualClock
 from handlers import polls as feature
 from handlers.base import UserError
 from storage import polls as store

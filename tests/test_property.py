@@ -5,8 +5,8 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.markup import split, to_matrix_html, validate
 from bot.testing import TestBot
+from core.markup import split, to_matrix_html, validate
 from handlers.router import parse_command
 
 COMMANDS = ["/idea ", "/ideas ", "/tue ", "/help ", "/lang ", "/tila ", "/edit ", "/peru_idea ", "#idea ", "/", "!",
@@ -22,7 +22,7 @@ def test_parse_command_never_raises(text):
 
 @given(st.text(max_size=2000), st.integers(min_value=20, max_value=500))
 def test_split_keeps_everything_and_respects_limit(text, limit):
-    from bot.markup import esc
+    from core.markup import esc
 
     html = esc(text)
     parts = split(html, limit)

@@ -3,8 +3,8 @@ platform; what is unfinished or of unknown fate stays."""
 
 from __future__ import annotations
 
-from bot.clock import ManualClock, SystemClock
 from bot.testing import TestBot
+from core.clock import ManualClock, SystemClock
 from storage import outbox as delivery_log
 from storage.core import EventEffect, ProcessedEvent, begin_events, finish_events
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from bot.events import Kind
+from core.events import Kind
 from storage import checklist as checklist_store
 from storage import ideas as idea_store
 from storage import polls as poll_store

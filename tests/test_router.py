@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from bot.events import Role
+from core.events import Role
 from handlers.base import Command, Feature
 from handlers.router import parse_command
 

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.clock import ManualClock
 from bot.testing import TestBot
+from core.clock import ManualClock
 from handlers.base import Feature
 from storage.core import Job, schedule_job
 

@@ -7,9 +7,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 import bot.app
-from bot.events import Role
-from bot.outbox import TransactionRuleError
 from bot.testing import TestBot
+from core.events import Role
+from core.transport import TransactionRuleError
 from handlers import load_features
 from handlers.base import Command, Feature
 from storage.core import begin_events
@@ -120,7 +120,7 @@ async def test_a_hot_write_or_a_session_inside_a_transaction_is_refused(make, wh
 
 async def test_an_unreachable_store_leaves_the_event_to_be_handled_again(make):
     """Nothing was committed: no apology, and the router reports the handling incomplete."""
-    from bot.events import Incoming
+    from core.events import Incoming
 
     tb = await make()
     event = Incoming(platform="fake", chat_id="group", sender_id="u1", sender_name="U1", text="/storedown",

@@ -1,4 +1,4 @@
-"""A transport says what it can do (``Capabilities`` in bot/transport.py); features ask that
+"""A transport says what it can do (``Capabilities`` in core/transport.py); features ask that
 instead of probing the transport with getattr/hasattr."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from bot.console import ConsoleTransport
 from bot.matrix import MatrixTransport
 from bot.telegram import TelegramTransport
 from bot.testing import FakeTransport
-from bot.transport import Capabilities
+from core.transport import Capabilities
 
 HANDLERS = Path(__file__).resolve().parent.parent / "handlers"
 

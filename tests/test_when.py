@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main as cli_main
-from bot.i18n import Catalogs, use_locale
+from core.i18n import Catalogs, use_locale
 from handlers.when import HELSINKI, WhenError, parse_duration, parse_when, split_when
 
 # Monday 23 Nov 2026 12:00 in Helsinki (UTC+2)

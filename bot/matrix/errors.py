@@ -1,4 +1,4 @@
-"""Matrix failures as the neutral errors of bot/transport.py (subclasses of :class:`MatrixError`,
+"""Matrix failures as the neutral errors of core/transport.py (subclasses of :class:`MatrixError`,
 itself a TransportError): M_FORBIDDEN → Forbidden, M_NOT_FOUND → MessageGone, M_LIMIT_EXCEEDED
 after the retries → RateLimited, connection refused or logged out → Unavailable, timeouts and 5xx
 after the retries → Ambiguous (the request may have arrived), other refusals (M_TOO_LARGE …) →
@@ -13,7 +13,7 @@ from nio import (
     ErrorResponse,
 )
 
-from bot.transport import (
+from core.transport import (
     Ambiguous,
     Forbidden,
     MessageGone,

@@ -1,4 +1,4 @@
-"""Between Matrix and the neutral types: a room event → its :class:`bot.events.Incoming`
+"""Between Matrix and the neutral types: a room event → its :class:`core.events.Incoming`
 (messages, edits, reactions as button presses, redactions, MSC3381 poll votes, room upgrades).
 
 A part of :class:`bot.matrix.transport.MatrixTransport`, whose ``__init__`` makes the state used here."""
@@ -21,7 +21,7 @@ from nio import (
     UnknownEvent,
 )
 
-from bot.events import Incoming, Kind
+from core.events import Incoming, Kind
 from storage import matrix as store
 from storage.core import DONE, REPLAY, finish_events
 

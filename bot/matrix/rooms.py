@@ -17,7 +17,7 @@ from nio import (
 )
 from nio.api import RoomPreset
 
-from bot.events import Role
+from core.events import Role
 
 log = logging.getLogger("bot.matrix")
 

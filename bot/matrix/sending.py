@@ -43,8 +43,6 @@ from nio import (
     UploadResponse,
 )
 
-from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply
-from bot.markup import esc, split, to_matrix_html, to_plain
 from bot.matrix.errors import (
     MatrixAmbiguous,
     MatrixError,
@@ -58,6 +56,8 @@ from bot.matrix.mapping import (
     BUTTON_KEYS,
     PLATFORM,
 )
+from core.events import FileOut, Incoming, PollOutcome, PollSpec, Reply
+from core.markup import esc, split, to_matrix_html, to_plain
 from storage import matrix as store
 
 log = logging.getLogger("bot.matrix")

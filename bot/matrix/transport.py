@@ -41,7 +41,7 @@ from bot.matrix.mapping import (
 from bot.matrix.rooms import Rooms
 from bot.matrix.sending import Sending
 from bot.matrix.sync import Sync, _Batch
-from bot.transport import (
+from core.transport import (
     Capabilities,
     Dispatch,
 )
@@ -52,7 +52,7 @@ log = logging.getLogger("bot.matrix")
 
 
 class MatrixTransport(Sync, Mapping, Rooms, Sending):
-    """The Matrix transport (bot/transport.py's Transport); its parts are the base classes."""
+    """The Matrix transport (core/transport.py's Transport); its parts are the base classes."""
 
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("!",)

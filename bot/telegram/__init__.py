@@ -1,7 +1,7 @@
 """The Telegram transport (python-telegram-bot 22.8): long polling or webhook, HTML replies,
 inline keyboards, native polls, reactions, admin roles and the bot's own rate limits.
 
-Only this package touches ``telegram``; features see :mod:`bot.events` values. The transport is
+Only this package touches ``telegram``; features see :mod:`core.events` values. The transport is
 one class, :class:`TelegramTransport` (transport.py), put together from parts named for what they
 hold; each module's docstring tells its share of the rules ("nothing lost, nothing twice"):
 
@@ -13,7 +13,7 @@ hold; each module's docstring tells its share of the rules ("nothing lost, nothi
   chat ids → Telegram's, a group that became a supergroup
 - ``sending.py`` — outgoing never twice: sends, edits, files, native polls, button answers, roles
 - ``limits.py`` — the flood limiter and the retries of what certainly did not arrive
-- ``errors.py`` — python-telegram-bot's errors as bot/transport.py's neutral ones
+- ``errors.py`` — python-telegram-bot's errors as core/transport.py's neutral ones
 - ``menus.py`` — the command menus (setMyCommands)
 
 Everything logs as ``bot.telegram``.

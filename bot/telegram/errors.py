@@ -1,4 +1,4 @@
-"""python-telegram-bot's errors as the neutral errors of bot/transport.py.
+"""python-telegram-bot's errors as the neutral errors of core/transport.py.
 
 "message to edit not found", "chat not found" … → MessageGone; 403 → Forbidden; 429 after the
 retries → RateLimited; no connection → Unavailable; a timeout or 5xx of a sending method →
@@ -17,7 +17,7 @@ import httpx
 from telegram import error as tg_error
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 
-from bot.transport import Ambiguous, Forbidden, MessageGone, RateLimited, TransportError, Unavailable
+from core.transport import Ambiguous, Forbidden, MessageGone, RateLimited, TransportError, Unavailable
 
 #: methods whose repetition could show twice: a timeout or 5xx is never retried
 _SENDING_PREFIXES = ("send", "edit", "stop", "copy", "forward")
@@ -48,7 +48,7 @@ class Refused(TransportError, BadRequest):
 
 
 def neutral(exc: TelegramError, *, sending: bool) -> TransportError:
-    """The bot/transport.py error for a python-telegram-bot one (see the module docstring)."""
+    """The core/transport.py error for a python-telegram-bot one (see the module docstring)."""
     text = str(exc)
     if isinstance(exc, TransportError):
         return exc

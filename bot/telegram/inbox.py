@@ -30,10 +30,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
-from bot.events import Incoming, Kind
 from bot.telegram.errors import neutral_errors, retry_seconds
 from bot.telegram.mapping import PLATFORM
-from bot.transport import TransportError
+from core.events import Incoming, Kind
+from core.transport import TransportError
 from storage import telegram as store
 from storage.core import DONE, REPLAY, begin_events, finish_events, get_state
 

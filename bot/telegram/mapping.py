@@ -1,4 +1,4 @@
-"""Between Telegram and the neutral types: an update → its :class:`bot.events.Incoming` events
+"""Between Telegram and the neutral types: an update → its :class:`core.events.Incoming` events
 (each with its event key), with the store lookups that needs (a native poll's chat), and chat ids
 → Telegram's (a group that became a supergroup keeps its data under the new id).
 
@@ -17,7 +17,7 @@ from telegram import Message, ReactionTypeEmoji, Update
 from telegram.constants import ChatType
 from telegram.error import ChatMigrated
 
-from bot.events import Incoming, Kind
+from core.events import Incoming, Kind
 from storage import telegram as store
 
 log = logging.getLogger("bot.telegram")

@@ -18,11 +18,11 @@ from telegram import (
     BotCommandScopeDefault,
 )
 
-from bot.events import Role
-from bot.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from bot.telegram.errors import Refused, neutral_errors
 from bot.telegram.limits import SendHook
-from bot.transport import TransportError
+from core.events import Role
+from core.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from core.transport import TransportError
 
 log = logging.getLogger("bot.telegram")
 

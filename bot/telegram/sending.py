@@ -33,13 +33,13 @@ from telegram import (
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import TelegramError
 
-from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
-from bot.markup import split
 from bot.outbox import earlier_result
 from bot.telegram.errors import Refused, neutral_errors
 from bot.telegram.limits import NotSent, SendHook
 from bot.telegram.mapping import PLATFORM, native_id
-from bot.transport import MessageGone
+from core.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
+from core.markup import split
+from core.transport import MessageGone
 from storage import outbox as delivery_log
 from storage import telegram as store
 

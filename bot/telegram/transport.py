@@ -34,14 +34,14 @@ from bot.telegram.mapping import PLATFORM, Mapping
 from bot.telegram.menus import Menus
 from bot.telegram.sending import Sending
 from bot.telegram.webhook import Webhook
-from bot.transport import Capabilities, Dispatch, TransportError
+from core.transport import Capabilities, Dispatch, TransportError
 from storage import outbox as delivery_log
 
 log = logging.getLogger("bot.telegram")
 
 
 class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
-    """The Telegram transport (bot/transport.py's Transport); its parts are the base classes."""
+    """The Telegram transport (core/transport.py's Transport); its parts are the base classes."""
 
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("/",)
@@ -108,7 +108,7 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def _ready(self) -> ExtBot:
-        """The bot, initialised (getMe) on first use; errors as bot/transport.py's."""
+        """The bot, initialised (getMe) on first use; errors as core/transport.py's."""
         if not self._initialized:
             with neutral_errors(sending=False):
                 async with self._init_lock:

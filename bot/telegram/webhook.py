@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from bot.telegram.errors import neutral_errors
 from bot.telegram.inbox import ALLOWED_UPDATES, MAX_BACKLOG
-from bot.transport import TransportError
+from core.transport import TransportError
 from storage import telegram as store
 
 log = logging.getLogger("bot.telegram")

@@ -21,7 +21,7 @@ from nio import (
 
 from bot.app import App
 from bot.config import MatrixSettings, Settings
-from bot.events import Incoming
+from core.events import Incoming
 from tests.matrix.synapse import Synapse
 
 _names = itertools.count(1)
@@ -228,7 +228,7 @@ class BotRunner:
         return self
 
     def tr(self, msgid: str, lang: str = "fi") -> str:
-        from bot.i18n import _
+        from core.i18n import _
 
         with self.app.services.locale(lang):
             return _(msgid)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.events import FileOut, Kind
+from core.events import FileOut, Kind
 from tests.matrix.conftest import body, content
 
 pytestmark = pytest.mark.integration

@@ -2,7 +2,6 @@
 
 import pytest
 
-from bot.events import Button, Reply
 from bot.matrix import (
     MatrixTransport,
     allowed_inviter,
@@ -11,6 +10,7 @@ from bot.matrix import (
     room_admins,
     strip_mention,
 )
+from core.events import Button, Reply
 
 
 def test_allowed_inviters():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.clock import ManualClock
+from core.clock import ManualClock
 from storage import meetings as store
 from tests.matrix.conftest import body
 

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.events import Kind, PollOutcome, PollSpec
+from core.events import Kind, PollOutcome, PollSpec
 from tests.matrix.conftest import body, content, event_type
 
 pytestmark = pytest.mark.integration

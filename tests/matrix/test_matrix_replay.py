@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 
 import bot.matrix as matrix
 import bot.matrix.sending as matrix_sending
-from bot.events import Button, Reply
-from bot.transport import Ambiguous, Forbidden, TransportError, Unavailable
+from core.events import Button, Reply
+from core.transport import Ambiguous, Forbidden, TransportError, Unavailable
 from storage import ideas as idea_store
 from storage.core import DONE, REPLAY, ProcessedEvent
 from tests.matrix.conftest import BotRunner, body, content, event_type

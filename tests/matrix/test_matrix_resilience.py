@@ -95,7 +95,7 @@ async def test_encrypted_room_round_trip(matrix_bot, matrix_users):
     # a file in an encrypted room is uploaded encrypted; the member can decrypt it
     from nio.crypto.attachments import decrypt_attachment
 
-    from bot.events import FileOut
+    from core.events import FileOut
 
     data = b"salainen;data\n1;2\n"
     await bot.transport.send_file(room, FileOut("salainen.csv", data, "text/csv"))

@@ -9,9 +9,9 @@ import contextlib
 import pytest
 
 from bot.app import App
-from bot.clock import ManualClock
 from bot.config import Settings, TelegramSettings
 from bot.telegram import TelegramTransport
+from core.clock import ManualClock
 from tests.telegram.emulator import BotApiEmulator
 
 

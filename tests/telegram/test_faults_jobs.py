@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import ManualClock, SystemClock
 from bot.testing import FakeTransport, TestBot
+from core.clock import ManualClock, SystemClock
 from tests.botproc import start_process, telegram_env
 
 pytestmark = pytest.mark.integration

@@ -3,8 +3,8 @@ roles, command menus, files."""
 
 from __future__ import annotations
 
-from bot.events import FileOut, Reply
-from bot.markup import esc
+from core.events import FileOut, Reply
+from core.markup import esc
 
 pytestmark = __import__("pytest").mark.integration
 
@@ -170,7 +170,7 @@ async def test_create_builds_the_transport_from_settings(tmp_path, emu):
     from bot.app import App, build_transports
     from bot.config import Settings
     from bot.telegram import TelegramTransport
-    from bot.transport import Transport
+    from core.transport import Transport
     from tests.telegram.conftest import telegram_settings
 
     settings = Settings.model_construct(**{**dict(Settings.model_construct()), "data_dir": tmp_path,
@@ -180,7 +180,7 @@ async def test_create_builds_the_transport_from_settings(tmp_path, emu):
     assert isinstance(transport, TelegramTransport) and isinstance(transport, Transport)
     assert transport.platform == "telegram" and transport.command_prefixes == ("/",)
     await app.open()
-    message_id = await transport.send("4242", __import__("bot.events").events.Reply("hi <b>there</b>"))
+    message_id = await transport.send("4242", __import__("core.events").events.Reply("hi <b>there</b>"))
     assert transport.bot_username == "kehra_test_bot"  # from getMe, fetched on first use
     assert emu.calls_of("sendMessage")[0].params["chat_id"] == "4242" and message_id == "1"
     await transport.stop()

@@ -13,8 +13,8 @@ import time
 import pytest
 from sqlalchemy import select
 
-from bot.events import Reply
-from bot.transport import Ambiguous, Forbidden, MessageGone, TransportError, Unavailable
+from core.events import Reply
+from core.transport import Ambiguous, Forbidden, MessageGone, TransportError, Unavailable
 from storage import outbox
 from storage import telegram as tg_store
 from storage.core import ProcessedEvent

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from bot.clock import ManualClock
+from core.clock import ManualClock
 from storage import polls as poll_store
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ import asyncio
 
 import pytest
 
-from bot.events import Kind, PollOutcome, PollSpec, Reply
-from bot.transport import RateLimited
+from core.events import Kind, PollOutcome, PollSpec, Reply
+from core.transport import RateLimited
 from tests.telegram.emulator import max_in_window
 
 pytestmark = pytest.mark.integration
@@ -128,7 +128,7 @@ async def test_a_send_whose_fate_is_unknown_is_not_repeated(tg, emu, kind):
     """Telegram has no idempotency keys: after a 5xx or a lost connection the message may exist
     ("…_after": it does). The send is tried once, logged as unknown, and not sent again under
     its key (a handler run again after a crash sends under the same keys)."""
-    from bot.transport import Ambiguous
+    from core.transport import Ambiguous
     from storage import outbox
 
     group = emu.group()
@@ -160,7 +160,7 @@ async def test_reading_methods_back_off_and_retry(tg, emu, kind):
     group, alice = emu.group(), emu.user("Alice", lang="en")
     emu.set_admin(group, alice)
     emu.fail("getChatAdministrators", kind, count=2)
-    from bot.events import Role
+    from core.events import Role
 
     assert await tg.transport.role_of(str(group["id"]), str(alice["id"])) == Role.ADMIN
     tries = [c for c in emu.calls if c.method == "getChatAdministrators"]

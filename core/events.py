@@ -74,7 +74,7 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """An outgoing message. ``html`` uses the safe subset in :mod:`bot.markup`;
+    """An outgoing message. ``html`` uses the safe subset in :mod:`core.markup`;
     newlines are line breaks. All user text in it must be escaped."""
 
     html: str

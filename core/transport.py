@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from bot.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
+from core.events import FileOut, Incoming, PollOutcome, PollSpec, Reply, Role
 
 #: handle an event; False when its handling was cut short (do not mark it finished)
 Dispatch = Callable[["Transport", Incoming], Awaitable[bool | None]]
@@ -118,3 +118,7 @@ class Transport(Protocol):
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         """The person's role in the chat as the platform knows it (admin or member)."""
+
+
+class TransactionRuleError(RuntimeError):
+    """A platform call inside an open store transaction (see ``Database.in_transaction``)."""
