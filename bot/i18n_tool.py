@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po, write_po
 from core.i18n import LANGUAGES, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("bot", "handlers", "storage")
+SOURCES = ("core", "bot", "handlers", "storage")
 CORE_FILES = {"handlers/base.py", "handlers/router.py", "handlers/core.py", "core/i18n.py"}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 

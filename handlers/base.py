@@ -46,19 +46,15 @@ JobHandler = Callable[["Services", Job], Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class Command:
-    """One command. ``aliases`` maps a language to its names (a-z, 0-9, _ only, so they work as
-    Telegram commands); the first name of the person's language is the one shown in help."""
-
+class _Named:
     name: str
-    handler: Handler
+    handler: Handler | None
     aliases: dict[str, tuple[str, ...]]
     help: str  # N_() one-line description
     usage: str = ""  # N_() argument synopsis, e.g. "<text>"
     parse: Callable[[str], Any] = raw_text
     role: Role = Role.MEMBER
     private_only: bool = False
-    hidden: bool = False
 
     def names(self) -> Iterator[str]:
         yield self.name
@@ -68,6 +64,45 @@ class Command:
     def shown_name(self, lang: str) -> str:
         names = self.aliases.get(lang) or self.aliases.get("en") or (self.name,)
         return names[0]
+
+
+@dataclass(frozen=True)
+class Subcommand(_Named):
+    """The first word after a command (``/checklist start …``), declared in the command's table
+    like a command: names per language (any case, letters of the language), its parser for the
+    rest, its role and help. The router picks it; no feature dispatches words itself."""
+
+
+@dataclass(frozen=True)
+class Command(_Named):
+    """One command. ``aliases`` maps a language to its names (a-z, 0-9, _ only, so they work as
+    Telegram commands); the first name of the person's language is the one shown in help.
+
+    With ``subcommands`` the first word of the arguments picks one of them. A first word that
+    names none goes to the command's own ``handler`` with all the arguments (``/poll Lunch? |
+    mon | tue``); without a handler the person is told the word is unknown. No arguments at
+    all go to ``default`` (a subcommand's name), if given."""
+
+    hidden: bool = False
+    subcommands: tuple[Subcommand, ...] = ()
+    default: str | None = None
+
+    def subcommand(self, name: str) -> Subcommand:
+        return next(s for s in self.subcommands if s.name == name)
+
+    def pick(self, args: str) -> tuple[Subcommand | None, str]:
+        """The subcommand ``args`` asks for and the rest of them; (None, args) when its first
+        word names none (the default or the command's own handler takes them)."""
+        parts = args.split(maxsplit=1)
+        word = parts[0].casefold() if parts else ""
+        rest = parts[1] if len(parts) > 1 else ""
+        if word:
+            for sub in self.subcommands:
+                if word in (n.casefold() for n in sub.names()):
+                    return sub, rest.strip()
+        elif self.default is not None:
+            return self.subcommand(self.default), ""
+        return None, args.strip()
 
 
 @dataclass
@@ -177,6 +212,7 @@ class Context:
         self.event = event
         self.lang = lang
         self.command: Command | None = None
+        self.subcommand: Subcommand | None = None  # the one the router picked, if any
         self._role: Role | None = None
 
     @property
@@ -198,10 +234,13 @@ class Context:
         """How to write command ``name`` here, e.g. "/tue" or "!support"."""
         return self.transport.command_prefixes[0] + self.services.command(name).shown_name(self.lang)
 
-    def usage(self, cmd: Command) -> str:
+    def usage(self, cmd: Command, sub: Subcommand | None = None) -> str:
         from core.i18n import _
 
         name = self.transport.command_prefixes[0] + cmd.shown_name(self.lang)
+        if sub is not None:
+            name += " " + sub.shown_name(self.lang)
+            return f"{name} {_(sub.usage)}".rstrip() if sub.usage else name
         return f"{name} {_(cmd.usage)}".rstrip() if cmd.usage else name
 
     async def role(self) -> Role:

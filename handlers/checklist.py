@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -24,7 +25,7 @@ from core.i18n import (
 )
 from core.markup import b, esc
 from core.scope import send_scope
-from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.base import Command, Context, Feature, Services, Subcommand, UserError
 from handlers.checklist_format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
 from handlers.checklist_profile import AnswerRow, Profile, Respondent, compute_profile
 from storage import checklist as store
@@ -38,21 +39,6 @@ MAX_TEXT_ANSWER = 2000
 REMIND_AFTER = timedelta(days=1)
 TEXTS_SHOWN = 30  # free-text answers listed in a chat profile
 
-SUBCOMMANDS = {
-    "start": ("start", "begin", "aloita", "starta", "börja", "borja"),
-    "close": ("close", "end", "sulje", "päätä", "paata", "stäng", "stang", "avsluta"),
-    "resume": ("resume", "continue", "answer", "jatka", "vastaa", "fortsätt", "fortsatt", "svara"),
-    "stop": ("stop", "pause", "lopeta", "tauko", "keskeytä", "keskeyta", "stoppa", "paus", "pausa"),
-    "back": ("back", "takaisin", "edellinen", "tillbaka", "bakåt", "bakat"),
-    "skip": ("skip", "ohita", "hoppa"),
-    "profile": ("profile", "results", "profiili", "tulokset", "profil", "resultat"),
-    "compare": ("compare", "history", "vertaa", "historia", "jämför", "jamfor", "historik"),
-    "areas": ("areas", "peers", "alueet", "vertaisalueet", "områden", "omraden"),
-    "export": ("export", "vie", "tallenna", "exportera"),
-    "share": ("share", "jaa", "jako", "dela"),
-    "mode": ("mode", "tapa", "paikka", "sätt", "satt", "plats"),
-    "list": ("list", "lista", "listaa", "listor"),
-}
 CLOSES_WORDS = ("closes", "until", "sulkeutuu", "asti", "päättyy", "paattyy", "stängs", "stangs", "till")
 ON_WORDS = ("on", "yes", "kyllä", "kylla", "joo", "päälle", "paalle", "ja", "på")
 OFF_WORDS = ("off", "no", "ei", "pois", "nej", "av")
@@ -71,15 +57,11 @@ class Args:
     raw: str = ""
 
 
-def parse_args(args: str) -> Args:
-    words = args.split()
-    if not words:
-        return Args("resume")
-    head = words[0].casefold()
-    for action, names in SUBCOMMANDS.items():
-        if head in names:
-            return Args(action, tuple(words[1:]), args.strip()[len(words[0]):].strip())
-    raise UserError(_("I don't know what {word} means here.").format(word=words[0][:40]), show_usage=True)
+def args_for(action: str) -> Callable[[str], Args]:
+    """The parser of subcommand ``action``: the words after it."""
+    def parse(rest: str) -> Args:
+        return Args(action, tuple(rest.split()), rest.strip())
+    return parse
 
 
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
@@ -609,15 +591,6 @@ async def _current_round(ctx: Context, session) -> store.ChecklistRound:
     raise UserError(_("You have no unfinished self-assessment here."))
 
 
-async def checklist_cmd(ctx: Context, args: Args) -> None:
-    handler = {
-        "start": start_round, "close": close_cmd, "resume": resume_cmd, "stop": stop_cmd, "back": back_cmd,
-        "skip": skip_cmd, "profile": profile_cmd, "compare": compare_cmd, "areas": areas_cmd,
-        "export": export_cmd, "share": share_cmd, "mode": mode_cmd, "list": list_cmd,
-    }[args.action]
-    await handler(ctx, args)
-
-
 async def list_cmd(ctx: Context, args: Args) -> None:
     found = await asyncio.to_thread(load_all, directories(ctx.services.data_dir))
     lines = [b(_("Checklists:"))]
@@ -629,7 +602,6 @@ async def list_cmd(ctx: Context, args: Args) -> None:
 
 
 async def start_round(ctx: Context, args: Args) -> None:
-    await ctx.require(Role.ADMIN)
     if ctx.event.is_private:
         raise UserError(_("Start a self-assessment round in the group chat of your area."))
     name, closes = parse_start(args.words, ctx.now())
@@ -720,7 +692,6 @@ async def skip_cmd(ctx: Context, args: Args) -> None:
 
 
 async def close_cmd(ctx: Context, args: Args) -> None:
-    await ctx.require(Role.ADMIN)
     async with ctx.db.session() as session:
         rd = await store.open_round(session, ctx.chat_key)
         if rd is None and ctx.event.replay:
@@ -763,7 +734,6 @@ async def close_round(services: Services, round_id: int, *, lang: str | None = N
 
 
 async def mode_cmd(ctx: Context, args: Args) -> None:
-    await ctx.require(Role.ADMIN)
     word = args.words[0].casefold() if args.words else ""
     if word not in GROUP_WORDS + PRIVATE_WORDS:
         raise UserError(_("Say where to answer: group or private."), show_usage=True)
@@ -780,7 +750,6 @@ async def mode_cmd(ctx: Context, args: Args) -> None:
 
 
 async def share_cmd(ctx: Context, args: Args) -> None:
-    await ctx.require(Role.ADMIN)
     word = args.words[0].casefold() if args.words else ""
     if word not in ON_WORDS + OFF_WORDS:
         raise UserError(_("Say on or off."), show_usage=True)
@@ -1141,17 +1110,52 @@ async def on_start(services: Services) -> None:
     log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
 
 
+def _sub(name: str, handler, aliases: dict[str, tuple[str, ...]], help: str, usage: str = "",
+         role: Role = Role.MEMBER) -> Subcommand:
+    return Subcommand(name, handler, aliases, help=help, usage=usage, parse=args_for(name), role=role)
+
+
+SUBCOMMANDS = (
+    _sub("start", start_round, {"fi": ("aloita",), "sv": ("starta", "börja", "borja"), "en": ("start", "begin")},
+         N_("start a round"), N_("[name] [closes <when>]"), Role.ADMIN),
+    _sub("close", close_cmd, {"fi": ("sulje", "päätä", "paata"), "sv": ("stäng", "stang", "avsluta"),
+                              "en": ("close", "end")}, N_("close the round and post its profile"), role=Role.ADMIN),
+    _sub("resume", resume_cmd, {"fi": ("jatka", "vastaa"), "sv": ("fortsätt", "fortsatt", "svara"),
+                                "en": ("resume", "continue", "answer")}, N_("answer, or go on where you stopped")),
+    _sub("stop", stop_cmd, {"fi": ("lopeta", "tauko", "keskeytä", "keskeyta"), "sv": ("stoppa", "paus", "pausa"),
+                            "en": ("stop", "pause")}, N_("pause your answering")),
+    _sub("back", back_cmd, {"fi": ("takaisin", "edellinen"), "sv": ("tillbaka", "bakåt", "bakat"), "en": ("back",)},
+         N_("go back one question")),
+    _sub("skip", skip_cmd, {"fi": ("ohita",), "sv": ("hoppa",), "en": ("skip",)}, N_("skip this question")),
+    _sub("profile", profile_cmd, {"fi": ("profiili", "tulokset"), "sv": ("profil", "resultat"),
+                                  "en": ("profile", "results")}, N_("the area's profile"), N_("[radar]")),
+    _sub("compare", compare_cmd, {"fi": ("vertaa", "historia"), "sv": ("jämför", "jamfor", "historik"),
+                                  "en": ("compare", "history")}, N_("the rounds of this area over time")),
+    _sub("areas", areas_cmd, {"fi": ("alueet", "vertaisalueet"), "sv": ("områden", "omraden"),
+                              "en": ("areas", "peers")}, N_("this area beside the others")),
+    _sub("export", export_cmd, {"fi": ("vie", "tallenna"), "sv": ("exportera",), "en": ("export",)},
+         N_("the answers as a file"), N_("csv|json")),
+    _sub("share", share_cmd, {"fi": ("jaa", "jako"), "sv": ("dela",), "en": ("share",)},
+         N_("share the area's figures with other areas"), N_("on|off"), Role.ADMIN),
+    _sub("mode", mode_cmd, {"fi": ("tapa", "paikka"), "sv": ("sätt", "satt", "plats"), "en": ("mode",)},
+         N_("answer in the group or in private"), N_("group|private"), Role.ADMIN),
+    _sub("list", list_cmd, {"fi": ("lista", "listaa"), "sv": ("lista", "listor"), "en": ("list",)},
+         N_("the checklists there are")),
+)
+
+
 FEATURE = Feature(
     name="checklist",
     order=10,
     commands=[
         Command(
-            "checklist", checklist_cmd,
+            "checklist", None,
             {"fi": ("itsearviointi", "arviointi"), "sv": ("sjalvvardering", "checklista"), "en": ("checklist",)},
             help=N_("self-assessment: answer, start/close a round, profile, compare, areas, export"),
             usage=N_("[start [name] [closes <when>] | close | stop | back | skip | profile [radar] | compare | "
                      "areas | export csv|json | share on|off | mode group|private | list]"),
-            parse=parse_args,
+            subcommands=SUBCOMMANDS,
+            default="resume",
         ),
     ],
     buttons={"a": answer_button, "t": toggle_button, "d": done_button, "skip": skip_button, "back": back_button,

@@ -23,6 +23,9 @@ async def help_cmd(ctx: Context, args: str) -> None:
         others = sorted({n for names in cmd.aliases.values() for n in names} - {cmd.shown_name(ctx.lang)})
         if others:
             lines.append(_("Also: {names}").format(names=esc(", ".join(ctx.transport.command_prefixes[0] + n for n in others))))
+        for sub in cmd.subcommands:
+            if sub.role <= role:
+                lines.append(f"{esc(ctx.usage(cmd, sub))} — {esc(_(sub.help))}")
         await ctx.reply("\n".join(lines))
         return
     lines = [b(_("What I can do here:"))]

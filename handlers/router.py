@@ -138,7 +138,7 @@ class Router:
             except Exception:
                 log.warning("could not acknowledge a button press", exc_info=True)
         if err.show_usage and ctx.command is not None:
-            text += "\n" + _("Usage: {usage}").format(usage=esc(ctx.usage(ctx.command)))
+            text += "\n" + _("Usage: {usage}").format(usage=esc(ctx.usage(ctx.command, ctx.subcommand)))
         await self._safe_reply(ctx, text)
 
     async def _safe_reply(self, ctx: Context, html: str) -> None:
@@ -215,12 +215,19 @@ class Router:
                 )
             )
         ctx.command = cmd
-        if cmd.private_only and not ctx.event.is_private:
-            raise UserError(_("Send this command to me in a private chat."))
-        await ctx.require(cmd.role)
+        target, rest = cmd.pick(parsed.args) if cmd.subcommands else (None, parsed.args)
+        ctx.subcommand = target
+        declared = target or cmd
+        if declared.handler is None:
+            word = rest.split()[0] if rest.split() else ""
+            raise UserError(_("I don't know what {word} means here.").format(word=esc(word[:40])), show_usage=True)
+        for need in (cmd, declared):
+            if need.private_only and not ctx.event.is_private:
+                raise UserError(_("Send this command to me in a private chat."))
+            await ctx.require(need.role)
         try:
-            args = cmd.parse(parsed.args)
+            args = declared.parse(rest)
         except UserError as err:
             err.show_usage = True
             raise
-        await cmd.handler(ctx, args)
+        await declared.handler(ctx, args)
