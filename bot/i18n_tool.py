@@ -20,7 +20,7 @@ from core.i18n import LANGUAGES, LOCALES_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("core", "bot", "handlers", "storage")
-CORE_FILES = {"handlers/base.py", "handlers/router.py", "handlers/core.py", "core/i18n.py"}
+CORE_FILES = {"handlers/base.py", "handlers/router.py", "handlers/core.py", "handlers/keys.py", "core/i18n.py"}
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 
