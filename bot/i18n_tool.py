@@ -25,9 +25,13 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
 
 
 def domain_of(path: Path) -> str:
+    """``handlers/polls.py`` and every module of a package ``handlers/polls/`` -> ``polls``."""
     rel = path.relative_to(ROOT).as_posix()
     if rel in CORE_FILES:
         return "core"
+    parts = path.relative_to(ROOT).parts
+    if len(parts) == 3 and parts[0] == "handlers":
+        return parts[1]
     return path.stem
 
 
