@@ -82,7 +82,7 @@ async def test_idea_event_handled_twice_stores_one_idea_and_answers_once(bot):
 
 
 async def test_idea_cut_short_before_the_reply_is_answered_with_the_same_number(bot, monkeypatch):
-    import handlers.ideas as ideas
+    import handlers.ideas.flow as ideas
 
     await bot.event(**_message("/idea Ensimmäinen", "k0"))
     # stored and committed, then the bot stopped before it answered
@@ -122,7 +122,7 @@ async def test_support_button_handled_again_answers_the_same(bot):
 
 
 async def test_support_reaction_cut_short_before_the_edit_is_shown_once_stored_once(bot, monkeypatch):
-    import handlers.ideas as ideas
+    import handlers.ideas.flow as ideas
 
     await bot.event(**_message("/idea Aurinkovoimala", "k1"))
     idea_msg = bot.transport.sent[-1].message_id
@@ -273,7 +273,7 @@ async def test_text_answer_handled_again_does_not_answer_the_next_question(bot):
 
 
 async def test_answer_cut_short_before_the_next_question_asks_it_once(bot, monkeypatch):
-    import handlers.checklist as checklist
+    import handlers.checklist.flow as checklist
 
     await _answering(bot)
     q1 = next(s for s in reversed(bot.transport.sent) if s.chat_id == "private-u1" and s.reply and s.reply.buttons)

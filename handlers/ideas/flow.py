@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MAX_IDEA_CHARS = 1000
 MAX_TAGS = 10
 PAGE_SIZE = 10
-THEMES_FILE = Path(__file__).resolve().parent.parent / "data" / "themes.toml"
+THEMES_FILE = Path(__file__).resolve().parents[2] / "data" / "themes.toml"
 
 IDEA_HASHTAGS = frozenset({"idea", "idé", "ide", "ehdotus", "förslag", "aloite"})
 SUPPORT_REACTIONS = frozenset({"👍", "+1", ":+1:", "👍️"})
