@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.testing import TestBot  # noqa: E402
 from handlers import charts  # noqa: E402
-from handlers.checklist import _profiles, profile_chart  # noqa: E402
-from handlers.checklist_format import CHECKLIST_DIR, check_file, from_json  # noqa: E402
+from handlers.checklist.flow import _profiles, profile_chart  # noqa: E402
+from handlers.checklist.format import CHECKLIST_DIR, check_file, from_json  # noqa: E402
 from storage import checklist as store  # noqa: E402
 
 

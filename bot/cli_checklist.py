@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from handlers.checklist_format import check_file
+    from handlers.checklist.format import check_file
 
     bad = 0
     for name in args.files:

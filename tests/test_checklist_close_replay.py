@@ -3,7 +3,7 @@ closing profile is posted (once: it is keyed by the round), never 'no round is o
 
 from datetime import timedelta
 
-from handlers import checklist as checklist_handlers
+from handlers.checklist import flow as checklist_handlers
 from tests.test_replay import _message, cut_short
 
 

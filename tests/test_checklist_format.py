@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from bot.cli import main
-from handlers.checklist_format import CHECKLIST_DIR, SCHEMA_FILE, check_file, check_text, load_all
+from handlers.checklist.format import CHECKLIST_DIR, SCHEMA_FILE, check_file, check_text, load_all
 
 T = "{fi: a, sv: b, en: c}"
 

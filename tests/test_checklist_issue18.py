@@ -50,8 +50,8 @@ async def test_an_area_shows_the_rounds_of_the_chats_in_it_now(bot, tmp_path):
 
 
 def _partial():
-    from handlers.checklist_format import check_text
-    from handlers.checklist_profile import AnswerRow, compute_profile
+    from handlers.checklist.format import check_text
+    from handlers.checklist.profile import AnswerRow, compute_profile
 
     cl, _problems = check_text(MINI)
     # "Resources" answered 5, 5, 3 (mean 4.33, spread 0.94: mean + spread is past 5); "Effects" by nobody

@@ -12,8 +12,8 @@ import pytest
 
 from handlers.charts import figure_texts, line_chart, to_png
 from handlers.checklist import FEATURE, profile_figure
-from handlers.checklist_format import check_text
-from handlers.checklist_profile import AnswerRow, Respondent, compute_profile
+from handlers.checklist.format import check_text
+from handlers.checklist.profile import AnswerRow, Respondent, compute_profile
 from storage.core import Chat
 
 T = "{fi: Kysymys, sv: Fråga, en: Question}"

@@ -26,8 +26,8 @@ from core.i18n import (
 from core.markup import b, esc
 from core.scope import send_scope
 from handlers.base import Command, Context, Feature, Services, Subcommand, UserError
-from handlers.checklist_format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
-from handlers.checklist_profile import AnswerRow, Profile, Respondent, compute_profile
+from handlers.checklist.format import NO, YES, Checklist, Question, directories, from_json, load_all, text_in
+from handlers.checklist.profile import AnswerRow, Profile, Respondent, compute_profile
 from storage import checklist as store
 from storage import exports
 from storage.core import Chat, Job, cancel_jobs, languages_for, schedule_job, set_chat_setting

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 
 log = logging.getLogger(__name__)
 
-CHECKLIST_DIR = Path(__file__).resolve().parent.parent / "checklists"
+CHECKLIST_DIR = Path(__file__).resolve().parents[2] / "checklists"
 SCHEMA_FILE = CHECKLIST_DIR / "schema.json"
 LANGS = ("fi", "sv", "en")
 TYPES = ("scale", "yesno", "single", "multi", "text")

@@ -11,7 +11,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from handlers.checklist_format import YES, Checklist
+from handlers.checklist.format import YES, Checklist
 
 
 @dataclass(frozen=True)
