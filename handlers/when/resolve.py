@@ -1,30 +1,28 @@
-"""Dates and times as people type them in Finnish, Swedish and English (not a feature).
-
-``parse_when("ensi tiistaina klo 18", now)`` returns the instant (aware, UTC-comparable) that the
-phrase means in Europe/Helsinki. The grammar is a small set of regex tokens (relative offsets,
-day words, weekdays with case endings, numeric and named dates, clock times) consumed left to right;
-each kind may appear once. Wall-clock times are built first and Helsinki is attached afterwards,
-so "klo 18" stays 18:00 across the daylight-saving switches. Invalid, ambiguous and past times raise
-:class:`WhenError` (a ``UserError``) with a localized question instead of a guess.
-
-Conventions (documented in docs/meetings.md):
-- a bare weekday or "ensi/next/nästa" + weekday is the first such day after today (1–7 days ahead);
-  "ensi viikon"/"next week's" + weekday is that day in next week (Monday-based);
-- a date without a year is this year's, or next year's if it is more than 60 days past (closer to
-  today it is an error: probably a typo);
-- a time without a date is today's; if it has passed today the person is asked;
-- a date without a time uses ``default_time`` (noon) or, with ``default_time=None``, asks for one.
-"""
+"""Parsed parts to one future instant in Europe/Helsinki: days from day words, weekdays and
+dates, the time of day, the daylight-saving checks; and the public entry points ``parse_when``,
+``split_when`` (a time phrase at the start of a text) and ``parse_duration``."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from core.i18n import _, format_date, format_datetime, format_time
-from handlers.base import UserError
+from handlers.when.grammar import (
+    DURATION,
+    Parts,
+    WhenError,
+    as_delta,
+    as_number,
+    normalize,
+    tokenize,
+    unknown,
+)
+from handlers.when.words import EVENING_WORDS, MONTH_WORDS, UNITS, WEEKDAY_WORDS
+
+__all__ = ["DEFAULT_TIME", "EVENING_TIME", "HELSINKI", "MONTH_WORDS", "WEEKDAY_WORDS", "WhenError", "clock_face",
+           "parse_duration", "parse_when", "split_when"]
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 DEFAULT_TIME = time(12, 0)
@@ -35,315 +33,6 @@ MAX_YEARS_AHEAD = 10
 #: a yearless date this many days past or less is an error, not next year
 PAST_DATE_GRACE_DAYS = 60
 
-
-class WhenError(UserError):
-    """The phrase could not be turned into one future instant. ``kind`` is one of
-    unknown, invalid, ambiguous, past, missing_time."""
-
-    def __init__(self, message: str, kind: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-
-
-# --- vocabulary ------------------------------------------------------------------------------
-
-_FI_WEEKDAYS = ("maanantai", "tiistai", "keskiviikko", "torstai", "perjantai", "lauantai", "sunnuntai")
-_FI_ABBR = ("ma", "ti", "ke", "to", "pe", "la", "su")
-_SV_WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-_SV_ABBR = (("mån", "må"), ("tis",), ("ons",), ("tors", "tor"), ("fre",), ("lör",), ("sön",))
-_EN_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_EN_ABBR = (("mon",), ("tue", "tues"), ("wed",), ("thu", "thur", "thurs"), ("fri",), ("sat",), ("sun",))
-_FI_CASES = ("", "na", "n", "sta", "hin", "ksi", "lle", "ista", "isin", "sin", "ta", "it", "ina")
-
-WEEKDAY_WORDS: dict[str, int] = {}
-for _i, _w in enumerate(_FI_WEEKDAYS):
-    for _c in _FI_CASES:
-        WEEKDAY_WORDS[_w + _c] = _i
-    WEEKDAY_WORDS[_FI_ABBR[_i]] = _i
-for _i, _w in enumerate(_SV_WEEKDAYS):
-    for _c in ("", "en", "ar", "arna", "s"):
-        WEEKDAY_WORDS[_w + _c] = _i
-    for _a in _SV_ABBR[_i]:
-        WEEKDAY_WORDS[_a] = _i
-for _i, _w in enumerate(_EN_WEEKDAYS):
-    WEEKDAY_WORDS[_w] = _i
-    WEEKDAY_WORDS[_w + "s"] = _i
-    for _a in _EN_ABBR[_i]:
-        WEEKDAY_WORDS[_a] = _i
-
-_FI_MONTHS = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys", "loka", "marras", "joulu")
-_SV_MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september", "oktober",
-              "november", "december")
-_EN_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-              "november", "december")
-_ABBR_MONTHS = ("jan", "feb", "mar", "apr", "", "jun", "jul", "aug", "sep", "", "nov", "")
-
-MONTH_WORDS: dict[str, int] = {}
-for _i, _w in enumerate(_FI_MONTHS, 1):
-    for _c in ("kuu", "kuuta", "kuun", "kuussa", "kuulla", "k", "k."):
-        MONTH_WORDS[_w + _c] = _i
-for _months in (_SV_MONTHS, _EN_MONTHS):
-    for _i, _w in enumerate(_months, 1):
-        MONTH_WORDS[_w] = _i
-for _i, _w in enumerate(_ABBR_MONTHS, 1):
-    if _w:
-        MONTH_WORDS[_w] = _i
-MONTH_WORDS.update({"sept": 9, "okt": 10, "oct": 10, "dec": 12})
-
-_NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "ten": 10,
-    "yksi": 1, "yhden": 1, "kaksi": 2, "kahden": 2, "kolme": 3, "kolmen": 3, "neljä": 4, "neljän": 4,
-    "viisi": 5, "viiden": 5, "kuusi": 6, "kuuden": 6, "kymmenen": 10,
-    "en": 1, "ett": 1, "två": 2, "tre": 3, "fyra": 4, "fem": 5, "sex": 6, "tio": 10,
-    "puoli": 0.5, "puolen": 0.5, "half": 0.5, "halv": 0.5, "halvtimme": 0.5,
-}
-_UNITS: dict[str, str] = {}
-for _unit, _words in {
-    "minutes": ("m", "min", "mins", "minute", "minutes", "minuutti", "minuuttia", "minuutin", "minuutiksi",
-                "minuuttiin", "minuutissa", "minuter", "minut", "minuten", "minuters"),
-    "hours": ("h", "t", "hr", "hrs", "hour", "hours", "tunti", "tuntia", "tunnin", "tunniksi", "tuntiin",
-              "tunnissa", "timme", "timmar", "timmen", "tim", "timmars"),
-    "days": ("d", "day", "days", "päivä", "päivää", "päivän", "päiväksi", "päivässä", "vrk", "vuorokauden",
-             "vuorokautta", "dag", "dagar", "dagen", "dygn", "dagars"),
-    "weeks": ("vk", "w", "wk", "week", "weeks", "viikko", "viikkoa", "viikon", "viikoksi", "viikossa", "vecka",
-              "veckor", "veckan", "v", "veckors"),
-}.items():
-    for _w in _words:
-        _UNITS[_w] = _unit
-
-_DAY_WORDS = {
-    "tänään": 0, "today": 0, "idag": 0, "i dag": 0,
-    "huomenna": 1, "huomisna": 1, "tomorrow": 1, "imorgon": 1, "i morgon": 1, "imorrn": 1, "i morrn": 1,
-    "ylihuomenna": 2, "day after tomorrow": 2, "the day after tomorrow": 2, "i övermorgon": 2, "iövermorgon": 2,
-    # past days: understood, so that the answer is "that is past" rather than "I did not understand"
-    "eilen": -1, "yesterday": -1, "igår": -1, "i går": -1,
-    "toissapäivänä": -2, "toissa päivänä": -2, "the day before yesterday": -2, "day before yesterday": -2,
-    "i förrgår": -2, "iförrgår": -2,
-}
-#: a day and a part of it in one phrase ("tänä iltana", "ikväll", "tonight"): today, in the evening
-_DAY_PARTS = {
-    "tänä iltana": (0, "evening"), "tänään illalla": (0, "evening"), "tänä iltapäivänä": (0, "evening"),
-    "tänä aamuna": (0, "morning"), "huomisiltana": (1, "evening"), "huomisaamuna": (1, "morning"),
-    "ikväll": (0, "evening"), "i kväll": (0, "evening"), "i eftermiddag": (0, "evening"),
-    "i morgon kväll": (1, "evening"), "imorgon kväll": (1, "evening"),
-    "i morgon bitti": (1, "morning"), "imorgon bitti": (1, "morning"),
-    "tonight": (0, "evening"), "this evening": (0, "evening"), "this afternoon": (0, "evening"),
-    "this morning": (0, "morning"), "tomorrow evening": (1, "evening"), "tomorrow night": (1, "evening"),
-    "tomorrow afternoon": (1, "evening"), "tomorrow morning": (1, "morning"),
-}
-
-
-def _alt(words) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-
-
-_END = r"(?=$|[\s,;!?)])"
-_NUM = r"(?:\d+(?:[.,]\d+)?|" + _alt(_NUMBER_WORDS) + ")"
-_UNIT = "(?:" + _alt(_UNITS) + ")"
-
-# Relative offsets: "in 2 hours", "2 tunnin päästä", "om 3 timmar", "tunnin kuluttua", "3 h päästä".
-_REL = [
-    re.compile(r"(?:in|within|om)\s+(?P<n>" + _NUM + r")?\s*(?P<u>" + _UNIT + r")" + _END),
-    re.compile(r"(?P<n>" + _NUM + r")?\s*(?P<u>" + _UNIT + r")\s+(?:päästä|kuluttua|from now|framåt|senare)" + _END),
-]
-_DURATION = re.compile(r"^(?:(?:in|om|for|för)\s+)?(?P<n>" + _NUM + r")?\s*(?P<u>" + _UNIT + r")"
-                       r"(?:\s+(?:päästä|kuluttua|from now|framåt|senare|ajaksi))?$")
-_DAYWORD = re.compile("(?P<w>" + _alt(_DAY_WORDS) + ")" + _END)
-_DAYPARTWORD = re.compile("(?P<w>" + _alt(_DAY_PARTS) + ")" + _END)
-_NEXT = r"(?P<next>ensi|tulevana|tuleva|next|nästa|kommande|this|coming|tänä)"
-_PREV = r"(?P<prev>viime|last|förra)"
-_NEXTWEEK = r"(?P<nw>ensi viikon|next week's|next week|nästa veckas|nästa vecka|tulevan viikon)"
-_WEEKDAY = re.compile(
-    r"(?:" + _NEXTWEEK + r"\s+|" + _NEXT + r"\s+|" + _PREV + r"\s+)?(?:(?:on|på)\s+)?(?P<wd>" + _alt(WEEKDAY_WORDS)
-    + r")\.?"
-    r"(?:\s+(?P<nw2>ensi viikolla|next week|nästa vecka|tulevalla viikolla))?" + _END
-)
-_DATE_NUM = re.compile(
-    r"(?:den\s+)?(?P<d>\d{1,2})\.(?P<m>\d{1,2})(?:\.(?P<y>\d{4}|\d{2})?|(?=\s+(?:klo|kl|kello|at)\b))" + _END
-)
-_DATE_ISO = re.compile(r"(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _END)
-_DATE_SLASH = re.compile(r"(?P<a>\d{1,2})/(?P<b>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?" + _END)
-_MONTH = "(?P<mn>" + _alt(MONTH_WORDS) + ")"
-_DATE_NAMED = [
-    re.compile(r"(?:den\s+|the\s+)?(?P<d>\d{1,2})(?:\.|:a|:e|st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH +
-               r"(?:,?\s+(?P<y>\d{4}))?" + _END),
-    re.compile(_MONTH + r"\s+(?P<d>\d{1,2})(?:\.|st|nd|rd|th)?(?:\s+(?:päivänä|pnä))?(?:,?\s+(?P<y>\d{4}))?" + _END),
-]
-_AMPM = r"(?P<ampm>a\.?m\.?|p\.?m\.?)"
-_DAYPART = r"(?P<part>illalla|iltapäivällä|aamulla|aamupäivällä|på kvällen|på morgonen|på eftermiddagen|" \
-           r"in the evening|in the morning|in the afternoon|tonight)"
-_TIME = re.compile(
-    r"(?:(?P<pre>klo|kl\.?|kello|at)\s*)?(?P<h>\d{1,2})(?:[.:](?P<min>\d{2}))?\s*(?:" + _AMPM + r")?"
-    r"(?:\s+" + _DAYPART + r")?" + _END
-)
-_NOON = re.compile(r"(?:(?:at|klo|kl\.?|kello)\s+)?(?P<w>noon|midday|keskipäivällä|mitt på dagen|mitt på dan)" + _END)
-# Swedish "i fredags" is last Friday
-_SV_LAST_WEEKDAY = re.compile(r"i\s+(?P<wd>måndags|tisdags|onsdags|torsdags|fredags|lördags|söndags)" + _END)
-# a part of the day on its own, before or after the time ("huomenna illalla klo 7", "tomorrow evening 7")
-_DAYPART_ALONE = re.compile(_DAYPART.replace("tonight", "tonight|evening|night|kväll|kvällen") + _END)
-_FILLER = re.compile(r"(?:on|the|den|på|päivänä|pnä|kello|,)" + _END)
-
-_EVENING = {"illalla", "iltapäivällä", "på kvällen", "på eftermiddagen", "in the evening", "in the afternoon",
-            "tonight", "evening", "night", "kväll", "kvällen"}
-
-
-@dataclass
-class _Parts:
-    rel: timedelta | None = None
-    rel_unit: str | None = None
-    day_offset: int | None = None
-    weekday: int | None = None
-    weekday_mode: str = "next"  # next | nextweek | last
-    day: int | None = None
-    month: int | None = None
-    year: int | None = None
-    ambiguous_slash: bool = False
-    hour: int | None = None
-    minute: int = 0
-    time_prefixed: bool = False
-    ampm: str | None = None
-    daypart: str | None = None
-    seen: set[str] = field(default_factory=set)
-
-    @property
-    def has_date(self) -> bool:
-        return bool(self.seen & {"dayword", "weekday", "date"}) or (self.rel is not None and self.rel_unit in (
-            "days", "weeks"))
-
-
-def _number(word: str | None) -> float:
-    if not word:
-        return 1
-    if word in _NUMBER_WORDS:
-        return _NUMBER_WORDS[word]
-    return float(word.replace(",", "."))
-
-
-def _delta(n: float, unit: str) -> timedelta:
-    return timedelta(**{unit: n})
-
-
-def _normalize(text: str) -> str:
-    text = text.casefold().replace("\u00a0", " ").strip()
-    return re.sub(r"\s+", " ", text).strip(" ,;")
-
-
-def _unknown(text: str) -> WhenError:
-    return WhenError(
-        _("I did not understand the time “{text}”. Write it for example as “Tue 1 Dec at 6pm”, "
-          "“tomorrow at 17:30” or “in 2 hours”.").format(text=text),
-        "unknown",
-    )
-
-
-def _tokenize(text: str) -> _Parts:
-    parts = _Parts()
-    pos = 0
-    n = len(text)
-    while pos < n:
-        while pos < n and text[pos] in " ,":
-            pos += 1
-        if pos >= n:
-            break
-        m = _match_any(text, pos, parts)
-        if m is None:
-            raise _unknown(text)
-        pos = m
-    if not parts.seen:
-        raise _unknown(text)
-    return parts
-
-
-def _match_any(text: str, pos: int, p: _Parts) -> int | None:
-    """Consume one token at ``pos``; return the new position or None."""
-    if "rel" not in p.seen:
-        for rx in _REL:
-            m = rx.match(text, pos)
-            if m:
-                p.rel_unit = _UNITS[m["u"]]
-                p.rel = _delta(_number(m["n"]), p.rel_unit)
-                p.seen.add("rel")
-                return m.end()
-    if "dayword" not in p.seen:
-        m = _DAYPARTWORD.match(text, pos)
-        if m and p.daypart is None:
-            p.day_offset, part = _DAY_PARTS[m["w"]]
-            p.daypart = "evening" if part == "evening" else "aamulla"
-            p.seen.add("dayword")
-            return m.end()
-        m = _DAYWORD.match(text, pos)
-        if m:
-            p.day_offset = _DAY_WORDS[m["w"]]
-            p.seen.add("dayword")
-            return m.end()
-    if "date" not in p.seen:
-        for rx in (_DATE_ISO, _DATE_NUM, *_DATE_NAMED):
-            m = rx.match(text, pos)
-            if m:
-                p.day = int(m["d"])
-                p.month = int(m["m"]) if "m" in m.groupdict() and m["m"] else MONTH_WORDS[m["mn"]]
-                if m["y"]:
-                    p.year = int(m["y"]) + (2000 if len(m["y"]) == 2 else 0)
-                p.seen.add("date")
-                return m.end()
-        m = _DATE_SLASH.match(text, pos)
-        if m:
-            a, b = int(m["a"]), int(m["b"])
-            p.day, p.month = a, b
-            p.ambiguous_slash = a != b and a <= 12 and b <= 12
-            if m["y"]:
-                p.year = int(m["y"]) + (2000 if len(m["y"]) == 2 else 0)
-            p.seen.add("date")
-            return m.end()
-    if "weekday" not in p.seen:
-        m = _WEEKDAY.match(text, pos)
-        if m and _weekday_ok(m, text):
-            p.weekday = WEEKDAY_WORDS[m["wd"]]
-            p.weekday_mode = "nextweek" if (m["nw"] or m["nw2"]) else "last" if m["prev"] else "next"
-            p.seen.add("weekday")
-            return m.end()
-        m = _SV_LAST_WEEKDAY.match(text, pos)
-        if m:
-            p.weekday = WEEKDAY_WORDS[m["wd"]]
-            p.weekday_mode = "last"
-            p.seen.add("weekday")
-            return m.end()
-    if "time" not in p.seen:
-        m = _NOON.match(text, pos)
-        if m:
-            p.hour, p.minute, p.time_prefixed = 12, 0, True
-            p.seen.add("time")
-            return m.end()
-        m = _TIME.match(text, pos)
-        if m and (m["pre"] or m["min"] or m["ampm"] or m["part"] or p.has_date or p.daypart):
-            p.hour = int(m["h"])
-            p.minute = int(m["min"] or 0)
-            p.time_prefixed = bool(m["pre"] and m["pre"] != "at") or bool(m["min"])
-            p.ampm = m["ampm"][0] if m["ampm"] else None
-            p.daypart = m["part"] or p.daypart
-            p.seen.add("time")
-            return m.end()
-    if p.daypart is None:
-        m = _DAYPART_ALONE.match(text, pos)
-        if m:
-            p.daypart = m["part"]
-            return m.end()
-    m = _FILLER.match(text, pos)
-    if m and m.end() > pos:
-        return m.end()
-    return None
-
-
-def _weekday_ok(m: re.Match, text: str) -> bool:
-    """Two-letter abbreviations like "to", "on", "må" only count with a date or time next to them."""
-    word = m["wd"]
-    if len(word) > 3 or m["next"] or m["nw"] or m["prev"]:
-        return True
-    rest = text[m.end():].lstrip(" ,")
-    return bool(re.match(r"(\d|klo|kl|kello|at\s)", rest))
-
-
-# --- resolution ------------------------------------------------------------------------------
 
 
 def _local_date(now: datetime) -> date:
@@ -387,7 +76,7 @@ def _wall(d: date, t: time) -> datetime:
     return first
 
 
-def _resolve_time(p: _Parts, lang: str | None) -> time | None:
+def _resolve_time(p: Parts, lang: str | None) -> time | None:
     if p.hour is None:
         return None
     hour = p.hour
@@ -396,7 +85,7 @@ def _resolve_time(p: _Parts, lang: str | None) -> time | None:
             raise WhenError(_("{hour} {ampm} is not a valid time.").format(hour=hour, ampm=p.ampm + "m"), "invalid")
         hour = hour % 12 + (12 if p.ampm == "p" else 0)
     elif p.daypart:
-        if p.daypart in _EVENING and 1 <= hour < 12:
+        if p.daypart in EVENING_WORDS and 1 <= hour < 12:
             hour += 12
     elif lang == "en" and not p.time_prefixed and 1 <= hour <= 11:
         raise WhenError(
@@ -420,30 +109,30 @@ def parse_when(text: str, now: datetime, lang: str | None = None, *,
     return _parse(text, now, lang, default_time)[0]
 
 
-def _parse(text: str, now: datetime, lang: str | None, default_time: time | None) -> tuple[datetime, _Parts]:
+def _parse(text: str, now: datetime, lang: str | None, default_time: time | None) -> tuple[datetime, Parts]:
     if now.tzinfo is None:
         raise ValueError("now must be aware")
     original = " ".join(text.split())
-    norm = _normalize(text)
+    norm = normalize(text)
     if not norm:
         raise WhenError(_("Please tell me when, for example “Tue 1 Dec at 6pm”."), "unknown")
     if len(norm) > 200:
-        raise _unknown(original[:60] + "…")
-    p = _tokenize(norm)
+        raise unknown(original[:60] + "…")
+    p = tokenize(norm)
     try:
         return _resolve(p, now, lang, default_time, original), p
     except WhenError:
         raise
     except (ValueError, OverflowError):
-        raise _unknown(original) from None
+        raise unknown(original) from None
 
 
-def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | None, original: str) -> datetime:
+def _resolve(p: Parts, now: datetime, lang: str | None, default_time: time | None, original: str) -> datetime:
     today = _local_date(now)
     # A pure offset in hours or minutes is an instant, not a wall-clock time.
     if p.rel is not None and p.rel_unit in ("hours", "minutes"):
         if len(p.seen) > 1:
-            raise _unknown(original)
+            raise unknown(original)
         if p.rel <= timedelta(0):
             raise WhenError(_("That time is already past."), "past")
         return (now.astimezone(UTC) + p.rel).astimezone(HELSINKI)
@@ -504,12 +193,12 @@ def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | No
                 raise WhenError(_("At what time on {date}? For example “{example}”.").format(
                     date=format_date(_wall_safe(d)), example=_("{text} at 6pm").format(text=original)), "missing_time")
             t = default_time
-            if p.daypart in _EVENING and t < EVENING_TIME:  # "sulkeutuu tänä iltana": not at noon
+            if p.daypart in EVENING_WORDS and t < EVENING_TIME:  # "sulkeutuu tänä iltana": not at noon
                 t = EVENING_TIME
         result = _wall(d, t)
     else:
         if t is None:
-            raise _unknown(original)
+            raise unknown(original)
         result = _wall(today, t)
         if result <= now:
             raise WhenError(
@@ -525,7 +214,7 @@ def _resolve(p: _Parts, now: datetime, lang: str | None, default_time: time | No
 
 def _names_a_day(phrase: str, now: datetime, lang: str | None) -> bool:
     try:
-        parts = _tokenize(_normalize(phrase))
+        parts = tokenize(normalize(phrase))
     except WhenError:
         return False
     return bool(parts.seen & {"dayword", "weekday", "rel"})
@@ -555,14 +244,14 @@ def _weekday_name(weekday: int) -> str:
 def parse_duration(text: str) -> timedelta | None:
     """A length of time ("2 päivää", "3 h", "in 3 hours", "2 tunnin päästä", "om 2 veckor");
     None if ``text`` is not one."""
-    m = _DURATION.match(_normalize(text))
+    m = DURATION.match(normalize(text))
     if not m:
         return None
     try:
-        value = _number(m["n"])
+        value = as_number(m["n"])
     except ValueError:
         return None
-    delta = _delta(value, _UNITS[m["u"]])
+    delta = as_delta(value, UNITS[m["u"]])
     return delta if delta > timedelta(0) else None
 
 
@@ -594,4 +283,4 @@ def split_when(text: str, now: datetime, lang: str | None = None, *,
         return when, text[spans[n - 1][1]:].strip()
     if first_error is not None:
         raise first_error
-    raise _unknown(" ".join(words[:6]))
+    raise unknown(" ".join(words[:6]))
