@@ -585,3 +585,27 @@ async def test_public_export_through_the_area_publication(bot):
     assert (await say(bot, "/publish experiments", user="admin"))[0].startswith("The area Maunula publishes")
     shown = (await digest.render_export(bot.services, "experiments", "json", first="2026-W48", last="2026-W48", public=True)).decode("utf-8-sig")
     assert "volunteers" in shown and "Aino Secret" not in shown and "fake:" not in shown
+
+
+def test_buttons_and_job_keys_keep_their_wire_format():
+    """Buttons already in chats and requests already in stores keep working."""
+    from handlers.experiments.keys import ASK, JOIN, START
+
+    assert JOIN.data(experiment=12) == "experiments:join:12" and JOIN.read(["12"]) == {"experiment": 12}
+    assert START.data(idea=3) == "experiments:start:3"
+    assert ASK.key(experiment=1, day="2026-12-01") == "experiments.ask:1:2026-12-01"
+    assert ASK.prefix(experiment=1) == "experiments.ask:1:"
+    assert not ASK.key(experiment=12, day="2026-12-01").startswith(ASK.prefix(experiment=1))
+    with pytest.raises(UserError):
+        JOIN.read(["x"])
+
+
+def test_every_action_after_the_number_is_declared_in_each_language():
+    from handlers.experiments.commands import ACTIONS
+    from handlers.experiments.parse import parse_experiment
+
+    for action in ACTIONS:
+        assert {"fi", "sv", "en"} <= set(action.aliases) and action.help, action.name
+        for name in action.names():
+            assert parse_experiment(f"3 {name.upper()} a note").action == action.name
+    assert parse_experiment("3").action == "show" and parse_experiment("3 1.12.").action == "start"
