@@ -12,14 +12,14 @@ import math
 import textwrap
 from collections.abc import Callable, Sequence
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from babel.dates import format_date as babel_format_date
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.dates import AutoDateLocator, num2date
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from core.i18n import current_language
+
+if TYPE_CHECKING:  # matplotlib (with numpy) is loaded on the first chart, not at start
+    from matplotlib.figure import Figure
 
 Value = float | None
 PALETTE = ("#1f6f8b", "#e07a1f", "#5a9a3c", "#a23b72", "#6c5b7b", "#c9a227", "#3d405b", "#8d99ae")
@@ -27,6 +27,16 @@ PALETTE = ("#1f6f8b", "#e07a1f", "#5a9a3c", "#a23b72", "#6c5b7b", "#c9a227", "#3
 
 #: a day on an axis as the current language writes it, without a weekday (ticks are short)
 DAY_PATTERNS = {"fi": "d.M.yyyy", "sv": "d.M.yyyy", "en": "d MMM yyyy"}
+
+
+def _figure(**kw) -> Figure:
+    """A figure on the Agg canvas (headless, no pyplot state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(**kw)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def day_label(moment: datetime) -> str:
@@ -54,8 +64,7 @@ def bar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], *,
     On a ``scale`` (1–5) the bars rise from its lowest value and the axis spans the scale; the
     error bars (mean ± spread) are kept inside it, so none is cut by the frame. Every category
     keeps its place and label, also one without values."""
-    fig = Figure(figsize=(max(6.0, 1.1 * len(categories) + 2), 4.5), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = _figure(figsize=(max(6.0, 1.1 * len(categories) + 2), 4.5), dpi=100)
     ax = fig.add_subplot()
     n = max(1, len(series))
     width = 0.8 / n
@@ -85,8 +94,7 @@ def radar_figure(categories: Sequence[str], series: dict[str, Sequence[Value]], 
     of that series' polygon (never drawn as 0, which would read as the lowest answer); it keeps its
     spoke and label, as a bar chart keeps the place of a missing bar (the caller marks a category
     nobody answered in its label, "(no answers)")."""
-    fig = Figure(figsize=(6.5, 6.5), dpi=100)
-    FigureCanvasAgg(fig)
+    fig = _figure(figsize=(6.5, 6.5), dpi=100)
     ax = fig.add_subplot(projection="polar")
     angles = [2 * math.pi * i / len(categories) for i in range(len(categories))]
     for i, (name, values) in enumerate(series.items()):
@@ -117,8 +125,10 @@ def line_figure(series: dict[str, Sequence[tuple[datetime, float]]], *, title: s
     The x axis shows days: with a few measured days exactly those, else one tick per day or more
     (never one day repeated), each written by ``date_label`` (the caller's language). ``targets``
     are horizontal lines across the measured span only, never reaching past the last value."""
-    fig = Figure(figsize=(7, 4), dpi=100)
-    FigureCanvasAgg(fig)
+    from matplotlib.dates import AutoDateLocator, num2date
+    from matplotlib.ticker import FuncFormatter
+
+    fig = _figure(figsize=(7, 4), dpi=100)
     ax = fig.add_subplot()
     moments = sorted(p[0] for points in series.values() for p in points)
     for i, (name, points) in enumerate(series.items()):
