@@ -82,7 +82,7 @@ async def test_idea_event_handled_twice_stores_one_idea_and_answers_once(bot):
 
 
 async def test_idea_cut_short_before_the_reply_is_answered_with_the_same_number(bot, monkeypatch):
-    import handlers.ideas.flow as ideas
+    import handlers.ideas.support as ideas
 
     await bot.event(**_message("/idea Ensimmäinen", "k0"))
     # stored and committed, then the bot stopped before it answered
@@ -122,13 +122,13 @@ async def test_support_button_handled_again_answers_the_same(bot):
 
 
 async def test_support_reaction_cut_short_before_the_edit_is_shown_once_stored_once(bot, monkeypatch):
-    import handlers.ideas.flow as ideas
+    import handlers.ideas.support as ideas
 
     await bot.event(**_message("/idea Aurinkovoimala", "k1"))
     idea_msg = bot.transport.sent[-1].message_id
     reaction = dict(chat_id="group", sender_id="u2", sender_name="U2", kind=Kind.REACTION, reaction="👍",
                     target_id=idea_msg, event_key="r1", language_hint="en")
-    await cut_short(bot, monkeypatch, ideas, "_refresh_buttons", reaction, after=False)
+    await cut_short(bot, monkeypatch, ideas, "refresh_card", reaction, after=False)
     again = await bot.event(**{**reaction, "replay": True})
     assert [s.kind for s in again] == ["edit"] and "1 supporter" in again[0].plain
     assert await _count(bot, idea_store.IdeaSupport) == 1

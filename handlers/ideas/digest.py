@@ -1,0 +1,69 @@
+"""The ideas' part of the weekly digest, and the raw-record export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from core.i18n import _, format_number, ngettext
+from core.markup import b, esc
+from handlers.base import Services
+from handlers.ideas.render import short, status_label, tags_text
+from storage import ideas as store
+
+DIGEST_LIST_MAX = 5
+
+
+async def ideas_digest(services: Services, chat_key: str, start: datetime, end: datetime) -> dict | None:
+    """New ideas with tags, status changes and the most supported open ideas of [start, end)."""
+    async with services.db.session() as session:
+        new = await store.created_between(session, chat_key, start, end)
+        changes = await store.status_changes_between(session, chat_key, start, end)
+        supports = await store.supports_between(session, chat_key, start, end)
+        if not (new or changes or supports):
+            return None
+        top = await store.most_supported(session, chat_key)
+    return {
+        "counts": {"new": len(new), "status_changes": len(changes), "supports": supports},
+        "new": [{"number": i.number, "text": short(i.text, 120), "tags": i.tag_list()} for i in new[:DIGEST_LIST_MAX]],
+        "status_changes": [{"number": i.number, "text": short(i.text, 120), "from": ev.from_status, "to": ev.to_status}
+                           for ev, i in changes[:DIGEST_LIST_MAX]],
+        "top": [{"number": i.number, "text": short(i.text, 120), "supports": i.support_count, "status": i.status}
+                for i in top],
+    }
+
+
+def render_ideas_digest(data: dict) -> list[str]:
+    counts = data.get("counts", {})
+    lines = ["💡 " + b(_("Ideas")) + ": " + esc(_("new {new} · status changes {changes} · supports {supports}").format(
+        new=format_number(counts.get("new", 0)), changes=format_number(counts.get("status_changes", 0)),
+        supports=format_number(counts.get("supports", 0))))]
+    for item in data.get("new", []):
+        tags = f" ({tags_text(item['tags'])})" if item.get("tags") else ""
+        lines.append(f"• #{item['number']} {esc(short(item['text'], 60))}{tags}")
+    more = counts.get("new", 0) - len(data.get("new", []))
+    if more > 0:
+        lines.append("• " + esc(ngettext("and {count} more", "and {count} more", more).format(count=format_number(more))))
+    for item in data.get("status_changes", []):
+        lines.append("• " + esc(_("#{number} {old} → {new}").format(
+            number=item["number"], old=status_label(item.get("from") or ""), new=status_label(item.get("to") or ""))))
+    if data.get("top"):
+        lines.append(esc(_("Most supported:")) + " " + ", ".join(
+            f"#{item['number']} {esc(short(item['text'], 40))} 👍 {item['supports']}" for item in data["top"]))
+    return lines
+
+
+async def export_ideas(services: Services, chat_keys: list[str] | None, public: bool) -> list[dict]:
+    """Raw idea records; public ones leave out withdrawn ideas, authors and platform ids."""
+    async with services.db.session() as session:
+        ideas = await store.for_export(session, chat_keys)
+    rows = []
+    for idea in ideas:
+        if public and idea.status == "withdrawn":
+            continue
+        row = {"number": idea.number, "text": idea.text, "tags": " ".join(idea.tag_list()), "status": idea.status,
+               "supports": idea.support_count, "created_at": idea.created_at.isoformat(),
+               "updated_at": idea.updated_at.isoformat()}
+        if not public:
+            row = {"chat_key": idea.chat_key, **row, "author_name": idea.author_name, "author_key": idea.author_key}
+        rows.append(row)
+    return rows
