@@ -22,8 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.testing import TestBot  # noqa: E402
 from handlers import charts  # noqa: E402
-from handlers.checklist.flow import _profiles, profile_chart  # noqa: E402
 from handlers.checklist.format import CHECKLIST_DIR, check_file, from_json  # noqa: E402
+from handlers.checklist.render import profile_chart  # noqa: E402
+from handlers.checklist.views import round_profiles  # noqa: E402
 from storage import checklist as store  # noqa: E402
 
 
@@ -73,7 +74,7 @@ async def run(members: int = 20, profile_reps: int = 3, chart_reps: int = 3) -> 
             t = time.perf_counter()
             async with bot.services.db.session() as s:
                 rd = await store.get_round(s, rid)
-                profile = (await _profiles(s, [rd]))[0]
+                profile = (await round_profiles(s, [rd]))[0]
             times.append(time.perf_counter() - t)
         figures["profile_ms"] = statistics.median(times) * 1000
         figures["respondents"] = profile.respondents

@@ -3,7 +3,7 @@ closing profile is posted (once: it is keyed by the round), never 'no round is o
 
 from datetime import timedelta
 
-from handlers.checklist import flow as checklist_handlers
+from handlers.checklist import rounds as checklist_handlers
 from tests.test_replay import _message, cut_short
 
 
@@ -25,7 +25,7 @@ async def test_a_close_cut_short_before_its_message_posts_it_when_handled_again(
     await _round(bot)
     event = _message("/checklist close", "close-1", user="admin")
     # the round is closed and committed, then the bot stopped before the closing message left
-    await cut_short(bot, monkeypatch, checklist_handlers, "_send", event, after=False)
+    await cut_short(bot, monkeypatch, checklist_handlers, "send", event, after=False)
     assert _closings(bot.transport.sent) == []
     again = await bot.event(**{**event, "replay": True})
     [closing] = _closings(again)
@@ -41,7 +41,7 @@ async def test_a_close_cut_short_before_its_message_posts_it_when_handled_again(
 async def test_a_close_whose_message_went_out_sends_nothing_more_when_handled_again(bot, monkeypatch):
     await _round(bot)
     event = _message("/checklist close", "close-1", user="admin")
-    await cut_short(bot, monkeypatch, checklist_handlers, "_send", event, after=True)
+    await cut_short(bot, monkeypatch, checklist_handlers, "send", event, after=True)
     assert len(_closings(bot.transport.sent)) == 1
     again = await bot.event(**{**event, "replay": True})
     assert again == []  # neither the profile twice nor 'no round is open'

@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 log = logging.getLogger(__name__)
 
 CHECKLIST_DIR = Path(__file__).resolve().parents[2] / "checklists"
+DEFAULT_CHECKLIST = "kehra"  # the one started when no name is given (checklists/kehra.yaml)
 SCHEMA_FILE = CHECKLIST_DIR / "schema.json"
 LANGS = ("fi", "sv", "en")
 TYPES = ("scale", "yesno", "single", "multi", "text")
