@@ -235,6 +235,15 @@ async def cancel_jobs(session: AsyncSession, dedup_prefix: str) -> int:
     return result.rowcount or 0
 
 
+async def cancel_job(session: AsyncSession, dedup_key: str) -> int:
+    """Cancel the open job whose dedup key is exactly ``dedup_key`` (``cancel_jobs`` takes a prefix,
+    and ``kind:1`` is a prefix of ``kind:12``)."""
+    result = await session.execute(
+        update(Job).where(Job.dedup_key == dedup_key, Job.done_at.is_(None)).values(cancelled=True)
+    )
+    return result.rowcount or 0
+
+
 def _open():
     return and_(Job.done_at.is_(None), Job.cancelled.is_(False))
 
