@@ -55,6 +55,8 @@ class _Named:
     parse: Callable[[str], Any] = raw_text
     role: Role = Role.MEMBER
     private_only: bool = False
+    #: N_() refusal for someone below ``role`` ("Only the chat's admins may …"); empty: the general one
+    denied: str = ""
 
     def names(self) -> Iterator[str]:
         yield self.name
@@ -86,6 +88,9 @@ class Command(_Named):
     hidden: bool = False
     subcommands: tuple[Subcommand, ...] = ()
     default: str | None = None
+    #: arguments holding this text are the command's own whatever their first word
+    #: (``/poll Close the gate? | yes | no`` is a new poll, not ``close``)
+    own_if_contains: str = ""
 
     def subcommand(self, name: str) -> Subcommand:
         return next(s for s in self.subcommands if s.name == name)
@@ -93,6 +98,8 @@ class Command(_Named):
     def pick(self, args: str) -> tuple[Subcommand | None, str]:
         """The subcommand ``args`` asks for and the rest of them; (None, args) when its first
         word names none (the default or the command's own handler takes them)."""
+        if self.own_if_contains and self.own_if_contains in args:
+            return None, args.strip()
         parts = args.split(maxsplit=1)
         word = parts[0].casefold() if parts else ""
         rest = parts[1] if len(parts) > 1 else ""
@@ -259,12 +266,15 @@ class Context:
                     self._role = Role.MEMBER
         return self._role
 
-    async def require(self, role: Role) -> None:
+    async def require(self, role: Role, denied: str = "") -> None:
+        """Refuse someone below ``role``, with ``denied`` (an N_() text) if given."""
         from core.i18n import _
 
         if role == Role.MEMBER:  # everyone; no need to ask the platform who this is
             return
         if await self.role() < role:
+            if denied:
+                raise UserError(_(denied))
             if role >= Role.COORDINATOR:
                 raise UserError(_("Only project coordinators may do this."))
             raise UserError(_("Only the chat's admins may do this."))

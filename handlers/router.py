@@ -224,7 +224,7 @@ class Router:
         for need in (cmd, declared):
             if need.private_only and not ctx.event.is_private:
                 raise UserError(_("Send this command to me in a private chat."))
-            await ctx.require(need.role)
+            await ctx.require(need.role, need.denied)
         try:
             args = declared.parse(rest)
         except UserError as err:
