@@ -1,0 +1,60 @@
+"""The meetings feature's declarations: its commands, the settings' subcommands and FEATURE.
+Button data and job keys are declared in ``keys``."""
+
+from __future__ import annotations
+
+from core.events import Role
+from core.i18n import N_
+from handlers.base import Command, Feature
+from handlers.meetings.digest import digest, export_meetings, render_digest
+from handlers.meetings.flow import (
+    cancel_cmd,
+    list_cmd,
+    meeting_cmd,
+    move_cmd,
+    on_reaction,
+    rsvp_button,
+    rsvp_cmd,
+    skip_cmd,
+)
+from handlers.meetings.ics import calendar_cmd
+from handlers.meetings.jobs import remind_job, roll_job
+from handlers.meetings.parse import meeting_number, parse_number_rest, parse_optional_number, parse_rsvp
+from handlers.meetings.settings import settings_cmd
+
+FEATURE = Feature(
+    name="meetings",
+    commands=[
+        Command("meeting", meeting_cmd, {"fi": ("kokous",), "sv": ("mote",), "en": ("meeting",)},
+                help=N_("schedule a meeting (admins), or show meeting N with who is coming"),
+                usage=N_("<when> <title> [@ place] | <number>")),
+        Command("meetings", list_cmd, {"fi": ("kokoukset",), "sv": ("moten",), "en": ("meetings",)},
+                help=N_("list the upcoming meetings")),
+        Command("rsvp", rsvp_cmd, {"fi": ("osallistun",), "sv": ("osa",), "en": ("rsvp",)},
+                help=N_("answer whether you come to a meeting"), usage=N_("<number> yes|no|maybe"),
+                parse=parse_rsvp),
+        Command("skipmeeting", skip_cmd, {"fi": ("ohitakokous",), "sv": ("hoppaovermote",), "en": ("skipmeeting",)},
+                help=N_("skip one meeting of a series"), usage=N_("<number> [date]"), parse=parse_number_rest,
+                role=Role.ADMIN),
+        Command("movemeeting", move_cmd, {"fi": ("siirrakokous",), "sv": ("flyttamote",), "en": ("movemeeting",)},
+                help=N_("move the next meeting (or the one on a date) to a new time"),
+                usage=N_("<number> [date ->] <new time>"), parse=parse_number_rest, role=Role.ADMIN),
+        Command("cancelmeeting", cancel_cmd, {"fi": ("perukokous",), "sv": ("stallinmote",),
+                                              "en": ("cancelmeeting",)},
+                help=N_("cancel a meeting or a whole series"), usage=N_("<number>"), parse=meeting_number,
+                role=Role.ADMIN),
+        Command("calendar", calendar_cmd, {"fi": ("kalenteri",), "sv": ("kalender",), "en": ("calendar",)},
+                help=N_("the chat's meetings as an .ics calendar file (or one meeting's)"), usage=N_("[number]"),
+                parse=parse_optional_number),
+        Command("meetingsettings", settings_cmd, {"fi": ("kokousasetukset",), "sv": ("motesinstallningar",),
+                                                  "en": ("meetingsettings",)},
+                help=N_("reminder times and quiet hours for meetings"),
+                usage=N_("[reminders 1 d, 1 h | off] [quiet 21-8 | off]"), role=Role.ADMIN),
+    ],
+    buttons={"rsvp": rsvp_button},
+    on_reaction=on_reaction,
+    jobs={"meetings.remind": remind_job, "meetings.roll": roll_job},
+    digest=digest,
+    render_digest=render_digest,
+    exports={"meetings": export_meetings},
+)
