@@ -687,3 +687,26 @@ async def test_an_invalid_native_vote_is_explained_in_the_chat(make_bot):
         "jos annoit sellaisen."]
     assert await tally(bot) == ([1, 0, 0], 1)
     assert "Sorry" not in sent[0].plain and "Anteeksi" not in sent[0].plain
+
+
+# --- subcommands are declared (issue 15) ----------------------------------------------------------
+
+
+async def test_a_question_that_starts_with_a_subcommand_word_is_a_new_poll(bot):
+    """With a | the message is a poll whatever its first word: close, extend, cancel and
+    settings are subcommands only without one."""
+    closed = await bot.say("/poll Close the gate at night? | yes | no", lang="en")
+    assert closed[0].startswith("📊 Poll #1 Close the gate at night?")
+    cancel = await bot.say("/kysely Peru kesäjuhla? | kyllä | ei")
+    assert cancel[0].startswith("📊 Kysely #2 Peru kesäjuhla?")
+    assert "numero" in (await bot.say("/kysely sulje"))[0]  # without a |: the subcommand
+
+
+async def test_help_lists_the_poll_subcommands_for_the_persons_role(bot):
+    bot.make_admin("admin")
+    admin = await bot.say("/help poll", user="admin", lang="en")
+    assert "/poll close <number> — close now and post the result" in admin[0]
+    assert "/poll settings everyone|admins — who may start polls" in admin[0]
+    member = (await bot.say("/help kysely", lang="fi"))[0]
+    assert "/kysely jatka <numero> <milloin>" in member and "/kysely asetukset" not in member
+

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+from core.events import Role
 from core.i18n import N_
-from handlers.base import Command, Feature
+from handlers.base import Command, Feature, Subcommand
 from handlers.polls.digest import digest, export_polls, render_digest
-from handlers.polls.flow import poll_cmd, polls_cmd
+from handlers.polls.flow import cancel_cmd, close_cmd, extend_cmd, poll_cmd, polls_cmd, settings_cmd
 from handlers.polls.jobs import close_job, refresh_job, tidy_job
-from handlers.polls.parse import parse_poll
+from handlers.polls.parse import numbered, parse_poll, parse_who
 from handlers.polls.voting import on_poll_vote, vote_button
+
+# Any of a subcommand's names works in every language (``/kysely close 3``). Closing, extending
+# and cancelling are for the poll's creator and the chat's admins: the handler asks, since the
+# creator is a member like any other.
+CLOSE = {"fi": ("sulje", "lopeta"), "sv": ("stäng", "avsluta"), "en": ("close", "end")}
+EXTEND = {"fi": ("jatka", "pidennä"), "sv": ("förläng",), "en": ("extend",)}
+CANCEL = {"fi": ("peru", "peruuta"), "sv": ("avbryt",), "en": ("cancel",)}
+SETTINGS = {"fi": ("asetukset", "asetus"), "sv": ("inställningar", "inställning"), "en": ("settings", "setting")}
+
+SUBCOMMANDS = (
+    Subcommand("close", close_cmd, CLOSE, help=N_("close now and post the result"), usage=N_("<number>"),
+               parse=numbered(CLOSE)),
+    Subcommand("extend", extend_cmd, EXTEND, help=N_("move the closing time"), usage=N_("<number> <when>"),
+               parse=numbered(EXTEND)),
+    Subcommand("cancel", cancel_cmd, CANCEL, help=N_("cancel, with no result"), usage=N_("<number>"),
+               parse=numbered(CANCEL)),
+    Subcommand("settings", settings_cmd, SETTINGS, help=N_("who may start polls"), usage=N_("everyone|admins"),
+               parse=parse_who, role=Role.ADMIN, denied=N_("Only the chat's admins may change who may start polls.")),
+)
 
 FEATURE = Feature(
     name="polls",
@@ -19,6 +39,8 @@ FEATURE = Feature(
             usage=N_("<question> | <option> | <option> … [| closes <when>] [| multiple <n>] [| anonymous] "
                      "[| hidden results]"),
             parse=parse_poll,
+            subcommands=SUBCOMMANDS,
+            own_if_contains="|",  # "/poll Close the gate? | yes | no" is a new poll
         ),
         Command(
             "polls", polls_cmd, {"fi": ("kyselyt",), "sv": ("omrostningar", "enkater"), "en": ("polls",)},

@@ -12,16 +12,7 @@ from core.i18n import _, format_datetime
 from core.markup import b, esc
 from handlers.base import Context, UserError
 from handlers.polls.jobs import finish
-from handlers.polls.parse import (
-    _CLOSE,
-    _OPEN_FOR,
-    WHO_WORDS,
-    NewPoll,
-    PollAction,
-    close_time,
-    example,
-    extended_close,
-)
+from handlers.polls.parse import NewPoll, PollNumber, close_time, example, extended_close, extension
 from handlers.polls.render import outcome_text, render_open, render_result, settings_line, title, vote_buttons
 from handlers.polls.voting import accepting, refresh
 from storage import ideas as idea_store
@@ -118,67 +109,68 @@ async def _managed(ctx: Context, session, number: int, *, closing: bool = False)
     return poll
 
 
-async def action(ctx: Context, act: PollAction) -> None:
-    if act.action == "settings":
-        await settings_cmd(ctx, act.rest)
-        return
-    if act.action == "show":
-        await show(ctx, act.number)
-        return
+async def poll_cmd(ctx: Context, parsed: NewPoll | PollNumber) -> None:
+    """``/poll <question> | <option> | …`` starts a poll; ``/poll 3`` shows poll #3."""
+    if isinstance(parsed, PollNumber):
+        await show(ctx, parsed.number)
+    else:
+        await create(ctx, parsed)
+
+
+async def close_cmd(ctx: Context, ref: PollNumber) -> None:
     await ctx.role()  # who may manage the poll is the platform's to say: ask before the transaction
     async with ctx.db.transaction() as session:
-        poll = await _managed(ctx, session, act.number, closing=act.action == "close")
-        if act.action == "extend":
-            text = act.rest
-            m = _CLOSE.match(text.casefold()) or _OPEN_FOR.match(text.casefold())
-            if m:
-                text = text[len(text) - len(m.group(1)):]
-            if not text.strip():
-                raise UserError(_("Say until when, for example: {example}").format(
-                    example=_("{command} extend {number} 2 days").format(command=ctx.cmd("poll"), number=act.number)))
-            when = extended_close(text.strip(), poll, ctx.now(), ctx.lang)
-            await store.extend(session, poll, when)
-            await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
-                               dedup_key=f"polls.close:{poll.id}")
-        elif act.action == "cancel":
-            await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
-            await cancel_jobs(session, f"polls.close:{poll.id}")
-        else:
-            # close now: the job stays as a fallback in case posting fails
-            await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
-                               dedup_key=f"polls.close:{poll.id}")
-    if act.action == "extend":
-        ctx.services.wake(when)
-        await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
-            number=poll.number, when=format_datetime(when))))
-        if not poll.native_ref:  # the poll message says when it closes
-            await refresh(ctx.services, poll.id)
-        return
-    if act.action == "cancel":
-        if poll.native_ref:
-            outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
-            try:
-                await ctx.transport.close_poll(ctx.event.chat_id, poll.native_ref, outcome)
-            except Exception:
-                log.warning("closing cancelled native poll %s failed", poll.native_ref, exc_info=True)
-        elif poll.message_id:
-            try:
-                await ctx.edit(poll.message_id, "📊 " + b(title(poll)) + " " + b(poll.question) + "\n"
-                               + esc(_("Cancelled.")))
-            except Exception:
-                log.warning("could not update cancelled poll %s", poll.id, exc_info=True)
-        await ctx.reply(esc(_("Poll #{number} was cancelled; no result will be posted.").format(
-            number=poll.number)))
-        return
+        poll = await _managed(ctx, session, ref.number, closing=True)
+        # close now: the job stays as a fallback in case posting fails
+        await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=f"polls.close:{poll.id}")
     if not await finish(ctx.services, poll.id, by=ctx.sender_key):
         await ctx.reply(esc(_("Poll #{number} is already closed.").format(number=poll.number)))
 
 
-async def settings_cmd(ctx: Context, rest: str) -> None:
-    if await ctx.role() < Role.ADMIN:
-        raise UserError(_("Only the chat's admins may change who may start polls."))
-    word = rest.strip().casefold()
-    who = next((w for w, names in WHO_WORDS.items() if word in names), None)
+async def extend_cmd(ctx: Context, ref: PollNumber) -> None:
+    await ctx.role()
+    async with ctx.db.transaction() as session:
+        poll = await _managed(ctx, session, ref.number)
+        text = extension(ref.rest)
+        if not text:
+            raise UserError(_("Say until when, for example: {example}").format(
+                example=_("{command} extend {number} 2 days").format(command=ctx.cmd("poll"), number=ref.number)))
+        when = extended_close(text, poll, ctx.now(), ctx.lang)
+        await store.extend(session, poll, when)
+        await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=f"polls.close:{poll.id}")
+    ctx.services.wake(when)
+    await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
+        number=poll.number, when=format_datetime(when))))
+    if not poll.native_ref:  # the poll message says when it closes
+        await refresh(ctx.services, poll.id)
+
+
+async def cancel_cmd(ctx: Context, ref: PollNumber) -> None:
+    await ctx.role()
+    async with ctx.db.transaction() as session:
+        poll = await _managed(ctx, session, ref.number)
+        await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
+        await cancel_jobs(session, f"polls.close:{poll.id}")
+    if poll.native_ref:
+        outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
+        try:
+            await ctx.transport.close_poll(ctx.event.chat_id, poll.native_ref, outcome)
+        except Exception:
+            log.warning("closing cancelled native poll %s failed", poll.native_ref, exc_info=True)
+    elif poll.message_id:
+        try:
+            await ctx.edit(poll.message_id, "📊 " + b(title(poll)) + " " + b(poll.question) + "\n"
+                           + esc(_("Cancelled.")))
+        except Exception:
+            log.warning("could not update cancelled poll %s", poll.id, exc_info=True)
+    await ctx.reply(esc(_("Poll #{number} was cancelled; no result will be posted.").format(
+        number=poll.number)))
+
+
+async def settings_cmd(ctx: Context, who: str | None) -> None:
+    """Who may start polls here (admins only: the command table says so)."""
     async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if who is None:
@@ -191,11 +183,7 @@ async def settings_cmd(ctx: Context, rest: str) -> None:
                         else _("From now on only admins may start polls here.")))
 
 
-async def poll_cmd(ctx: Context, parsed: NewPoll | PollAction) -> None:
-    if isinstance(parsed, PollAction):
-        await action(ctx, parsed)
-    else:
-        await create(ctx, parsed)
+# --- listing ------------------------------------------------------------------------------------------
 
 
 async def show(ctx: Context, number: int | None) -> None:

@@ -4,10 +4,11 @@ the closing time. Pure functions: no store, no transport."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from core.i18n import _, format_datetime, format_number, ngettext
+from core.i18n import _, current_language, format_datetime, format_number, ngettext
 from handlers.base import UserError
 from handlers.when import parse_duration, parse_when
 from storage import polls as store
@@ -34,12 +35,6 @@ _CLOSE = re.compile(
     r"^(?:sulkeutuu|suljetaan|päättyy|closes|closing|stängs|stänger|slutar)\s+(.+)$")
 _OPEN_FOR = re.compile(r"^(?:auki|open|öppen|öppet)\s+(\d.*)$")
 _IDEA = re.compile(r"^(?:idea|idé|ide|aloite|förslag)\s*#?(\d{1,9})$")
-ACTIONS = {
-    "close": ("close", "end", "sulje", "lopeta", "stäng", "avsluta"),
-    "extend": ("extend", "jatka", "pidennä", "förläng"),
-    "cancel": ("cancel", "peru", "peruuta", "avbryt"),
-    "settings": ("settings", "setting", "asetukset", "asetus", "inställningar", "inställning"),
-}
 WHO_WORDS = {
     "everyone": ("everyone", "all", "members", "kaikki", "jäsenet", "alla", "medlemmar"),
     "admins": ("admins", "admin", "administrators", "ylläpitäjät", "ylläpito", "adminit",
@@ -60,9 +55,10 @@ class NewPoll:
 
 
 @dataclass(frozen=True)
-class PollAction:
-    action: str  # show | close | extend | cancel | settings
-    number: int | None = None
+class PollNumber:
+    """A poll named by its number (``/poll 3``, ``/poll extend 3 2 days``) and what follows it."""
+
+    number: int
     rest: str = ""
 
 
@@ -115,7 +111,9 @@ def _setting(segment: str) -> dict | None:
     return found
 
 
-def parse_poll(args: str) -> NewPoll | PollAction:
+def parse_poll(args: str) -> NewPoll | PollNumber:
+    """A new poll, or the number of one to show. (Close, extend, cancel and settings are the
+    command's subcommands, picked by the router before this.)"""
     text = args.strip()
     if not text:
         raise UserError(_("Write the question and at least two options separated by |, for example: {example}")
@@ -124,15 +122,7 @@ def parse_poll(args: str) -> NewPoll | PollAction:
         words = text.split()
         first = words[0].casefold().lstrip("#")
         if first.isdigit() and len(words) == 1:
-            return PollAction("show", int(first[:9]))
-        for action, names in ACTIONS.items():
-            if first in names:
-                if action == "settings":
-                    return PollAction(action, None, " ".join(words[1:]))
-                if len(words) < 2 or not words[1].lstrip("#").isdigit():
-                    raise UserError(_("Give the poll's number, for example: {example}").format(
-                        example=f"{words[0]} 3"), show_usage=True)
-                return PollAction(action, int(words[1].lstrip("#")[:9]), " ".join(words[2:]))
+            return PollNumber(int(first[:9]))
         raise UserError(_("Separate the question and the options with |, for example: {example}")
                         .format(example=example()), show_usage=True)
     segments = [_clean(s) for s in text.split("|")]
@@ -187,6 +177,35 @@ def parse_poll(args: str) -> NewPoll | PollAction:
     return NewPoll(question=question, options=tuple(options), multiple=multiple, max_choices=max_choices,
                    anonymous=settings.get("anonymous", False), hide_results=settings.get("hide_results", False),
                    close_text=settings.get("close_text"), idea_number=idea_number)
+
+
+def numbered(names: dict[str, tuple[str, ...]]) -> Callable[[str], PollNumber]:
+    """The parser of a subcommand that manages a poll (``names``: the subcommand's): the poll's
+    number first, then the rest."""
+
+    def parse(rest: str) -> PollNumber:
+        words = rest.split()
+        if not words or not words[0].lstrip("#").isdigit():
+            word = (names.get(current_language()) or names["en"])[0]
+            raise UserError(_("Give the poll's number, for example: {example}").format(example=f"{word} 3"),
+                            show_usage=True)
+        return PollNumber(int(words[0].lstrip("#")[:9]), " ".join(words[1:]))
+
+    return parse
+
+
+def extension(text: str) -> str:
+    """The new closing time of ``/poll extend N …`` without a leading "closes" or "open"."""
+    m = _CLOSE.match(text.casefold()) or _OPEN_FOR.match(text.casefold())
+    if m:
+        text = text[len(text) - len(m.group(1)):]
+    return text.strip()
+
+
+def parse_who(rest: str) -> str | None:
+    """``/poll settings everyone|admins``: "everyone", "admins", or None (say what it is now)."""
+    word = rest.strip().casefold()
+    return next((w for w, names in WHO_WORDS.items() if word in names), None)
 
 
 def close_time(text: str | None, now: datetime, lang: str) -> datetime:
