@@ -310,6 +310,23 @@ async def test_settings_change_reminder_offsets_and_quiet_hours(admin_bot):
     assert "Reminders: off." in off[0]
 
 
+async def test_settings_are_subcommands_in_each_language_with_their_own_usage(admin_bot):
+    sv = await admin_bot.say("/motesinstallningar PÅMINNELSER 2 d", user="admin", lang="sv")
+    assert sv[0].startswith("Mötesinställningar\nPåminnelser: 2 dagar före.")
+    fi = await admin_bot.say("/kokousasetukset hiljainen pois", user="admin", lang="fi")
+    assert fi[0].endswith("Hiljaiset tunnit: pois päältä.")
+    shown = await admin_bot.say("/kokousasetukset", user="admin", lang="fi")
+    assert shown[0].startswith("Kokousasetukset\nMuistutukset: 2 päivää ennen.")
+    bad = await admin_bot.say("/meetingsettings quiet 25-3", user="admin", lang="en")
+    assert bad[0].endswith("Usage: /meetingsettings quiet 21-8 | off")
+    unknown = await admin_bot.say("/meetingsettings Loud 9-5", user="admin", lang="en")
+    assert unknown[0].startswith("Unknown setting “loud”. Choose reminders or quiet.")
+    helped = await admin_bot.say("/help kokousasetukset", user="admin", lang="fi")
+    assert "/kokousasetukset muistutukset 1 d, 1 h | pois — muistutusajat ennen kokousta" in helped[0]
+    assert "/kokousasetukset hiljaisuus 21-8 | pois — edellisen päivän muistutusten hiljaiset tunnit" in helped[0]
+    assert "/meetingsettings quiet" not in (await admin_bot.say("/help meetingsettings", user="u2", lang="en"))[0]
+
+
 # --- RSVP routes ---------------------------------------------------------------------------------
 
 

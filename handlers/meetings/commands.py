@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core.events import Role
 from core.i18n import N_
-from handlers.base import Command, Feature
+from handlers.base import Command, Feature, Subcommand
 from handlers.meetings.digest import digest, export_meetings, render_digest
 from handlers.meetings.flow import (
     cancel_cmd,
@@ -19,8 +19,26 @@ from handlers.meetings.flow import (
 )
 from handlers.meetings.ics import calendar_cmd
 from handlers.meetings.jobs import remind_job, roll_job
-from handlers.meetings.parse import meeting_number, parse_number_rest, parse_optional_number, parse_rsvp
-from handlers.meetings.settings import settings_cmd
+from handlers.meetings.parse import (
+    meeting_number,
+    parse_number_rest,
+    parse_offsets,
+    parse_optional_number,
+    parse_quiet,
+    parse_rsvp,
+)
+from handlers.meetings.settings import quiet_cmd, reminders_cmd, settings_cmd
+
+#: /kokousasetukset <setting> <value>; with none the settings are shown (settings_cmd)
+SETTINGS = (
+    Subcommand("reminders", reminders_cmd, {"fi": ("muistutukset", "muistutus"), "sv": ("påminnelser",),
+                                            "en": ("reminders",)},
+               help=N_("reminder times before a meeting"), usage=N_("1 d, 1 h | off"), parse=parse_offsets,
+               role=Role.ADMIN),
+    Subcommand("quiet", quiet_cmd, {"fi": ("hiljaisuus", "hiljainen"), "sv": ("tyst", "tysta"), "en": ("quiet",)},
+               help=N_("quiet hours for day-before reminders"), usage=N_("21-8 | off"), parse=parse_quiet,
+               role=Role.ADMIN),
+)
 
 FEATURE = Feature(
     name="meetings",
@@ -49,7 +67,8 @@ FEATURE = Feature(
         Command("meetingsettings", settings_cmd, {"fi": ("kokousasetukset",), "sv": ("motesinstallningar",),
                                                   "en": ("meetingsettings",)},
                 help=N_("reminder times and quiet hours for meetings"),
-                usage=N_("[reminders 1 d, 1 h | off] [quiet 21-8 | off]"), role=Role.ADMIN),
+                usage=N_("[reminders 1 d, 1 h | off] [quiet 21-8 | off]"), role=Role.ADMIN,
+                subcommands=SETTINGS),
     ],
     buttons={"rsvp": rsvp_button},
     on_reaction=on_reaction,

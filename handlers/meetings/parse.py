@@ -12,7 +12,7 @@ from core.i18n import _, format_number, ngettext
 from handlers.base import UserError
 from handlers.meetings.occurrences import occurrences, rule_of, to_local, wall
 from handlers.meetings.recurrence import count_after_time, parse_recurrence
-from handlers.when import HELSINKI, WhenError, split_when
+from handlers.when import HELSINKI, WhenError, parse_duration, split_when
 from storage import meetings as store
 
 MAX_TITLE = 200
@@ -173,5 +173,34 @@ def split_move(rest: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
 
 _OFF = {"off", "pois", "av", "none", "ei"}
-
 _QUIET = re.compile(r"^(\d{1,2})(?:[.:]00)?\s*-\s*(\d{1,2})(?:[.:]00)?$")
+
+
+def parse_offsets(value: str) -> list[int]:
+    """Reminder times before a meeting ("1 d, 1 h", "2 päivää 3 tuntia") in minutes, latest first;
+    [] for "off"."""
+    if value.casefold() in _OFF:
+        return []
+    offsets = []
+    for token in re.split(r"\s*[,;]\s*|\s+(?=\d)", value):
+        d = parse_duration(token) if token else None
+        if d is None or d > timedelta(days=14) or d < timedelta(minutes=5):
+            raise UserError(_("I did not understand “{text}”. Give times before the meeting "
+                              "between 5 minutes and 14 days, for example: {example}").format(
+                text=token, example="1 d, 1 h"), show_usage=True)
+        offsets.append(int(d.total_seconds() // 60))
+    if not offsets or len(offsets) > 5:
+        raise UserError(_("Give one to five reminder times, for example: {example}").format(
+            example="1 d, 1 h"), show_usage=True)
+    return sorted(set(offsets), reverse=True)
+
+
+def parse_quiet(value: str) -> list[int] | None:
+    """Quiet hours "21-8" as [start, end]; None for "off"."""
+    if value.casefold() in _OFF:
+        return None
+    m = _QUIET.match(value)
+    if not m or int(m[1]) > 23 or int(m[2]) > 23 or m[1] == m[2]:
+        raise UserError(_("Give the quiet hours as start-end, for example {example}, or “off”.").format(
+            example="21-8"), show_usage=True)
+    return [int(m[1]), int(m[2])]
