@@ -8,6 +8,10 @@ A button kind is ``feature:action:field:field…`` (the router finds the handler
     VOTE.data(poll=12, option=3)          # "polls:vote:12:3"
     VOTE.read(args)                       # {"poll": 12, "option": 3}, or "This button no longer works."
 
+A field declared ``str`` is text that shares what the other fields leave of the 64 bytes (a
+list's filters): it does not count at declaration, and ``data()`` refuses (ValueError) data that
+came out too long, so the caller offers no button for it.
+
 A job key is ``kind:field:field…``, the job's dedup key. ``key(...)`` names one job,
 ``prefix(...)`` the jobs that share the leading fields (ending with ``:``, so job 1 never
 matches job 12)::
@@ -35,14 +39,16 @@ INT_DIGITS = 12
 class ButtonKind:
     feature: str
     action: str
-    #: (name, int) or (name, the most characters a text field may have)
+    #: (name, int), (name, the most characters a text field may have) or (name, str): text that
+    #: takes what the other fields leave
     fields: tuple[tuple[str, type | int], ...]
 
     def __init__(self, feature: str, action: str, *fields: tuple[str, type | int]) -> None:
         object.__setattr__(self, "feature", feature)
         object.__setattr__(self, "action", action)
         object.__setattr__(self, "fields", fields)
-        widest = [("9" * INT_DIGITS) if spec is int else "x" * int(spec) for _name, spec in fields]
+        widest = [("9" * INT_DIGITS) if spec is int else "" if spec is str else "x" * int(spec)
+                  for _name, spec in fields]
         data = ":".join([feature, action, *widest])
         if len(data.encode()) > BUTTON_DATA_BYTES:
             raise ValueError(f"button {feature}:{action} may need {len(data.encode())} bytes, "
@@ -63,12 +69,15 @@ class ButtonKind:
                 parts.append(str(value))
             else:
                 text = str(value)
-                if ":" in text or len(text) > int(spec):
+                if ":" in text or (spec is not str and len(text) > int(spec)):
                     raise ValueError(f"{self.route}: {name} must be at most {spec} characters without ':'")
                 parts.append(text)
         if values:
             raise TypeError(f"{self.route}: unknown fields {sorted(values)}")
-        return ":".join([self.feature, self.action, *parts])
+        data = ":".join([self.feature, self.action, *parts])
+        if len(data.encode()) > BUTTON_DATA_BYTES:  # free text, or letters of more than one byte
+            raise ValueError(f"{self.route}: {len(data.encode())} bytes, over Telegram's {BUTTON_DATA_BYTES}")
+        return data
 
     def read(self, args: list[str]) -> dict[str, Any]:
         """The fields of a pressed button (``args``: the data after ``feature:action``); a
@@ -82,7 +91,7 @@ class ButtonKind:
                     raise UserError(_("This button no longer works."))
                 out[name] = int(raw)
             else:
-                if len(raw) > int(spec):
+                if spec is not str and len(raw) > int(spec):
                     raise UserError(_("This button no longer works."))
                 out[name] = raw
         return out

@@ -34,3 +34,15 @@ def test_a_job_key_and_its_prefix_never_match_a_longer_id():
         remind.prefix(day="2026-12-01")  # not a leading field
     with pytest.raises(TypeError):
         remind.key(round=1)
+
+
+def test_free_text_fields_share_what_is_left_and_data_over_64_bytes_is_refused():
+    page = ButtonKind("ideas", "page", ("order", 3), ("tag", str), ("words", str), ("page", int))
+    assert page.data(order="new", tag="", words="", page=2) == "ideas:page:new:::2"
+    assert page.read(["top", "x" * 40, "", "3"]) == {"order": "top", "tag": "x" * 40, "words": "", "page": 3}
+    assert page.data(order="new", tag="x" * 40, words="", page=2).count(":") == 5
+    for tag, words in (("x" * 40, "y" * 20), ("ä" * 25, "")):  # too long; two bytes a letter
+        with pytest.raises(ValueError, match="64"):
+            page.data(order="new", tag=tag, words=words, page=2)
+    with pytest.raises(ValueError):
+        page.data(order="new", tag="a:b", words="", page=2)
