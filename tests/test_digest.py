@@ -254,6 +254,22 @@ async def test_area_and_publish_need_admin(bot):
     assert (await bot.say("/julkaise ei", user="admin"))[0] == "Alue Maunula ei julkaise mitään avoimena datana."
 
 
+
+async def test_settings_words_are_subcommands_with_their_roles(bot):
+    """On, off and none are declared subcommands (an admin's); the command alone shows."""
+    assert "ylläpitäjät" in (await bot.say("/kooste pois", user="u1"))[0]
+    assert "ylläpitäjät" in (await bot.say("/alue ei", user="u1"))[0]
+    bot.make_admin("admin")
+    assert (await bot.say("/kooste POIS", user="admin"))[0] == "Viikkokooste on pois käytöstä tässä ryhmässä."
+    assert "Anna viikonpäivä" in (await bot.say("/kooste pois nyt", user="admin"))[0]
+    assert (await bot.say("/kooste päälle", user="admin"))[0].startswith("Viikkokooste tulee joka maanantai")
+    assert (await bot.say("/kooste", user="u1"))[0].startswith("📰")
+    await bot.say("/alue Maunula", user="admin")
+    assert (await bot.say("/alue ei mitään", user="admin"))[0] == "Tämä ryhmä ei enää kuulu mihinkään alueeseen."
+    await bot.say("/alue Maunula", user="admin")
+    assert "Voin julkaista" in (await bot.say("/julkaise ei ideat", user="admin"))[0]
+    assert (await bot.say("/julkaise -", user="admin"))[0] == "Alue Maunula ei julkaise mitään avoimena datana."
+
 # --- export formats -----------------------------------------------------------------------------
 
 
