@@ -9,28 +9,25 @@ from typing import Any
 from core.i18n import _
 from handlers.base import Context, UserError
 from handlers.checklist.flow import back, begin, given_by_this_event, load_round, own_response, record, stop
+from handlers.checklist.keys import ANSWER, BACK, DONE, GO, NAME, SKIP, STOP, TOGGLE
 from handlers.checklist.render import render_question
 from storage import checklist as store
 
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
 
 
-def _ids(args: list[str], n: int) -> list[str]:
-    if len(args) < n or not _NUMBER.match(args[0]):
-        raise UserError(_("This button no longer works."))
-    return args
-
-
 async def answer_button(ctx: Context, args: list[str]) -> None:
-    rid, qid, raw = _ids(args, 3)[:3]
-    value: Any = int(raw) if _NUMBER.match(raw) else raw
-    await record(ctx, int(rid), qid, value)
+    data = ANSWER.read(args)
+    raw = data["value"]
+    value: Any = int(raw) if _NUMBER.match(raw) else raw  # a point on the scale, else yes/no or an option
+    await record(ctx, data["round"], data["question"], value)
 
 
 async def toggle_button(ctx: Context, args: list[str]) -> None:
-    rid, qid, opt = _ids(args, 3)[:3]
+    data = TOGGLE.read(args)
+    qid, opt = data["question"], data["option"]
     async with ctx.db.transaction() as session:
-        rd, cl = await load_round(ctx, session, int(rid))
+        rd, cl = await load_round(ctx, session, data["round"])
         resp = await own_response(ctx, session, rd)
         q = cl.question(qid)
         if await given_by_this_event(ctx, session, rd, resp.person_key, qid) is not None:
@@ -53,32 +50,33 @@ async def toggle_button(ctx: Context, args: list[str]) -> None:
 
 
 async def done_button(ctx: Context, args: list[str]) -> None:
-    rid, qid = _ids(args, 2)[:2]
+    data = DONE.read(args)
+    rid, qid = data["round"], data["question"]
     async with ctx.db.session() as session:
-        rd, cl = await load_round(ctx, session, int(rid))
+        rd, cl = await load_round(ctx, session, rid)
         answers = await store.answers_of(session, rd.id, ctx.sender_key)
     chosen = answers[qid].data() if qid in answers and isinstance(answers[qid].data(), list) else []
     q = cl.question(qid)
     if not chosen and q is not None and q.required:
         raise UserError(_("Choose at least one option first."))
-    await record(ctx, int(rid), qid, chosen, skipped=not chosen)
+    await record(ctx, rid, qid, chosen, skipped=not chosen)
 
 
 async def skip_button(ctx: Context, args: list[str]) -> None:
-    rid, qid = _ids(args, 2)[:2]
-    await record(ctx, int(rid), qid, None, skipped=True)
+    data = SKIP.read(args)
+    await record(ctx, data["round"], data["question"], None, skipped=True)
 
 
 async def back_button(ctx: Context, args: list[str]) -> None:
-    await back(ctx, int(_ids(args, 1)[0]))
+    await back(ctx, BACK.read(args)["round"])
 
 
 async def stop_button(ctx: Context, args: list[str]) -> None:
-    await stop(ctx, int(_ids(args, 1)[0]))
+    await stop(ctx, STOP.read(args)["round"])
 
 
 async def go_button(ctx: Context, args: list[str]) -> None:
-    rid = int(_ids(args, 1)[0])
+    rid = GO.read(args)["round"]
     async with ctx.db.session() as session:
         rd = await store.get_round(session, rid)
     if rd is None:
@@ -87,13 +85,14 @@ async def go_button(ctx: Context, args: list[str]) -> None:
 
 
 async def name_button(ctx: Context, args: list[str]) -> None:
-    rid, flag = _ids(args, 2)[:2]
+    data = NAME.read(args)
+    show = data["show"] == 1
     async with ctx.db.transaction() as session:
-        rd = await store.get_round(session, int(rid))
+        rd = await store.get_round(session, data["round"])
         if rd is None:
             raise UserError(_("This self-assessment round no longer exists."))
         resp = await own_response(ctx, session, rd)
-        resp.show_name = flag == "1"
+        resp.show_name = show
         session.add(resp)
-    await ctx.acknowledge(_("Your name will be shown with your written answers.") if flag == "1"
+    await ctx.acknowledge(_("Your name will be shown with your written answers.") if show
                           else _("Your written answers are shown without your name."))

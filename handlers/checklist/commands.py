@@ -19,6 +19,7 @@ from handlers.checklist.buttons import (
 from handlers.checklist.digest import digest, export_cmd, export_records, render_digest
 from handlers.checklist.flow import back_cmd, on_message, resume_cmd, skip_cmd, stop_cmd
 from handlers.checklist.jobs import close_job, on_start, remind_job
+from handlers.checklist.keys import ANSWER, BACK, CLOSE, DONE, GO, NAME, REMIND, SKIP, STOP, TOGGLE
 from handlers.checklist.parse import args_for
 from handlers.checklist.rounds import close_cmd, list_cmd, mode_cmd, share_cmd, start_round
 from handlers.checklist.views import areas_cmd, compare_cmd, profile_cmd
@@ -72,10 +73,11 @@ FEATURE = Feature(
             default="resume",
         ),
     ],
-    buttons={"a": answer_button, "t": toggle_button, "d": done_button, "skip": skip_button, "back": back_button,
-             "stop": stop_button, "go": go_button, "name": name_button},
+    buttons={ANSWER.action: answer_button, TOGGLE.action: toggle_button, DONE.action: done_button,
+             SKIP.action: skip_button, BACK.action: back_button, STOP.action: stop_button, GO.action: go_button,
+             NAME.action: name_button},
     on_message=on_message,
-    jobs={"checklist.close": close_job, "checklist.remind": remind_job},
+    jobs={CLOSE.kind: close_job, REMIND.kind: remind_job},
     on_start=on_start,
     digest=digest,
     render_digest=render_digest,

@@ -13,6 +13,7 @@ from core.i18n import _, format_number, ngettext
 from core.markup import b, esc
 from handlers.base import Context, Services, UserError
 from handlers.checklist.format import Checklist, Question, from_json
+from handlers.checklist.keys import GO
 from handlers.checklist.parse import Args
 from handlers.checklist.render import render_finish, render_question, round_label, tr, value_text, values_of
 from storage import checklist as store
@@ -256,7 +257,7 @@ async def stop(ctx: Context, round_id: int) -> None:
     html = esc(_("Paused at question {number}/{total}. Your answers are saved; continue any time with {command} "
                  "or the button.").format(number=format_number(index + 1), total=format_number(len(visible)),
                                           command=ctx.cmd("checklist")))
-    await send(ctx.services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rd.id}"),),))
+    await send(ctx.services, resp.answer_chat, html, ((Button(_("▶ Continue"), GO.data(round=rd.id)),),))
 
 
 async def on_message(ctx: Context) -> bool:
@@ -309,7 +310,7 @@ async def resume_cmd(ctx: Context, args: Args) -> None:
     if ctx.event.is_private and rd is None:
         if not unfinished:
             raise UserError(_("You have no unfinished self-assessment."))
-        buttons = tuple((Button(f"{r.area} · {round_label(r)}"[:60], f"checklist:go:{r.id}"),) for _resp, r in unfinished)
+        buttons = tuple((Button(f"{r.area} · {round_label(r)}"[:60], GO.data(round=r.id)),) for _resp, r in unfinished)
         await ctx.reply(esc(_("Which self-assessment do you want to continue?")), buttons)
         return
     if rd is None:

@@ -24,6 +24,10 @@ LANGS = ("fi", "sv", "en")
 TYPES = ("scale", "yesno", "single", "multi", "text")
 YES, NO = "yes", "no"
 TEXT_FIELDS = {"title", "intro", "text", "low", "high"}
+#: the longest question (and dimension, checklist) id and option id the schema allows
+#: (``^[a-z0-9_]{1,20}$``, ``^[a-z0-9_]{1,16}$``): they travel in button data (keys.py)
+QUESTION_ID_CHARS = 20
+OPTION_ID_CHARS = 16
 
 
 # --- the model ----------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from core.markup import esc
 from handlers.base import Services
 from handlers.checklist.flow import send
 from handlers.checklist.format import directories, from_json, load_all
+from handlers.checklist.keys import GO, REMIND
 from handlers.checklist.render import tr, values_of
 from handlers.checklist.rounds import REMIND_AFTER, close_round
 from storage import checklist as store
@@ -51,15 +52,15 @@ async def remind_job(services: Services, job: Job) -> None:
                 html = esc(resp.person_name) + ": " + html
             try:
                 # named: who is reminded depends on the state (each reminder is claimed before it is sent)
-                await send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), f"checklist:go:{rid}"),),),
+                await send(services, resp.answer_chat, html, ((Button(_("▶ Continue"), GO.data(round=rid)),),),
                             key=f"checklist:remind:{resp.id}:{now.isoformat()}")
             except Exception:
                 log.warning("could not remind %s in round %s", resp.person_key, rid, exc_info=True)
     nxt = now + REMIND_AFTER
     if rd.closes_at is None or nxt < rd.closes_at:
         async with services.db.transaction() as session:
-            await schedule_job(session, "checklist.remind", nxt, chat_key=rd.chat_key, payload={"round": rid},
-                               dedup_key=f"checklist.remind:{rid}:{nxt.date().isoformat()}")
+            await schedule_job(session, REMIND.kind, nxt, chat_key=rd.chat_key, payload={"round": rid},
+                               dedup_key=REMIND.key(round=rid, day=nxt.date().isoformat()))
         services.wake(nxt)
 
 

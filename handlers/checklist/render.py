@@ -17,6 +17,7 @@ from core.i18n import (
 )
 from core.markup import b, esc
 from handlers.checklist.format import NO, YES, Checklist, Question, text_in
+from handlers.checklist.keys import ANSWER, BACK, DONE, NAME, SKIP, STOP, TOGGLE
 from handlers.checklist.profile import Profile
 from storage import checklist as store
 from storage.core import Chat
@@ -91,17 +92,18 @@ def render_question(rd: store.ChecklistRound, cl: Checklist, resp: store.Checkli
     prev = answers.get(q.id)
     if q.type == "scale":
         lines.append(esc(_("1 = {low} … 5 = {high}").format(low=tr(q.low), high=tr(q.high))))
-        rows.append(tuple(Button(str(v), f"checklist:a:{rid}:{q.id}:{v}") for v in range(1, 6)))
+        rows.append(tuple(Button(str(v), ANSWER.data(round=rid, question=q.id, value=v)) for v in range(1, 6)))
     elif q.type == "yesno":
-        rows.append((Button(_("Yes"), f"checklist:a:{rid}:{q.id}:{YES}"), Button(_("No"), f"checklist:a:{rid}:{q.id}:{NO}")))
+        rows.append((Button(_("Yes"), ANSWER.data(round=rid, question=q.id, value=YES)),
+                     Button(_("No"), ANSWER.data(round=rid, question=q.id, value=NO))))
     elif q.type == "single":
-        rows.extend((Button(tr(o.text), f"checklist:a:{rid}:{q.id}:{o.id}"),) for o in q.options)
+        rows.extend((Button(tr(o.text), ANSWER.data(round=rid, question=q.id, value=o.id)),) for o in q.options)
     elif q.type == "multi":
         chosen = prev.data() if prev is not None and isinstance(prev.data(), list) else []
         lines.append(esc(_("Choose all that apply, then press Done.")))
-        rows.extend((Button(("☑ " if o.id in chosen else "☐ ") + tr(o.text), f"checklist:t:{rid}:{q.id}:{o.id}"),)
+        rows.extend((Button(("☑ " if o.id in chosen else "☐ ") + tr(o.text), TOGGLE.data(round=rid, question=q.id, option=o.id)),)
                     for o in q.options)
-        rows.append((Button(_("Done ✓"), f"checklist:d:{rid}:{q.id}"),))
+        rows.append((Button(_("Done ✓"), DONE.data(round=rid, question=q.id)),))
     else:
         lines.append(esc(_("Write your answer as a message in this chat.")))
     if not q.required:
@@ -110,10 +112,10 @@ def render_question(rd: store.ChecklistRound, cl: Checklist, resp: store.Checkli
         lines.append(esc(_("Your earlier answer: {answer}").format(answer=value_text(q, prev.data()))))
     nav = []
     if index > 0:
-        nav.append(Button(_("◀ Back"), f"checklist:back:{rid}"))
+        nav.append(Button(_("◀ Back"), BACK.data(round=rid)))
     if not q.required:
-        nav.append(Button(_("Skip ▶"), f"checklist:skip:{rid}:{q.id}"))
-    nav.append(Button(_("⏸ Pause"), f"checklist:stop:{rid}"))
+        nav.append(Button(_("Skip ▶"), SKIP.data(round=rid, question=q.id)))
+    nav.append(Button(_("⏸ Pause"), STOP.data(round=rid)))
     rows.append(tuple(nav))
     return "\n".join(lines), tuple(rows)
 
@@ -129,16 +131,16 @@ def render_finish(rd: store.ChecklistRound, cl: Checklist, resp: store.Checklist
                  + (" " + ngettext("and skipped {count}.", "and skipped {count}.", skipped).format(
                      count=format_number(skipped))
                     if skipped else "."))]
-    buttons: list[tuple[Button, ...]] = [(Button(_("◀ Change the last answer"), f"checklist:back:{rd.id}"),)]
+    buttons: list[tuple[Button, ...]] = [(Button(_("◀ Change the last answer"), BACK.data(round=rd.id)),)]
     has_text = any(not a.skipped and (q := cl.question(qid)) is not None and q.type == "text"
                    for qid, a in answers.items())
     if has_text:
         if resp.show_name:
             lines.append(esc(_("Your written answers are shown with your name.")))
-            buttons.append((Button(_("Hide my name"), f"checklist:name:{rd.id}:0"),))
+            buttons.append((Button(_("Hide my name"), NAME.data(round=rd.id, show=0)),))
         else:
             lines.append(esc(_("Your written answers are shown without your name.")))
-            buttons.append((Button(_("Show my name with them"), f"checklist:name:{rd.id}:1"),))
+            buttons.append((Button(_("Show my name with them"), NAME.data(round=rd.id, show=1)),))
     return "\n".join(lines), tuple(buttons)
 
 

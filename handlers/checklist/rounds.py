@@ -14,11 +14,12 @@ from core.scope import send_scope
 from handlers.base import Context, Services, UserError
 from handlers.checklist.flow import send
 from handlers.checklist.format import DEFAULT_CHECKLIST, directories, from_json, load_all
+from handlers.checklist.keys import CLOSE, GO, REMIND
 from handlers.checklist.parse import GROUP_WORDS, OFF_WORDS, ON_WORDS, PRIVATE_WORDS, Args, parse_start
 from handlers.checklist.render import area_of, profile_html, tr
 from handlers.checklist.views import chat_here, round_profiles
 from storage import checklist as store
-from storage.core import Chat, cancel_jobs, schedule_job, set_chat_setting
+from storage.core import Chat, cancel_job, cancel_jobs, schedule_job, set_chat_setting
 
 REMIND_AFTER = timedelta(days=1)
 
@@ -60,12 +61,12 @@ async def start_round(ctx: Context, args: Args) -> None:
             session.add(rd)
             await session.flush()
             if closes is not None:
-                await schedule_job(session, "checklist.close", closes, chat_key=ctx.chat_key,
-                                   payload={"round": rd.id}, dedup_key=f"checklist.close:{rd.id}")
+                await schedule_job(session, CLOSE.kind, closes, chat_key=ctx.chat_key,
+                                   payload={"round": rd.id}, dedup_key=CLOSE.key(round=rd.id))
             remind_at = now + REMIND_AFTER
-            await schedule_job(session, "checklist.remind", remind_at, chat_key=ctx.chat_key,
+            await schedule_job(session, REMIND.kind, remind_at, chat_key=ctx.chat_key,
                                payload={"round": rd.id},
-                               dedup_key=f"checklist.remind:{rd.id}:{remind_at.date().isoformat()}")
+                               dedup_key=REMIND.key(round=rd.id, day=remind_at.date().isoformat()))
     if closes is not None:
         ctx.services.wake(closes)
     if remind_at is not None:
@@ -80,7 +81,7 @@ async def start_round(ctx: Context, args: Args) -> None:
         lines.append(esc(_("Closes {when}.").format(when=format_datetime(closes))))
     lines.append(esc(_("Press the button to answer in the group.") if rd.in_group
                      else _("Press the button and I will ask you the questions in a private chat.")))
-    await ctx.reply("\n".join(lines), ((Button(_("✍ Answer"), f"checklist:go:{rd.id}"),),))
+    await ctx.reply("\n".join(lines), ((Button(_("✍ Answer"), GO.data(round=rd.id)),),))
 
 
 async def close_cmd(ctx: Context, args: Args) -> None:
@@ -111,9 +112,9 @@ async def close_round(services: Services, round_id: int, *, lang: str | None = N
         if rd is None or rd.closed_at is None:
             return False
         if closed:
-            await cancel_jobs(session, f"checklist.remind:{round_id}:")
+            await cancel_jobs(session, REMIND.prefix(round=round_id))
             if not by_job:
-                await cancel_jobs(session, f"checklist.close:{round_id}")
+                await cancel_job(session, CLOSE.key(round=round_id))  # not round 12 when closing 1
         area = area_of(await session.get(Chat, rd.chat_key), rd.chat_key)
         profile = (await round_profiles(session, [rd]))[0]
     with services.locale(lang or await services.chat_language(rd.chat_key)):
