@@ -261,6 +261,28 @@ async def test_missed_reminder_is_not_sent_after_the_start(admin_bot):
     assert jobs and all(j.done_at is not None for j in jobs)
 
 
+def test_job_keys_and_button_data_keep_their_wire_format():
+    from handlers.meetings.keys import REMIND, ROLL, RSVP
+
+    start = "2026-12-01T18:00"
+    assert REMIND.key(meeting=1, occ=start, start=start, offset=1440) == \
+        "meetings.remind:1:2026-12-01T18:00:2026-12-01T18:00:1440"
+    assert ROLL.key(meeting=1, occ=start, start=start) == "meetings.roll:1:2026-12-01T18:00:2026-12-01T18:00"
+    assert not REMIND.key(meeting=12, occ=start, start=start, offset=60).startswith(REMIND.prefix(meeting=1))
+    assert RSVP.data(meeting=1, answer="maybe") == "meetings:rsvp:1:maybe"
+
+
+async def test_rescheduling_meeting_1_leaves_meeting_12s_reminders_alone(admin_bot):
+    for n in range(1, 13):
+        await create(admin_bot, f"huomenna klo 18 Kokous {n}")
+    await admin_bot.say("/cancelmeeting 1", user="admin", lang="en")
+    async with admin_bot.services.db.session() as s:
+        jobs = (await s.execute(Job.__table__.select().where(Job.kind == "meetings.remind"))).all()
+    cancelled = {j.dedup_key.split(":")[1] for j in jobs if j.cancelled}
+    pending = {j.dedup_key.split(":")[1] for j in jobs if not j.cancelled}
+    assert cancelled == {"1"} and pending == {str(n) for n in range(2, 13)}
+
+
 async def test_series_schedules_the_next_occurrence(admin_bot):
     await create(admin_bot, "joka tiistai klo 18 Viikkopalaveri")
     t = hel(2026, 11, 23, 12)

@@ -19,6 +19,7 @@ from handlers.meetings.flow import (
 )
 from handlers.meetings.ics import calendar_cmd
 from handlers.meetings.jobs import remind_job, roll_job
+from handlers.meetings.keys import REMIND, ROLL, RSVP
 from handlers.meetings.parse import (
     meeting_number,
     parse_number_rest,
@@ -70,9 +71,9 @@ FEATURE = Feature(
                 usage=N_("[reminders 1 d, 1 h | off] [quiet 21-8 | off]"), role=Role.ADMIN,
                 subcommands=SETTINGS),
     ],
-    buttons={"rsvp": rsvp_button},
+    buttons={RSVP.action: rsvp_button},
     on_reaction=on_reaction,
-    jobs={"meetings.remind": remind_job, "meetings.roll": roll_job},
+    jobs={REMIND.kind: remind_job, ROLL.kind: roll_job},
     digest=digest,
     render_digest=render_digest,
     exports={"meetings": export_meetings},

@@ -10,6 +10,7 @@ from core.events import Kind, Role
 from core.i18n import _, format_datetime, format_number, ngettext
 from core.markup import b, esc
 from handlers.base import Context, UserError
+from handlers.meetings.keys import RSVP
 from handlers.meetings.occurrences import (
     Occurrence,
     current_occurrence,
@@ -199,14 +200,16 @@ async def _refresh_card(ctx: Context, meeting: store.Meeting, occ: Occurrence, c
 
 
 async def rsvp_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 2 or not DIGITS.fullmatch(args[0]) or args[1] not in store.ANSWERS:
+    pressed = RSVP.read(args)
+    answer = pressed["answer"]
+    if answer not in store.ANSWERS:
         raise UserError(_("This button no longer works."))
     async with ctx.db.transaction() as session:
-        meeting = await session.get(store.Meeting, int(args[0]))
+        meeting = await session.get(store.Meeting, pressed["meeting"])
         if meeting is None or meeting.chat_key != ctx.chat_key or meeting.cancelled_at is not None:
             raise UserError(_("This meeting has been cancelled."))
-        occ, counts = await _rsvp(ctx, meeting, args[1], session)
-    await ctx.acknowledge(answer_text(args[1], meeting, occ) + " " + counts_line(counts))
+        occ, counts = await _rsvp(ctx, meeting, answer, session)
+    await ctx.acknowledge(answer_text(answer, meeting, occ) + " " + counts_line(counts))
     await _refresh_card(ctx, meeting, occ, counts)
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select
 
 from handlers.base import Services
+from handlers.meetings.keys import REMIND, ROLL
 from handlers.meetings.occurrences import Occurrence, occurrences, to_local, wall
 from handlers.when import HELSINKI
 from storage import meetings as store
@@ -64,8 +65,8 @@ async def schedule_next(session, meeting: store.Meeting, now: datetime, *, fresh
     Pending jobs of the meeting are cancelled first (not needed for a ``fresh`` meeting); sent ones
     stay sent (dedup keys)."""
     if not fresh:
-        await cancel_jobs(session, f"meetings.remind:{meeting.id}:")
-        await cancel_jobs(session, f"meetings.roll:{meeting.id}:")
+        await cancel_jobs(session, REMIND.prefix(meeting=meeting.id))
+        await cancel_jobs(session, ROLL.prefix(meeting=meeting.id))
     if meeting.cancelled_at is not None:
         return None
     exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id]
@@ -80,12 +81,12 @@ async def schedule_next(session, meeting: store.Meeting, now: datetime, *, fresh
         due = reminder_time(occ.start, offset, quiet)
         if due <= now:
             continue
-        await schedule_job(session, "meetings.remind", due.astimezone(UTC), chat_key=meeting.chat_key,
+        await schedule_job(session, REMIND.kind, due.astimezone(UTC), chat_key=meeting.chat_key,
                            payload={"meeting": meeting.id, "occ": occ.key, "start": local, "offset": offset},
-                           dedup_key=f"meetings.remind:{meeting.id}:{occ.key}:{local}:{offset}")
-    await schedule_job(session, "meetings.roll", occ.start.astimezone(UTC), chat_key=meeting.chat_key,
+                           dedup_key=REMIND.key(meeting=meeting.id, occ=occ.key, start=local, offset=offset))
+    await schedule_job(session, ROLL.kind, occ.start.astimezone(UTC), chat_key=meeting.chat_key,
                        payload={"meeting": meeting.id, "occ": occ.key, "start": local},
-                       dedup_key=f"meetings.roll:{meeting.id}:{occ.key}:{local}")
+                       dedup_key=ROLL.key(meeting=meeting.id, occ=occ.key, start=local))
     return occ
 
 
@@ -94,8 +95,8 @@ async def wake_next(services: Services, meeting_id: int) -> None:
     async with services.db.session() as session:
         due = (await session.execute(
             select(func.min(Job.due_at)).where(
-                or_(Job.dedup_key.startswith(f"meetings.remind:{meeting_id}:"),
-                    Job.dedup_key.startswith(f"meetings.roll:{meeting_id}:")),
+                or_(Job.dedup_key.startswith(REMIND.prefix(meeting=meeting_id), autoescape=True),
+                    Job.dedup_key.startswith(ROLL.prefix(meeting=meeting_id), autoescape=True)),
                 Job.done_at.is_(None), Job.claimed_at.is_(None), Job.cancelled.is_(False)))).scalar()
     if due is not None:
         services.wake(due)

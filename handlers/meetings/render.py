@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from core.events import Button
 from core.i18n import N_, _, format_datetime, format_number, format_time, ngettext
 from core.markup import b, esc
+from handlers.meetings.keys import RSVP
 from handlers.meetings.occurrences import Occurrence
 from handlers.meetings.recurrence import describe_rrule
 from handlers.when import clock_face
@@ -25,7 +26,7 @@ def counts_line(counts: dict[str, int]) -> str:
 
 
 def rsvp_buttons(meeting_id: int) -> tuple[tuple[Button, ...], ...]:
-    return (tuple(Button(f"{ANSWER_EMOJI[a]} {_(ANSWER_LABELS[a])}", f"meetings:rsvp:{meeting_id}:{a}")
+    return (tuple(Button(f"{ANSWER_EMOJI[a]} {_(ANSWER_LABELS[a])}", RSVP.data(meeting=meeting_id, answer=a))
                   for a in store.ANSWERS),)
 
 

@@ -1,0 +1,19 @@
+"""The meetings' button data and job keys, each declared once (see handlers/keys.py). The wire
+formats are those the bot has always written, so buttons already in chats and jobs already in the
+store keep working:
+
+- ``meetings:rsvp:<meeting id>:<yes|no|maybe>``, the RSVP buttons under a card or reminder;
+- ``meetings.remind:<meeting id>:<occurrence>:<start>:<minutes before>``, one reminder of an
+  occurrence (its key ends with the offset, e.g. ``…:1440`` the day before);
+- ``meetings.roll:<meeting id>:<occurrence>:<start>``, at an occurrence's start: schedule the next.
+
+``<occurrence>`` and ``<start>`` are Helsinki wall times "YYYY-MM-DDTHH:MM". ``prefix(meeting=…)``
+names every job of one meeting and ends with ':', so meeting 1 never matches meeting 12."""
+
+from __future__ import annotations
+
+from handlers.keys import ButtonKind, JobKey
+
+RSVP = ButtonKind("meetings", "rsvp", ("meeting", int), ("answer", 5))
+REMIND = JobKey("meetings.remind", "meeting", "occ", "start", "offset")
+ROLL = JobKey("meetings.roll", "meeting", "occ", "start")
