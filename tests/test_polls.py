@@ -710,3 +710,14 @@ async def test_help_lists_the_poll_subcommands_for_the_persons_role(bot):
     member = (await bot.say("/help kysely", lang="fi"))[0]
     assert "/kysely jatka <numero> <milloin>" in member and "/kysely asetukset" not in member
 
+
+async def test_cancelling_poll_1_leaves_the_close_of_poll_12(bot):
+    """The close job of poll 1 is cancelled by its exact key, not by a prefix that poll 12 shares."""
+    for n in range(12):
+        await bot.say(f"/kysely K{n + 1}? | a | b")
+    await bot.say("/kysely peru 1")
+    async with bot.services.db.session() as s:
+        jobs = {j.dedup_key: j.cancelled for j in (await s.execute(select(Job))).scalars()
+                if j.kind == "polls.close"}
+    assert jobs["polls.close:1"] is True
+    assert jobs["polls.close:12"] is False and jobs["polls.close:10"] is False

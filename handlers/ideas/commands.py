@@ -16,6 +16,7 @@ from handlers.ideas.flow import (
     status_cmd,
     withdraw_cmd,
 )
+from handlers.ideas.keys import PAGE, SUPPORT
 from handlers.ideas.parse import parse_list, parse_number, parse_number_and_rest, parse_status_args
 from handlers.ideas.support import on_reaction, support_button, support_cmd, unsupport_cmd
 
@@ -40,7 +41,7 @@ FEATURE = Feature(
                 help=N_("move an idea: new, discussed, experiment, project, done, archived"),
                 usage=N_("<number> <status> [reason]"), parse=parse_status_args, role=Role.ADMIN),
     ],
-    buttons={"sup": support_button, "page": page_button},
+    buttons={SUPPORT.action: support_button, PAGE.action: page_button},
     on_message=on_message,
     on_reaction=on_reaction,
     on_edit=on_edit,

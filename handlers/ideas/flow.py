@@ -8,6 +8,7 @@ from core.i18n import _, format_date, format_datetime, format_number, ngettext
 from core.markup import b, esc
 from handlers.base import Context, UserError
 from handlers.ideas.cards import refresh_card
+from handlers.ideas.keys import PAGE
 from handlers.ideas.parse import ORDER_WORDS, ListQuery, has_idea_marker, parse_idea
 from handlers.ideas.render import STATUS_LABELS, short, status_label, support_buttons, tags_text
 from handlers.router import parse_command
@@ -123,16 +124,20 @@ async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
 
 
 def _page_data(query: ListQuery, page: int) -> str | None:
-    data = f"ideas:page:{query.order}:{query.tag or ''}:{query.status or ''}:{' '.join(query.words)}:{page}"
-    return data if len(data.encode()) <= 64 and ":" not in "".join(query.words) else None
+    """The data of a button to another page of this list; None when its filters do not fit."""
+    try:
+        return PAGE.data(order=query.order, tag=query.tag or "", status=query.status or "",
+                         words=" ".join(query.words), page=page)
+    except ValueError:  # over 64 bytes, or a ':' in the filters
+        return None
 
 
 async def page_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 5 or not (args[4].isascii() and args[4].isdigit()):
-        raise UserError(_("This button no longer works."))
-    order, tag, status, words, page = args
-    await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS else "new", tag or None,
-                                   status if status in STATUS_LABELS else None, tuple(words.split()), int(page)))
+    pressed = PAGE.read(args)
+    order, status = pressed["order"], pressed["status"]
+    await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS else "new", pressed["tag"] or None,
+                                   status if status in STATUS_LABELS else None, tuple(pressed["words"].split()),
+                                   pressed["page"]))
 
 
 async def show_idea(ctx: Context, number: int) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.events import Button
 from core.i18n import N_, _, current_language, format_number, ngettext
 from core.markup import b, esc
+from handlers.ideas.keys import SUPPORT
 from handlers.ideas.themes import THEMES_BY_ID
 from storage import ideas as store
 
@@ -42,7 +43,7 @@ def short(text: str, limit: int = 80) -> str:
 
 def support_buttons(idea: store.Idea) -> tuple[tuple[Button, ...], ...]:
     label = _("Support")
-    return ((Button(f"👍 {label} ({idea.support_count})", f"ideas:sup:{idea.id}"),),)
+    return ((Button(f"👍 {label} ({idea.support_count})", SUPPORT.data(idea=idea.id)),),)
 
 
 def card_text(idea: store.Idea) -> str:

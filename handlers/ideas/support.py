@@ -8,6 +8,7 @@ from core.markup import esc
 from handlers.base import Context, UserError
 from handlers.ideas.cards import refresh_card
 from handlers.ideas.flow import get_idea
+from handlers.ideas.keys import SUPPORT
 from handlers.ideas.render import status_label
 from storage import ideas as store
 
@@ -50,10 +51,9 @@ async def unsupport_cmd(ctx: Context, number: int) -> None:
 
 
 async def support_button(ctx: Context, args: list[str]) -> None:
-    if not args or not args[0].isdecimal():
-        raise UserError(_("This button no longer works."))
+    idea_id = SUPPORT.read(args)["idea"]
     async with ctx.db.transaction() as session:
-        idea = await store.by_id(session, int(args[0]))
+        idea = await store.by_id(session, idea_id)
         if idea is None or idea.chat_key != ctx.chat_key or idea.status == "withdrawn":
             raise UserError(_("This idea is no longer available."))
         added = await _support(ctx, idea, session) or _again(ctx)

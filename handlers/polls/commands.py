@@ -8,25 +8,26 @@ from handlers.base import Command, Feature, Subcommand
 from handlers.polls.digest import digest, export_polls, render_digest
 from handlers.polls.flow import cancel_cmd, close_cmd, extend_cmd, poll_cmd, polls_cmd, settings_cmd
 from handlers.polls.jobs import close_job, refresh_job, tidy_job
+from handlers.polls.keys import CLOSE, REFRESH, TIDY, VOTE
 from handlers.polls.parse import numbered, parse_poll, parse_who
 from handlers.polls.voting import on_poll_vote, vote_button
 
 # Any of a subcommand's names works in every language (``/kysely close 3``). Closing, extending
 # and cancelling are for the poll's creator and the chat's admins: the handler asks, since the
 # creator is a member like any other.
-CLOSE = {"fi": ("sulje", "lopeta"), "sv": ("stäng", "avsluta"), "en": ("close", "end")}
-EXTEND = {"fi": ("jatka", "pidennä"), "sv": ("förläng",), "en": ("extend",)}
-CANCEL = {"fi": ("peru", "peruuta"), "sv": ("avbryt",), "en": ("cancel",)}
-SETTINGS = {"fi": ("asetukset", "asetus"), "sv": ("inställningar", "inställning"), "en": ("settings", "setting")}
+CLOSE_WORDS = {"fi": ("sulje", "lopeta"), "sv": ("stäng", "avsluta"), "en": ("close", "end")}
+EXTEND_WORDS = {"fi": ("jatka", "pidennä"), "sv": ("förläng",), "en": ("extend",)}
+CANCEL_WORDS = {"fi": ("peru", "peruuta"), "sv": ("avbryt",), "en": ("cancel",)}
+SETTINGS_WORDS = {"fi": ("asetukset", "asetus"), "sv": ("inställningar", "inställning"), "en": ("settings", "setting")}
 
 SUBCOMMANDS = (
-    Subcommand("close", close_cmd, CLOSE, help=N_("close now and post the result"), usage=N_("<number>"),
-               parse=numbered(CLOSE)),
-    Subcommand("extend", extend_cmd, EXTEND, help=N_("move the closing time"), usage=N_("<number> <when>"),
-               parse=numbered(EXTEND)),
-    Subcommand("cancel", cancel_cmd, CANCEL, help=N_("cancel, with no result"), usage=N_("<number>"),
-               parse=numbered(CANCEL)),
-    Subcommand("settings", settings_cmd, SETTINGS, help=N_("who may start polls"), usage=N_("everyone|admins"),
+    Subcommand("close", close_cmd, CLOSE_WORDS, help=N_("close now and post the result"), usage=N_("<number>"),
+               parse=numbered(CLOSE_WORDS)),
+    Subcommand("extend", extend_cmd, EXTEND_WORDS, help=N_("move the closing time"), usage=N_("<number> <when>"),
+               parse=numbered(EXTEND_WORDS)),
+    Subcommand("cancel", cancel_cmd, CANCEL_WORDS, help=N_("cancel, with no result"), usage=N_("<number>"),
+               parse=numbered(CANCEL_WORDS)),
+    Subcommand("settings", settings_cmd, SETTINGS_WORDS, help=N_("who may start polls"), usage=N_("everyone|admins"),
                parse=parse_who, role=Role.ADMIN, denied=N_("Only the chat's admins may change who may start polls.")),
 )
 
@@ -47,9 +48,9 @@ FEATURE = Feature(
             help=N_("list open and recently closed polls"),
         ),
     ],
-    buttons={"vote": vote_button},
+    buttons={VOTE.action: vote_button},
     on_poll_vote=on_poll_vote,
-    jobs={"polls.close": close_job, "polls.tidy": tidy_job, "polls.refresh": refresh_job},
+    jobs={CLOSE.kind: close_job, TIDY.kind: tidy_job, REFRESH.kind: refresh_job},
     digest=digest,
     render_digest=render_digest,
     exports={"polls": export_polls},

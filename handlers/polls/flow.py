@@ -12,12 +12,13 @@ from core.i18n import _, format_datetime
 from core.markup import b, esc
 from handlers.base import Context, UserError
 from handlers.polls.jobs import finish
+from handlers.polls.keys import CLOSE
 from handlers.polls.parse import NewPoll, PollNumber, close_time, example, extended_close, extension
 from handlers.polls.render import outcome_text, render_open, render_result, settings_line, title, vote_buttons
 from handlers.polls.voting import accepting, refresh
 from storage import ideas as idea_store
 from storage import polls as store
-from storage.core import cancel_jobs, effect_of, ensure_chat, record_effect, schedule_job, set_chat_setting
+from storage.core import cancel_job, effect_of, ensure_chat, record_effect, schedule_job, set_chat_setting
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +50,8 @@ async def _new_poll(ctx: Context, new: NewPoll, now: datetime, close_at: datetim
             hide_results=new.hide_results, lang=ctx.lang, creator_key=ctx.sender_key,
             creator_name=ctx.event.sender_name[:255], idea_id=idea_id, created_at=now, close_at=close_at,
         )
-        await schedule_job(session, "polls.close", close_at, chat_key=ctx.chat_key, payload={"poll": poll.id},
-                           dedup_key=f"polls.close:{poll.id}")
+        await schedule_job(session, CLOSE.kind, close_at, chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=CLOSE.key(poll=poll.id))
         record_effect(session, ctx.event.event_key, "polls.create", poll.id, now)
     return poll
 
@@ -83,7 +84,7 @@ async def create(ctx: Context, new: NewPoll) -> None:
         # Nobody saw the poll: do not close it later either.
         async with ctx.db.transaction() as session:
             await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
-            await cancel_jobs(session, f"polls.close:{poll.id}")
+            await cancel_job(session, CLOSE.key(poll=poll.id))  # not poll 12 with 1
         raise
     async with ctx.db.transaction() as session:
         row = await store.by_id(session, poll.id)
@@ -122,8 +123,8 @@ async def close_cmd(ctx: Context, ref: PollNumber) -> None:
     async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, ref.number, closing=True)
         # close now: the job stays as a fallback in case posting fails
-        await schedule_job(session, "polls.close", ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
-                           dedup_key=f"polls.close:{poll.id}")
+        await schedule_job(session, CLOSE.kind, ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=CLOSE.key(poll=poll.id))
     if not await finish(ctx.services, poll.id, by=ctx.sender_key):
         await ctx.reply(esc(_("Poll #{number} is already closed.").format(number=poll.number)))
 
@@ -138,8 +139,8 @@ async def extend_cmd(ctx: Context, ref: PollNumber) -> None:
                 example=_("{command} extend {number} 2 days").format(command=ctx.cmd("poll"), number=ref.number)))
         when = extended_close(text, poll, ctx.now(), ctx.lang)
         await store.extend(session, poll, when)
-        await schedule_job(session, "polls.close", when, chat_key=ctx.chat_key, payload={"poll": poll.id},
-                           dedup_key=f"polls.close:{poll.id}")
+        await schedule_job(session, CLOSE.kind, when, chat_key=ctx.chat_key, payload={"poll": poll.id},
+                           dedup_key=CLOSE.key(poll=poll.id))
     ctx.services.wake(when)
     await ctx.reply(esc(_("Poll #{number} now closes {when}.").format(
         number=poll.number, when=format_datetime(when))))
@@ -152,7 +153,7 @@ async def cancel_cmd(ctx: Context, ref: PollNumber) -> None:
     async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, ref.number)
         await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
-        await cancel_jobs(session, f"polls.close:{poll.id}")
+        await cancel_job(session, CLOSE.key(poll=poll.id))  # not poll 12 with 1
     if poll.native_ref:
         outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
         try:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from core.events import PollOutcome, Reply
 from core.scope import send_scope
 from handlers.base import Services
+from handlers.polls.keys import TIDY
 from handlers.polls.render import render_open, render_result, winners
 from handlers.polls.voting import refresh
 from storage import polls as store
@@ -72,8 +73,8 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
         # Removing the vote buttons is cosmetic (presses after the close are refused anyway): do it a
         # little later, so that when many polls close at once the results go out first.
         async with services.db.transaction() as session:
-            await schedule_job(session, "polls.tidy", now + TIDY_AFTER, chat_key=poll.chat_key,
-                               payload={"poll": poll.id}, dedup_key=f"polls.tidy:{poll.id}")
+            await schedule_job(session, TIDY.kind, now + TIDY_AFTER, chat_key=poll.chat_key,
+                               payload={"poll": poll.id}, dedup_key=TIDY.key(poll=poll.id))
         services.wake(now + TIDY_AFTER)
     return True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.events import Button
 from core.i18n import _, format_datetime, format_number, format_percent, ngettext
 from core.markup import b, esc
+from handlers.polls.keys import VOTE
 from storage import polls as store
 
 BAR_WIDTH = 10
@@ -72,7 +73,7 @@ def vote_buttons(poll: store.Poll) -> tuple[tuple[Button, ...], ...]:
     rows = []
     for n, option in enumerate(poll.option_list()):
         label = option if len(option) <= 40 else option[:39] + "…"
-        rows.append((Button(f"{n + 1}. {label}", f"polls:vote:{poll.id}:{n}"),))
+        rows.append((Button(f"{n + 1}. {label}", VOTE.data(poll=poll.id, option=n)),))
     return tuple(rows)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from core.events import Reply
 from core.i18n import _, format_number, ngettext
 from handlers.base import Context, Services, UserError
+from handlers.polls.keys import REFRESH, VOTE
 from handlers.polls.render import invalid_vote, render_open, vote_buttons, vote_note
 from storage import polls as store
 from storage.core import languages_for, schedule_job
@@ -24,9 +25,8 @@ def accepting(poll: store.Poll, now: datetime) -> bool:
 
 
 async def vote_button(ctx: Context, args: list[str]) -> None:
-    if len(args) != 2 or not all(a.isdigit() for a in args):
-        raise UserError(_("This button no longer works."))
-    poll_id, choice = int(args[0]), int(args[1])
+    pressed = VOTE.read(args)
+    poll_id, choice = pressed["poll"], pressed["option"]
     async with ctx.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
         if poll is None or poll.chat_key != ctx.chat_key or poll.status == store.CANCELLED:
@@ -86,8 +86,8 @@ async def refresh(services: Services, poll_id: int) -> None:
             _person, chat_lang = await languages_for(session, "", poll.chat_key)
         else:
             trailing = poll.edited_at + EDIT_EVERY
-            await schedule_job(session, "polls.refresh", trailing, chat_key=poll.chat_key,
-                               payload={"poll": poll_id}, dedup_key=f"polls.refresh:{poll_id}:{int(trailing.timestamp())}")
+            await schedule_job(session, REFRESH.kind, trailing, chat_key=poll.chat_key,
+                               payload={"poll": poll_id}, dedup_key=REFRESH.key(poll=poll_id, at=int(trailing.timestamp())))
     if trailing is not None:
         services.wake(trailing)
         return

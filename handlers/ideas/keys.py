@@ -1,0 +1,12 @@
+"""The ideas' button data, each kind declared once (handlers/keys.py). The wire format is the
+one in chats already: ``ideas:sup:<idea id>``, ``ideas:page:<order>:<tag>:<status>:<words>:<page>``."""
+
+from __future__ import annotations
+
+from handlers.keys import ButtonKind
+
+#: "ideas:sup:<idea id>": 👍 on an idea's card
+SUPPORT = ButtonKind("ideas", "sup", ("idea", int))
+#: "ideas:page:new|top:<tag>:<status>:<search words>:<page>": another page of a list; the tag and
+#: the words share what is left of the 64 bytes (a list whose filters do not fit gets no button)
+PAGE = ButtonKind("ideas", "page", ("order", 3), ("tag", str), ("status", 10), ("words", str), ("page", int))

@@ -1,0 +1,16 @@
+"""The polls' button data and job keys, each declared once (handlers/keys.py). The wire format
+is the one in chats and stores already: ``polls:vote:<poll id>:<option index>``,
+``polls.close:<poll id>`` …"""
+
+from __future__ import annotations
+
+from handlers.keys import ButtonKind, JobKey
+
+#: "polls:vote:<poll id>:<option index from 0>": a vote button under a poll message
+VOTE = ButtonKind("polls", "vote", ("poll", int), ("option", int))
+#: "polls.close:<poll id>": the poll's close (moved by extend, run at once by close)
+CLOSE = JobKey("polls.close", "poll")
+#: "polls.tidy:<poll id>": the vote buttons taken off a closed poll's message
+TIDY = JobKey("polls.tidy", "poll")
+#: "polls.refresh:<poll id>:<epoch seconds>": one trailing edit of the poll message
+REFRESH = JobKey("polls.refresh", "poll", "at")
