@@ -35,7 +35,8 @@ async def _seed(emu, data_dir: Path, due_in: float) -> list[dict]:
     for n in range(MEETINGS):
         chat = str(groups[n % GROUPS]["id"])
         bot.make_admin(str(admin["id"]), chat)
-        await bot.say(f"/kokous huomenna klo 18 Kokous {n}", user=str(admin["id"]), chat=chat)
+        # the day after tomorrow: its day-before reminder is still ahead at any hour of today
+        await bot.say(f"/kokous ylihuomenna klo 18 Kokous {n}", user=str(admin["id"]), chat=chat)
     for n in range(POLLS):
         await bot.say(f"/kysely Q{n}? | a | b | sulkeutuu 1 h", user=str(admin["id"]), chat=str(groups[n % GROUPS]["id"]))
     await bot.close()
