@@ -80,14 +80,19 @@ class Command(_Named):
     """One command. ``aliases`` maps a language to its names (a-z, 0-9, _ only, so they work as
     Telegram commands); the first name of the person's language is the one shown in help.
 
-    With ``subcommands`` the first word of the arguments picks one of them. A first word that
-    names none goes to the command's own ``handler`` with all the arguments (``/poll Lunch? |
-    mon | tue``); without a handler the person is told the word is unknown. No arguments at
-    all go to ``default`` (a subcommand's name), if given."""
+    With ``subcommands`` the first word of the arguments picks one of them (the word after
+    ``leading`` words, where those come first: ``/experiment 5 start``). A word that names none
+    goes to ``otherwise`` (a subcommand's name) or else to the command's own ``handler`` with
+    all the arguments (``/poll Lunch? | mon | tue``); with neither the person is told the word
+    is unknown. No word at all goes to ``default``, if given. A subcommand gets the leading
+    words and what follows its name."""
 
     hidden: bool = False
     subcommands: tuple[Subcommand, ...] = ()
     default: str | None = None
+    otherwise: str | None = None
+    leading: int = 0
+    leading_usage: str = ""  # N_() what the leading words are, e.g. "<number>"
     #: arguments holding this text are the command's own whatever their first word
     #: (``/poll Close the gate? | yes | no`` is a new poll, not ``close``)
     own_if_contains: str = ""
@@ -100,15 +105,18 @@ class Command(_Named):
         word names none (the default or the command's own handler takes them)."""
         if self.own_if_contains and self.own_if_contains in args:
             return None, args.strip()
-        parts = args.split(maxsplit=1)
-        word = parts[0].casefold() if parts else ""
-        rest = parts[1] if len(parts) > 1 else ""
+        parts = args.split(maxsplit=self.leading + 1)
+        lead = parts[:self.leading]
+        word = parts[self.leading].casefold() if len(parts) > self.leading else ""
+        rest = parts[self.leading + 1].strip() if len(parts) > self.leading + 1 else ""
         if word:
             for sub in self.subcommands:
                 if word in (n.casefold() for n in sub.names()):
-                    return sub, rest.strip()
+                    return sub, " ".join([*lead, rest]).strip()
+            if self.otherwise is not None:
+                return self.subcommand(self.otherwise), args.strip()
         elif self.default is not None:
-            return self.subcommand(self.default), ""
+            return self.subcommand(self.default), " ".join(lead)
         return None, args.strip()
 
 
@@ -246,6 +254,8 @@ class Context:
 
         name = self.transport.command_prefixes[0] + cmd.shown_name(self.lang)
         if sub is not None:
+            if cmd.leading_usage:
+                name += " " + _(cmd.leading_usage)
             name += " " + sub.shown_name(self.lang)
             return f"{name} {_(sub.usage)}".rstrip() if sub.usage else name
         return f"{name} {_(cmd.usage)}".rstrip() if cmd.usage else name

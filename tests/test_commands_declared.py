@@ -22,10 +22,11 @@ def test_every_subcommand_is_declared_whole_and_reached_by_each_of_its_names():
     for cmd, sub in subs:
         assert set(LANGS) <= set(sub.aliases), (cmd.name, sub.name)
         assert sub.help and sub.handler is not None, (cmd.name, sub.name)
+        lead = " ".join(["7"] * cmd.leading)  # the leading words (an experiment's number) come first
         for name in sub.names():
             for written in (name, name.upper()):
-                picked, rest = cmd.pick(f"{written}  more words")
-                assert picked is sub and rest == "more words", (cmd.name, sub.name, written)
+                picked, rest = cmd.pick(f"{lead} {written}  more words")
+                assert picked is sub and rest == f"{lead} more words".strip(), (cmd.name, sub.name, written)
     for cmd in _commands():
         names = [n.casefold() for sub in cmd.subcommands for n in set(sub.names())]
         assert len(names) == len(set(names)), f"{cmd.name}: a word names two subcommands"

@@ -601,11 +601,14 @@ def test_buttons_and_job_keys_keep_their_wire_format():
 
 
 def test_every_action_after_the_number_is_declared_in_each_language():
-    from handlers.experiments.commands import ACTIONS
-    from handlers.experiments.parse import parse_experiment
+    from handlers.experiments.commands import ACTIONS, FEATURE
 
+    command = next(c for c in FEATURE.commands if c.name == "experiment")
     for action in ACTIONS:
         assert {"fi", "sv", "en"} <= set(action.aliases) and action.help, action.name
         for name in action.names():
-            assert parse_experiment(f"3 {name.upper()} a note").action == action.name
-    assert parse_experiment("3").action == "show" and parse_experiment("3 1.12.").action == "start"
+            picked, rest = command.pick(f"3 {name.upper()} a note")
+            assert picked is action and picked.parse(rest).action == action.name
+    shown, rest = command.pick("3")
+    assert shown.name == "show" and shown.parse(rest).number == 3
+    assert command.pick("3 1.12.")[0].name == "start"

@@ -1,19 +1,17 @@
-"""The experiments' declarations: the command table, the actions after an experiment's number,
-the buttons and the scheduled job (their data and keys: keys.py).
+"""The experiments' declarations: the command table with the actions after an experiment's
+number, the buttons and the scheduled job (their data and keys: keys.py).
 
-``/kokeilu N aloita|valmis|keskeytä|kysy|näytä …`` puts the number first and the action second,
-so the router's ``Command.pick`` (which reads the first word) cannot choose the action. The
-actions are declared here instead, as ``Subcommand`` rows like any other (names per language from
-``parse.ACTION_WORDS``, handler, role, help); ``parse_experiment`` reads the number and the action's
-name, and ``experiment_cmd`` runs the declared row after requiring its role: one rule, no words
-dispatched in code. The other commands' words (``/vaihe N seuraava``, ``kysy viikoittain``,
-``more``/``less``) are values of one handler, read by their parsers."""
+``/kokeilu N aloita|valmis|keskeytä|kysy|näytä …`` puts the number first and the action second:
+the command declares one leading word, and the router picks the action after it like any other
+subcommand (``Command.pick``). The number alone shows; dates alone start. The other commands'
+words (``/vaihe N seuraava``, ``kysy viikoittain``, ``more``/``less``) are values of one handler,
+read by their parsers."""
 
 from __future__ import annotations
 
 from core.events import Role
 from core.i18n import N_
-from handlers.base import Command, Context, Feature, Subcommand
+from handlers.base import Command, Feature, Subcommand
 from handlers.experiments.digest import digest, export_experiments
 from handlers.experiments.flow import (
     abandon_cmd,
@@ -33,8 +31,7 @@ from handlers.experiments.jobs import ask_job
 from handlers.experiments.keys import ASK, JOIN, START
 from handlers.experiments.parse import (
     ACTION_WORDS,
-    ExperimentArgs,
-    parse_experiment,
+    action_args,
     parse_indicator,
     parse_measure,
     parse_phase,
@@ -43,8 +40,8 @@ from handlers.experiments.render import render_digest
 from handlers.ideas import parse_number
 
 
-def _action(name: str, handler, help: str, role: Role = Role.MEMBER) -> Subcommand:
-    return Subcommand(name, handler, ACTION_WORDS[name], help=help, role=role)
+def _action(name: str, handler, help: str, role: Role = Role.MEMBER, usage: str = "") -> Subcommand:
+    return Subcommand(name, handler, ACTION_WORDS[name], help=help, usage=usage, parse=action_args(name), role=role)
 
 
 #: the actions after the number; "show" when nothing follows it, "start" when dates follow it
@@ -58,20 +55,15 @@ ACTIONS = (
 )
 
 
-async def experiment_cmd(ctx: Context, args: ExperimentArgs) -> None:
-    action = next(a for a in ACTIONS if a.name == args.action)
-    await ctx.require(action.role)
-    await action.handler(ctx, args)
-
-
 FEATURE = Feature(
     name="experiments",
     commands=[
-        Command("experiment", experiment_cmd, {"fi": ("kokeilu",), "sv": ("forsok",), "en": ("experiment",)},
+        Command("experiment", None, {"fi": ("kokeilu",), "sv": ("forsok",), "en": ("experiment",)},
                 help=N_("show experiment N; admins start one with start; also: done, abandon, ask"),
                 usage=N_("<number> | <number> start [<start> - <end>] | <number> done <outcome> | "
                          "<number> abandon <reason> | <number> ask weekly/monthly/off"),
-                parse=parse_experiment),
+                subcommands=ACTIONS, default="show", otherwise="start", leading=1,
+                leading_usage=N_("<number>")),
         Command("join", join_cmd, {"fi": ("mukaan",), "sv": ("delta",), "en": ("join",)},
                 help=N_("join the team of an experiment"), usage=N_("<number>"), parse=parse_number),
         Command("leave", leave_cmd, {"fi": ("pois_kokeilusta",), "sv": ("lamna",), "en": ("leave",)},

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -139,22 +140,14 @@ class ExperimentArgs:
     text: str = ""
 
 
-def parse_experiment(args: str) -> ExperimentArgs:
-    """``N`` only shows (an idea that is no experiment yet is offered with a start button);
-    starting is explicit: ``N start [dates]``, or dates alone (``N 1.12. - 31.1.``). The word
-    after the number names one of ACTION_WORDS (the router's ``Command.pick`` reads the first
-    word, which here is the number, so the command table's ACTIONS are picked by this name)."""
-    head, _sep, rest = args.strip().partition(" ")
-    number = parse_number(head)
-    rest = rest.strip()
-    if not rest:
-        return ExperimentArgs(number)
-    word, _sep, tail = rest.partition(" ")
-    action = word_in(word, {name: tuple(n for names in by_lang.values() for n in names)
-                             for name, by_lang in ACTION_WORDS.items()})
-    if action:
-        return ExperimentArgs(number, action, _clean(tail))
-    return ExperimentArgs(number, "start", rest)
+def action_args(action: str) -> Callable[[str], ExperimentArgs]:
+    """The parser of an action after the number (the router picked the action, see
+    commands.py): ``N [text]``. The number alone shows; starting is explicit (``N start
+    [dates]``) or dates alone (``N 1.12. - 31.1.``)."""
+    def parse(args: str) -> ExperimentArgs:
+        head, _sep, rest = args.strip().partition(" ")
+        return ExperimentArgs(parse_number(head), action, _clean(rest))
+    return parse
 
 
 def parse_dates(text: str, now: datetime, lang: str | None = None) -> tuple[datetime | None, datetime | None]:
