@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from core import vocabulary
 from core.i18n import _, format_number, ngettext
 from handlers.base import UserError
 from handlers.ideas.render import short, status_label
@@ -15,20 +16,11 @@ from handlers.ideas.themes import THEME_INDEX, THEMES, THEMES_BY_ID
 #: documented limit for an idea's text (README)
 MAX_IDEA_CHARS = 1000
 MAX_TAGS = 10
-IDEA_HASHTAGS = frozenset({"idea", "idé", "ide", "ehdotus", "förslag", "aloite"})
-#: status words accepted in any of the three languages
-STATUS_WORDS = {
-    "new": ("new", "uusi", "ny"),
-    "discussed": ("discussed", "käsitelty", "kasitelty", "käsittelyssä", "diskuterad", "behandlad"),
-    "experiment": ("experiment", "kokeilu", "försök"),
-    "project": ("project", "projekti", "projekt"),
-    "done": ("done", "valmis", "tehty", "klar", "färdig"),
-    "archived": ("archived", "archive", "arkistoitu", "arkistoi", "arkisto", "arkiverad", "arkivera"),
-}
-ORDER_WORDS = {
-    "top": ("top", "popular", "suosituimmat", "suosituin", "suosituimmat", "populära", "mest"),
-    "new": ("new", "newest", "latest", "uusimmat", "uusin", "nya", "senaste"),
-}
+#: the words are data (data/vocabulary/ideas.toml): the hashtags that make an idea, the status
+#: words accepted in any of the three languages, the list's order words
+IDEA_HASHTAGS = frozenset(vocabulary.words("ideas", "hashtags"))
+STATUS_WORDS = vocabulary.entries("ideas", "status")
+ORDER_WORDS = vocabulary.entries("ideas", "order")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w[\w-]{0,63})")
 _WORD = re.compile(r"\w+")
 
@@ -150,7 +142,7 @@ class ListQuery:
 
 
 #: "sivu 2", "sida 2", "page 2" (a bare number at the end is a page too)
-PAGE_WORDS = frozenset({"sivu", "sivulla", "sivua", "s", "sida", "sidan", "page", "p"})
+PAGE_WORDS = frozenset(vocabulary.words("ideas", "page"))
 
 
 def _page_number(token: str) -> int | None:
