@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core import vocabulary
 from core.i18n import _, current_language, format_datetime, format_number, ngettext
 from handlers.base import UserError
 from handlers.when import parse_duration, parse_when
@@ -17,29 +18,28 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 12
 MAX_QUESTION_CHARS, MAX_OPTION_CHARS = 300, 100
 DEFAULT_OPEN = timedelta(hours=24)
 MIN_OPEN, MAX_OPEN = timedelta(minutes=1), timedelta(days=60)
-ANON_WORDS = frozenset({"nimetön", "nimeton", "anonyymi", "anonym", "anonymous", "anon"})
-NAMED_WORDS = frozenset({"nimellinen", "avoin", "named", "public", "öppen", "namngiven"})
-HIDDEN_PHRASES = frozenset({
-    "tulokset piiloon", "piilota tulokset", "piilotetut tulokset", "tulokset piilossa",
-    "dolda resultat", "resultat dolda", "dölj resultat", "hidden results", "hide results", "results hidden",
-})
+#: the words are data (data/vocabulary/polls.toml)
+_PRIVACY = vocabulary.entries("polls", "privacy")
+ANON_WORDS = frozenset(_PRIVACY["anonymous"])
+NAMED_WORDS = frozenset(_PRIVACY["named"])
+HIDDEN_PHRASES = frozenset(vocabulary.words("polls", "hidden"))
+
+
+def _alt(words) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
 _MULTI = re.compile(r"^(?:monivalinta|monta|flerval|flera|multiple(?: choice)?|multi)(?:\s+(\d{1,3}))?$")
 # "monivalinta x", "multiple two": the setting with a count that is not one (the words of the first
 # group are never an option's start; "multiple"/"monta"/"flera" only with one short word after them)
 _MULTI_BAD = re.compile(r"^(?P<word>monivalinta|flerval|multiple choice)\s+(?P<rest>.+)$|"
                         r"^(?P<word2>multiple|multi|monta|flera)\s+(?P<rest2>\S+)$")
-_COUNT_WORDS = {"kaksi": 2, "kolme": 3, "neljä": 4, "viisi": 5, "kuusi": 6, "two": 2, "three": 3, "four": 4,
-                "five": 5, "six": 6, "två": 2, "tre": 3, "fyra": 4, "fem": 5, "sex": 6}
-_ALL_WORDS = {"kaikki", "all", "alla"}
-_CLOSE = re.compile(
-    r"^(?:sulkeutuu|suljetaan|päättyy|closes|closing|stängs|stänger|slutar)\s+(.+)$")
-_OPEN_FOR = re.compile(r"^(?:auki|open|öppen|öppet)\s+(\d.*)$")
-_IDEA = re.compile(r"^(?:idea|idé|ide|aloite|förslag)\s*#?(\d{1,9})$")
-WHO_WORDS = {
-    "everyone": ("everyone", "all", "members", "kaikki", "jäsenet", "alla", "medlemmar"),
-    "admins": ("admins", "admin", "administrators", "ylläpitäjät", "ylläpito", "adminit",
-               "administratörer", "admin"),
-}
+_COUNT_WORDS = vocabulary.mapping("polls", "counts")
+_ALL_WORDS = frozenset(vocabulary.words("polls", "all"))
+_CLOSE = re.compile(r"^(?:" + _alt(vocabulary.words("polls", "closes")) + r")\s+(.+)$")
+_OPEN_FOR = re.compile(r"^(?:" + _alt(vocabulary.words("polls", "open_for")) + r")\s+(\d.*)$")
+_IDEA = re.compile(r"^(?:" + _alt(vocabulary.words("polls", "idea")) + r")\s*#?(\d{1,9})$")
+WHO_WORDS = vocabulary.entries("polls", "who")
 
 
 @dataclass(frozen=True)
