@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 
+from core import vocabulary
 from core.i18n import _, format_number, ngettext
 from handlers.base import UserError
 from handlers.meetings.occurrences import occurrences, rule_of, to_local, wall
@@ -28,11 +29,8 @@ _TIME_RANGE = re.compile(r"(?<![\d.:\-–])(\d{1,2}(?:[:.]\d{2})?)\s*[-–]\s*(\
 
 DIGITS = re.compile(r"[0-9]{1,9}")
 
-ANSWER_WORDS = {
-    "yes": ("yes", "y", "kyllä", "joo", "tulen", "ja", "kommer", "1"),
-    "no": ("no", "n", "ei", "nej", "entule", "0"),
-    "maybe": ("maybe", "ehkä", "kanske", "?"),
-}
+#: yes, no, maybe (data/vocabulary/meetings.toml)
+ANSWER_WORDS = vocabulary.entries("meetings", "answers")
 
 REACTIONS = {"👍": "yes", "+1": "yes", ":+1:": "yes", "👎": "no", "-1": "no", ":-1:": "no", "🤔": "maybe"}
 
@@ -172,7 +170,7 @@ def split_move(rest: str) -> tuple[str, str]:
     parts = _MOVE_SPLIT.split(rest, maxsplit=1)
     return (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
 
-_OFF = {"off", "pois", "av", "none", "ei"}
+_OFF = frozenset(vocabulary.words("meetings", "off"))
 _QUIET = re.compile(r"^(\d{1,2})(?:[.:]00)?\s*-\s*(\d{1,2})(?:[.:]00)?$")
 
 

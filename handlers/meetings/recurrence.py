@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from core import vocabulary
 from core.i18n import N_, _, current_language, format_number, ngettext
 from handlers.base import UserError
 from handlers.when import WEEKDAY_WORDS
@@ -15,12 +16,8 @@ RRULE_DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 
 ORDINAL_LABELS = {1: N_("first"), 2: N_("second"), 3: N_("third"), 4: N_("fourth"), -1: N_("last")}
 
-_ORDINALS = {
-    "ensimmäinen": 1, "ensimmäisenä": 1, "1.": 1, "toinen": 2, "toisena": 2, "2.": 2, "kolmas": 3,
-    "kolmantena": 3, "3.": 3, "neljäs": 4, "neljäntenä": 4, "4.": 4, "viimeinen": -1, "viimeisenä": -1,
-    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "last": -1,
-    "första": 1, "andra": 2, "tredje": 3, "fjärde": 4, "sista": -1,
-}
+#: "ensimmäinen", "första", "last" … -> 1 … 4, -1 (data/vocabulary/meetings.toml)
+_ORDINALS = vocabulary.mapping("meetings", "ordinals")
 
 
 def _alt(words) -> str:
@@ -95,8 +92,7 @@ def count_after_time(rule: str, title: str) -> tuple[str, str]:
 
 
 def _fi_plural_weekday(word: str) -> int:
-    for stem, i in (("maanantai", 0), ("tiistai", 1), ("keskiviikko", 2), ("torstai", 3), ("perjantai", 4),
-                    ("lauantai", 5), ("sunnuntai", 6)):
+    for i, stem in enumerate(vocabulary.table("when", "weekdays.fi")["names"]):
         if word.startswith(stem):
             return i
     raise KeyError(word)
