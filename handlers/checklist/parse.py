@@ -7,15 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from core import vocabulary
 from core.i18n import _, current_language
 from handlers.base import UserError
 
-CLOSES_WORDS = ("closes", "until", "sulkeutuu", "asti", "päättyy", "paattyy", "stängs", "stangs", "till")
-ON_WORDS = ("on", "yes", "kyllä", "kylla", "joo", "päälle", "paalle", "ja", "på")
-OFF_WORDS = ("off", "no", "ei", "pois", "nej", "av")
-GROUP_WORDS = ("group", "ryhmä", "ryhma", "ryhmässä", "ryhmassa", "grupp", "gruppen")
-PRIVATE_WORDS = ("private", "yksityinen", "yksityisesti", "privat", "privat_chatt")
-RADAR_WORDS = ("radar", "tutka", "verkko", "spindel")
+#: the words are data (data/vocabulary/checklist.toml)
+CLOSES_WORDS = vocabulary.words("checklist", "closes")
+_SWITCH = vocabulary.entries("checklist", "switch")
+ON_WORDS, OFF_WORDS = _SWITCH["on"], _SWITCH["off"]
+_WHERE = vocabulary.entries("checklist", "where")
+GROUP_WORDS, PRIVATE_WORDS = _WHERE["group"], _WHERE["private"]
+RADAR_WORDS = vocabulary.words("checklist", "radar")
 
 
 @dataclass(frozen=True)
