@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from core import vocabulary
 from core.i18n import N_, _, format_date, format_number, local, ngettext
 from handlers.base import UserError
 from handlers.ideas import parse_number
@@ -25,13 +26,10 @@ MAX_ABS_VALUE = 1e12
 MAX_VALUE_AGE_DAYS = 5 * 366
 
 PHASE_LABELS = {"explore": N_("Explore"), "define": N_("Define"), "develop": N_("Develop"), "deliver": N_("Deliver")}
-PHASE_WORDS = {
-    "explore": ("explore", "tutki", "tutkiminen", "utforska"),
-    "define": ("define", "tarkenna", "tarkentaminen", "määrittele", "definiera"),
-    "develop": ("develop", "kehitä", "kehita", "kehittäminen", "utveckla"),
-    "deliver": ("deliver", "toteuta", "toteutus", "leverera"),
-}
-NEXT_WORDS = ("next", "seuraava", "nästa", "nasta")
+#: the phases' words, the next phase, how often to ask, which way is better, today and
+#: yesterday: data/vocabulary/experiments.toml
+PHASE_WORDS = vocabulary.entries("experiments", "phases")
+NEXT_WORDS = vocabulary.words("experiments", "next")
 #: the actions after an experiment's number, per language (any case); the first name of a
 #: language is the one shown in examples. The command table (commands.ACTIONS) declares each one
 #: with these names, its handler, role and help.
@@ -48,18 +46,11 @@ ACTION_WORDS = {
 START_WORD = {lang: names[0] for lang, names in ACTION_WORDS["start"].items()}
 DONE_WORD = {lang: names[0] for lang, names in ACTION_WORDS["done"].items()}
 ABANDON_WORD = {lang: names[0] for lang, names in ACTION_WORDS["abandon"].items()}
-EVERY_WORDS = {
-    "weekly": ("weekly", "week", "viikoittain", "viikko", "viikon", "veckovis", "vecka", "varje"),
-    "monthly": ("monthly", "month", "kuukausittain", "kuukausi", "kuukauden", "månadsvis", "manadsvis", "månad"),
-    "": ("off", "never", "pois", "ei", "av", "aldrig"),
-}
-DIRECTION_WORDS = {
-    store.MORE: ("more", "higher", "up", "enemmän", "enemman", "ylös", "mer", "högre", "hogre", "↑", "+"),
-    store.LESS: ("less", "fewer", "lower", "down", "vähemmän", "vahemman", "alas", "mindre", "lägre", "lagre", "↓",
-                 "-"),
-}
-TODAY_WORDS = ("today", "tänään", "tanaan", "idag")
-YESTERDAY_WORDS = ("yesterday", "eilen", "igår", "igar")
+EVERY_WORDS = vocabulary.entries("experiments", "every")
+_DIRECTIONS = vocabulary.entries("experiments", "direction")
+DIRECTION_WORDS = {store.MORE: _DIRECTIONS["more"], store.LESS: _DIRECTIONS["less"]}
+_DAYS = vocabulary.entries("experiments", "days")
+TODAY_WORDS, YESTERDAY_WORDS = _DAYS["today"], _DAYS["yesterday"]
 STATUS_LABELS = {store.ACTIVE: N_("active"), store.DONE: N_("done"), store.ABANDONED: N_("abandoned")}
 
 _NUMBER = re.compile(r"^([+-]?(?:\d+(?:[.,]\d+)?|[.,]\d+))((?![.,\d])\S*)$")
