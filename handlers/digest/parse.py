@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from core import vocabulary
 from core.i18n import _
 from handlers.base import UserError
 from handlers.digest.render import publish_label, time_example
@@ -18,13 +19,8 @@ def _digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-PUBLISH_WORDS = {
-    "ideas": ("ideas", "idea", "ideat", "idéer", "ideer"),
-    "polls": ("polls", "poll", "kyselyt", "äänestykset", "omröstningar", "omrostningar"),
-    "meetings": ("meetings", "tapaamiset", "kokoukset", "möten", "moten"),
-    "profile": ("profile", "checklist", "profiili", "itsearviointi", "profil"),
-    "experiments": ("experiments", "experiment", "kokeilut", "kokeilu", "försök", "forsok"),
-}
+#: the words are data (data/vocabulary/digest.toml): what an area publishes, the weekdays
+PUBLISH_WORDS = vocabulary.entries("digest", "publish")
 #: the weekly digest on / off (the names of the subcommands ``/kooste päälle|pois``)
 OFF_WORDS = {"fi": ("pois",), "sv": ("av",), "en": ("off",)}
 ON_WORDS = {"fi": ("päälle", "paalle"), "sv": ("på", "pa"), "en": ("on",)}
@@ -33,15 +29,7 @@ SHOW_WORDS = {"fi": ("näytä", "nayta"), "sv": ("visa",), "en": ("show",)}
 #: "/alue ei", "/julkaise ei": none (the names of those subcommands)
 NONE_NAMES = {"fi": ("ei", "mitään"), "sv": ("inget", "ingenting"), "en": ("none", "nothing", "-")}
 NONE_WORDS = tuple(name for names in NONE_NAMES.values() for name in names)
-DAY_WORDS = (
-    ("monday", "mon", "maanantai", "ma", "måndag", "mån", "mandag"),
-    ("tuesday", "tue", "tiistai", "ti", "tisdag", "tis"),
-    ("wednesday", "wed", "keskiviikko", "ke", "onsdag", "ons"),
-    ("thursday", "thu", "torstai", "to", "torsdag", "tors"),
-    ("friday", "fri", "perjantai", "pe", "fredag", "fre"),
-    ("saturday", "sat", "lauantai", "la", "lördag", "lör", "lordag"),
-    ("sunday", "sun", "sunnuntai", "su", "söndag", "sön", "sondag"),
-)
+DAY_WORDS = tuple(vocabulary.entries("digest", "weekdays").values())
 _TIME = re.compile(r"^(\d{1,2})[:.](\d{2})$")
 
 
