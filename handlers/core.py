@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core import vocabulary
 from core.events import Role
 from core.i18n import LANGUAGES, N_, _
 from core.markup import b, esc
@@ -9,7 +10,7 @@ from handlers.base import Command, Context, Feature, UserError
 from storage.core import ensure_chat, set_person_language
 
 LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
-_CHAT_WORDS = {"chat", "ryhmä", "ryhma", "grupp", "group", "kanava"}
+_CHAT_WORDS = frozenset(vocabulary.words("core", "chat"))  # data/vocabulary/core.toml
 
 
 async def help_cmd(ctx: Context, args: str) -> None:
