@@ -19,7 +19,7 @@ from core.events import Incoming
 from core.i18n import Catalogs
 from core.transport import Transport
 from handlers import load_features
-from handlers.base import Services
+from handlers.base import Limits, Services
 from handlers.router import Router
 from storage import outbox as delivery_log
 from storage.core import prune_events
@@ -54,6 +54,9 @@ class App:
             features=load_features(),
             coordinators=frozenset(settings.coordinators),
             data_dir=Path(settings.data_dir),
+            limits=Limits(per_person_per_minute=settings.limits.per_person_per_minute,
+                          per_chat_per_minute=settings.limits.per_chat_per_minute,
+                          min_respondents=settings.min_respondents),
         )
         self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)

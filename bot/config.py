@@ -105,6 +105,13 @@ class MatrixSettings(BaseModel):
         return _read_secret(self.access_token, self.access_token_file, "matrix.access_token")
 
 
+class LimitSettings(BaseModel):
+    #: commands and #idea messages one person may send a minute; admins and coordinators exempt
+    per_person_per_minute: int = Field(20, ge=1)
+    #: the same for one chat
+    per_chat_per_minute: int = Field(60, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEHRABOT_",
@@ -125,6 +132,11 @@ class Settings(BaseSettings):
     transports: list[TransportName] = Field(default_factory=list)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     matrix: MatrixSettings = Field(default_factory=MatrixSettings)
+    #: the rate limit against flooding (handlers/limits.py)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    #: a profile, anonymous poll count or digest figure from fewer respondents than this is not
+    #: shown to others (it would reveal one person's answer)
+    min_respondents: int = Field(3, ge=1)
     #: this process's name on job leases; default: an id kept in data_dir (give each of several
     #: processes on one database its own data_dir or instance)
     instance: str | None = Field(default=None, max_length=64)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import LimitSettings, Settings
 from core.clock import ManualClock
 from core.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from core.markup import to_plain
@@ -108,14 +108,19 @@ class TestBot:
 
     def __init__(self, data_dir: Path, *, clock: ManualClock | None = None, database_url: str | None = None,
                  coordinators: list[str] | None = None, transport: FakeTransport | None = None,
-                 strict: bool = True) -> None:
+                 strict: bool = True, limits: LimitSettings | None = None,
+                 min_respondents: int | None = None) -> None:
+        """``limits``: the rate limit; by default one no scripted test reaches (the suite's
+        conversations are not floods; tests of the limit pass ``LimitSettings()``, the defaults)."""
         from bot.app import App
 
         self.clock = clock or ManualClock()
         self.transport = transport or FakeTransport()
         settings = Settings.model_construct(
             **{**dict(Settings.model_construct()), "data_dir": data_dir, "database_url": database_url,
-               "coordinators": coordinators or []}
+               "coordinators": coordinators or [],
+               "limits": limits or LimitSettings(per_person_per_minute=100_000, per_chat_per_minute=100_000),
+               **({"min_respondents": min_respondents} if min_respondents is not None else {})}
         )
         self.app = App(settings, clock=self.clock, transports=[self.transport], strict=strict)
         self.services = self.app.services

@@ -13,11 +13,30 @@ from html.parser import HTMLParser
 
 ALLOWED_TAGS = frozenset({"b", "i", "u", "s", "code", "pre", "a"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: invisible characters that can make text masquerade: bidirectional embeddings, overrides and
+#: isolates (U+202A–U+202E, U+2066–U+2069), marks (U+200E, U+200F, U+061C), zero-width space and
+#: non-joiner, word joiner and invisible operators (U+2060–U+2064), the byte-order mark and the
+#: soft hyphen. A zero-width joiner stays after an emoji (👩‍👩‍👧 is one picture), elsewhere it goes.
+_INVISIBLE = re.compile(
+    "[\u202a-\u202e\u2066-\u2069\u200b\u200c\u200e\u200f\u061c\u2060-\u2064\ufeff\u00ad]"
+    "|(?<![\u00a9\u00ae\u203c-\u3299\ufe0f\U0001f000-\U0001faff])\u200d"
+)
+_CARRIAGE_RETURN = re.compile(r"\r\n?")
+
+
+def neutralise(text: str) -> str:
+    """Text as a person can see it: invisible formatting characters removed and a carriage return
+    (``\\r\\n`` or a lone ``\\r``) made a line break. The router applies it to every incoming text,
+    name and chat title before features see them; :func:`esc` applies it again for display."""
+    if not text:
+        return text
+    return _INVISIBLE.sub("", _CARRIAGE_RETURN.sub("\n", text))
 
 
 def esc(text: object) -> str:
-    """Escape user text for the HTML subset (and strip control characters)."""
-    return html.escape(_CONTROL.sub("", str(text)), quote=True)
+    """Escape user text for the HTML subset (strip control and invisible formatting characters;
+    see :func:`neutralise`)."""
+    return html.escape(_CONTROL.sub("", neutralise(str(text))), quote=True)
 
 
 def b(text: str) -> str:

@@ -151,6 +151,22 @@ class Feature:
     on_tick: Callable[[Services], Awaitable[None]] | None = None
     #: runs when the app closes (flush buffers)
     on_stop: Callable[[Services], Awaitable[None]] | None = None
+    #: a cheap test whether a message that is no command is one ``on_message`` acts on (an
+    #: ``#idea``): such messages count towards the rate limit like commands (handlers/limits.py)
+    triggers: Callable[[str], bool] | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Trust settings the composition root copies from the configuration (bot/config.py)."""
+
+    #: commands and ``#idea`` messages one person may send in a minute (admins, coordinators exempt)
+    per_person_per_minute: int = 20
+    #: the same for a whole chat
+    per_chat_per_minute: int = 60
+    #: fewer respondents than this and a profile, anonymous poll count or digest figure is not
+    #: shown to others (it would reveal one person's answer)
+    min_respondents: int = 3
 
 
 @dataclass
@@ -170,6 +186,7 @@ class Services:
     known_chats: set[str] = field(default_factory=set)
     #: (person, chat) -> (person's language, chat's language, fetched at); short-lived cache
     language_cache: dict[tuple[str, str], tuple[str | None, str | None, float]] = field(default_factory=dict)
+    limits: Limits = field(default_factory=Limits)
     #: per-feature runtime objects made in on_start (buffers, caches), one set per App
     extensions: dict[str, Any] = field(default_factory=dict)
 

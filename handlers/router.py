@@ -6,15 +6,17 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
 
-from core.events import Incoming, Kind
+from core.events import Incoming, Kind, Role
 from core.i18n import _, format_number, ngettext, resolve_language, use_locale
-from core.markup import esc
+from core.markup import esc, neutralise
 from core.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
+from handlers.limits import FloodGate, Verdict
+from storage import audit
 from storage.core import ensure_chat, languages_for, move_chat
 from storage.db import store_unavailable
 
@@ -26,6 +28,15 @@ _COMMAND = re.compile(r"^\s*(?P<prefix>[/!])(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<
 #: another instance's language change is seen after at most this long
 LANGUAGE_CACHE_SECONDS = 60
 _NAME_OK = re.compile(r"^[a-z0-9_]{1,32}$")
+
+
+def _neutralised(event: Incoming) -> Incoming:
+    """The event with its texts as people see them (core.markup.neutralise): no bidirectional
+    overrides or invisible characters in what features store or compare, carriage returns as line
+    breaks. The one place incoming text is cleaned; see docs/DEVELOPING.md "Untrusted text"."""
+    clean = {name: neutralise(value) for name in ("text", "sender_name", "chat_title")
+             if (value := getattr(event, name)) and neutralise(value) != value}
+    return replace(event, **clean) if clean else event
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,8 @@ class Router:
             for action, handler in feature.buttons.items():
                 self.buttons[f"{feature.name}:{action}"] = handler
         self.observers = [f.on_event for f in self.features if f.on_event]
+        self.triggers = [f.triggers for f in self.features if f.triggers]
+        self.flood = FloodGate(services.limits)
 
     async def _language(self, event: Incoming) -> str:
         cache = self.services.language_cache
@@ -89,6 +102,7 @@ class Router:
         False when the platform could not be reached for a reply (nothing sent: handle the event
         again later; the store's part is idempotent and the sends are keyed)."""
         started = time.perf_counter()
+        event = _neutralised(event)
         try:
             lang = await self._language(event)
         except Exception:
@@ -176,12 +190,30 @@ class Router:
         new_key = f"{event.platform}:{event.target_id}"
         async with self.services.db.transaction() as session:
             moved = await move_chat(session, event.chat_key, new_key)
+            moved and await audit.record(session, chat_key=new_key, actor=audit.SYSTEM, action="chat.move", target="chat", before={"chat": event.chat_key}, after={"chat": new_key}, at=ctx.now())
         if ctx.transport.capabilities.keeps_chat_data:  # the platform's own tables (e.g. native poll → chat)
             await ctx.transport.chat_moved(event.chat_id, event.target_id)
         self.services.known_chats.discard(event.chat_key)
         self.services.language_cache.clear()
         if moved:
             log.info("chat %s is now %s; moved %s", event.chat_key, new_key, moved)
+
+    async def _admitted(self, ctx: Context) -> bool:
+        """The rate limit (handlers/limits.py): False when the event is dropped; the person is
+        told once a minute. Coordinators and a group's admins are exempt."""
+        now = ctx.now().timestamp()
+        person, chat = ctx.sender_key, ctx.chat_key
+        if not self.flood.over(person, chat, now):
+            self.flood.admit(person, chat, now)
+            return True
+        role = await ctx.role()
+        if role >= Role.COORDINATOR or (role >= Role.ADMIN and not ctx.event.is_private):
+            return True
+        if self.flood.refuse(person, now) is Verdict.DROP_AND_TELL:
+            log.info("rate limit: dropping events of %s in %s for a while", person, chat)
+            await self._safe_reply(ctx, esc(_(
+                "Just a moment – you have sent me a lot of messages. Please wait a minute before sending more.")))
+        return False
 
     async def _button(self, ctx: Context) -> None:
         data = ctx.event.button_data or ""
@@ -201,12 +233,16 @@ class Router:
             return
         parsed = parse_command(text, ctx.transport.command_prefixes)
         if parsed is None:
+            if any(trigger(text) for trigger in self.triggers) and not await self._admitted(ctx):
+                return
             for feature in self.features:
                 if feature.on_message and await feature.on_message(ctx):
                     return
             return
         if parsed.addressee and parsed.addressee.lower() != (ctx.transport.bot_username or "").lower():
             return  # /cmd@otherbot
+        if not await self._admitted(ctx):
+            return
         cmd = self.commands.get(parsed.name)
         if cmd is None:
             raise UserError(

@@ -17,7 +17,13 @@ from handlers.ideas.flow import (
     withdraw_cmd,
 )
 from handlers.ideas.keys import PAGE, SUPPORT
-from handlers.ideas.parse import parse_list, parse_number, parse_number_and_rest, parse_status_args
+from handlers.ideas.parse import (
+    has_idea_marker,
+    parse_list,
+    parse_number,
+    parse_number_and_rest,
+    parse_status_args,
+)
 from handlers.ideas.support import on_reaction, support_button, support_cmd, unsupport_cmd
 
 FEATURE = Feature(
@@ -43,6 +49,7 @@ FEATURE = Feature(
     ],
     buttons={SUPPORT.action: support_button, PAGE.action: page_button},
     on_message=on_message,
+    triggers=has_idea_marker,
     on_reaction=on_reaction,
     on_edit=on_edit,
     digest=ideas_digest,
