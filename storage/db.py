@@ -94,7 +94,8 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
-        kwargs: dict = {"echo": echo}
+        # an error's message and the log carry no SQL parameter values (a message's text, a name)
+        kwargs: dict = {"echo": echo, "hide_parameters": True}
         if self.is_sqlite:
             database = self.url.database
             if database and database != ":memory:":
