@@ -7,6 +7,7 @@ from core.events import Role
 from core.i18n import LANGUAGES, N_, _
 from core.markup import b, esc
 from handlers.base import Command, Context, Feature, UserError
+from storage import audit
 from storage.core import ensure_chat, set_person_language
 
 LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
@@ -67,6 +68,8 @@ async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
     async with ctx.db.transaction() as session:
         if for_chat:
             chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="chat.language", target="chat",
+                               before={"language": chat.language}, after={"language": code}, at=ctx.now())
             chat.language = code
             session.add(chat)
         else:

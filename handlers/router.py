@@ -16,6 +16,7 @@ from core.markup import esc, neutralise
 from core.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.limits import FloodGate, Verdict
+from storage import audit
 from storage.core import ensure_chat, languages_for, move_chat
 from storage.db import store_unavailable
 
@@ -189,6 +190,7 @@ class Router:
         new_key = f"{event.platform}:{event.target_id}"
         async with self.services.db.transaction() as session:
             moved = await move_chat(session, event.chat_key, new_key)
+            moved and await audit.record(session, chat_key=new_key, actor=audit.SYSTEM, action="chat.move", target="chat", before={"chat": event.chat_key}, after={"chat": new_key}, at=ctx.now())
         if ctx.transport.capabilities.keeps_chat_data:  # the platform's own tables (e.g. native poll → chat)
             await ctx.transport.chat_moved(event.chat_id, event.target_id)
         self.services.known_chats.discard(event.chat_key)

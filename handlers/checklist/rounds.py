@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from core.events import Button
+from core.events import Button, Incoming
 from core.i18n import _, format_datetime, format_number, ngettext
 from core.markup import b, esc
 from core.scope import send_scope
@@ -18,6 +18,7 @@ from handlers.checklist.keys import CLOSE, GO, REMIND
 from handlers.checklist.parse import GROUP_WORDS, OFF_WORDS, ON_WORDS, PRIVATE_WORDS, Args, parse_start
 from handlers.checklist.render import area_of, profile_html, tr
 from handlers.checklist.views import chat_here, round_profiles
+from storage import audit
 from storage import checklist as store
 from storage.core import Chat, cancel_job, cancel_jobs, schedule_job, set_chat_setting
 
@@ -60,6 +61,8 @@ async def start_round(ctx: Context, args: Args) -> None:
                 closes_at=closes, in_group=bool(chat and chat.setting("checklist.in_group", False)))
             session.add(rd)
             await session.flush()
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="checklist.start", target=f"round:{rd.id}",
+                               after={"checklist": cl.id, "closes_at": closes}, at=now)
             if closes is not None:
                 await schedule_job(session, CLOSE.kind, closes, chat_key=ctx.chat_key,
                                    payload={"round": rd.id}, dedup_key=CLOSE.key(round=rd.id))
@@ -94,16 +97,17 @@ async def close_cmd(ctx: Context, args: Args) -> None:
                        if r.closed_at is not None), None)
     if rd is None:
         raise UserError(_("No self-assessment round is open here."))
-    await close_round(ctx.services, rd.id, lang=ctx.lang, again=ctx.event.replay)
+    await close_round(ctx.services, rd.id, lang=ctx.lang, again=ctx.event.replay, actor=ctx.event)
 
 
 async def close_round(services: Services, round_id: int, *, lang: str | None = None, again: bool = False,
-                      by_job: bool = False) -> bool:
+                      by_job: bool = False, actor: Incoming | None = None) -> bool:
     """Close the round and post its closing profile; False if it was closed already. ``again``
     (the close handled or run again after a stop): a round found closed has its closing message
     posted as the first time, which the delivery log sends once, whoever closed it. ``by_job``:
     the close job itself, which is not cancelled under its own feet (its retry posts the message
-    a failed or cut-short run did not)."""
+    a failed or cut-short run did not). ``actor``: the event of the person who closed it, recorded in
+    the audit log with the close."""
     async with services.db.transaction() as session:
         closed = await store.close_round(session, round_id, services.clock.now())
         if not closed and not again:
@@ -111,6 +115,9 @@ async def close_round(services: Services, round_id: int, *, lang: str | None = N
         rd = await store.get_round(session, round_id)
         if rd is None or rd.closed_at is None:
             return False
+        if closed and actor is not None:
+            await audit.record(session, chat_key=rd.chat_key, actor=actor, action="checklist.close", target=f"round:{rd.id}",
+                               before={"open": True}, after={"open": False}, at=services.clock.now())
         if closed:
             await cancel_jobs(session, REMIND.prefix(round=round_id))
             if not by_job:
@@ -133,7 +140,10 @@ async def mode_cmd(ctx: Context, args: Args) -> None:
     in_group = word in GROUP_WORDS
     async with ctx.db.transaction() as session:
         chat = await chat_here(ctx, session)
+        before = bool(chat and chat.setting("checklist.in_group", False))
         await set_chat_setting(session, chat, "checklist.in_group", in_group)
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="checklist.mode", target="chat",
+                           before={"in_group": before}, after={"in_group": in_group}, at=ctx.now())
         rd = await store.open_round(session, ctx.chat_key)
         if rd is not None:
             rd.in_group = in_group
@@ -149,6 +159,9 @@ async def share_cmd(ctx: Context, args: Args) -> None:
     share = word in ON_WORDS
     async with ctx.db.transaction() as session:
         area = area_of(await chat_here(ctx, session), ctx.chat_key)
+        before = await store.area_shares(session, area)
         await store.set_area_share(session, area, share, ctx.sender_key, ctx.now())
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="checklist.share", target=f"area:{area}",
+                           before={"share": before}, after={"share": share}, at=ctx.now())
     await ctx.reply(esc(_("The profile of {area} is now shared with other areas that share theirs.") if share
                         else _("The profile of {area} is no longer shared with other areas.")).format(area=esc(area)))

@@ -16,6 +16,7 @@ from handlers.digest.parse import resolve_week
 from handlers.digest.render import publish_label, render, schedule_text
 from handlers.digest.schedule import chat_schedule, slot
 from handlers.digest.weekly import collect, plan_sweep
+from storage import audit
 from storage import digest as store
 from storage.core import ensure_chat, set_chat_setting
 
@@ -52,8 +53,11 @@ async def digest_time(ctx: Context, parsed: tuple[int | None, str | None]) -> No
 async def _set_schedule(ctx: Context, settings: dict[str, object]) -> None:
     async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+        before = dict(zip(("on", "day", "time"), chat_schedule(chat), strict=True))
         for key, value in settings.items():
             await set_chat_setting(session, chat, key, value)
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="digest.settings", target="chat",
+                           before=before, after=dict(zip(("on", "day", "time"), chat_schedule(chat), strict=True)), at=ctx.now())
     on, day_, hhmm_ = chat_schedule(chat)
     if on:
         now = ctx.now()
@@ -76,6 +80,8 @@ async def area_cmd(ctx: Context, name: str | None) -> None:
             for existing in (await store.chats_by_area(session)):
                 if existing and existing.casefold() == name.casefold():
                     name = existing
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="chat.area", target="chat",
+                               before={"area": chat.area}, after={"area": name}, at=ctx.now())
             chat.area = name
             session.add(chat)
     if name is not None:
@@ -92,6 +98,8 @@ async def area_cmd(ctx: Context, name: str | None) -> None:
 async def area_none(ctx: Context, _args: None) -> None:
     async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="chat.area", target="chat",
+                           before={"area": chat.area}, after={"area": None}, at=ctx.now())
         chat.area = None
         session.add(chat)
     await ctx.reply(esc(_("This chat no longer belongs to an area.")))
@@ -110,7 +118,10 @@ async def publish_cmd(ctx: Context, choices: list[str] | None) -> None:
             current = (await store.publications(session)).get(chat.area, [])
         else:
             await ctx.require(Role.ADMIN)
+            before = (await store.publications(session)).get(chat.area, [])
             await store.set_publication(session, chat.area, choices, ctx.sender_key, ctx.now())
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="area.publish", target=f"area:{chat.area}",
+                               before={"publish": before}, after={"publish": choices}, at=ctx.now())
             current = choices
     if current:
         text = _("The area {area} publishes as open data: {choices}.").format(

@@ -42,6 +42,7 @@ from handlers.experiments.render import (
     step_text,
 )
 from handlers.ideas import status_label
+from storage import audit
 from storage import experiments as store
 from storage import ideas as idea_store
 
@@ -150,6 +151,8 @@ async def start(ctx: Context, number: int, dates: str) -> None:
                                      now=ctx.now(), starts_at=starts_at or ctx.now(), ends_at=ends_at)
             if exp is None:
                 raise UserError(_("Idea #{number} is already an experiment.").format(number=number))
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="experiment.start", target=f"experiment:{number}",
+                               after={"phase": exp.phase, "starts_at": exp.starts_at, "ends_at": exp.ends_at}, at=ctx.now())
             if idea.status != "experiment":  # the idea's history records it, in the same unit of work
                 await idea_store.change_status(session, idea, "experiment", actor_key=ctx.sender_key,
                                                actor_name=ctx.event.sender_name, note="", now=ctx.now())
@@ -291,6 +294,8 @@ async def phase_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
             old = exp.phase
             await store.add_step(session, exp, "phase", actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
                                  note=note, now=ctx.now(), to_phase=phase)
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="experiment.phase", target=f"experiment:{number}",
+                               before={"phase": old}, after={"phase": phase, "note": note or None}, at=ctx.now())
     text = esc(_("Experiment #{number}: {old} → {new}.").format(number=number, old=phase_label(old),
                                                               new=phase_label(phase)))
     if note:
@@ -390,6 +395,9 @@ async def _close_experiment(ctx: Context, session, idea, exp: store.Experiment, 
             + _("no space available")))
     if len(note) > MAX_NOTE_CHARS:
         raise UserError(note_too_long())
+    await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action=f"experiment.{action}", target=f"experiment:{number}",
+                       before={"status": exp.status}, after={"status": store.DONE if action == "done" else store.ABANDONED,
+                                                             "outcome": note}, at=ctx.now())
     exp.status = store.DONE if action == "done" else store.ABANDONED
     exp.closed_at, exp.outcome, exp.ask_every = ctx.now(), note, ""
     await store.add_step(session, exp, "done" if action == "done" else "abandoned", actor_key=ctx.sender_key,

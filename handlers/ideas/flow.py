@@ -12,6 +12,7 @@ from handlers.ideas.keys import PAGE
 from handlers.ideas.parse import ORDER_WORDS, ListQuery, has_idea_marker, parse_idea
 from handlers.ideas.render import STATUS_LABELS, short, status_label, support_buttons, tags_text
 from handlers.router import parse_command
+from storage import audit
 from storage import ideas as store
 
 PAGE_SIZE = 10
@@ -189,6 +190,8 @@ async def status_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
         old = idea.status
         await store.change_status(session, idea, status, actor_key=ctx.sender_key, actor_name=ctx.event.sender_name,
                                   note=reason, now=ctx.now())
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="idea.status", target=f"idea:{number}",
+                           before={"status": old}, after={"status": status, "reason": reason or None}, at=ctx.now())
     text = _("Idea #{number}: {old} → {new}.").format(number=number, old=status_label(old), new=status_label(status))
     if reason:
         text += " " + _("Reason: {reason}").format(reason=reason)

@@ -34,6 +34,7 @@ from handlers.meetings.render import (
     rsvp_buttons,
 )
 from handlers.when import HELSINKI, parse_when
+from storage import audit
 from storage import meetings as store
 from storage.core import Chat, effect_of, record_effect
 
@@ -80,6 +81,8 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             await store.create_meeting(session, meeting)
             occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
             record_effect(session, ctx.event.event_key, "meetings.create", meeting.id, ctx.now())
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.create", target=f"meeting:{meeting.number}",
+                               after={"title": meeting.title, "start": meeting.first_start, "rrule": meeting.rrule}, at=ctx.now())
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
     await wake_next(ctx.services, meeting.id)
@@ -243,6 +246,8 @@ async def on_reaction(ctx: Context) -> None:
 async def cancel_cmd(ctx: Context, number: int) -> None:
     async with ctx.db.transaction() as session:
         meeting = await get_meeting(session, ctx, number)
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.cancel", target=f"meeting:{number}",
+                           before={"cancelled": meeting.cancelled_at is not None}, after={"cancelled": True}, at=ctx.now())
         meeting.cancelled_at = ctx.now()
         session.add(meeting)
         await schedule_next(session, meeting, ctx.now())  # cancels the pending reminders
@@ -271,6 +276,10 @@ async def skip_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
             raise UserError(_("Meeting #{number} is a single meeting: cancel it with {command} {number}.").format(
                 number=number, command=ctx.cmd("cancelmeeting")))
         occ = await _pick_occurrence(ctx, session, meeting, date_text)
+        prior = await session.get(store.MeetingException, (meeting.id, occ.key))
+        skipped = prior is not None and prior.moved_to_local is None
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.skip", target=f"meeting:{number}",
+                           before={"occurrence": occ.key, "skipped": skipped}, after={"occurrence": occ.key, "skipped": True}, at=ctx.now())
         await store.set_exception(session, meeting.id, occ.key, None)
         await session.flush()
         nxt = await schedule_next(session, meeting, ctx.now())
@@ -291,6 +300,8 @@ async def move_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
     async with ctx.db.transaction() as session:
         meeting = await get_meeting(session, ctx, number)
         occ = await _pick_occurrence(ctx, session, meeting, old_text)
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.move", target=f"meeting:{number}",
+                           before={"occurrence": occ.key, "start": occ.start}, after={"occurrence": occ.key, "start": new_start}, at=ctx.now())
         if meeting.rrule:
             await store.set_exception(session, meeting.id, occ.key, to_local(new_start))
         else:

@@ -8,6 +8,7 @@ from core.i18n import _
 from handlers.base import Context, UserError
 from handlers.meetings.reminders import quiet_hours, reminder_offsets, schedule_next
 from handlers.meetings.render import settings_html
+from storage import audit
 from storage import meetings as store
 from storage.core import Chat, set_chat_setting
 
@@ -34,7 +35,10 @@ async def quiet_cmd(ctx: Context, quiet: list[int] | None) -> None:
 async def _change(ctx: Context, key: str, value: list[int] | None) -> None:
     async with ctx.db.transaction() as session:
         chat = await session.get(Chat, ctx.chat_key)
+        before = {"reminders": reminder_offsets(chat), "quiet": quiet_hours(chat)}
         await set_chat_setting(session, chat, key, value)
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.settings", target="chat",
+                           before=before, after={"reminders": reminder_offsets(chat), "quiet": quiet_hours(chat)}, at=ctx.now())
         for meeting in await store.active_meetings(session, [ctx.chat_key]):
             await schedule_next(session, meeting, ctx.now())
         offsets, quiet = reminder_offsets(chat), quiet_hours(chat)

@@ -16,6 +16,7 @@ from handlers.polls.keys import CLOSE
 from handlers.polls.parse import NewPoll, PollNumber, close_time, example, extended_close, extension
 from handlers.polls.render import outcome_text, render_open, render_result, settings_line, title, vote_buttons
 from handlers.polls.voting import accepting, refresh
+from storage import audit
 from storage import ideas as idea_store
 from storage import polls as store
 from storage.core import cancel_job, effect_of, ensure_chat, record_effect, schedule_job, set_chat_setting
@@ -125,7 +126,7 @@ async def close_cmd(ctx: Context, ref: PollNumber) -> None:
         # close now: the job stays as a fallback in case posting fails
         await schedule_job(session, CLOSE.kind, ctx.now(), chat_key=ctx.chat_key, payload={"poll": poll.id},
                            dedup_key=CLOSE.key(poll=poll.id))
-    if not await finish(ctx.services, poll.id, by=ctx.sender_key):
+    if not await finish(ctx.services, poll.id, by=ctx.sender_key, actor=ctx.event):
         await ctx.reply(esc(_("Poll #{number} is already closed.").format(number=poll.number)))
 
 
@@ -137,8 +138,15 @@ async def extend_cmd(ctx: Context, ref: PollNumber) -> None:
         if not text:
             raise UserError(_("Say until when, for example: {example}").format(
                 example=_("{command} extend {number} 2 days").format(command=ctx.cmd("poll"), number=ref.number)))
-        when = extended_close(text, poll, ctx.now(), ctx.lang)
-        await store.extend(session, poll, when)
+        if await effect_of(session, ctx.event.event_key, "polls.extend") is not None:
+            when = poll.close_at  # this very extension handled again: made already, not added twice
+        else:
+            when = extended_close(text, poll, ctx.now(), ctx.lang)
+            before = poll.close_at
+            await store.extend(session, poll, when)
+            record_effect(session, ctx.event.event_key, "polls.extend", poll.id, ctx.now())
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="poll.extend",
+                               target=f"poll:{poll.number}", before={"close_at": before}, after={"close_at": when}, at=ctx.now())
         await schedule_job(session, CLOSE.kind, when, chat_key=ctx.chat_key, payload={"poll": poll.id},
                            dedup_key=CLOSE.key(poll=poll.id))
     ctx.services.wake(when)
@@ -152,7 +160,9 @@ async def cancel_cmd(ctx: Context, ref: PollNumber) -> None:
     await ctx.role()
     async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, ref.number)
-        await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
+        if await store.cancel(session, poll.id, ctx.now(), ctx.sender_key):
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="poll.cancel",
+                               target=f"poll:{poll.number}", before={"status": "open"}, after={"status": "cancelled"}, at=ctx.now())
         await cancel_job(session, CLOSE.key(poll=poll.id))  # not poll 12 with 1
     if poll.native_ref:
         outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
@@ -179,7 +189,10 @@ async def settings_cmd(ctx: Context, who: str | None) -> None:
             raise UserError(_("Who may start polls here: {current}. Change it with {example}.").format(
                 current=_("everyone") if current == "everyone" else _("admins only"),
                 example=ctx.cmd("poll") + " " + _("settings everyone|admins")))
+        before = chat.setting(SETTING, "everyone")
         await set_chat_setting(session, chat, SETTING, who)
+        await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="poll.settings", target="chat",
+                           before={"who_may_start": before}, after={"who_may_start": who}, at=ctx.now())
     await ctx.reply(esc(_("From now on everyone may start polls here.") if who == "everyone"
                         else _("From now on only admins may start polls here.")))
 

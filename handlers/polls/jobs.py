@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from core.events import PollOutcome, Reply
+from core.events import Incoming, PollOutcome, Reply
 from core.scope import send_scope
 from handlers.base import Services
 from handlers.polls.keys import TIDY
 from handlers.polls.render import render_open, render_result, winners
 from handlers.polls.voting import refresh
+from storage import audit
 from storage import polls as store
 from storage.core import Job, languages_for, schedule_job
 
@@ -35,11 +36,12 @@ async def _member_count(services: Services, chat_key: str) -> int | None:
     return count - 1 if count and count > 1 else None
 
 
-async def finish(services: Services, poll_id: int, by: str | None = None) -> bool:
+async def finish(services: Services, poll_id: int, by: str | None = None, actor: Incoming | None = None) -> bool:
     """Close the poll (if open) and post its result once, however often it is asked for (the
     close job, an admin's close, either run again after a crash): the result is kept with the
     close, and its messages are keyed by the poll (bot/outbox.py), so a second post of them is
-    not delivered. True unless the result was posted before this call."""
+    not delivered. True unless the result was posted before this call. ``actor``: the event of
+    a person who closed it (recorded in the audit log with the close)."""
     now = services.clock.now()
     async with services.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
@@ -47,6 +49,9 @@ async def finish(services: Services, poll_id: int, by: str | None = None) -> boo
             return False
         if poll.status == store.OPEN:
             await store.close(session, poll_id, now, by)
+            if actor is not None:
+                await audit.record(session, chat_key=poll.chat_key, actor=actor, action="poll.close",
+                                   target=f"poll:{poll.number}", before={"status": "open"}, after={"status": "closed"}, at=now)
             await session.refresh(poll)
         counts, voters, names = await store.tally(session, poll)
         person_lang, chat_lang = await languages_for(session, "", poll.chat_key)
