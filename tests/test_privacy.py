@@ -1,0 +1,188 @@
+"""My data and forget me, end to end in fi/sv/en on SQLite and PostgreSQL: the person's data from
+every feature is in the file; after forgetting, no table and no column of the whole database
+holds their key, platform id, name or handle, and what stays (ideas, anonymous answers, counts)
+is consistent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import SQLModel
+
+from bot.testing import TestBot
+from core.events import Kind
+from handlers.experiments import START_WORD
+from storage import privacy
+from storage.checklist import ChecklistAnswer
+from storage.digest import ActivityPerson
+from storage.ideas import Idea, IdeaSupport
+from storage.polls import PollVote
+
+UID, NAME, HANDLE = "wilhelmiina77", "Wilhelmiina Testaaja", "wilhelmiina"
+KEY = f"fake:{UID}"
+DM = f"private-{UID}"
+FORMER = {"fi": "entinen jäsen", "sv": "en tidigare medlem", "en": "a former member"}
+ASK_PRIVATE = {"fi": "yksityis", "sv": "privat", "en": "private chat"}
+DONE = {"fi": "Valmis", "sv": "Klart", "en": "Done"}
+
+
+async def act(bot: TestBot, lang: str, *, text: str = "", chat: str = "group", data: str | None = None,
+              private: bool = False):
+    """Wilhelmiina says or presses something."""
+    kw = {"kind": Kind.BUTTON, "button_data": data} if data else {"text": text, "message_id": f"w{next(bot.messages)}"}
+    sent = await bot.event(chat_id=chat, sender_id=UID, sender_name=NAME, is_private=private, language_hint=lang,
+                           chat_title=chat if not private else NAME, **kw)
+    return sent
+
+
+async def everything(bot: TestBot) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every text value in the whole database."""
+    found = []
+    async with bot.services.db.session() as session:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in (await session.execute(select(table))).mappings():
+                for column, value in row.items():
+                    if isinstance(value, bytes):
+                        value = value.decode(errors="replace")
+                    if isinstance(value, str):
+                        found.append((table.name, column, value))
+    return found
+
+
+async def scenario(bot: TestBot, lang: str) -> None:
+    bot.make_admin("admin")
+    assert await bot.say(f"/lang chat {lang}", user="admin", lang=lang)
+    await act(bot, lang, text="/idea Yhteinen kasvimaa kirjaston taakse")
+    await bot.say("/idea Penkki puistoon", user="u2", name="Bertil", lang=lang)
+    await act(bot, lang, text="/support 2")
+    await bot.say("/support 1", user="u2", name="Bertil", lang=lang)
+    # a named poll: Wilhelmiina starts it and votes, Bertil votes
+    await act(bot, lang, text="/poll Lunch? | soup | salad")
+    await act(bot, lang, data="polls:vote:1:0")
+    await bot.press("polls:vote:1:1", user="u2")
+    # a meeting and an RSVP
+    await bot.say("/meeting huomenna klo 18 Kokous", user="admin", lang="fi")
+    await act(bot, lang, data="meetings:rsvp:1:yes")
+    # an experiment on Bertil's idea, Wilhelmiina in its team
+    await bot.say(f"/experiment 2 {START_WORD['en']}", user="admin", lang="en")
+    sent = await act(bot, lang, text="/join 2")
+    assert "2" in sent[-1].plain, [s.plain for s in sent]
+    # a self-assessment answer, in her private chat
+    await bot.say("/checklist start", user="admin", lang="en")
+    await act(bot, lang, data="checklist:go:1")
+    await act(bot, lang, data="checklist:a:1:r1:4", chat=DM, private=True)
+    # her own language
+    await act(bot, lang, text=f"/lang {lang}", chat=DM, private=True)
+    # the activity marks reach the store (the forget flushes them too)
+    from handlers.digest.activity import state_of
+    await state_of(bot.services).activity.flush(bot.services)
+
+
+async def check(bot: TestBot, lang: str) -> None:
+    await scenario(bot, lang)
+    mydata = bot.services.command("mydata").shown_name(lang)
+    forgetme = bot.services.command("forgetme")
+
+    # in the group: ask in private
+    sent = await act(bot, lang, text=f"/{mydata}")
+    assert len(sent) == 1 and ASK_PRIVATE[lang] in sent[0].plain.lower()
+
+    # in private: the file and the summary
+    sent = await act(bot, lang, text=f"/{mydata}", chat=DM, private=True)
+    assert [s.kind for s in sent] == ["file", "message"]
+    data = json.loads(sent[0].file.data)
+    assert data["person"] == {"key": KEY, "name": NAME, "language": lang}
+    assert [i["text"] for i in data["ideas"]] == ["Yhteinen kasvimaa kirjaston taakse"]
+    assert [(s["chat"], s["idea"]) for s in data["supports"]] == [("fake:group", 2)]
+    assert [(v["poll"], v["choices"]) for v in data["votes"]] == [(1, ["soup"])]
+    assert [p["number"] for p in data["polls_created"]] == [1]
+    assert [(r["meeting"], r["answer"]) for r in data["rsvps"]] == [(1, "yes")]
+    assert [(c["round"], [a["value"] for a in c["answers"]]) for c in data["checklist"]] == [(1, [4])]
+    assert [e["roles"] for e in data["experiments"]] == [["owner", "member"]]
+    assert {a["chat"] for a in data["activity"]} >= {"fake:group", f"fake:{DM}"}
+    summary = sent[1].plain
+    assert NAME in summary and "JSON" in summary
+    if lang == "fi":
+        assert "1 idea" in summary and "1 ääni nimellä kyselyssä" in summary
+    elif lang == "sv":
+        assert "1 idé" in summary
+    else:
+        assert "1 idea" in summary and "1 named vote in a poll" in summary
+
+    # forget me: asked first, nothing erased yet
+    sent = await act(bot, lang, text=f"/{forgetme.shown_name(lang)}", chat=DM, private=True)
+    assert len(sent) == 1
+    button = sent[0].reply.buttons[0][0]
+    assert button.data.startswith("privacy:forget:")
+    assert any(NAME in value for _t, _c, value in await everything(bot))
+    # an expired request does nothing
+    bot.clock.advance(minutes=11)
+    sent = await act(bot, lang, data=button.data, chat=DM, private=True)
+    assert "/" + forgetme.shown_name(lang) in sent[-1].plain
+    assert any(NAME in value for _t, _c, value in await everything(bot))
+    # asked again and confirmed with the word
+    await act(bot, lang, text=f"/{forgetme.shown_name(lang)}", chat=DM, private=True)
+    confirm = forgetme.subcommand("confirm").shown_name(lang)
+    sent = await act(bot, lang, text=f"/{forgetme.shown_name(lang)} {confirm}", chat=DM, private=True)
+    assert DONE[lang] in sent[-1].plain
+
+    # nowhere in the whole database
+    needles = [KEY.lower(), UID.lower(), NAME.lower(), HANDLE.lower()]
+    left = [(t, c, v[:80]) for t, c, v in await everything(bot) if any(n in v.lower() for n in needles)]
+    assert left == []
+    async with bot.services.db.session() as session:
+        marks = (await session.execute(select(ActivityPerson))).scalars().all()
+        assert not [m for m in marks if m.person == privacy.activity_mark(m.chat_key, m.week, KEY)]
+        assert marks  # Bertil's and the admin's stay
+        # ideas stay, by a former member, and the counts agree with the supports left
+        ideas = {i.number: i for i in (await session.execute(select(Idea))).scalars()}
+        assert ideas[1].author_key == privacy.FORMER_MEMBER and ideas[1].author_name == FORMER[lang]
+        supports = (await session.execute(select(IdeaSupport))).scalars().all()
+        for idea in ideas.values():
+            assert idea.support_count == sum(1 for s in supports if s.idea_id == idea.id)
+        assert ideas[1].support_count == 1 and ideas[2].support_count == 0
+        # Bertil's vote stays; hers is gone; the checklist answer stays as an anonymous one
+        assert [v.voter for v in (await session.execute(select(PollVote))).scalars()] == ["fake:u2"]
+        answers = (await session.execute(select(ChecklistAnswer))).scalars().all()
+        assert len(answers) == 1 and answers[0].person_key.startswith("anon:")
+    # what she made still shows, by a former member, in the chat's language
+    shown = await bot.say("/idea 1", user="u2", lang=lang)
+    assert FORMER[lang] in shown[0]
+    # and asking again finds nothing of hers
+    sent = await act(bot, lang, text=f"/{mydata}", chat=DM, private=True)
+    data = json.loads(sent[0].file.data)
+    assert not any(data[k] for k in ("ideas", "supports", "votes", "rsvps", "checklist", "experiments", "activity"))
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+async def test_mydata_and_forgetme_sqlite(make_bot, lang):
+    await check(await make_bot(), lang)
+
+
+@pytest.mark.parametrize("lang", ["fi", "sv", "en"])
+async def test_mydata_and_forgetme_postgresql(make_bot, pg_url, lang):
+    await check(await make_bot(database_url=pg_url), lang)
+
+
+def test_every_personal_column_is_known():
+    """A table with a column that looks like it holds a person must be in PERSON_COLUMNS (and so
+    be handled by forget), or be listed here as holding none."""
+    from storage.migrate import load_models
+
+    load_models()
+
+    looks_personal = ("person", "author", "sender", "voter", "created_by", "started_by", "closed_by",
+                      "actor", "owner", "recorder", "creator", "_name")
+    not_people = {("indicator", "name"), ("transportstate", "name"), ("job", "lease_owner"),
+                  ("checklistresponse", "show_name"), ("poll", "voters")}
+    missing = []
+    for table in SQLModel.metadata.sorted_tables:
+        for column in table.columns:
+            if any(w in column.name for w in looks_personal) or column.name == "name":
+                if (table.name, column.name) in not_people:
+                    continue
+                if column.name not in privacy.PERSON_COLUMNS.get(table.name, {}):
+                    missing.append(f"{table.name}.{column.name}")
+    assert missing == [], missing
