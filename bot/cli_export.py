@@ -14,11 +14,12 @@ FORMATS = ("md", "csv", "json")
 def register(sub) -> None:
     p = sub.add_parser(
         "export",
-        help="export weekly digests or raw records (ideas, polls, meetings, checklist) as md, csv or json",
+        help="export weekly digests or raw records (ideas, polls, meetings, checklist, audit) as md, csv or json",
         description="Weekly digests of all areas, or the raw records a feature offers. "
         "--public emits only what each area chose to publish, without names or platform ids.",
     )
-    p.add_argument("what", help="digests, or a raw export: ideas, polls, meetings, checklist (whatever is installed)")
+    p.add_argument("what", help="digests, or a raw export: ideas, polls, meetings, checklist, audit (whatever is "
+                   "installed)")
     p.add_argument("--week", help="digests: ISO week, e.g. 2026-W48 (default: last complete week)")
     p.add_argument("--to-week", help="last ISO week of a range (default: --week)")
     p.add_argument("--area", help="only this area")
