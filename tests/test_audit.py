@@ -11,6 +11,8 @@ from sqlalchemy import select
 
 from bot.testing import TestBot
 from core.events import Kind
+from core.i18n import Catalogs, use_locale
+from handlers.audit.render import change_text
 from handlers.digest import render_export
 from storage.audit import AuditEvent
 
@@ -130,10 +132,10 @@ async def test_the_log_is_paged_newest_first_for_admins_only(bot):
     first = (await bot.say("/loki", user="admin"))[0].splitlines()
     assert first[0] == "Loki: 12 kirjattua toimenpidettä, sivu 1/2"
     assert len(first) == 1 + 10 + 1 and first[-1] == "Vanhemmat: /loki sivu 2"
-    assert first[1] == "ma 23.11.2026 klo 12.00 · Pekka · kyselyjen asetukset (chat): who_may_start: admins → everyone"
+    assert first[1] == "ma 23.11.2026 klo 12.00 · Pekka · kyselyjen asetukset (chat): ketkä saavat aloittaa kyselyjä: admins → everyone"
     second = (await bot.say("/auditlog page 2", user="admin", lang="en"))[0].splitlines()
     assert second[0] == "Audit log: 12 recorded actions, page 2/2" and len(second) == 3
-    assert second[-1] == "Mon 23 Nov 2026 12:00 · Pekka · poll settings (chat): who_may_start: everyone → admins"
+    assert second[-1] == "Mon 23 Nov 2026 12:00 · Pekka · poll settings (chat): who may start polls: everyone → admins"
     assert (await bot.say("/logg sida 2", user="admin", lang="sv"))[0].splitlines()[0] == \
         "Granskningslogg: 12 registrerade åtgärder, sida 2/2"
     assert await bot.say("/auditlog page 3", user="admin", lang="en") == ["The log has only 2 pages."]
@@ -186,3 +188,14 @@ async def test_the_log_on_postgres(tmp_path, pg_url):
         assert out[0] == "Granskningslogg: 23 registrerade åtgärder, sida 3/3" and len(out) == 4
     finally:
         await bot.close()
+
+
+def test_a_change_reads_in_the_readers_language_with_times_in_helsinki():
+    before = {"close_at": "2026-11-24T10:00:00+00:00", "status": "open"}
+    after = {"close_at": "2026-11-26T10:00:00+00:00", "status": "open"}
+    with use_locale(Catalogs(), "en"):
+        assert change_text(before, after) == "closes: Tue 24 Nov 2026 12:00 → Thu 26 Nov 2026 12:00"
+        assert change_text({"share": False}, {"share": True}) == "shared with other areas: no → yes"
+        assert change_text({"publish": []}, {"publish": ["ideas", "polls"]}) == "open data: — → ideas, polls"
+    with use_locale(Catalogs(), "sv"):
+        assert change_text({"share": False}, {"share": True}) == "delas med andra områden: nej → ja"

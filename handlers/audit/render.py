@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import datetime
 from typing import Any
 
 from core.i18n import N_, _, format_datetime, format_number, ngettext
@@ -39,23 +41,65 @@ ACTIONS = {
 }
 
 
+#: what the recorded fields are called; a field not listed is shown by its key
+FIELDS = {
+    "status": N_("status"),
+    "reason": N_("reason"),
+    "close_at": N_("closes"),
+    "closes_at": N_("closes"),
+    "who_may_start": N_("who may start polls"),
+    "title": N_("title"),
+    "start": N_("time"),
+    "starts_at": N_("starts"),
+    "ends_at": N_("ends"),
+    "rrule": N_("repeats"),
+    "occurrence": N_("meeting of"),
+    "skipped": N_("skipped"),
+    "cancelled": N_("cancelled"),
+    "reminders": N_("reminders (minutes before)"),
+    "quiet": N_("quiet hours"),
+    "checklist": N_("checklist"),
+    "open": N_("open"),
+    "in_group": N_("answered in the group"),
+    "share": N_("shared with other areas"),
+    "area": N_("area"),
+    "publish": N_("open data"),
+    "on": N_("weekly digest on"),
+    "day": N_("weekday"),
+    "time": N_("time"),
+    "phase": N_("phase"),
+    "note": N_("what was learned"),
+    "outcome": N_("outcome"),
+    "language": N_("language"),
+    "chat": N_("chat"),
+}
+_MOMENT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?\+00:00$")
+
+
 def action_label(action: str) -> str:
     return _(ACTIONS[action]) if action in ACTIONS else action
 
 
 def _value(value: Any) -> str:
-    if value is None or value == "":
+    """A recorded value as people read it: moments in Helsinki time, yes/no, lists with commas."""
+    if value is None or value == "" or value == []:
         return "—"
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
     if isinstance(value, str):
-        return value
+        return format_datetime(datetime.fromisoformat(value)) if _MOMENT.match(value) else value
+    if isinstance(value, int | float):
+        return format_number(value)
+    if isinstance(value, list):
+        return ", ".join(_value(v) for v in value)
     return json.dumps(value, ensure_ascii=False)
 
 
 def change_text(before: Any, after: Any) -> str:
-    """``key: old → new`` for each key that changed (a whole value when it is not a mapping)."""
+    """``field: old → new`` for each field that changed (a whole value when it is not a mapping)."""
     if isinstance(before, dict | type(None)) and isinstance(after, dict | type(None)) and (before or after):
         old, new = before or {}, after or {}
-        parts = [f"{k}: {_value(old.get(k))} → {_value(new.get(k))}"
+        parts = [f"{_(FIELDS[k]) if k in FIELDS else k}: {_value(old.get(k))} → {_value(new.get(k))}"
                  for k in dict.fromkeys([*old, *new]) if old.get(k) != new.get(k)]
         return "; ".join(parts)
     return f"{_value(before)} → {_value(after)}"
