@@ -15,6 +15,7 @@ from bot.testing import TestBot
 from core.events import Kind
 from handlers.experiments import START_WORD
 from storage import privacy
+from storage.audit import AuditEvent
 from storage.checklist import ChecklistAnswer
 from storage.digest import ActivityPerson
 from storage.ideas import Idea, IdeaSupport
@@ -56,7 +57,8 @@ async def everything(bot: TestBot) -> list[tuple[str, str, str]]:
 
 async def scenario(bot: TestBot, lang: str) -> None:
     bot.make_admin("admin")
-    assert await bot.say(f"/lang chat {lang}", user="admin", lang=lang)
+    bot.make_admin(UID)  # she is an admin of the group: her actions are in its audit log
+    assert await act(bot, lang, text=f"/lang chat {lang}")
     await act(bot, lang, text="/idea Yhteinen kasvimaa kirjaston taakse")
     await bot.say("/idea Penkki puistoon", user="u2", name="Bertil", lang=lang)
     await act(bot, lang, text="/support 2")
@@ -105,6 +107,7 @@ async def check(bot: TestBot, lang: str) -> None:
     assert [(c["round"], [a["value"] for a in c["answers"]]) for c in data["checklist"]] == [(1, [4])]
     assert [e["roles"] for e in data["experiments"]] == [["owner", "member"]]
     assert {a["chat"] for a in data["activity"]} >= {"fake:group", f"fake:{DM}"}
+    assert [a["chat"] for a in data["audit"]] == ["fake:group"]
     summary = sent[1].plain
     assert NAME in summary and "JSON" in summary
     if lang == "fi":
@@ -155,6 +158,10 @@ async def check(bot: TestBot, lang: str) -> None:
         assert ideas[1].support_count == 1 and ideas[2].support_count == 0
         # Bertil's vote stays; hers is gone; the checklist answer stays as an anonymous one
         assert [v.voter for v in (await session.execute(select(PollVote))).scalars()] == ["fake:u2"]
+        # her admin action stays in the group's audit log, by a former member
+        audit = (await session.execute(select(AuditEvent).where(AuditEvent.action == "chat.language"))).scalars().all()
+        assert [(a.chat_key, a.actor_key, a.actor_name) for a in audit] == [
+            ("fake:group", privacy.FORMER_MEMBER, FORMER[lang])]
         answers = (await session.execute(select(ChecklistAnswer))).scalars().all()
         assert len(answers) == 1 and answers[0].person_key.startswith("anon:")
     # what she made still shows, by a former member, in the chat's language
