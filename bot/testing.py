@@ -111,7 +111,9 @@ class TestBot:
                  strict: bool = True, limits: LimitSettings | None = None,
                  min_respondents: int | None = None) -> None:
         """``limits``: the rate limit; by default one no scripted test reaches (the suite's
-        conversations are not floods; tests of the limit pass ``LimitSettings()``, the defaults)."""
+        conversations are not floods; tests of the limit pass ``LimitSettings()``, the defaults).
+        ``min_respondents``: by default 1, so the suite's profiles and polls of one or two people show
+        their figures; tests of small groups' privacy pass 3, the product's default."""
         from bot.app import App
 
         self.clock = clock or ManualClock()
@@ -120,7 +122,7 @@ class TestBot:
             **{**dict(Settings.model_construct()), "data_dir": data_dir, "database_url": database_url,
                "coordinators": coordinators or [],
                "limits": limits or LimitSettings(per_person_per_minute=100_000, per_chat_per_minute=100_000),
-               **({"min_respondents": min_respondents} if min_respondents is not None else {})}
+               "min_respondents": 1 if min_respondents is None else min_respondents}
         )
         self.app = App(settings, clock=self.clock, transports=[self.transport], strict=strict)
         self.services = self.app.services

@@ -46,7 +46,7 @@ async def export_cmd(ctx: Context, args: Args) -> None:
         rounds = await store.rounds_of_area(session, area, chat_key=ctx.chat_key)
         if not rounds:
             raise UserError(_("This chat has no self-assessment rounds yet."))
-        profiles = await round_profiles(session, rounds)
+        profiles = await round_profiles(session, rounds, ctx.services.limits.min_respondents)
     rows = [row for rd, p in zip(rounds, profiles, strict=True) for row in profile_rows(rd, p, area)]
     if fmt == "json":
         data = {"area": area, "rounds": [
@@ -71,8 +71,8 @@ async def export_records(services: Services, chats: list[str] | None, public: bo
         # each round under the area its chat is in now, as the exports group them
         chats = {key: await session.get(Chat, key) for key in {r.chat_key for r in rounds}}
         areas = {key: area_of(chat, key) if chat is not None else None for key, chat in chats.items()}
-        if public:
-            profiles = await round_profiles(session, rounds)
+        if public:  # open data: a round with too few respondents has no figures in it
+            profiles = await round_profiles(session, rounds, services.limits.min_respondents)
             return [row for rd, p in zip(rounds, profiles, strict=True)
                     for row in profile_rows(rd, p, areas[rd.chat_key])]
         answers = await store.round_answers(session, [r.id for r in rounds])

@@ -50,6 +50,15 @@ class Profile:
     choices: dict[str, dict[str, int]] = field(default_factory=dict)
     #: (question id, text, author name or None)
     texts: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: the figures are left out: too few respondents to show them without revealing someone's answers
+    withheld: int = 0
+
+    def shown(self, minimum: int) -> Profile:
+        """The profile as others may see it: with fewer than ``minimum`` respondents (but some) only
+        the counts of respondents, no figures, choices or written answers (``withheld`` = minimum)."""
+        if not 0 < self.respondents < minimum:
+            return self
+        return Profile(respondents=self.respondents, finished=self.finished, dimensions=[], withheld=minimum)
 
     def dimension(self, did: str) -> DimensionStats | None:
         return next((d for d in self.dimensions if d.id == did), None)

@@ -161,6 +161,11 @@ def profile_html(rd: store.ChecklistRound, cl: Checklist, profile: Profile, area
     lines = [esc(_("{area}, round of {date}").format(area=area or rd.area, date=round_label(rd))),
              esc(_("Respondents: {count} (finished {finished})").format(count=format_number(profile.respondents),
                                                                      finished=format_number(profile.finished)))]
+    if profile.withheld:
+        lines.append(esc(ngettext(
+            "The answers are shown once at least {count} person has answered, so that no one's answers can be told.",
+            "The answers are shown once at least {count} people have answered, so that no one's answers can be told.",
+            profile.withheld).format(count=format_number(profile.withheld))))
     for dim in cl.dimensions:
         stats = profile.dimension(dim.id)
         if stats is not None:
@@ -238,4 +243,10 @@ def side_by_side_html(cl: Checklist, columns: list[tuple[str, Profile]], title: 
             cells.append(cell)
         lines.append(b(tr(dim.title)) + ": " + esc(sep.join(cells)))
     lines.append(esc(_("Respondents: {counts}").format(counts=sep.join(format_number(p.respondents) for _n, p in columns))))
+    withheld = max((p.withheld for _n, p in columns), default=0)
+    if withheld:
+        lines.append(esc(ngettext(
+            "A column with fewer than {count} respondent shows no figures, so that no one's answers can be told.",
+            "A column with fewer than {count} respondents shows no figures, so that no one's answers can be told.",
+            withheld).format(count=format_number(withheld))))
     return "\n".join(lines)

@@ -123,7 +123,7 @@ async def close_round(services: Services, round_id: int, *, lang: str | None = N
             if not by_job:
                 await cancel_job(session, CLOSE.key(round=round_id))  # not round 12 when closing 1
         area = area_of(await session.get(Chat, rd.chat_key), rd.chat_key)
-        profile = (await round_profiles(session, [rd]))[0]
+        profile = (await round_profiles(session, [rd], services.limits.min_respondents))[0]
     with services.locale(lang or await services.chat_language(rd.chat_key)):
         cl = from_json(rd.definition)
         html = (b(_("Self-assessment closed: {title}").format(title=tr(cl.title))) + "\n"

@@ -30,7 +30,9 @@ async def area_here(ctx: Context, session) -> str:
     return area_of(await chat_here(ctx, session), ctx.chat_key)
 
 
-async def round_profiles(session, rounds: list[store.ChecklistRound]) -> list[Profile]:
+async def round_profiles(session, rounds: list[store.ChecklistRound], minimum: int = 1) -> list[Profile]:
+    """The rounds' profiles; with ``minimum`` (Services.limits.min_respondents, for what others see)
+    a round with fewer respondents shows no figures (Profile.shown)."""
     ids = [r.id for r in rounds]
     answers = await store.round_answers(session, ids)
     responses = await store.round_responses(session, ids)
@@ -40,7 +42,7 @@ async def round_profiles(session, rounds: list[store.ChecklistRound]) -> list[Pr
         rows = [AnswerRow(a.person_key, a.question_id, a.data(), a.skipped) for a in answers if a.round_id == rd.id]
         people = {r.person_key: Respondent(r.person_name, r.show_name, r.status == "done")
                   for r in responses if r.round_id == rd.id}
-        result.append(compute_profile(cl, rows, people))
+        result.append(compute_profile(cl, rows, people).shown(minimum))
     return result
 
 
@@ -54,10 +56,10 @@ async def profile_cmd(ctx: Context, args: Args) -> None:
         if not rounds:
             raise UserError(_("This chat has no self-assessment rounds yet."))
         rd = rounds[-1]
-        profile = (await round_profiles(session, [rd]))[0]
+        profile = (await round_profiles(session, [rd], ctx.services.limits.min_respondents))[0]
     cl = from_json(rd.definition)
     await ctx.reply(b(_("Profile: {title}").format(title=tr(cl.title))) + "\n" + profile_html(rd, cl, profile, area))
-    if profile.respondents:
+    if profile.respondents and not profile.withheld:
         await ctx.send_file(chart_file(cl, {round_label(rd): profile}, f"checklist-{rd.id}.png", radar=radar,
                                        title=f"{tr(cl.title)} · {area}"))
 
@@ -70,7 +72,7 @@ async def compare_cmd(ctx: Context, args: Args) -> None:
         if not rounds:
             raise UserError(_("This chat has no self-assessment rounds yet."))
         rounds = [r for r in rounds if r.checklist_id == rounds[-1].checklist_id][-6:]
-        profiles = await round_profiles(session, rounds)
+        profiles = await round_profiles(session, rounds, ctx.services.limits.min_respondents)
     await _side_by_side(ctx, from_json(rounds[-1].definition),
                         list(zip(round_labels(rounds), profiles, strict=True)),
                         _("{area} over time").format(area=area), radar, " → ")
@@ -93,7 +95,7 @@ async def areas_cmd(ctx: Context, args: Args) -> None:
                 latest.append((other, rounds[-1]))  # shown under the area's name now
         if not latest:
             raise UserError(_("No sharing area has answered this checklist yet."))
-        profiles = await round_profiles(session, [r for _a, r in latest])
+        profiles = await round_profiles(session, [r for _a, r in latest], ctx.services.limits.min_respondents)
     await _side_by_side(ctx, from_json(latest[-1][1].definition),
                         [(name, p) for (name, _r), p in zip(latest, profiles, strict=True)], _("Areas side by side"),
                         radar, " | ")
@@ -102,5 +104,5 @@ async def areas_cmd(ctx: Context, args: Args) -> None:
 async def _side_by_side(ctx: Context, cl: Checklist, columns: list[tuple[str, Profile]], title: str, radar: bool,
                         sep: str) -> None:
     await ctx.reply(side_by_side_html(cl, columns, title, sep))
-    if any(p.respondents for _n, p in columns):
+    if any(p.respondents and not p.withheld for _n, p in columns):
         await ctx.send_file(chart_file(cl, dict(columns), "checklist-compare.png", radar=radar, title=title))

@@ -212,7 +212,7 @@ async def show(ctx: Context, number: int | None) -> None:
         await ctx.reply(render_result(poll, poll.count_list(), poll.voters, poll.members))
         return
     buttons = vote_buttons(poll) if not poll.native_ref and accepting(poll, ctx.now()) else ()
-    await ctx.reply(render_open(poll, counts, voters), buttons)
+    await ctx.reply(render_open(poll, counts, voters, minimum=ctx.services.limits.min_respondents), buttons)
 
 
 async def polls_cmd(ctx: Context, args: str) -> None:

@@ -48,15 +48,22 @@ def _count_lines(options: list[str], counts: list[int], voters: int,
     return lines
 
 
-def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: bool = False) -> str:
-    """The poll message: options with live counts (unless hidden), settings, closing time."""
+def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: bool = False, minimum: int = 1) -> str:
+    """The poll message: options with live counts (unless hidden), settings, closing time. An open
+    anonymous poll with fewer than ``minimum`` voters (Services.limits.min_respondents) shows no
+    counts yet: with one or two voters they would tell who voted what."""
     lines = ["📊 " + b(title(poll)) + " " + b(poll.question)]
     options = poll.option_list()
-    if poll.hide_results and not closed:
+    too_few = poll.anonymous and not closed and 0 < voters < minimum
+    if (poll.hide_results or too_few) and not closed:
         lines += [f"{n}. {esc(o)}" for n, o in enumerate(options, 1)]
     else:
         lines += _count_lines(options, counts, voters)
     lines.append(esc(settings_line(poll)))
+    if too_few and not poll.hide_results:
+        lines.append(esc(ngettext("The counts are shown once {count} person has voted, so that no one's vote can be told.",
+                                  "The counts are shown once {count} people have voted, so that no one's vote can be told.",
+                                  minimum).format(count=format_number(minimum))))
     if not voters:
         votes = esc(_("Nobody voted.") if closed else _("Nobody has voted yet."))
     else:

@@ -92,7 +92,8 @@ async def refresh(services: Services, poll_id: int) -> None:
         services.wake(trailing)
         return
     with services.locale(chat_lang or poll.lang):  # the poll's language, not the voter's
-        reply = Reply(html=render_open(poll, counts, voters), buttons=vote_buttons(poll))
+        reply = Reply(html=render_open(poll, counts, voters, minimum=services.limits.min_respondents),
+                      buttons=vote_buttons(poll))
     try:
         await services.transport_for(poll.chat_key).edit(poll.chat_key.split(":", 1)[1], poll.message_id, reply)
     except Exception:  # the vote is stored; a stale message is not worth an error
