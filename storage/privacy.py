@@ -27,6 +27,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -212,12 +213,21 @@ def _scrub(text: str, needles: list[str], label: str) -> str:
     return text
 
 
+@dataclass
+class Forgotten:
+    #: rows changed per table
+    changed: dict[str, int] = field(default_factory=dict)
+    #: ideas whose support count went down, open polls that lost a vote (their messages show counts)
+    ideas: list[int] = field(default_factory=list)
+    polls: list[int] = field(default_factory=list)
+
+
 async def forget(session: AsyncSession, person_key: str, platform_id: str, *, names: set[str],
-                 private_chat: str | None, label: Callable[[str | None], str]) -> dict[str, int]:
+                 private_chat: str | None, label: Callable[[str | None], str]) -> Forgotten:
     """Erase one person (see the module's doc). ``names``: the names they are known by (the
-    store's are added); ``label(chat_language)``: "a former member" in that language. Returns the
-    rows changed per table. Never commits."""
-    done: dict[str, int] = {}
+    store's are added); ``label(chat_language)``: "a former member" in that language. Never commits."""
+    result = Forgotten()
+    done = result.changed
 
     def count(table: str, result) -> None:
         if result.rowcount:
@@ -260,6 +270,11 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
 
     # named votes, RSVPs, memberships
     named = select(polls.Poll.id).where(polls.Poll.anonymous.is_(False))
+    result.ideas = sorted(set(supported))
+    result.polls = sorted(set((await session.execute(
+        select(polls.PollVote.poll_id).join(polls.Poll, polls.Poll.id == polls.PollVote.poll_id)
+        .where(polls.PollVote.voter == person_key, polls.Poll.anonymous.is_(False),
+               polls.Poll.status == polls.OPEN))).scalars()))
     count("pollvote", await session.execute(delete(polls.PollVote).where(
         polls.PollVote.voter == person_key, polls.PollVote.poll_id.in_(named))))
     count("meetingrsvp", await session.execute(delete(meetings.MeetingRsvp).where(
@@ -359,4 +374,4 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
                 values["target"] = _scrub(row.target, needles, FORMER_MEMBER)
             await session.execute(update(audit).where(audit.c.id == row.id).values(**values))
             done["audit_event"] = done.get("audit_event", 0) + 1
-    return done
+    return result

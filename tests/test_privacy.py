@@ -132,7 +132,12 @@ async def check(bot: TestBot, lang: str) -> None:
     await act(bot, lang, text=f"/{forgetme.shown_name(lang)}", chat=DM, private=True)
     confirm = forgetme.subcommand("confirm").shown_name(lang)
     sent = await act(bot, lang, text=f"/{forgetme.shown_name(lang)} {confirm}", chat=DM, private=True)
-    assert DONE[lang] in sent[-1].plain
+    assert DONE[lang] in sent[0].plain
+    # the card of the idea she supported shows the count without her
+    cards = [x.plain for x in sent if x.kind == "edit" and "#2" in x.plain]
+    assert len(cards) == 1 and "0" in cards[0].split("\n")[-1]
+    # and the open poll she voted in shows the counts without her vote
+    assert [x for x in sent if x.kind == "edit" and "Lunch?" in x.plain]
 
     # nowhere in the whole database but the bookkeeping of the confirmation just handled (no
     # text: its event id and its reply's delivery key), and that goes with the two-day prune

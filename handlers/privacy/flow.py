@@ -6,14 +6,20 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from core.events import Button, FileOut
+from sqlalchemy import select
+
+from core.events import Button, FileOut, Reply
 from core.i18n import LANGUAGES, _, resolve_language
 from handlers.base import Context, UserError
 from handlers.digest.activity import state_of
+from handlers.ideas.cards import CLOSED
+from handlers.ideas.render import card_text, support_buttons
+from handlers.polls import voting
 from handlers.privacy import render
 from handlers.privacy.keys import CONFIRM
 from storage import privacy as store
 from storage.core import ensure_chat, set_chat_setting
+from storage.ideas import Idea
 
 log = logging.getLogger("handlers.privacy")
 
@@ -67,6 +73,7 @@ async def _forget(ctx: Context, button_until: int | None) -> None:
     now = ctx.now()
     await _flush_activity(ctx)
     labels = {}
+    forgotten: store.Forgotten | None = None
     for code in LANGUAGES:
         with ctx.services.locale(code):
             labels[code] = _("a former member")
@@ -78,9 +85,10 @@ async def _forget(ctx: Context, button_until: int | None) -> None:
         expired = pending is not None and datetime.fromtimestamp(int(pending), UTC) < now
         if pending is not None and not expired:
             session.expunge(chat)  # its row is deleted with the rest
-            changed = await store.forget(
+            forgotten = await store.forget(
                 session, ctx.sender_key, ctx.event.sender_id, names={ctx.event.sender_name},
                 private_chat=ctx.chat_key, label=lambda lang: labels[resolve_language(lang)])
+            changed = forgotten.changed
         elif pending is None and ctx.event.replay:
             changed = {}  # forgotten the first time this event was handled: answer as then
             session.expunge(chat)
@@ -94,3 +102,26 @@ async def _forget(ctx: Context, button_until: int | None) -> None:
     log.info("forgot a person: %s", ", ".join(f"{t} {n}" for t, n in sorted(changed.items())) or "nothing")
     ctx.services.forget_languages()
     await ctx.reply(render.forgotten())
+    if forgotten is not None:
+        await _refresh_counts(ctx, forgotten)
+
+
+async def _refresh_counts(ctx: Context, forgotten: store.Forgotten) -> None:
+    """The messages that show counts her support or vote was in: ideas' cards, open polls."""
+    for poll_id in forgotten.polls:
+        await voting.refresh(ctx.services, poll_id)
+    if not forgotten.ideas:
+        return
+    async with ctx.db.session() as session:
+        found = (await session.execute(select(Idea).where(Idea.id.in_(forgotten.ideas)))).scalars().all()
+    for idea in found:
+        if not idea.bot_message_id:
+            continue
+        with ctx.services.locale(idea.card_language or await ctx.services.chat_language(idea.chat_key)):
+            html = card_text(idea)
+            buttons = support_buttons(idea) if idea.status not in CLOSED else ()
+        try:
+            await ctx.services.transport_for(idea.chat_key).edit(
+                idea.chat_key.split(":", 1)[1], idea.bot_message_id, Reply(html=html, buttons=buttons))
+        except Exception:  # the card may be gone; the count is right in the store
+            log.info("could not refresh idea card %s in %s", idea.bot_message_id, idea.chat_key, exc_info=True)
