@@ -28,7 +28,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -71,6 +71,10 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
     "job": {"chat_key": "key", "payload": "text"},
     "audit_event": {"actor_key": "key", "actor_name": "name", "before": "text", "after": "text"},
 }
+
+
+#: a reminder time no reminder is due after: an anonymised respondent is not reminded
+NEVER_AGAIN = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 def activity_mark(chat_key: str, week: str, person_key: str) -> str:
@@ -311,6 +315,8 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
         resp.answer_chat = round_chat  # not the private chat: it names the person
         if resp.status == "active":
             resp.status, resp.current = "stopped", None
+        if resp.status != "done":
+            resp.reminded_at = NEVER_AGAIN  # nobody is there to remind: never due again
         session.add(resp)
         done["checklistresponse"] = done.get("checklistresponse", 0) + 1
     count("checklistanswer", await session.execute(

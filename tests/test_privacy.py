@@ -147,8 +147,13 @@ async def check(bot: TestBot, lang: str) -> None:
         return sorted({(t, c) for t, c, v in await everything(bot) if any(n in v.lower() for n in needles)})
 
     assert set(await left()) <= {("processedevent", "event_id"), ("delivery", "key"), ("delivery", "chat_key")}
+    before = len(bot.transport.sent)
     bot.clock.advance(days=2, minutes=1)
+    await bot.run_due()
     await bot.app.prune()
+    # her unfinished self-assessment is not reminded (anywhere: nobody is there to remind)
+    assert not [x for x in bot.transport.sent[before:] if x.reply and any(
+        "checklist:go:1" == btn.data for row in x.reply.buttons for btn in row)]
     assert await left() == []
     async with bot.services.db.session() as session:
         marks = (await session.execute(select(ActivityPerson))).scalars().all()
