@@ -20,7 +20,7 @@ from nio import (
 )
 
 from bot.app import App
-from bot.config import MatrixSettings, Settings
+from bot.config import LimitSettings, MatrixSettings, Settings
 from core.events import Incoming
 from tests.matrix.synapse import Synapse
 
@@ -191,8 +191,11 @@ def content(ev) -> dict:
 class BotRunner:
     """The bot as in production: App + the real Matrix transport, its own data dir."""
 
-    def __init__(self, server: Synapse, data_dir: Path, *, localpart: str | None = None, **matrix) -> None:
+    def __init__(self, server: Synapse, data_dir: Path, *, localpart: str | None = None,
+                 limits: LimitSettings | None = None, **matrix) -> None:
+        """``limits``: the bot's rate limit (default: the product's; a benchmark lifts it)."""
         self.server = server
+        self.limits = limits or LimitSettings()
         self.data_dir = data_dir
         self.localpart = localpart or unique("kehrabot")
         self.user_id = f"@{self.localpart}:localhost"
@@ -206,7 +209,8 @@ class BotRunner:
 
     async def start(self) -> BotRunner:
         settings = Settings.model_construct(**{**dict(Settings.model_construct()), "data_dir": self.data_dir,
-                                               "transports": ["matrix"], "matrix": MatrixSettings(**self.matrix)})
+                                               "transports": ["matrix"], "matrix": MatrixSettings(**self.matrix),
+                                               "limits": self.limits})
         from bot.matrix import create
 
         self.app = App(settings, strict=True)
