@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -212,8 +213,9 @@ async def names_of(session: AsyncSession, person_key: str) -> list[str]:
 
 
 def _scrub(text: str, needles: list[str], label: str) -> str:
+    """``text`` with each needle, as a whole word (not "Anna" in "Annankatu"), replaced."""
     for needle in needles:
-        text = text.replace(needle, label)
+        text = re.sub(rf"(?<!\w){re.escape(needle)}(?!\w)", lambda _m: label, text)
     return text
 
 
@@ -341,21 +343,23 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
         count("delivery", await session.execute(delete(Delivery).where(Delivery.chat_key == private_chat)))
         native = private_chat.split(":", 1)[-1]
         count("processedevent", await session.execute(delete(ProcessedEvent).where(
-            ProcessedEvent.event_id.contains(f":{native}:"), ProcessedEvent.done_at.is_not(None))))
+            ProcessedEvent.event_id.contains(f":{native}:", autoescape=True), ProcessedEvent.done_at.is_not(None))))
         # what else is kept under the private chat's key (counts, a checklist round asked there)
         # stays under a key that names nobody; the chat's row and settings go
         anonymous = "former:" + secrets.token_hex(8)
         for table, n in (await move_chat(session, private_chat, anonymous)).items():
             done[table] = done.get(table, 0) + n
         count("chat", await session.execute(delete(Chat).where(Chat.key.in_([private_chat, anonymous]))))
-    count("job", await session.execute(delete(Job).where(Job.payload.contains(person_key))))
+    count("job", await session.execute(delete(Job).where(Job.payload.contains(json.dumps(person_key), autoescape=True))))
     count("person", await session.execute(delete(Person).where(Person.key == person_key)))
 
     # names and keys in what the bot wrote down: digests and audit records
-    needles = sorted({person_key, platform_id} | names, key=len, reverse=True)
+    # a bare numeric id (Telegram's) is not looked for in texts: it would hit any such number
+    needles = sorted({person_key} | ({platform_id} if not platform_id.isdigit() else set())
+                     | {n for n in names if len(n) > 1}, key=len, reverse=True)
     json_needles = sorted({json.dumps(n)[1:-1] for n in needles} | set(needles), key=len, reverse=True)
     D = digest.Digest
-    likes = [D.content.contains(n) for n in json_needles] + [D.text.contains(n) for n in json_needles]
+    likes = [col.contains(n, autoescape=True) for col in (D.content, D.text) for n in json_needles]
     for row in (await session.execute(select(D).where(or_(*likes)))).scalars():
         lab = label(row.language)
         row.content = _scrub(row.content, json_needles, json.dumps(lab)[1:-1])
@@ -366,8 +370,8 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
     if audit is not None:
         rows = (await session.execute(select(audit).where(or_(
             audit.c.actor_key == person_key,
-            *[audit.c.before.contains(n) for n in json_needles], *[audit.c.after.contains(n) for n in json_needles],
-            *[audit.c.target.contains(n) for n in needles])))).all()
+            *[col.contains(n, autoescape=True) for col in (audit.c.before, audit.c.after) for n in json_needles],
+            *[audit.c.target.contains(n, autoescape=True) for n in needles])))).all()
         for row in rows:
             lab = label(languages.get(row.chat_key))
             values: dict[str, Any] = {}

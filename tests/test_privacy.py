@@ -17,7 +17,7 @@ from handlers.experiments import START_WORD
 from storage import privacy
 from storage.audit import AuditEvent
 from storage.checklist import ChecklistAnswer
-from storage.digest import ActivityPerson
+from storage.digest import ActivityPerson, Digest
 from storage.ideas import Idea, IdeaSupport
 from storage.polls import PollVote
 
@@ -59,7 +59,9 @@ async def scenario(bot: TestBot, lang: str) -> None:
     bot.make_admin("admin")
     bot.make_admin(UID)  # she is an admin of the group: her actions are in its audit log
     assert await act(bot, lang, text=f"/lang chat {lang}")
-    await act(bot, lang, text="/idea Yhteinen kasvimaa kirjaston taakse")
+    await act(bot, lang, text="/idea Yhteinen kasvimaa")
+    await act(bot, lang, text="/edit 1 Yhteinen kasvimaa kirjaston taakse")  # in the idea's history
+    await act(bot, lang, text="/meeting ylihuomenna klo 18 Talkoot")  # she is an admin: hers
     await bot.say("/idea Penkki puistoon", user="u2", name="Bertil", lang=lang)
     await act(bot, lang, text="/support 2")
     await bot.say("/support 1", user="u2", name="Bertil", lang=lang)
@@ -80,6 +82,12 @@ async def scenario(bot: TestBot, lang: str) -> None:
     await act(bot, lang, data="checklist:a:1:r1:4", chat=DM, private=True)
     # her own language
     await act(bot, lang, text=f"/lang {lang}", chat=DM, private=True)
+    # a stored digest that names her (as an export of top ideas would)
+    async with bot.services.db.transaction() as session:
+        now = bot.clock.now()
+        session.add(Digest(chat_key="fake:group", week="2026-W47", start=now, end=now, created_at=now, language=lang,
+                           content=json.dumps({"top": [{"author_name": NAME, "author_key": KEY, "n": 2}]}),
+                           text=f"💡 <b>{NAME}</b>: 2 👍"))
     # the activity marks reach the store (the forget flushes them too)
     from handlers.digest.activity import state_of
     await state_of(bot.services).activity.flush(bot.services)
@@ -105,9 +113,11 @@ async def check(bot: TestBot, lang: str) -> None:
     assert [p["number"] for p in data["polls_created"]] == [1]
     assert [(r["meeting"], r["answer"]) for r in data["rsvps"]] == [(1, "yes")]
     assert [(c["round"], [a["value"] for a in c["answers"]]) for c in data["checklist"]] == [(1, [4])]
+    assert [(c["idea"], c["action"]) for c in data["idea_changes"]] == [(1, "edited")]
+    assert [m["title"] for m in data["meetings_created"]] == ["Talkoot"]
     assert [e["roles"] for e in data["experiments"]] == [["owner", "member"]]
     assert {a["chat"] for a in data["activity"]} >= {"fake:group", f"fake:{DM}"}
-    assert [a["chat"] for a in data["audit"]] == ["fake:group"]
+    assert sorted(a["action"] for a in data["audit"]) == ["chat.language", "meeting.create"]
     summary = sent[1].plain
     assert NAME in summary and "JSON" in summary
     if lang == "fi":
@@ -172,6 +182,10 @@ async def check(bot: TestBot, lang: str) -> None:
         audit = (await session.execute(select(AuditEvent).where(AuditEvent.action == "chat.language"))).scalars().all()
         assert [(a.chat_key, a.actor_key, a.actor_name) for a in audit] == [
             ("fake:group", privacy.FORMER_MEMBER, FORMER[lang])]
+        # the digest keeps its figures, by a former member
+        digest = (await session.execute(select(Digest))).scalars().one()
+        assert digest.data() == {"top": [{"author_name": FORMER[lang], "author_key": FORMER[lang], "n": 2}]}
+        assert digest.text == f"💡 <b>{FORMER[lang]}</b>: 2 👍"
         answers = (await session.execute(select(ChecklistAnswer))).scalars().all()
         assert len(answers) == 1 and answers[0].person_key.startswith("anon:")
     # what she made still shows, by a former member, in the chat's language
@@ -213,3 +227,7 @@ def test_every_personal_column_is_known():
                 if column.name not in privacy.PERSON_COLUMNS.get(table.name, {}):
                     missing.append(f"{table.name}.{column.name}")
     assert missing == [], missing
+
+
+def test_scrub_replaces_whole_words_only():
+    assert privacy._scrub("Anna ja Annankatu, (Anna)", ["Anna"], "X") == "X ja Annankatu, (X)"
