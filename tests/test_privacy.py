@@ -18,7 +18,9 @@ from storage import privacy
 from storage.audit import AuditEvent
 from storage.checklist import ChecklistAnswer
 from storage.digest import ActivityPerson, Digest
+from storage.experiments import Experiment, ExperimentStep, Indicator, IndicatorValue
 from storage.ideas import Idea, IdeaSupport
+from storage.matrix import MatrixPollVote, MatrixReaction
 from storage.polls import PollVote
 
 UID, NAME, HANDLE = "wilhelmiina77", "Wilhelmiina Testaaja", "wilhelmiina"
@@ -82,9 +84,22 @@ async def scenario(bot: TestBot, lang: str) -> None:
     await act(bot, lang, data="checklist:a:1:r1:4", chat=DM, private=True)
     # her own language
     await act(bot, lang, text=f"/lang {lang}", chat=DM, private=True)
-    # a stored digest that names her (as an export of top ideas would)
+    # a stored digest that names her (as an export of top ideas would); rows the scenario does not
+    # reach through commands, written as their features write them: a phase move and a measured
+    # value of hers, and the Matrix transport's bookkeeping of her reaction and native-poll vote
     async with bot.services.db.transaction() as session:
         now = bot.clock.now()
+        exp = (await session.execute(select(Experiment))).scalars().one()
+        session.add(ExperimentStep(experiment_id=exp.id, at=now, action="phase", from_phase="explore",
+                                   to_phase="define", actor_key=KEY, actor_name=NAME, note="opimme paljon"))
+        ind = Indicator(experiment_id=exp.id, number=1, key="kävijät", name="kävijät", created_at=now)
+        session.add(ind)
+        await session.flush()
+        session.add(IndicatorValue(indicator_id=ind.id, value=12, measured_at=now, recorded_at=now,
+                                   recorder_key=KEY, recorder_name=NAME))
+        session.add(MatrixReaction(event_id="$r1", room_id="!room:example.org", sender=UID, key="👍",
+                                   target_id="$m1", at=now))
+        session.add(MatrixPollVote(start_id="$p1", voter=UID, ts=1))
         session.add(Digest(chat_key="fake:group", week="2026-W47", start=now, end=now, created_at=now, language=lang,
                            content=json.dumps({"top": [{"author_name": NAME, "author_key": KEY, "n": 2}]}),
                            text=f"💡 <b>{NAME}</b>: 2 👍"))
@@ -115,6 +130,7 @@ async def check(bot: TestBot, lang: str) -> None:
     assert [(c["round"], [a["value"] for a in c["answers"]]) for c in data["checklist"]] == [(1, [4])]
     assert [(c["idea"], c["action"]) for c in data["idea_changes"]] == [(1, "edited")]
     assert [m["title"] for m in data["meetings_created"]] == ["Talkoot"]
+    assert (data["experiment_steps"], data["indicator_values"]) == (1, 1)
     assert [e["roles"] for e in data["experiments"]] == [["owner", "member"]]
     assert {a["chat"] for a in data["activity"]} >= {"fake:group", f"fake:{DM}"}
     assert sorted(a["action"] for a in data["audit"]) == ["chat.language", "meeting.create"]
@@ -182,6 +198,10 @@ async def check(bot: TestBot, lang: str) -> None:
         audit = (await session.execute(select(AuditEvent).where(AuditEvent.action == "chat.language"))).scalars().all()
         assert [(a.chat_key, a.actor_key, a.actor_name) for a in audit] == [
             ("fake:group", privacy.FORMER_MEMBER, FORMER[lang])]
+        # her phase move and her measurement stay, by a former member
+        assert [(x.actor_key, x.note) for x in (await session.execute(select(ExperimentStep))).scalars()
+                if x.action == "phase"] == [(privacy.FORMER_MEMBER, "opimme paljon")]
+        assert [x.value for x in (await session.execute(select(IndicatorValue))).scalars()] == [12]
         # the digest keeps its figures, by a former member
         digest = (await session.execute(select(Digest))).scalars().one()
         assert digest.data() == {"top": [{"author_name": FORMER[lang], "author_key": FORMER[lang], "n": 2}]}
@@ -227,6 +247,9 @@ def test_every_personal_column_is_known():
                 if column.name not in privacy.PERSON_COLUMNS.get(table.name, {}):
                     missing.append(f"{table.name}.{column.name}")
     assert missing == [], missing
+    stale = [f"{t}.{c}" for t, cols in privacy.PERSON_COLUMNS.items() for c in cols
+             if t not in SQLModel.metadata.tables or c not in SQLModel.metadata.tables[t].c]
+    assert stale == []
 
 
 def test_scrub_replaces_whole_words_only():
