@@ -55,8 +55,13 @@ async def test_member_answers_whole_checklist_in_private_chat(tg, emu):
     assert "You answered 28 questions." in texts[-1]
     assert any("Question 28/28" in t for t in texts)
 
+    # one respondent: the group sees how many answered, not what (min_respondents, default 3)
+    before = len(emu.sent_texts(group))
     emu.post(group, alice, "/checklist profile")
-    await emu.wait_call("sendPhoto")
+    await emu.wait_call("sendMessage", where=lambda c: int(c.params["chat_id"]) == group["id"]
+                        and "Profile:" in c.params.get("text", ""))
+    await emu.wait_idle(quiet=0.2)
+    assert len(emu.sent_texts(group)) == before + 1 and not emu.calls_of("sendPhoto")
     profile = emu.sent_texts(group)[-1]
     assert "Respondents: 1 (finished 1)" in profile and "Alice" not in profile
-    assert "• Kirjaston kokoushuone" in profile
+    assert "at least 3 people have answered" in profile and "Kirjaston kokoushuone" not in profile
