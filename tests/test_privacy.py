@@ -143,7 +143,10 @@ async def check(bot: TestBot, lang: str) -> None:
     else:
         assert "1 idea" in summary and "1 named vote in a poll" in summary
 
-    # forget me: asked first, nothing erased yet
+    # forget me: not in a group
+    sent = await act(bot, lang, text=f"/{forgetme.shown_name(lang)}")
+    assert len(sent) == 1 and ASK_PRIVATE[lang] in sent[0].plain.lower() and not sent[0].reply.buttons
+    # asked first in private, nothing erased yet
     sent = await act(bot, lang, text=f"/{forgetme.shown_name(lang)}", chat=DM, private=True)
     assert len(sent) == 1
     button = sent[0].reply.buttons[0][0]
