@@ -192,10 +192,12 @@ class BotRunner:
     """The bot as in production: App + the real Matrix transport, its own data dir."""
 
     def __init__(self, server: Synapse, data_dir: Path, *, localpart: str | None = None,
-                 limits: LimitSettings | None = None, **matrix) -> None:
-        """``limits``: the bot's rate limit (default: the product's; a benchmark lifts it)."""
+                 limits: LimitSettings | None = None, min_respondents: int = 3, **matrix) -> None:
+        """``limits``: the bot's rate limit (default: the product's; a benchmark lifts it);
+        ``min_respondents``: the product's 3, or 1 to see a profile of one respondent."""
         self.server = server
         self.limits = limits or LimitSettings()
+        self.min_respondents = min_respondents
         self.data_dir = data_dir
         self.localpart = localpart or unique("kehrabot")
         self.user_id = f"@{self.localpart}:localhost"
@@ -210,7 +212,8 @@ class BotRunner:
     async def start(self) -> BotRunner:
         settings = Settings.model_construct(**{**dict(Settings.model_construct()), "data_dir": self.data_dir,
                                                "transports": ["matrix"], "matrix": MatrixSettings(**self.matrix),
-                                               "limits": self.limits})
+                                               "limits": self.limits,
+                                               "min_respondents": self.min_respondents})
         from bot.matrix import create
 
         self.app = App(settings, strict=True)

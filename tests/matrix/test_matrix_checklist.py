@@ -35,7 +35,7 @@ def _keys(ev) -> dict[str, str]:
 
 
 async def test_member_answers_whole_checklist_in_direct_chat(matrix_bot, matrix_users):
-    bot = await matrix_bot()
+    bot = await matrix_bot(min_respondents=1)  # one respondent, and the profile and its chart are seen
     aino = await matrix_users("aino")
     room = await aino.create_room(invite=[bot.user_id])
     await aino.wait_joined(room, bot.user_id)
