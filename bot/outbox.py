@@ -11,7 +11,7 @@ messages under the same keys, and the log says which of them already went out.
 The rule per platform (``transport.idempotent_sends``):
 - Matrix: the key is the transaction id, so the homeserver itself drops a repeated request;
   the send is recorded after it succeeded, and repeated freely.
-- Telegram and others, with no idempotency key: a durable ``sending`` row is written right
+- Telegram and others, with no idempotency key: a committed ``sending`` row is written right
   before the request leaves; a key found ``sent`` is not sent again (its message id is
   returned), and one found ``sending`` or ``unknown`` (the bot died during the request, or the
   request timed out) is not repeated blindly: it is logged and skipped. Only a send that
