@@ -16,8 +16,8 @@ async def bot(tmp_path):
 
 
 @pytest.fixture
-def make_bot(tmp_path):
-    """Build more bots on the same data dir (a restart) or a fresh one."""
+async def make_bot(tmp_path):
+    """Build more bots on the same data dir (a restart) or a fresh one; closed after the test."""
     bots = []
 
     async def make(**kw):
@@ -26,6 +26,8 @@ def make_bot(tmp_path):
         return tb
 
     yield make
+    for tb in bots:  # a store left open finishes its driver threads after the loop has closed
+        await tb.app.db.close()
     violations = [v for tb in bots for v in tb.app.violations or []]
     assert not violations, "platform calls inside an open transaction:\n" + "\n".join(violations)
 
