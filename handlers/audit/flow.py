@@ -14,7 +14,7 @@ async def log_cmd(ctx: Context, page: int) -> None:
     async with ctx.db.session() as session:
         rows, total = await audit.page(session, ctx.chat_key, page=page, per_page=PER_PAGE)
     pages = max(1, -(-total // PER_PAGE))
-    page_word = vocabulary.table("audit", "page").get(ctx.lang, ["page"])[0]  # "sivu", "sida", "page"
+    page_word = vocabulary.table("core", "page").get(ctx.lang, ["page"])[0]  # "sivu", "sida", "page"
     await ctx.reply(log_page(rows, total, page, pages, f"{ctx.cmd('auditlog')} {page_word} {page + 1}"))
 
 

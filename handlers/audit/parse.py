@@ -6,7 +6,7 @@ from core import vocabulary
 from core.i18n import _
 from handlers.base import UserError
 
-PAGE_WORDS = frozenset(vocabulary.words("audit", "page"))  # data/vocabulary/audit.toml
+PAGE_WORDS = frozenset(vocabulary.words("core", "page"))  # data/vocabulary/core.toml, as every list
 
 
 def parse_page(args: str) -> int:

@@ -142,7 +142,7 @@ class ListQuery:
 
 
 #: "sivu 2", "sida 2", "page 2" (a bare number at the end is a page too)
-PAGE_WORDS = frozenset(vocabulary.words("ideas", "page"))
+PAGE_WORDS = frozenset(vocabulary.words("core", "page"))
 
 
 def _page_number(token: str) -> int | None:
