@@ -21,6 +21,7 @@ A fourth language is one more key in every table of these files."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -78,3 +79,8 @@ def mapping(name: str, key: str) -> dict[str, Any]:
     value becomes a tuple."""
     return {word: _value(value) for lang, pairs in table(name, key).items() if lang in KEYS
             for word, value in pairs.items()}
+
+
+def alternation(words) -> str:
+    """The words as one regex alternation, longest first (so "tiistaina" wins over "tiistai")."""
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))

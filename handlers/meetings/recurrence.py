@@ -20,8 +20,7 @@ ORDINAL_LABELS = {1: N_("first"), 2: N_("second"), 3: N_("third"), 4: N_("fourth
 _ORDINALS = vocabulary.mapping("meetings", "ordinals")
 
 
-def _alt(words) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+_alt = vocabulary.alternation
 
 
 _WD = "(?P<wd>" + _alt(WEEKDAY_WORDS) + ")"

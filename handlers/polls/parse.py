@@ -25,8 +25,7 @@ NAMED_WORDS = frozenset(_PRIVACY["named"])
 HIDDEN_PHRASES = frozenset(vocabulary.words("polls", "hidden"))
 
 
-def _alt(words) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+_alt = vocabulary.alternation
 
 
 _MULTI = re.compile(r"^(?:monivalinta|monta|flerval|flera|multiple(?: choice)?|multi)(?:\s+(\d{1,3}))?$")

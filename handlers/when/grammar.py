@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from core import vocabulary
 from core.i18n import _
 from handlers.base import UserError
 from handlers.when.words import DAY_PARTS, DAY_WORDS, MONTH_WORDS, NUMBER_WORDS, UNITS, WEEKDAY_WORDS
@@ -22,8 +23,7 @@ class WhenError(UserError):
         self.kind = kind
 
 
-def _alt(words) -> str:
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+_alt = vocabulary.alternation
 
 
 _END = r"(?=$|[\s,;!?)])"
