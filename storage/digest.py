@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -49,6 +50,11 @@ class ActivityCount(SQLModel, table=True):
     chat_key: str = Field(primary_key=True, max_length=255)
     week: str = Field(primary_key=True, max_length=8)
     messages: int = Field(default=0)
+
+
+def activity_mark(chat_key: str, week: str, person_key: str) -> str:
+    """A person's weekly activity mark in a chat: counts who took part without storing who."""
+    return hashlib.blake2b(f"{chat_key}|{week}|{person_key}".encode(), digest_size=8).hexdigest()
 
 
 class ActivityPerson(SQLModel, table=True):

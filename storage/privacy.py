@@ -23,7 +23,6 @@ What ``forget`` does (never commits):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import secrets
@@ -76,11 +75,6 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
 
 #: a reminder time no reminder is due after: an anonymised respondent is not reminded
 NEVER_AGAIN = datetime(9999, 12, 31, tzinfo=UTC)
-
-
-def activity_mark(chat_key: str, week: str, person_key: str) -> str:
-    """The weekly activity mark of a person (as handlers/digest/activity.py makes it)."""
-    return hashlib.blake2b(f"{chat_key}|{week}|{person_key}".encode(), digest_size=8).hexdigest()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -176,7 +170,7 @@ async def collect(session: AsyncSession, person_key: str, platform_id: str,
         select(experiments.IndicatorValue.id).where(experiments.IndicatorValue.recorder_key == person_key))).all())
     AP = digest.ActivityPerson
     marks = [(c, w) for c, w, p in (await session.execute(select(AP.chat_key, AP.week, AP.person))).all()
-             if p == activity_mark(c, w, person_key)]
+             if p == digest.activity_mark(c, w, person_key)]
     out["activity"] = [{"chat": c, "week": w} for c, w in sorted(marks)]
     audit = _audit_table()
     if audit is not None:
@@ -327,7 +321,7 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
     # activity marks
     AP = digest.ActivityPerson
     for c, w, p in (await session.execute(select(AP.chat_key, AP.week, AP.person))).all():
-        if p == activity_mark(c, w, person_key):
+        if p == digest.activity_mark(c, w, person_key):
             count("activityperson", await session.execute(
                 delete(AP).where(AP.chat_key == c, AP.week == w, AP.person == p)))
 

@@ -4,7 +4,6 @@ a person's private chat with the bot; the digest's own "activity" section."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from datetime import datetime, timedelta
 
@@ -49,8 +48,7 @@ class ActivityBuffer:
         known = self.known.setdefault(key, set())
         if sender_key not in known:
             known.add(sender_key)
-            self.new_people.setdefault(key, set()).add(
-                hashlib.blake2b(f"{key[0]}|{key[1]}|{sender_key}".encode(), digest_size=8).hexdigest())
+            self.new_people.setdefault(key, set()).add(store.activity_mark(key[0], key[1], sender_key))
         self.pending += 1
         if self.last_flush is None:
             self.last_flush = now
