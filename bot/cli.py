@@ -88,6 +88,8 @@ def cmd_console(args: argparse.Namespace, settings: Settings | None = None) -> i
 
 def cmd_db(args: argparse.Namespace) -> int:
     settings = settings_from(args)
+    if args.action == "copy":
+        return _db_copy(args, settings)
     from storage.db import Database
     from storage.migrate import current, heads
 
@@ -106,6 +108,46 @@ def cmd_db(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_copy(args: argparse.Namespace, settings: Settings) -> int:
+    """``db copy --to URL``: 0 copied and verified, 2 refused (nothing written), 1 failed (the
+    target's transaction rolled back)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import copy
+
+    if not args.to:
+        print("db copy: --to URL is required (e.g. --to postgresql://kehrabot@127.0.0.1/kehrabot)", file=sys.stderr)
+        return 2
+    source = _database_url(args.source) if args.source else settings.resolved_database_url()
+    target = _database_url(args.to)
+    print(f"copying {copy.describe(source)} → {copy.describe(target)}", file=sys.stderr)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        checks = asyncio.run(copy.copy_store(source, target, progress=progress))
+    except copy.CopyRefused as err:
+        print(f"db copy: refused: {err}", file=sys.stderr)
+        return 2
+    except copy.CopyMismatch as err:
+        print(copy.report(err.tables))
+        print(f"db copy: {err}; nothing was written to the target (is a bot still running on the source?)",
+              file=sys.stderr)
+        return 1
+    except (SQLAlchemyError, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"db copy: failed: {first}; nothing was written to the target", file=sys.stderr)
+        return 1
+    print(copy.report(checks))
+    print(f"verified: {len(checks)} tables, {sum(c.target_rows for c in checks):,} rows, counts and checksums equal")
+    return 0
+
+
+def _database_url(url: str) -> str:
+    return Settings.model_construct(database_url=url).resolved_database_url()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kehrabot", description="Chat bot for Kehrä neighbourhood networks.")
     parser.add_argument("-c", "--config", help="TOML config file (default: $KEHRABOT_CONFIG or ./kehrabot.toml)")
@@ -117,8 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chat", help="group chat name (default kehra)")
     p.add_argument("--admin", action="store_true", help="start as an admin of the chat")
     p.set_defaults(func=cmd_console)
-    p = sub.add_parser("db", help="database migrations")
-    p.add_argument("action", choices=["upgrade", "current"])
+    p = sub.add_parser(
+        "db", help="database migrations; copy the store to another database",
+        description="upgrade: migrate the store; current: show its revision; copy --to URL: copy the whole "
+        "store into an empty database (e.g. from SQLite to PostgreSQL) and verify it. Stop the bot before "
+        "copying: the source must not be in use, or the copy misses what the bot writes meanwhile.")
+    p.add_argument("action", choices=["upgrade", "current", "copy"])
+    p.add_argument("--to", metavar="URL", help="copy: the target database, e.g. postgresql://kehrabot@127.0.0.1/"
+                   "kehrabot; it must be empty (it is migrated first)")
+    p.add_argument("--from", dest="source", metavar="URL",
+                   help="copy: the source store (default: the configured one; the bot must not be running on it)")
     p.set_defaults(func=cmd_db)
     for mod in pkgutil.iter_modules(bot.__path__):
         if mod.name.startswith("cli_"):
