@@ -112,6 +112,29 @@ class LimitSettings(BaseModel):
     per_chat_per_minute: int = Field(60, ge=1)
 
 
+def _keep_for_backfill(value: int) -> int:
+    if 0 < value < 4:
+        raise ValueError("0 (keep forever) or at least 4: a digest missed while the bot was down is "
+                         "made from these up to 12 weeks late")
+    return value
+
+
+class RetentionSettings(BaseModel):
+    """How long raw records are kept, in months; 0 keeps them forever. Enforced nightly at 03:30
+    Helsinki time (handlers/retention). What a stored result or digest shows stays."""
+
+    #: weekly message counts and activity marks per chat (the digests keep their figures)
+    activity_months: int = Field(24, ge=0)
+    #: each vote of a closed or cancelled poll (the closed poll's result stays as counted)
+    poll_votes_months: int = Field(12, ge=0)
+    #: RSVPs of meeting occurrences that are past
+    rsvp_months: int = Field(24, ge=0)
+    #: the audit log's records
+    audit_months: int = Field(24, ge=0)
+
+    _backfill = field_validator("activity_months", "rsvp_months")(_keep_for_backfill)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEHRABOT_",
@@ -137,6 +160,8 @@ class Settings(BaseSettings):
     #: a profile, anonymous poll count or digest figure from fewer respondents than this is not
     #: shown to others (it would reveal one person's answer)
     min_respondents: int = Field(3, ge=1)
+    #: how long raw records are kept (months; 0 = forever)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     #: this process's name on job leases; default: an id kept in data_dir (give each of several
     #: processes on one database its own data_dir or instance)
     instance: str | None = Field(default=None, max_length=64)

@@ -8,11 +8,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from bot.config import LimitSettings, Settings
+from bot.config import LimitSettings, RetentionSettings, Settings
 from core.clock import ManualClock
 from core.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from core.markup import to_plain
 from core.transport import Capabilities, Unavailable
+
+#: retention off: a scripted test that moves its clock over nights counts no nightly retention job
+KEEP_FOREVER = RetentionSettings(activity_months=0, poll_votes_months=0, rsvp_months=0, audit_months=0)
 
 
 @dataclass
@@ -109,11 +112,13 @@ class TestBot:
     def __init__(self, data_dir: Path, *, clock: ManualClock | None = None, database_url: str | None = None,
                  coordinators: list[str] | None = None, transport: FakeTransport | None = None,
                  strict: bool = True, limits: LimitSettings | None = None,
-                 min_respondents: int | None = None) -> None:
+                 min_respondents: int | None = None, retention: RetentionSettings | None = None) -> None:
         """``limits``: the rate limit; by default one no scripted test reaches (the suite's
         conversations are not floods; tests of the limit pass ``LimitSettings()``, the defaults).
         ``min_respondents``: by default 1, so the suite's profiles and polls of one or two people show
-        their figures; tests of small groups' privacy pass 3, the product's default."""
+        their figures; tests of small groups' privacy pass 3, the product's default.
+        ``retention``: by default everything is kept forever (no nightly job among the jobs a test
+        counts); tests of retention pass ``RetentionSettings()``, the product's figures."""
         from bot.app import App
 
         self.clock = clock or ManualClock()
@@ -122,7 +127,8 @@ class TestBot:
             **{**dict(Settings.model_construct()), "data_dir": data_dir, "database_url": database_url,
                "coordinators": coordinators or [],
                "limits": limits or LimitSettings(per_person_per_minute=100_000, per_chat_per_minute=100_000),
-               "min_respondents": 1 if min_respondents is None else min_respondents}
+               "min_respondents": 1 if min_respondents is None else min_respondents,
+               "retention": retention or KEEP_FOREVER}
         )
         self.app = App(settings, clock=self.clock, transports=[self.transport], strict=strict)
         self.services = self.app.services

@@ -20,6 +20,7 @@ from core.i18n import Catalogs, resolve_language, use_locale
 from core.transport import TransactionRuleError, Transport
 from storage.core import Job, languages_for
 from storage.db import Database
+from storage.retention import Policy as RetentionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,8 @@ class Services:
     #: (person, chat) -> (person's language, chat's language, fetched at); short-lived cache
     language_cache: dict[tuple[str, str], tuple[str | None, str | None, float]] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
+    #: months each kind of raw record is kept (storage/retention.py; 0 = forever)
+    retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     #: per-feature runtime objects made in on_start (buffers, caches), one set per App
     extensions: dict[str, Any] = field(default_factory=dict)
 

@@ -11,6 +11,7 @@ import pytest
 from bot.app import App
 from bot.config import Settings, TelegramSettings
 from bot.telegram import TelegramTransport
+from bot.testing import KEEP_FOREVER
 from core.clock import ManualClock
 from tests.telegram.emulator import BotApiEmulator
 
@@ -60,7 +61,9 @@ async def start_bot(tmp_path, emu):
     async def start(*, data_dir=None, database_url=None, clock=None, scheduler=True, **overrides) -> Running:
         settings = Settings.model_construct(**{
             **dict(Settings.model_construct()), "data_dir": data_dir or tmp_path, "database_url": database_url,
-            "telegram": telegram_settings(emu, **overrides)})
+            "telegram": telegram_settings(emu, **overrides),
+            # a test on a ManualClock counts the jobs it runs: no nightly retention job among them
+            **({"retention": KEEP_FOREVER} if clock is not None else {})})
         app = App(settings, clock=clock, strict=True)
         transport = TelegramTransport(settings.telegram, app.services)
         app.add_transport(transport)
