@@ -17,7 +17,7 @@ from typing import Any, ClassVar, TextIO
 
 from core.events import Button, FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from core.markup import to_plain
-from core.transport import Capabilities, Dispatch
+from core.transport import Capabilities, Dispatch, always_ready
 
 META_HELP = """console commands:
   :user NAME         speak as NAME (created on first use)
@@ -64,6 +64,7 @@ class ConsoleTransport:
     typed: dict[str, tuple[str, str]] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _dispatch: Dispatch | None = None
+    ready: asyncio.Event = field(default_factory=always_ready)
 
     @property
     def chat_id(self) -> str:

@@ -3,6 +3,7 @@ on a real SQLite file (like maubot's TestBot). Used by tests and benchmarks."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,7 +13,7 @@ from bot.config import LimitSettings, RetentionSettings, Settings
 from core.clock import ManualClock
 from core.events import FileOut, Incoming, Kind, PollOutcome, PollSpec, Reply, Role
 from core.markup import to_plain
-from core.transport import Capabilities, Unavailable
+from core.transport import Capabilities, Unavailable, always_ready
 
 #: retention off: a scripted test that moves its clock over nights counts no nightly retention job
 KEEP_FOREVER = RetentionSettings(activity_months=0, poll_votes_months=0, rsvp_months=0, audit_months=0)
@@ -48,6 +49,7 @@ class FakeTransport:
     admins: dict[str, set[str]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     fail_sends: int = 0  # the next N sends raise (to test retries)
+    ready: asyncio.Event = field(default_factory=always_ready)  # a test may clear it (not connected)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     @property
