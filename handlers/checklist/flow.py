@@ -181,6 +181,10 @@ async def begin(ctx: Context, rd: store.ChecklistRound) -> None:
         async with ctx.db.transaction() as session:
             rd, cl = await load_round(ctx, session, rd.id)
             resp = await store.response_of(session, rd.id, ctx.sender_key)
+            if rd.chat_key != ctx.chat_key and (resp is None or resp.answer_chat != ctx.chat_key):
+                # a round is answered from its own chat or where its questions came: another chat's
+                # round (its button data sent elsewhere) is not there for anyone
+                raise UserError(_("This self-assessment round no longer exists."))
             if resp is not None and resp.status == "done":
                 raise UserError(_("You have already answered this self-assessment. Thank you!"))
             answer_chat = _answer_chat(ctx, rd, resp, private)
