@@ -135,6 +135,14 @@ class RetentionSettings(BaseModel):
     _backfill = field_validator("activity_months", "rsvp_months")(_keep_for_backfill)
 
 
+class HttpSettings(BaseModel):
+    """The bot's HTTP server: /healthz, /readyz, /metrics (bot/http.py); never in console mode."""
+
+    listen: str = "127.0.0.1"
+    #: 0: no server
+    port: int = Field(0, ge=0, le=65535)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="KEHRABOT_",
@@ -167,6 +175,8 @@ class Settings(BaseSettings):
     instance: str | None = Field(default=None, max_length=64)
     #: seconds a SIGTERM/SIGINT waits for handlers, jobs and sends in flight
     stop_deadline_seconds: float = Field(default=10.0, gt=0, le=600)
+    #: health endpoints and Prometheus metrics (off unless a port is given)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     @field_validator("timezone")
     @classmethod

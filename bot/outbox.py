@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -35,6 +35,9 @@ from core.events import FileOut, PollSpec, Reply
 from core.scope import current_scope, send_scope
 from core.transport import Ambiguous, TransactionRuleError, Transport, TransportError
 from storage import outbox as log_store
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 __all__ = ["Delivering", "Outbox", "TransactionRuleError", "earlier_result", "send_scope"]
 
@@ -114,10 +117,12 @@ class Delivering:
     ``violations`` (the tests) a platform call made inside an open store transaction raises
     and is recorded there (a handler may catch the error; the record stays)."""
 
-    def __init__(self, inner: Transport, outbox: Outbox, *, violations: list[str] | None = None) -> None:
+    def __init__(self, inner: Transport, outbox: Outbox, *, violations: list[str] | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.inner = inner
         self.outbox = outbox
         self.violations = violations  # strict when given: each one is recorded and raised
+        self.metrics = metrics  # counts the sends made and failed
 
     def _check(self, name: str) -> None:
         if self.violations is not None and self.outbox.db.in_transaction():
@@ -148,9 +153,30 @@ class Delivering:
             earlier = await self.outbox.earlier(key)
             if earlier is not None and earlier.state == log_store.SENT:
                 return earlier_result(key, earlier)
+        if self.metrics is not None:
+            send = self._counted(send)
         if getattr(self.inner, "records_deliveries", False):
             return await send(item)
         return await self.outbox.recorded(key, chat_key, lambda: send(item), idempotent=self.idempotent)
+
+    def _counted(self, send: Any) -> Any:
+        """``send`` counted: a message id back is a send made (a poll the platform does not run
+        natively, or a Telegram send of unknown earlier fate, returns None: nothing went out), a
+        raise is a failed send. Only what was actually attempted gets here (a key found sent in
+        the log is answered before), except on Telegram, whose transport consults the log itself."""
+        metrics, platform = self.metrics, self.inner.platform
+
+        async def counted(item: Any) -> Any:
+            try:
+                result = await send(item)
+            except Exception:
+                metrics.send_failed(platform)
+                raise
+            if result is not None:
+                metrics.sent(platform)
+            return result
+
+        return counted
 
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         return await self._keyed(chat_id, reply, lambda r: self.inner.send(chat_id, r))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
@@ -74,6 +75,8 @@ class Router:
         self.observers = [f.on_event for f in self.features if f.on_event]
         self.triggers = [f.triggers for f in self.features if f.triggers]
         self.flood = FloodGate(services.limits)
+        #: called with the platform when a handler or observer fails (the app counts it)
+        self.on_error: Callable[[str], None] = lambda _platform: None
 
     async def _language(self, event: Incoming) -> str:
         cache = self.services.language_cache
@@ -114,6 +117,7 @@ class Router:
                 await observe(ctx)
             except Exception:
                 log.exception("event observer failed in %s", event.chat_key)
+                self.on_error(event.platform)
         with use_locale(self.services.catalogs, lang):
             try:
                 await self._route(ctx)
@@ -129,6 +133,7 @@ class Router:
                     return False
                 log.exception("handler failed on the platform: chat=%s command=%s", event.chat_key,
                               ctx.command.name if ctx.command else None)
+                self.on_error(event.platform)
                 await self._safe_reply(ctx, _("Sorry, something went wrong on my side. Please try again later."))
             except Exception as err:
                 if store_unavailable(err):  # nothing was committed: handled again, with back-off
@@ -139,6 +144,7 @@ class Router:
                     "handler failed: platform=%s chat=%s kind=%s command=%s",
                     event.platform, event.chat_key, event.kind, ctx.command.name if ctx.command else None,
                 )
+                self.on_error(event.platform)
                 await self._safe_reply(ctx, _("Sorry, something went wrong on my side. Please try again later."))
         log.debug("handled %s in %.1f ms", event.kind, (time.perf_counter() - started) * 1000)
         return True
