@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
+import snowballstemmer
 from sqlalchemy import (
     Connection,
     Index,
+    Select,
     Text,
     UniqueConstraint,
     bindparam,
+    column,
     delete,
     func,
     insert,
+    literal_column,
+    or_,
     select,
+    table,
     update,
 )
 from sqlmodel import Field, SQLModel
@@ -286,6 +296,79 @@ async def history(session: AsyncSession, idea_id: int) -> list[IdeaEvent]:
     )
 
 
+# --- search -----------------------------------------------------------------------------------
+#
+# /ideat <words>: every word must match (stem or prefix, docs/search.md), in the chat's ideas only.
+# PostgreSQL: one GIN expression index per configuration (migration 0015_ideas_search) rather than
+# a stored tsvector column: the chat's language can change at any time and a chat's ideas come in
+# several languages, so the configuration is picked at query time, never baked into the rows; an
+# expression index is only used when the query repeats its expression with the same literal
+# configuration, hence the literal below (never a bound parameter). The price: three index entries
+# per idea written, and ts_rank computes the matched rows' vectors again (bench/search_bench.py).
+# SQLite has no stemmer: FTS5 (unicode61 remove_diacritics 2) indexes the words as they are, and the
+# query stems each word with the same Snowball stemmer PostgreSQL uses and matches it as a prefix.
+
+PG_CONFIGS = {"fi": "finnish", "sv": "swedish", "en": "english"}
+#: words shorter than this match only whole words on SQLite (a prefix of two letters is most words)
+MIN_PREFIX = 3
+#: at most this many words of a search are used
+MAX_WORDS = 10
+_SEARCH_WORD = re.compile(r"[^\W_]+")  # letters and digits: nothing of any query syntax survives
+_FTS = table("idea_fts", column("rowid"), column("rank"))
+
+
+def search_words(words: Iterable[str]) -> list[str]:
+    """The words of a search as the stores see them: casefolded runs of letters and digits (quotes,
+    operators and punctuation are separators), each once, at most ``MAX_WORDS``."""
+    out: list[str] = []
+    for word in words:
+        for part in _SEARCH_WORD.findall(word.casefold()):
+            if part not in out:
+                out.append(part[:100])
+    return out[:MAX_WORDS]
+
+
+@cache
+def _stemmer(lang: str):
+    return snowballstemmer.stemmer(PG_CONFIGS[lang])
+
+
+def _fts5_query(words: list[str], languages: tuple[str, ...]) -> str:
+    """An FTS5 expression: each word as a prefix of its stem in each language (or itself, where
+    stemming changed more than its ending), all words required."""
+    terms = []
+    for word in words:
+        if len(word) < MIN_PREFIX:
+            terms.append(f'"{word}"')
+            continue
+        stems = {_stemmer(lang).stemWord(word) for lang in languages}
+        prefixes = sorted({s if len(s) >= MIN_PREFIX and word.startswith(s) else word for s in stems})
+        terms.append("(" + " OR ".join(f'"{p}"*' for p in prefixes) + ")")
+    return " AND ".join(terms)
+
+
+def _pg_vector(lang: str):
+    return func.to_tsvector(literal_column(f"'{PG_CONFIGS[lang]}'::regconfig"), Idea.search)
+
+
+def _pg_query(lang: str, words: list[str]):
+    # to_tsquery stems each "word:*" and matches the stem as a prefix; the words are letters and
+    # digits only, so nothing in them is query syntax. A stop word ("ja", "och", "the") drops out.
+    return func.to_tsquery(literal_column(f"'{PG_CONFIGS[lang]}'::regconfig"),
+                           " & ".join(f"{w}:*" for w in words))
+
+
+def _match(query: Select, dialect: str, words: list[str], languages: tuple[str, ...]) -> tuple[Select, Any]:
+    """The query narrowed to ideas matching all words; and the relevance to order by (higher first)."""
+    if dialect == "postgresql":
+        query = query.where(or_(*(_pg_vector(lang).op("@@")(_pg_query(lang, words)) for lang in languages)))
+        return query, func.ts_rank(_pg_vector(languages[0]), _pg_query(languages[0], words))
+    # The FTS5 rowids first, then each idea by its key: the match's cost does not grow with the chat.
+    query = query.join(_FTS, _FTS.c.rowid == Idea.id).where(
+        literal_column("idea_fts").op("MATCH")(_fts5_query(words, languages)))
+    return query, -_FTS.c.rank  # bm25: lower is better
+
+
 async def list_ideas(
     session: AsyncSession,
     chat_key: str,
@@ -294,9 +377,13 @@ async def list_ideas(
     tag: str | None = None,
     status: str | None = None,
     words: list[str] | None = None,
+    languages: Sequence[str] = ("fi",),
     offset: int = 0,
     limit: int = 10,
 ) -> tuple[list[Idea], int]:
+    """A page of a chat's ideas and how many there are in all. ``words``: all must match, searched
+    in the ``languages`` (the chat's first: it also ranks); ``order`` "new", "top", or "rel" (the
+    best match first, newest among equals; "new" when there are no words)."""
     query = select(Idea).where(Idea.chat_key == chat_key)
     if status:
         query = query.where(Idea.status == status)
@@ -304,11 +391,19 @@ async def list_ideas(
         query = query.where(Idea.status.not_in(("archived", "withdrawn")))
     if tag:
         query = query.where(Idea.id.in_(select(IdeaTag.idea_id).where(IdeaTag.tag == tag)))
-    for word in words or []:
-        query = query.where(Idea.search.contains(word, autoescape=True))
+    relevance = None
+    wanted = search_words(words or [])
+    if wanted:
+        langs = tuple(dict.fromkeys(lang for lang in languages if lang in PG_CONFIGS)) or ("fi",)
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        query, relevance = _match(query, dialect, wanted, langs)
+    elif words:  # nothing searchable in them ("!!!", "*"): nothing matches
+        return [], 0
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     if order == "top":
         query = query.order_by(Idea.support_count.desc(), Idea.number.desc())
+    elif order == "rel" and relevance is not None:
+        query = query.order_by(relevance.desc(), Idea.number.desc())
     else:
         query = query.order_by(Idea.number.desc())
     ideas = list((await session.execute(query.offset(offset).limit(limit))).scalars())

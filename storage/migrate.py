@@ -18,6 +18,16 @@ import storage
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
+#: store objects the models cannot describe, made and dropped by their migrations only: the ideas'
+#: full-text search (0015_ideas_search: SQLite's FTS5 table and its shadow tables, PostgreSQL's
+#: expression indexes). Autogenerate and the schema comparison leave them alone.
+UNMODELLED = ("idea_fts", "ix_idea_fts_")
+
+
+def include_name(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Alembic's ``include_name`` hook: False for the objects in ``UNMODELLED``."""
+    return not (name or "").startswith(UNMODELLED)
+
 
 def load_models() -> None:
     """Import every table module so SQLModel.metadata knows all tables."""

@@ -122,7 +122,8 @@ async def test_listing_pages_order_tags_status_and_search(bot):
     assert [ln.split()[0] for ln in tagged[1:]] == ["#12", "#9", "#6", "#3"]
     found = (await bot.say("/ideas number 1", lang="en"))[0]  # words "number", page 1
     assert "(page 1/2, 12 in all)" in found
-    assert (await bot.say("/ideas IDEA 2", lang="en"))[0].startswith("Newest ideas (page 2/")
+    # words with no order asked: the best match first (tests/test_ideas_search.py)
+    assert (await bot.say("/ideas IDEA 2", lang="en"))[0].startswith("Best matches (page 2/")
     assert await bot.say("/ideas kahvi", lang="en") == ["No ideas match."]
     assert await bot.say("/ideas 9", lang="en") == ["There are only 2 pages."]
 

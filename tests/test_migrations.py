@@ -7,7 +7,7 @@ from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from storage.db import Database
-from storage.migrate import current, downgrade, heads, load_models, upgrade
+from storage.migrate import current, downgrade, heads, include_name, load_models, upgrade
 
 
 def _schema(sync_conn):
@@ -22,7 +22,7 @@ def _schema(sync_conn):
 
 def _diff(sync_conn):
     load_models()
-    return compare_metadata(MigrationContext.configure(sync_conn, opts={"compare_type": True}), SQLModel.metadata)
+    return compare_metadata(MigrationContext.configure(sync_conn, opts={"compare_type": True, "include_name": include_name}), SQLModel.metadata)
 
 
 async def _check(url_fresh, url_old):

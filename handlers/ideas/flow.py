@@ -9,7 +9,7 @@ from core.markup import b, esc
 from handlers.base import Context, UserError
 from handlers.ideas.cards import refresh_card
 from handlers.ideas.keys import PAGE
-from handlers.ideas.parse import ORDER_WORDS, ListQuery, has_idea_marker, parse_idea
+from handlers.ideas.parse import BEST_MATCH, ORDER_WORDS, ListQuery, has_idea_marker, parse_idea
 from handlers.ideas.render import STATUS_LABELS, short, status_label, support_buttons, tags_text
 from handlers.router import parse_command
 from storage import audit
@@ -93,10 +93,12 @@ async def on_edit(ctx: Context) -> None:
 
 
 async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
+    # words are searched in the chat's language (it also ranks) and in the reader's own
+    languages = (await ctx.services.chat_language(ctx.chat_key), ctx.lang) if query.words else ()
     async with ctx.db.session() as session:
         ideas, total = await store.list_ideas(
             session, ctx.chat_key, order=query.order, tag=query.tag, status=query.status,
-            words=list(query.words), offset=(query.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+            words=list(query.words), languages=languages, offset=(query.page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
         )
     if not total:
         if query == ListQuery():
@@ -108,7 +110,7 @@ async def ideas_cmd(ctx: Context, query: ListQuery) -> None:
     if query.page > pages:
         raise UserError(ngettext("There is only {pages} page.", "There are only {pages} pages.", pages).format(
             pages=format_number(pages)))
-    title = _("Most supported ideas") if query.order == "top" else _("Newest ideas")
+    title = {"top": _("Most supported ideas"), BEST_MATCH: _("Best matches")}.get(query.order, _("Newest ideas"))
     lines = [b(title) + " " + esc(_("(page {page}/{pages}, {total} in all)").format(
         page=format_number(query.page), pages=format_number(pages), total=format_number(total)))]
     for idea in ideas:
@@ -136,7 +138,7 @@ def _page_data(query: ListQuery, page: int) -> str | None:
 async def page_button(ctx: Context, args: list[str]) -> None:
     pressed = PAGE.read(args)
     order, status = pressed["order"], pressed["status"]
-    await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS else "new", pressed["tag"] or None,
+    await ideas_cmd(ctx, ListQuery(order if order in ORDER_WORDS or order == BEST_MATCH else "new", pressed["tag"] or None,
                                    status if status in STATUS_LABELS else None, tuple(pressed["words"].split()),
                                    pressed["page"]))
 

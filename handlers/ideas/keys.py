@@ -7,6 +7,7 @@ from handlers.keys import ButtonKind
 
 #: "ideas:sup:<idea id>": 👍 on an idea's card
 SUPPORT = ButtonKind("ideas", "sup", ("idea", int))
-#: "ideas:page:new|top:<tag>:<status>:<search words>:<page>": another page of a list; the tag and
-#: the words share what is left of the 64 bytes (a list whose filters do not fit gets no button)
+#: "ideas:page:new|top|rel:<tag>:<status>:<search words>:<page>": another page of a list (rel: the
+#: best match first); the tag and the words share what is left of the 64 bytes (a list whose
+#: filters do not fit gets no button)
 PAGE = ButtonKind("ideas", "page", ("order", 3), ("tag", str), ("status", 10), ("words", str), ("page", int))

@@ -132,9 +132,13 @@ def parse_number_and_rest(args: str) -> tuple[int, str]:
     return parse_number(head), rest.strip()
 
 
+#: the list's order when words are searched and no order was asked: the best match first
+BEST_MATCH = "rel"
+
+
 @dataclass(frozen=True)
 class ListQuery:
-    order: str = "new"
+    order: str = "new"  # "new", "top" (ORDER_WORDS), or BEST_MATCH
     tag: str | None = None
     status: str | None = None
     words: tuple[str, ...] = ()
@@ -150,7 +154,7 @@ def _page_number(token: str) -> int | None:
 
 
 def parse_list(args: str) -> ListQuery:
-    order, tag, status, words, page = "new", None, None, [], 1
+    order, tag, status, words, page = None, None, None, [], 1
     tokens = args.split()
     if tokens and _page_number(tokens[-1]) is not None:
         page = _page_number(tokens.pop()) or 1
@@ -180,7 +184,7 @@ def parse_list(args: str) -> ListQuery:
             status = st
             continue
         words.append(low[:100])
-    return ListQuery(order, tag, status, tuple(words[:10]), page)
+    return ListQuery(order or (BEST_MATCH if words else "new"), tag, status, tuple(words[:10]), page)
 
 
 def parse_status_args(args: str) -> tuple[int, str, str]:

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlmodel import SQLModel
 
-from storage.migrate import load_models
+from storage.migrate import include_name, load_models
 
 load_models()
 connection = context.config.attributes["connection"]
@@ -12,6 +12,7 @@ context.configure(
     target_metadata=SQLModel.metadata,
     render_as_batch=True,  # SQLite cannot ALTER most things; batch mode copies the table
     compare_type=True,
+    include_name=include_name,  # the full-text objects are not in the models
 )
 with context.begin_transaction():
     context.run_migrations()
