@@ -136,7 +136,8 @@ def _db_copy(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
         return 1
     except (SQLAlchemyError, OSError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        cause = getattr(err, "orig", None) or err
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
         print(f"db copy: failed: {first}; nothing was written to the target", file=sys.stderr)
         return 1
     print(copy.report(checks))

@@ -95,8 +95,9 @@ async def copy_store(source_url: str, target_url: str, *, progress: Progress = l
     try:
         revs = await current(source)
         if revs != heads():
-            raise CopyRefused(f"the source is at revisions {sorted(revs)}, not at this version's "
-                              f"{sorted(heads())}: run `kehrabot db upgrade` on it first")
+            missing = ", ".join(sorted(heads() - revs)) or "none"
+            raise CopyRefused(f"the source's schema is not this version's (missing {missing}): "
+                              "run `kehrabot db upgrade` on it first")
         async with target.engine.connect() as tconn:
             if target.is_sqlite:
                 await tconn.execute(text("BEGIN IMMEDIATE"))
@@ -105,8 +106,8 @@ async def copy_store(source_url: str, target_url: str, *, progress: Progress = l
             try:
                 busy = await tconn.run_sync(_tables_with_rows)
                 if busy:
-                    raise CopyRefused(f"the target is not empty (rows in {', '.join(busy)}): "
-                                      "copy only into an empty database")
+                    named = ", ".join(busy[:5]) + (f" and {len(busy) - 5} more" if len(busy) > 5 else "")
+                    raise CopyRefused(f"the target is not empty (rows in {named}): copy only into an empty database")
                 await tconn.run_sync(_upgrade)
                 await _copy_rows(source, tconn, progress, batch)
                 if not target.is_sqlite:
@@ -194,7 +195,7 @@ async def _copy_rows(source: Database, tconn: AsyncConnection, progress: Progres
                     before, rows = rows, rows + len(part)
                     if rows // PROGRESS_EVERY > before // PROGRESS_EVERY:
                         progress(f"  {table.name}: {rows:,} rows…")
-                progress(f"[{i}/{len(all_tables)}] {table.name}: {rows:,} rows "
+                progress(f"[{i}/{len(all_tables)}] {table.name}: {rows:,} row{'' if rows == 1 else 's'} "
                          f"({time.monotonic() - started:.1f} s)")
         finally:
             await sconn.rollback()
