@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 class JobRunner:
     def __init__(self, services: Services, *, concurrency: int = 16, safety_tick_seconds: int = 30,
-                 instance: str = "local", lease_seconds: float = 60.0) -> None:
+                 instance: str = "local", lease_seconds: float = 20.0) -> None:
         self.services = services
         self.instance = instance
         self.lease = timedelta(seconds=lease_seconds)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, UniqueConstraint, and_, bindparam, func, insert, or_, select, true, update
@@ -83,6 +83,8 @@ class ProcessedEvent(SQLModel, table=True):
     event_id: str = Field(primary_key=True, max_length=255)
     at: datetime = Field(sa_type=UTCDateTime)
     done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: the process handling it, where several may (see begin_events)
+    owner: str | None = Field(default=None, max_length=64)
 
 
 class EventEffect(SQLModel, table=True):
@@ -360,41 +362,65 @@ async def next_due(session: AsyncSession, exclude_platforms: Iterable[str] = ())
     return min(times) if times else None
 
 
-NEW, REPLAY, DONE = "new", "replay", "done"
+NEW, REPLAY, DONE, BUSY = "new", "replay", "done", "busy"
+#: an event another process began less than this ago is in its hands (BUSY); older, it is
+#: taken over (that process died or stalled)
+EVENT_LEASE = timedelta(seconds=120)
 
 
-_EVENT_DONE = select(ProcessedEvent.done_at).where(ProcessedEvent.platform == bindparam("p"),
-                                                   ProcessedEvent.event_id == bindparam("e"))
+_EVENT_ROW = select(ProcessedEvent.done_at, ProcessedEvent.owner, ProcessedEvent.at).where(
+    ProcessedEvent.platform == bindparam("p"), ProcessedEvent.event_id == bindparam("e"))
 _EVENT_INSERT = insert(ProcessedEvent)
+_EVENT_TAKE = (update(ProcessedEvent).where(ProcessedEvent.platform == bindparam("p"),
+                                            ProcessedEvent.event_id == bindparam("e"))
+               .values(owner=bindparam("o"), at=bindparam("now")))
 
 
-def begin_events(conn: Connection, items: list[tuple[str, tuple[str, ...], datetime]]) -> list[dict[str, str]]:
-    """Batch op: record that events are being handled. (platform, event keys, now) → each key's
-    state: ``NEW`` (recorded now); ``REPLAY``, begun before but never finished (the bot stopped
-    during it: handle it again); ``DONE``, handled to the end before. A key asked for twice in
-    one batch is ``DONE`` the second time (it is in hand)."""
-    seen: dict[tuple[str, str], bool] = {}  # (platform, key) -> finished
-    fresh, results = [], []
-    for platform, keys, now in items:
+def begin_events(conn: Connection, items: list[tuple]) -> list[dict[str, str]]:
+    """Batch op: record that events are being handled. (platform, event keys, now[, owner]) →
+    each key's state: ``NEW`` (recorded now); ``REPLAY``, begun before but never finished (the
+    bot stopped during it: handle it again); ``DONE``, handled to the end before. A key asked
+    for twice in one batch is ``DONE`` the second time (it is in hand).
+
+    ``owner`` (this process's instance) is given where several processes take the same
+    platform's events (Telegram webhook mode): an unfinished event begun by another owner less
+    than ``EVENT_LEASE`` ago is ``BUSY`` — in its hands, not to be handled here. Without an
+    owner the caller is the platform's only consumer (bot/leader.py) and takes over every
+    unfinished event."""
+    seen: dict[tuple[str, str], str] = {}  # (platform, key) -> state for a second ask
+    fresh, taken, results = [], [], []
+    for platform, keys, now, *rest in items:
+        owner = rest[0] if rest else None
         states: dict[str, str] = {}
         for key in keys:
             if key in states:
                 continue
-            if (platform, key) not in seen:
-                row = conn.execute(_EVENT_DONE, {"p": platform, "e": key}).first()
-                if row is not None:
-                    seen[(platform, key)] = row[0] is not None
-            finished = seen.get((platform, key))
-            if finished is None:
+            if (platform, key) in seen:
+                states[key] = DONE if seen[(platform, key)] != BUSY else BUSY
+                continue
+            row = conn.execute(_EVENT_ROW, {"p": platform, "e": key}).first()
+            if row is None:
                 states[key] = NEW
-                fresh.append({"platform": platform, "event_id": key, "at": now, "done_at": None})
+                fresh.append({"platform": platform, "event_id": key, "at": now, "done_at": None, "owner": owner})
+            elif row[0] is not None:
+                states[key] = DONE
+            elif owner is not None and row[1] not in (None, owner) and _aware(row[2]) > now - EVENT_LEASE:
+                states[key] = BUSY
             else:
-                states[key] = DONE if finished else REPLAY
-            seen[(platform, key)] = True  # a second ask in this batch: in hand
+                states[key] = REPLAY
+                if owner is not None:
+                    taken.append({"p": platform, "e": key, "o": owner, "now": now})
+            seen[(platform, key)] = states[key]
         results.append(states)
     if fresh:
         conn.execute(_EVENT_INSERT, fresh)
+    if taken:
+        conn.execute(_EVENT_TAKE, taken)
     return results
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 _EVENT_FINISH = (update(ProcessedEvent).where(ProcessedEvent.platform == bindparam("p"),

@@ -75,10 +75,13 @@ def drop_inbox(conn: Connection, items: list[int]) -> list[None]:
     return [None] * len(items)
 
 
-async def inbox(session: AsyncSession) -> list[tuple[int, dict | None]]:
-    """The stashed updates in order; None for one whose stored JSON cannot be read."""
-    rows = (await session.execute(select(TelegramInbox.update_id, TelegramInbox.data)
-                                  .order_by(TelegramInbox.update_id))).all()
+async def inbox(session: AsyncSession, received_before: datetime | None = None) -> list[tuple[int, dict | None]]:
+    """The stashed updates in order (those received before ``received_before`` if given); None
+    for one whose stored JSON cannot be read."""
+    query = select(TelegramInbox.update_id, TelegramInbox.data)
+    if received_before is not None:
+        query = query.where(TelegramInbox.received_at < received_before)
+    rows = (await session.execute(query.order_by(TelegramInbox.update_id))).all()
     out: list[tuple[int, dict | None]] = []
     for update_id, data in rows:
         try:

@@ -66,6 +66,8 @@ class MatrixTransport(Sync, Mapping, Rooms, Sending):
         self.cfg = settings.matrix
         self.services = services
         self.bot_username = self.cfg.user_id or ""
+        #: one sync loop per account, in the process that holds this lock (bot/leader.py)
+        self.consumer = f"matrix:{self.cfg.user_id or self.cfg.homeserver}"
         self.client: AsyncClient | None = None
         self.ready = asyncio.Event()
         self.healthy = True

@@ -35,7 +35,7 @@ from bot.telegram.mapping import PLATFORM
 from core.events import Incoming, Kind
 from core.transport import TransportError
 from storage import telegram as store
-from storage.core import DONE, REPLAY, begin_events, finish_events, get_state
+from storage.core import BUSY, DONE, REPLAY, begin_events, finish_events, get_state
 
 log = logging.getLogger("bot.telegram")
 
@@ -142,12 +142,12 @@ class Inbox:
             log.debug("update %s: %s", update_id, type(exc).__name__, exc_info=True)
             return None
 
-    async def _replay_inbox(self) -> None:
+    async def _replay_inbox(self, received_before: Any = None) -> None:
         """Updates stored before a stop but not handled to the end: handled again now (their
-        finished events are skipped)."""
+        finished events are skipped); only those received before ``received_before`` if given."""
         try:
             async with self.services.db.session() as session:
-                stashed = await store.inbox(session)
+                stashed = await store.inbox(session, received_before)
         except Exception:
             log.exception("could not read the Telegram inbox; it is handled at the next start")
             return
@@ -257,6 +257,8 @@ class Inbox:
             states = await self._begin([key for key, _event in pending])
             if states is None:
                 return  # the store failed: the update stays in the inbox for the next start
+            if BUSY in states.values():
+                return  # another process has it in hand (webhook mode); it takes it out of the inbox
             for key, event in pending:
                 state = states.get(key, DONE)
                 if state == DONE:
@@ -275,8 +277,8 @@ class Inbox:
         delay = self.settings.retry_backoff
         for attempt in range(5):
             try:
-                found = await self.services.db.write(begin_events, (PLATFORM, rest, self.services.clock.now()),
-                                                      durable=False)
+                found = await self.services.db.write(begin_events, (PLATFORM, rest, self.services.clock.now(),
+                                                                     self.owner), durable=False)
                 return {**states, **found}
             except Exception as exc:
                 if attempt == 4 or self._stopping:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
+import hashlib
+import hmac
 import logging
-import secrets
 from collections import OrderedDict, deque
 from collections.abc import Coroutine
 from typing import Any
@@ -52,7 +53,8 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
     #: … by this transport, after the flood limiter granted its slot
     records_deliveries = True
 
-    def __init__(self, settings: TelegramSettings, services: Any, *, token: str | None = None) -> None:
+    def __init__(self, settings: TelegramSettings, services: Any, *, token: str | None = None,
+                 instance: str | None = None) -> None:
         token = token or settings.secret_token()
         if not token:
             raise ValueError("telegram.token (or telegram.token_file) is not configured")
@@ -75,6 +77,11 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
             rate_limiter=self.limiter,
         )
         self.bot_username = ""
+        #: long polling is one process's job (bot/leader.py); webhook calls go to any process
+        self.consumer = None if settings.webhook_url else f"telegram:{token.split(':', 1)[0]}"
+        #: in webhook mode every process takes updates: an event is handled by the one that began
+        #: it (storage.core.begin_events); a polling process is the only consumer
+        self.owner = (instance or "local") if settings.webhook_url else None
         #: set once getMe succeeded and polling (or the webhook) runs; cleared at the stop
         self.ready = asyncio.Event()
         self._init_lock = asyncio.Lock()
@@ -103,7 +110,9 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
         self.stop_grace = 10.0
         #: seconds a fetched batch may take before the next fetch (see _settle)
         self.batch_wait = 1.0
-        self._webhook_secret = settings.secret_webhook() or secrets.token_urlsafe(32)
+        # the same for every process of this bot (behind one load balancer), never the token itself
+        self._webhook_secret = settings.secret_webhook() or hmac.new(
+            token.encode(), b"kehrabot webhook secret", hashlib.sha256).hexdigest()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -220,4 +229,4 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
 
 
 def create(settings: Settings, services: Any) -> TelegramTransport:
-    return TelegramTransport(settings.telegram, services)
+    return TelegramTransport(settings.telegram, services, instance=settings.instance_id())

@@ -14,6 +14,11 @@ from bot.telegram.errors import neutral_errors
 from bot.telegram.inbox import ALLOWED_UPDATES, MAX_BACKLOG
 from core.transport import TransportError
 from storage import telegram as store
+from storage.core import EVENT_LEASE
+
+#: how often a webhook process looks for updates stored but left unfinished (another process
+#: died with them); those begun less than EVENT_LEASE ago stay with the process that has them
+SWEEP_SECONDS = 30.0
 
 log = logging.getLogger("bot.telegram")
 
@@ -78,4 +83,7 @@ class Webhook:
         log.info("Telegram webhook listening on %s:%s%s", self.settings.webhook_listen,
                  self.settings.webhook_port, path)
         self.ready.set()
-        await self._wake.wait()  # until stop()
+        while not self._stopping:  # until stop(): updates another process took and left unfinished
+            await self._pause(SWEEP_SECONDS)
+            if not self._stopping:
+                await self._replay_inbox(self.services.clock.now() - EVENT_LEASE)
