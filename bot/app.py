@@ -12,8 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.config import Settings
-from bot.http import HttpServer, NotReady
-from bot.metrics import Metrics, ping
+from bot.leader import Leadership
 from bot.outbox import Delivering, Outbox, send_scope
 from bot.scheduler import JobRunner
 from core.clock import Clock, SystemClock
@@ -26,7 +25,6 @@ from handlers.router import Router
 from storage import outbox as delivery_log
 from storage.core import prune_events
 from storage.db import Database
-from storage.retention import Policy as RetentionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -60,31 +58,20 @@ class App:
             limits=Limits(per_person_per_minute=settings.limits.per_person_per_minute,
                           per_chat_per_minute=settings.limits.per_chat_per_minute,
                           min_respondents=settings.min_respondents),
-            retention=RetentionPolicy(**settings.retention.model_dump()),
         )
         self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)
-        self.metrics = Metrics()
-        self.router.on_error = self.metrics.handler_failed
-        #: /healthz, /readyz, /metrics (bot/http.py); other components add routes and checks
-        self.http = HttpServer(settings.http.listen, settings.http.port)
-        self.http.add_route("GET", "/metrics", self.metrics.endpoint(self.db, self.services.clock))
-        self.http.add_check("state", self._ready_state)
-        self.http.add_check("store", self._ready_store)
-        self.http.add_check("transports", self._ready_transports)
-        self.http.add_check("role", _single)
-        self._opened = self._closing = False
         self.jobs = JobRunner(self.services, instance=settings.instance_id())
         self.services.wake = self.jobs.wake
         self._stop = asyncio.Event()
+        #: per platform with a one-process consumer: "leader" or "follower" (see _consume)
+        self.roles: dict[str, str] = {}
         for transport in transports or []:
             self.add_transport(transport)
 
     def add_transport(self, transport: Transport) -> None:
         """Features see the transport through :class:`Delivering` (keyed, logged sends)."""
-        self.services.transports[transport.platform] = Delivering(transport, self.outbox, violations=self.violations,
-                                                                  metrics=self.metrics)
-        self.metrics.add_platform(transport.platform)
+        self.services.transports[transport.platform] = Delivering(transport, self.outbox, violations=self.violations)
 
     async def dispatch(self, transport: Transport, event: Incoming) -> bool:
         """Handle one event; its sends are keyed by the event (see bot/outbox.py). While the
@@ -93,13 +80,12 @@ class App:
         then not finished, and is handled at the next start."""
         wrapped = self.services.transports.get(transport.platform)
         if getattr(wrapped, "inner", None) is not transport:  # a transport the app was not given
-            wrapped = Delivering(transport, self.outbox, violations=self.violations, metrics=self.metrics)
+            wrapped = Delivering(transport, self.outbox, violations=self.violations)
         prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
         delay = 0.5
         while True:
             with send_scope(prefix, replay=event.replay):
                 if await self.router.dispatch(wrapped, event):
-                    self.metrics.handled(event.platform)
                     return True
             if self.stopping or not event.event_key:
                 return False
@@ -140,31 +126,6 @@ class App:
         for feature in self.services.features:
             if feature.on_start:
                 await feature.on_start(self.services)
-        self._opened = True
-
-    async def _ready_state(self) -> str:
-        """/readyz: "starting" (migrating, features preparing), "running", "stopping"."""
-        state = "stopping" if self._closing or self.stopping else "running" if self._opened else "starting"
-        if state != "running":
-            raise NotReady(state)
-        return state
-
-    async def _ready_store(self) -> dict:
-        """/readyz: the store answers a ``SELECT 1`` in time."""
-        backend = "sqlite" if self.db.is_sqlite else "postgresql"
-        try:
-            ms = await ping(self.db)
-        except Exception as err:  # TimeoutError too
-            error = type(getattr(err, "orig", None) or err).__name__
-            raise NotReady({"reachable": False, "backend": backend, "error": error}) from None
-        return {"reachable": True, "backend": backend, "ms": ms}
-
-    async def _ready_transports(self) -> dict:
-        """/readyz: each transport is connected (``Transport.ready``)."""
-        shown = {platform: {"ready": t.ready.is_set()} for platform, t in self.services.transports.items()}
-        if not all(s["ready"] for s in shown.values()):
-            raise NotReady(shown)
-        return shown
 
     @property
     def stopping(self) -> bool:
@@ -182,19 +143,12 @@ class App:
         housekeeping: asyncio.Task | None = None
         stop = asyncio.create_task(self._stop.wait(), name="stop-request")
         try:
-            if self.settings.http.port:  # first: /healthz answers while the store is migrated
-                try:
-                    await self.http.start()
-                except OSError as err:
-                    log.error("HTTP server: cannot listen on %s:%d (%s)", self.http.listen, self.http.port,
-                              err.strerror or err)
-                    raise
             await self.open()
             if self._stop.is_set():
                 return
             await self.jobs.start()
             transports = [getattr(t, "inner", t) for t in self.services.transports.values()]
-            running = [asyncio.create_task(t.start(self.dispatch), name=f"transport-{t.platform}") for t in transports]
+            running = [asyncio.create_task(self._consume(t), name=f"transport-{t.platform}") for t in transports]
             housekeeping = asyncio.create_task(self._housekeeping(), name="housekeeping")
             done, _ = await asyncio.wait({*running, stop}, return_when=asyncio.FIRST_COMPLETED)
             for task in done - {stop}:
@@ -206,10 +160,35 @@ class App:
                 housekeeping.cancel()
             await self.close(deadline=stop_deadline, running=running)
 
+    async def _consume(self, transport: Transport) -> None:
+        """Run the transport; one whose consumer only one process may run (``consumer``, see
+        bot/leader.py) runs while this process holds its lock, and stops if the lock is lost
+        (another process takes over; this one stands by to take it back)."""
+        name = getattr(transport, "consumer", None)
+        if name is None:
+            await transport.start(self.dispatch)
+            return
+        lock = Leadership(self.db.url, name, owner=self.jobs.instance)
+        self.roles[transport.platform] = "follower"
+        try:
+            while await lock.acquire(self._stop):
+                self.roles[transport.platform] = "leader"
+                started = asyncio.create_task(transport.start(self.dispatch), name=f"start-{transport.platform}")
+                lost = asyncio.create_task(lock.lost.wait())
+                await asyncio.wait({started, lost}, return_when=asyncio.FIRST_COMPLETED)
+                lost.cancel()
+                if started.done():
+                    started.result()  # a transport that failed raises here
+                    return
+                self.roles[transport.platform] = "follower"
+                await self._stop_transport(transport)
+                await asyncio.wait({started})
+        finally:
+            await lock.release()
+
     async def close(self, *, deadline: float = 10.0, running: list[asyncio.Task] | None = None) -> None:
         """Jobs first (no new ones; running ones finish and may still send), then the transports
         (no new updates; the ones in hand finish), all within ``deadline`` seconds."""
-        self._closing = True  # /readyz says "stopping" from now on
         loop = asyncio.get_running_loop()
         until = loop.time() + deadline
         # a tenth of the deadline is kept for flushing the features' buffers and closing the store
@@ -232,7 +211,6 @@ class App:
                         await feature.on_stop(self.services)
                 except Exception:  # TimeoutError included: what was not flushed is logged, the stop goes on
                     log.exception("stopping feature %s failed", feature.name)
-        await self.http.stop()  # before the store: no probe opens a connection after it closed
         try:  # an unreachable store must not hold the stop: what was not written is done again
             async with asyncio.timeout(max(0.1, until - loop.time())):
                 await self.db.close()
@@ -245,11 +223,6 @@ class App:
             await transport.stop()
         except Exception:
             log.exception("stopping %s failed", transport.platform)
-
-
-async def _single() -> str:
-    """/readyz's role until leader election registers its own check: one process, no election."""
-    return "single"
 
 
 def build_transports(settings: Settings, services: Services, names: list[str]) -> list[Transport]:
