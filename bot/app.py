@@ -7,12 +7,15 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
+from bot.http import HttpServer, NotReady
 from bot.leader import Leadership
+from bot.metrics import Metrics, ping
 from bot.outbox import Delivering, Outbox, send_scope
 from bot.scheduler import JobRunner
 from core.clock import Clock, SystemClock
@@ -61,6 +64,16 @@ class App:
         )
         self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)
+        self.metrics = Metrics()
+        self.router.on_error = self.metrics.handler_failed
+        #: /healthz, /readyz, /metrics (bot/http.py); other components add routes and checks
+        self.http = HttpServer(settings.http.listen, settings.http.port)
+        self.http.add_route("GET", "/metrics", self.metrics.endpoint(self.db, self.services.clock))
+        self.http.add_check("state", self._ready_state)
+        self.http.add_check("store", self._ready_store)
+        self.http.add_check("transports", self._ready_transports)
+        self.http.add_check("role", _single)
+        self._opened = self._closing = False
         self.jobs = JobRunner(self.services, instance=settings.instance_id())
         self.services.wake = self.jobs.wake
         self._stop = asyncio.Event()
@@ -71,7 +84,9 @@ class App:
 
     def add_transport(self, transport: Transport) -> None:
         """Features see the transport through :class:`Delivering` (keyed, logged sends)."""
-        self.services.transports[transport.platform] = Delivering(transport, self.outbox, violations=self.violations)
+        self.services.transports[transport.platform] = Delivering(transport, self.outbox, violations=self.violations,
+                                                                  metrics=self.metrics)
+        self.metrics.add_platform(transport.platform)
 
     async def dispatch(self, transport: Transport, event: Incoming) -> bool:
         """Handle one event; its sends are keyed by the event (see bot/outbox.py). While the
@@ -80,12 +95,13 @@ class App:
         then not finished, and is handled at the next start."""
         wrapped = self.services.transports.get(transport.platform)
         if getattr(wrapped, "inner", None) is not transport:  # a transport the app was not given
-            wrapped = Delivering(transport, self.outbox, violations=self.violations)
+            wrapped = Delivering(transport, self.outbox, violations=self.violations, metrics=self.metrics)
         prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
         delay = 0.5
         while True:
             with send_scope(prefix, replay=event.replay):
                 if await self.router.dispatch(wrapped, event):
+                    self.metrics.handled(event.platform)
                     return True
             if self.stopping or not event.event_key:
                 return False
@@ -126,6 +142,31 @@ class App:
         for feature in self.services.features:
             if feature.on_start:
                 await feature.on_start(self.services)
+        self._opened = True
+
+    async def _ready_state(self) -> str:
+        """/readyz: "starting" (migrating, features preparing), "running", "stopping"."""
+        state = "stopping" if self._closing or self.stopping else "running" if self._opened else "starting"
+        if state != "running":
+            raise NotReady(state)
+        return state
+
+    async def _ready_store(self) -> dict:
+        """/readyz: the store answers a ``SELECT 1`` in time."""
+        backend = "sqlite" if self.db.is_sqlite else "postgresql"
+        try:
+            ms = await ping(self.db)
+        except Exception as err:  # TimeoutError too
+            error = type(getattr(err, "orig", None) or err).__name__
+            raise NotReady({"reachable": False, "backend": backend, "error": error}) from None
+        return {"reachable": True, "backend": backend, "ms": ms}
+
+    async def _ready_transports(self) -> dict:
+        """/readyz: each transport is connected (``Transport.ready``)."""
+        shown = {platform: {"ready": t.ready.is_set()} for platform, t in self.services.transports.items()}
+        if not all(s["ready"] for s in shown.values()):
+            raise NotReady(shown)
+        return shown
 
     @property
     def stopping(self) -> bool:
@@ -143,6 +184,13 @@ class App:
         housekeeping: asyncio.Task | None = None
         stop = asyncio.create_task(self._stop.wait(), name="stop-request")
         try:
+            if self.settings.http.port:  # first: /healthz answers while the store is migrated
+                try:
+                    await self.http.start()
+                except OSError as err:  # a port in use: one line, as a wrong setting (exit 2)
+                    reason = os.strerror(err.errno) if err.errno else str(err)
+                    raise ConfigError(f"config error: http.port (KEHRABOT_HTTP__PORT): cannot listen on "
+                                      f"{self.http.listen}:{self.http.port}: {reason}") from None
             await self.open()
             if self._stop.is_set():
                 return
@@ -189,6 +237,7 @@ class App:
     async def close(self, *, deadline: float = 10.0, running: list[asyncio.Task] | None = None) -> None:
         """Jobs first (no new ones; running ones finish and may still send), then the transports
         (no new updates; the ones in hand finish), all within ``deadline`` seconds."""
+        self._closing = True  # /readyz says "stopping" from now on
         loop = asyncio.get_running_loop()
         until = loop.time() + deadline
         # a tenth of the deadline is kept for flushing the features' buffers and closing the store
@@ -211,6 +260,7 @@ class App:
                         await feature.on_stop(self.services)
                 except Exception:  # TimeoutError included: what was not flushed is logged, the stop goes on
                     log.exception("stopping feature %s failed", feature.name)
+        await self.http.stop()  # before the store: no probe opens a connection after it closed
         try:  # an unreachable store must not hold the stop: what was not written is done again
             async with asyncio.timeout(max(0.1, until - loop.time())):
                 await self.db.close()
@@ -223,6 +273,11 @@ class App:
             await transport.stop()
         except Exception:
             log.exception("stopping %s failed", transport.platform)
+
+
+async def _single() -> str:
+    """/readyz's role until leader election registers its own check: one process, no election."""
+    return "single"
 
 
 def build_transports(settings: Settings, services: Services, names: list[str]) -> list[Transport]:

@@ -29,7 +29,7 @@ CHECK_TIMEOUT = 2.0
 SHUTDOWN_TIMEOUT = 1.0
 
 
-class NotReady(Exception):  # noqa: N818 (it is a state, not an error)
+class NotReady(Exception):
     """Raised by a readiness check: not ready; its argument is what /readyz shows."""
 
     def __init__(self, detail: Any = None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -86,8 +87,11 @@ class Transport(Protocol):
     #: what the platform can do; the optional methods (member_count, chat_moved) are there
     #: when it says so
     capabilities: Capabilities
+    #: set while connected to the platform (cleared while it cannot be reached and at the stop);
+    #: scheduled work for the platform waits for it, /readyz reports it. A transport that is
+    #: always connected (the console, the tests' fake) has one that is always set.
+    ready: asyncio.Event
     # Optional attributes of the app's own machinery (bot/app.py, bot/scheduler.py, bot/outbox.py):
-    #   ready: asyncio.Event — set once connected; scheduled work for the platform waits for it
     #   idempotent_sends: bool — a repeated send with the same Reply.key is dropped by the platform
     #   records_deliveries: bool — the transport writes the delivery log itself (bot/outbox.py)
     #   consumer: str | None — the name of what only one process may run at a time for this
@@ -121,6 +125,13 @@ class Transport(Protocol):
 
     async def role_of(self, chat_id: str, user_id: str) -> Role:
         """The person's role in the chat as the platform knows it (admin or member)."""
+
+
+def always_ready() -> asyncio.Event:
+    """``Transport.ready`` of a transport that is connected from the start."""
+    event = asyncio.Event()
+    event.set()
+    return event
 
 
 class TransactionRuleError(RuntimeError):
