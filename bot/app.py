@@ -28,6 +28,7 @@ from handlers.router import Router
 from storage import outbox as delivery_log
 from storage.core import prune_events
 from storage.db import Database
+from storage.retention import Policy as RetentionPolicy
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class App:
             limits=Limits(per_person_per_minute=settings.limits.per_person_per_minute,
                           per_chat_per_minute=settings.limits.per_chat_per_minute,
                           min_respondents=settings.min_respondents),
+            retention=RetentionPolicy(**settings.retention.model_dump()),
         )
         self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)
