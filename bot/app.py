@@ -58,6 +58,7 @@ class App:
             catalogs=catalogs or Catalogs(),
             features=load_features(),
             coordinators=frozenset(settings.coordinators),
+            operators=frozenset(settings.operators),
             data_dir=Path(settings.data_dir),
             limits=Limits(per_person_per_minute=settings.limits.per_person_per_minute,
                           per_chat_per_minute=settings.limits.per_chat_per_minute,

@@ -158,6 +158,8 @@ class Settings(BaseSettings):
     timezone: str = "Europe/Helsinki"
     #: project coordinators, as platform:user-id ("telegram:12345", "matrix:@pm:example.org")
     coordinators: list[str] = Field(default_factory=list)
+    #: the bot's operators, the same way: everything a coordinator is (handlers/permissions.py)
+    operators: list[str] = Field(default_factory=list)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: which transports to run; empty = Telegram and/or Matrix when configured, else console
     transports: list[TransportName] = Field(default_factory=list)

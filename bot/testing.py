@@ -112,7 +112,8 @@ class TestBot:
     __test__ = False  # not a pytest class
 
     def __init__(self, data_dir: Path, *, clock: ManualClock | None = None, database_url: str | None = None,
-                 coordinators: list[str] | None = None, transport: FakeTransport | None = None,
+                 coordinators: list[str] | None = None, operators: list[str] | None = None,
+                 transport: FakeTransport | None = None,
                  strict: bool = True, limits: LimitSettings | None = None,
                  min_respondents: int | None = None, retention: RetentionSettings | None = None) -> None:
         """``limits``: the rate limit; by default one no scripted test reaches (the suite's
@@ -127,7 +128,7 @@ class TestBot:
         self.transport = transport or FakeTransport()
         settings = Settings.model_construct(
             **{**dict(Settings.model_construct()), "data_dir": data_dir, "database_url": database_url,
-               "coordinators": coordinators or [],
+               "coordinators": coordinators or [], "operators": operators or [],
                "limits": limits or LimitSettings(per_person_per_minute=100_000, per_chat_per_minute=100_000),
                "min_respondents": 1 if min_respondents is None else min_respondents,
                "retention": retention or KEEP_FOREVER}

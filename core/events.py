@@ -20,9 +20,12 @@ class Kind(StrEnum):
 
 
 class Role(IntEnum):
+    """Each role is everything the one before it is (what each may do: handlers/permissions.py)."""
+
     MEMBER = 0
-    ADMIN = 1
-    COORDINATOR = 2
+    ADMIN = 1  # a chat's admin, as the platform says
+    COORDINATOR = 2  # configured: coordinators
+    OPERATOR = 3  # configured: operators
 
 
 @dataclass(frozen=True, slots=True)

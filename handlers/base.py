@@ -18,7 +18,9 @@ from core.clock import Clock
 from core.events import Button, FileOut, Incoming, Reply, Role
 from core.i18n import Catalogs, resolve_language, use_locale
 from core.transport import TransactionRuleError, Transport
-from storage.core import Job, languages_for
+from handlers.permissions import Rule
+from handlers.permissions import rule as permission
+from storage.core import Chat, Job, languages_for
 from storage.db import Database
 from storage.retention import Policy as RetentionPolicy
 
@@ -54,10 +56,8 @@ class _Named:
     help: str  # N_() one-line description
     usage: str = ""  # N_() argument synopsis, e.g. "<text>"
     parse: Callable[[str], Any] = raw_text
-    role: Role = Role.MEMBER
+    #: who may is not declared here but in the one table, handlers/permissions.py
     private_only: bool = False
-    #: N_() refusal for someone below ``role`` ("Only the chat's admins may …"); empty: the general one
-    denied: str = ""
 
     def names(self) -> Iterator[str]:
         yield self.name
@@ -69,11 +69,16 @@ class _Named:
         return names[0]
 
 
+#: the names of a subcommand that shows one thing (``/kokous näytä 3``, also picked by ``numbered``)
+SHOW_NAMES = {"fi": ("näytä", "nayta"), "sv": ("visa",), "en": ("show",)}
+
+
 @dataclass(frozen=True)
 class Subcommand(_Named):
     """The first word after a command (``/checklist start …``), declared in the command's table
     like a command: names per language (any case, letters of the language), its parser for the
-    rest, its role and help. The router picks it; no feature dispatches words itself."""
+    rest and help (who may: handlers/permissions.py, ``/checklist start``). The router picks it; no
+    feature dispatches words itself."""
 
 
 @dataclass(frozen=True)
@@ -85,13 +90,15 @@ class Command(_Named):
     ``leading`` words, where those come first: ``/experiment 5 start``). A word that names none
     goes to ``otherwise`` (a subcommand's name) or else to the command's own ``handler`` with
     all the arguments (``/poll Lunch? | mon | tue``); with neither the person is told the word
-    is unknown. No word at all goes to ``default``, if given. A subcommand gets the leading
-    words and what follows its name."""
+    is unknown. No word at all goes to ``default``, if given; a number alone (``3``, ``#3``) to
+    ``numbered``, if given, with the number. A subcommand gets the leading words and what follows
+    its name."""
 
     hidden: bool = False
     subcommands: tuple[Subcommand, ...] = ()
     default: str | None = None
     otherwise: str | None = None
+    numbered: str | None = None
     leading: int = 0
     leading_usage: str = ""  # N_() what the leading words are, e.g. "<number>"
     #: arguments holding this text are the command's own whatever their first word
@@ -106,6 +113,8 @@ class Command(_Named):
         word names none (the default or the command's own handler takes them)."""
         if self.own_if_contains and self.own_if_contains in args:
             return None, args.strip()
+        if self.numbered is not None and args.strip().lstrip("#").isdecimal():
+            return self.subcommand(self.numbered), args.strip()
         parts = args.split(maxsplit=self.leading + 1)
         lead = parts[:self.leading]
         word = parts[self.leading].casefold() if len(parts) > self.leading else ""
@@ -179,6 +188,8 @@ class Services:
     catalogs: Catalogs
     features: list[Feature]
     coordinators: frozenset[str] = frozenset()
+    #: the bot's operators ("platform:user-id"): everything a coordinator is
+    operators: frozenset[str] = frozenset()
     transports: dict[str, Transport] = field(default_factory=dict)
     data_dir: Path = Path("kehrabot-data")
     #: tell the scheduler that a job is due at this time (after the job row is committed)
@@ -248,6 +259,8 @@ class Context:
         self.lang = lang
         self.command: Command | None = None
         self.subcommand: Subcommand | None = None  # the one the router picked, if any
+        #: the permission table's entry of what is handled (handlers/permissions.py), set by the router
+        self.action: str | None = None
         self._role: Role | None = None
 
     @property
@@ -281,8 +294,12 @@ class Context:
         return f"{name} {_(cmd.usage)}".rstrip() if cmd.usage else name
 
     async def role(self) -> Role:
+        """The person's role here: configured (operators, coordinators) or the platform's answer,
+        asked once per request (ask before a transaction: it may call the platform)."""
         if self._role is None:
-            if self.event.sender_key in self.services.coordinators:
+            if self.event.sender_key in self.services.operators:
+                self._role = Role.OPERATOR
+            elif self.event.sender_key in self.services.coordinators:
                 self._role = Role.COORDINATOR
             elif self.event.is_private:
                 self._role = Role.ADMIN  # a person administers their own private chat
@@ -296,18 +313,34 @@ class Context:
                     self._role = Role.MEMBER
         return self._role
 
-    async def require(self, role: Role, denied: str = "") -> None:
-        """Refuse someone below ``role``, with ``denied`` (an N_() text) if given."""
-        from core.i18n import _
+    async def _raised(self, rule: Rule) -> bool:
+        if rule.setting is None:
+            return False
+        async with self.db.session() as session:
+            chat = await session.get(Chat, self.chat_key)
+        return chat is not None and chat.setting(rule.setting.key, rule.setting.default) == rule.setting.value
 
-        if role == Role.MEMBER:  # everyone; no need to ask the platform who this is
-            return
-        if await self.role() < role:
-            if denied:
-                raise UserError(_(denied))
-            if role >= Role.COORDINATOR:
-                raise UserError(_("Only project coordinators may do this."))
-            raise UserError(_("Only the chat's admins may do this."))
+    async def allowed(self, action: str | None = None, *, owner: bool | None = None) -> bool:
+        """Whether the permission table lets this person do ``action`` (default: what is being
+        handled). ``owner``: whether they own the thing, where the entry lets an owner."""
+        rule = permission(action or self.action or "")
+        if rule.role == Role.MEMBER and rule.setting is None:
+            return True  # everyone; no need to ask the platform who this is
+        if owner and rule.owner:
+            return True
+        raised = await self._raised(rule)
+        role = await self.role() if rule.role is not None else Role.MEMBER
+        return rule.allows(role, owner=owner, raised=raised)
+
+    async def permit(self, action: str | None = None, *, owner: bool | None = None, **details: object) -> None:
+        """Refuse, with the table's localized refusal, unless the person may do ``action``
+        (default: what is being handled). The one check: the router makes it for every command,
+        subcommand and button before its handler; a handler makes it again with ``owner`` once it
+        holds the thing (inside a transaction too: the router asked the role already). ``details``
+        fill the refusal's fields ({number})."""
+        if not await self.allowed(action, owner=owner):
+            rule = permission(action or self.action or "")
+            raise UserError(rule.refusal(raised=await self._raised(rule), **details))
 
     async def reply(
         self, html: str, buttons: tuple[tuple[Button, ...], ...] = (), *, quote: bool = False

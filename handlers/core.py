@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from core import vocabulary
-from core.events import Role
 from core.i18n import LANGUAGES, N_, _
 from core.markup import b, esc
-from handlers.base import Command, Context, Feature, UserError
+from handlers.base import Command, Context, Feature, Subcommand, UserError
+from handlers.permissions import usable_commands, usable_subcommand
 from storage import audit
 from storage.core import ensure_chat, set_person_language
 
 LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
-_CHAT_WORDS = frozenset(vocabulary.words("core", "chat"))  # data/vocabulary/core.toml
+#: /kieli ryhmä sv (data/vocabulary/core.toml)
+_CHAT_NAMES = {lang: tuple(words) for lang, words in vocabulary.table("core", "chat").items()}
 
 
 async def help_cmd(ctx: Context, args: str) -> None:
-    role = await ctx.role()
+    """What this person may use here, as the permission table says (handlers/permissions.py)."""
+    role, private = await ctx.role(), ctx.event.is_private
     if args:
         name = args.lstrip("/!").split()[0].lower()
         cmd = ctx.services.find_command(name)
@@ -26,36 +28,40 @@ async def help_cmd(ctx: Context, args: str) -> None:
         if others:
             lines.append(_("Also: {names}").format(names=esc(", ".join(ctx.transport.command_prefixes[0] + n for n in others))))
         for sub in cmd.subcommands:
-            if sub.role <= role:
+            if usable_subcommand(cmd, sub, role, private=private):
                 lines.append(f"{esc(ctx.usage(cmd, sub))} — {esc(_(sub.help))}")
         await ctx.reply("\n".join(lines))
         return
     lines = [b(_("What I can do here:"))]
-    for feature in ctx.services.features:
-        for cmd in feature.commands:
-            if cmd.hidden or cmd.role > role or (cmd.private_only and not ctx.event.is_private):
-                continue
-            lines.append(f"{esc(ctx.usage(cmd))} — {esc(_(cmd.help))}")
+    for cmd in usable_commands(ctx.services.features, role, private=private):
+        lines.append(f"{esc(ctx.usage(cmd))} — {esc(_(cmd.help))}")
     lines.append("")
     lines.append(esc(_("Ideas can also be posted with #idea in a message. Send {help} <command> for details.").format(help=ctx.cmd("help"))))
     await ctx.reply("\n".join(lines))
 
 
-def parse_lang(args: str) -> tuple[bool, str | None]:
+def parse_lang(args: str) -> str | None:
+    """A language code, or None (show the current one). (``chat`` first is the subcommand.)"""
     words = args.lower().split()
-    for_chat = bool(words) and words[0] in _CHAT_WORDS
-    if for_chat:
-        words = words[1:]
     if not words:
-        return for_chat, None
+        return None
     code = words[0]
     if code not in LANGUAGES:
         raise UserError(_("I speak Finnish (fi), Swedish (sv) and English (en)."))
-    return for_chat, code
+    return code
 
 
-async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
-    for_chat, code = parsed
+async def lang_cmd(ctx: Context, code: str | None) -> None:
+    """``/kieli sv``: the person's language."""
+    await _set_language(ctx, False, code)
+
+
+async def chat_lang_cmd(ctx: Context, code: str | None) -> None:
+    """``/kieli ryhmä sv``: the chat's language (admins)."""
+    await _set_language(ctx, True, code)
+
+
+async def _set_language(ctx: Context, for_chat: bool, code: str | None) -> None:
     if code is None:
         await ctx.reply(
             _("Current language: {name}. Choose with {cmd} fi|sv|en, or for the whole chat {cmd} chat fi|sv|en.").format(
@@ -63,8 +69,6 @@ async def lang_cmd(ctx: Context, parsed: tuple[bool, str | None]) -> None:
             )
         )
         return
-    if for_chat:
-        await ctx.require(Role.ADMIN)  # asks the platform: before the transaction
     async with ctx.db.transaction() as session:
         if for_chat:
             chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
@@ -109,6 +113,8 @@ FEATURE = Feature(
             "lang", lang_cmd, {"fi": ("kieli",), "sv": ("sprak",), "en": ("lang", "language")},
             help=N_("choose your language (or the chat's: chat fi|sv|en)"), usage=N_("[chat] fi|sv|en"),
             parse=parse_lang,
+            subcommands=(Subcommand("chat", chat_lang_cmd, _CHAT_NAMES, help=N_("the whole chat's language"),
+                                    usage=N_("fi|sv|en"), parse=parse_lang),),
         ),
         Command(
             "start", start_cmd, {"fi": ("aloita",), "sv": ("starta",), "en": ("start",)},

@@ -243,8 +243,9 @@ async def test_area_rolls_up_chats_on_two_platforms(bot, two_platforms):
 
 async def test_area_and_publish_need_admin(bot):
     assert "ylläpitäjät" in (await bot.say("/alue Maunula", user="u1"))[0]
-    assert (await bot.say("/julkaise ideat", user="admin"))[0].startswith("Aseta ensin ryhmän alue")
+    assert "ylläpitäjät" in (await bot.say("/julkaise ideat", user="admin"))[0]  # refused before anything else
     bot.make_admin("admin")
+    assert (await bot.say("/julkaise ideat", user="admin"))[0].startswith("Aseta ensin ryhmän alue")
     await bot.say("/alue Maunula", user="admin")
     assert "ylläpitäjät" in (await bot.say("/julkaise ideat", user="u1"))[0]
     assert (await bot.say("/julkaise ideat kyselyt", user="admin"))[0] == \

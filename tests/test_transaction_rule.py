@@ -8,7 +8,6 @@ from sqlalchemy.exc import OperationalError
 
 import bot.app
 from bot.testing import TestBot
-from core.events import Role
 from core.transport import TransactionRuleError
 from handlers import load_features
 from handlers.base import Command, Feature
@@ -24,7 +23,7 @@ async def _inside(ctx, args: str) -> None:
         await session.commit()  # committed, but the session is still open
         try:
             if args == "role":
-                await ctx.require(Role.ADMIN)
+                await ctx.role()
             else:
                 await ctx.reply("inside")
         except TransactionRuleError as err:
@@ -35,7 +34,7 @@ async def _inside(ctx, args: str) -> None:
 async def _after(ctx, args: str) -> None:
     """The same unit of work, the platform asked and the reply sent only after the session."""
     if args == "role":
-        await ctx.require(Role.ADMIN)
+        await ctx.role()
     async with ctx.db.transaction() as session:
         await session.execute(text("SELECT 1"))
         await session.commit()

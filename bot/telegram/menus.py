@@ -1,5 +1,7 @@
-"""The command menus (setMyCommands): per language, for members, chat admins and private chats,
-published in the background and retried with back-off, never holding up polling.
+"""The command menus (setMyCommands): per language, for members in groups, chat admins in groups,
+private chats, and each configured coordinator's and operator's private chat — each lists what that
+person may use there (handlers/permissions.py, as /help does). Published in the background and
+retried with back-off, never holding up polling.
 
 A part of :class:`bot.telegram.transport.TelegramTransport`, whose ``__init__`` makes the state
 used here.
@@ -15,6 +17,7 @@ from telegram import (
     BotCommand,
     BotCommandScopeAllChatAdministrators,
     BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
     BotCommandScopeDefault,
 )
 
@@ -23,6 +26,7 @@ from bot.telegram.limits import SendHook
 from core.events import Role
 from core.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from core.transport import TransportError
+from handlers.permissions import usable_commands
 
 log = logging.getLogger("bot.telegram")
 
@@ -30,29 +34,41 @@ log = logging.getLogger("bot.telegram")
 class Menus:
     """The command menus in each language."""
 
-    def command_menu(self, lang: str, *, admin: bool, private: bool) -> list[BotCommand]:
-        """The command menu in ``lang``: the name in that language and the translated help."""
+    def command_menu(self, lang: str, *, role: Role, private: bool) -> list[BotCommand]:
+        """The command menu in ``lang`` of what someone of ``role`` may use in a group or a
+        private chat: the name in that language and the translated help."""
         translations = self.services.catalogs.get(lang)
         menu = []
-        for feature in self.services.features:
-            for cmd in feature.commands:
-                if cmd.hidden or (cmd.role > Role.ADMIN) or (cmd.role == Role.ADMIN and not admin):
-                    continue
-                if cmd.private_only and not private:
-                    continue
-                description = translations.gettext(cmd.help).strip() or cmd.name
-                menu.append(BotCommand(cmd.shown_name(lang), description[:256]))
+        for cmd in usable_commands(self.services.features, role, private=private):
+            description = translations.gettext(cmd.help).strip() or cmd.name
+            menu.append(BotCommand(cmd.shown_name(lang), description[:256]))
         return menu[:100]
 
+    def _personal(self) -> list[tuple[Any, Role]]:
+        """The private chats of the configured Telegram coordinators and operators (a private
+        chat's id is the person's): their menus add what only they may use."""
+        roles: dict[str, Role] = {}
+        for keys, role in ((self.services.coordinators, Role.COORDINATOR), (self.services.operators, Role.OPERATOR)):
+            for key in keys:
+                platform, _sep, user_id = key.partition(":")
+                if platform == "telegram" and user_id.lstrip("-").isdecimal():
+                    roles[user_id] = max(role, roles.get(user_id, role))
+        return [(BotCommandScopeChat(chat_id=int(user_id)), role) for user_id, role in sorted(roles.items())]
+
     def _menus(self) -> Iterator[tuple[Any, str | None, list[BotCommand]]]:
-        scopes = (
-            (BotCommandScopeDefault(), False, False),
-            (BotCommandScopeAllPrivateChats(), True, True),
-            (BotCommandScopeAllChatAdministrators(), True, False),
-        )
-        for scope, admin, private in scopes:
+        scopes = [
+            (BotCommandScopeDefault(), Role.MEMBER, False),
+            (BotCommandScopeAllPrivateChats(), Role.ADMIN, True),  # a person administers their private chat
+            (BotCommandScopeAllChatAdministrators(), Role.ADMIN, False),
+            *((scope, role, True) for scope, role in self._personal()),
+        ]
+        for scope, role, private in scopes:
             for lang in (None, *LANGUAGES):
-                yield scope, lang, self.command_menu(lang or DEFAULT_LANGUAGE, admin=admin, private=private)
+                yield scope, lang, self.command_menu(lang or DEFAULT_LANGUAGE, role=role, private=private)
+
+    @staticmethod
+    def _scope_key(scope: Any) -> tuple:
+        return (scope.type, getattr(scope, "chat_id", None))
 
     async def publish_commands(self, *, retries: int | None = None, done: set | None = None) -> None:
         """setMyCommands for each language (and the default, in the default language), for
@@ -60,13 +76,20 @@ class Menus:
         skipped and the published ones added."""
         bot = await self._ready()
         for scope, lang, menu in self._menus():
-            if done is not None and (scope.type, lang) in done:
+            key = (*self._scope_key(scope), lang)
+            if done is not None and key in done:
                 continue
-            with neutral_errors(sending=False):
-                await bot.set_my_commands(menu, scope=scope, language_code=lang,
-                                          rate_limit_args=SendHook(retries=retries))
+            try:
+                with neutral_errors(sending=False):
+                    await bot.set_my_commands(menu, scope=scope, language_code=lang,
+                                              rate_limit_args=SendHook(retries=retries))
+            except Refused:
+                if scope.type != "chat":
+                    raise
+                # a coordinator who never wrote to the bot has no private chat with it yet
+                log.warning("Telegram refused the command menu of private chat %s; skipped", scope.chat_id)
             if done is not None:
-                done.add((scope.type, lang))
+                done.add(key)
 
     async def _publish_in_background(self) -> None:
         """The command menus, retried with back-off until published (polling does not wait)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
 from handlers.audit.flow import export_audit, log_cmd
 from handlers.audit.parse import parse_page
@@ -13,7 +12,7 @@ FEATURE = Feature(
     commands=[
         Command("auditlog", log_cmd, {"fi": ("loki",), "sv": ("logg",), "en": ("auditlog",)},
                 help=N_("the chat's audit log: who changed what, newest first"), usage=N_("[page]"),
-                parse=parse_page, role=Role.ADMIN, denied=N_("Only the chat's admins may read its audit log.")),
+                parse=parse_page),
     ],
     exports={"audit": export_audit},
 )

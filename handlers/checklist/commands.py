@@ -3,7 +3,6 @@ parser, role, help), the buttons, the jobs, the digest and the exports."""
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
 from handlers.base import Command, Feature, Subcommand
 from handlers.checklist.buttons import (
@@ -25,16 +24,15 @@ from handlers.checklist.rounds import close_cmd, list_cmd, mode_cmd, share_cmd, 
 from handlers.checklist.views import areas_cmd, compare_cmd, profile_cmd
 
 
-def _sub(name: str, handler, aliases: dict[str, tuple[str, ...]], help: str, usage: str = "",
-         role: Role = Role.MEMBER) -> Subcommand:
-    return Subcommand(name, handler, aliases, help=help, usage=usage, parse=args_for(name), role=role)
+def _sub(name: str, handler, aliases: dict[str, tuple[str, ...]], help: str, usage: str = "") -> Subcommand:
+    return Subcommand(name, handler, aliases, help=help, usage=usage, parse=args_for(name))
 
 
 SUBCOMMANDS = (
     _sub("start", start_round, {"fi": ("aloita",), "sv": ("starta", "börja", "borja"), "en": ("start", "begin")},
-         N_("start a round"), N_("[name] [closes <when>]"), Role.ADMIN),
+         N_("start a round"), N_("[name] [closes <when>]")),
     _sub("close", close_cmd, {"fi": ("sulje", "päätä", "paata"), "sv": ("stäng", "stang", "avsluta"),
-                              "en": ("close", "end")}, N_("close the round and post its profile"), role=Role.ADMIN),
+                              "en": ("close", "end")}, N_("close the round and post its profile")),
     _sub("resume", resume_cmd, {"fi": ("jatka", "vastaa"), "sv": ("fortsätt", "fortsatt", "svara"),
                                 "en": ("resume", "continue", "answer")}, N_("answer, or go on where you stopped")),
     _sub("stop", stop_cmd, {"fi": ("lopeta", "tauko", "keskeytä", "keskeyta"), "sv": ("stoppa", "paus", "pausa"),
@@ -51,9 +49,9 @@ SUBCOMMANDS = (
     _sub("export", export_cmd, {"fi": ("vie", "tallenna"), "sv": ("exportera",), "en": ("export",)},
          N_("the answers as a file"), N_("csv|json")),
     _sub("share", share_cmd, {"fi": ("jaa", "jako"), "sv": ("dela",), "en": ("share",)},
-         N_("share the area's figures with other areas"), N_("on|off"), Role.ADMIN),
+         N_("share the area's figures with other areas"), N_("on|off")),
     _sub("mode", mode_cmd, {"fi": ("tapa", "paikka"), "sv": ("sätt", "satt", "plats"), "en": ("mode",)},
-         N_("answer in the group or in private"), N_("group|private"), Role.ADMIN),
+         N_("answer in the group or in private"), N_("group|private")),
     _sub("list", list_cmd, {"fi": ("lista", "listaa"), "sv": ("lista", "listor"), "en": ("list",)},
          N_("the checklists there are")),
 )

@@ -5,18 +5,19 @@ from the scheduler's tick (weekly.py), each record unique per chat and week in t
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
 from handlers.base import Command, Feature, Subcommand
 from handlers.digest.activity import activity_digest, on_event, render_activity
 from handlers.digest.flow import (
     area_cmd,
     area_none,
+    area_show,
     digest_off,
     digest_on,
     digest_show,
     digest_time,
     publish_cmd,
+    publish_show,
     summary_cmd,
 )
 from handlers.digest.parse import (
@@ -37,20 +38,20 @@ from handlers.digest.weekly import on_start, on_stop, on_tick
 #: ``/kooste`` alone shows this week so far; ``/kooste pe 16:00`` (the command's own handler) sets the time
 DIGEST_SUBCOMMANDS = (
     Subcommand("show", digest_show, SHOW_WORDS, help=N_("this week so far"), parse=nothing_more),
-    Subcommand("on", digest_on, ON_WORDS, help=N_("the weekly digest on again"), parse=nothing_more,
-               role=Role.ADMIN),
-    Subcommand("off", digest_off, OFF_WORDS, help=N_("no weekly digest in this chat"), parse=nothing_more,
-               role=Role.ADMIN),
+    Subcommand("on", digest_on, ON_WORDS, help=N_("the weekly digest on again"), parse=nothing_more),
+    Subcommand("off", digest_off, OFF_WORDS, help=N_("no weekly digest in this chat"), parse=nothing_more),
 )
 #: ``/alue`` alone shows the area, ``/alue <name>`` (the command's own handler) sets it
 AREA_SUBCOMMANDS = (
-    Subcommand("none", area_none, NONE_NAMES, help=N_("take the chat out of its area"), parse=parse_no_area,
-               role=Role.ADMIN),
+    Subcommand("show", area_show, SHOW_WORDS, help=N_("the area this chat belongs to"), parse=nothing_more),
+    Subcommand("none", area_none, NONE_NAMES, help=N_("take the chat out of its area"), parse=parse_no_area),
 )
 #: ``/julkaise`` alone shows the choices, ``/julkaise ideat kyselyt`` (the command's own handler) sets them
 PUBLISH_SUBCOMMANDS = (
+    Subcommand("show", publish_show, SHOW_WORDS, help=N_("what the area publishes as open data"),
+               parse=nothing_more),
     Subcommand("none", publish_cmd, NONE_NAMES, help=N_("publish nothing as open data"),
-               parse=parse_publish_none, role=Role.ADMIN),
+               parse=parse_publish_none),
 )
 
 FEATURE = Feature(
@@ -63,14 +64,14 @@ FEATURE = Feature(
                 subcommands=DIGEST_SUBCOMMANDS, default="show"),
         Command("area", area_cmd, {"fi": ("alue",), "sv": ("omrade",), "en": ("area",)},
                 help=N_("show or set (admins) the area this chat belongs to"), usage=N_("[name | none]"),
-                parse=parse_area, subcommands=AREA_SUBCOMMANDS),
+                parse=parse_area, subcommands=AREA_SUBCOMMANDS, default="show"),
         Command("publish", publish_cmd, {"fi": ("julkaise",), "sv": ("publicera",), "en": ("publish",)},
                 help=N_("show or choose (admins) what the area publishes as open data"),
                 usage=N_("[ideas] [polls] [meetings] [profile] | none"), parse=parse_publish,
-                subcommands=PUBLISH_SUBCOMMANDS),
+                subcommands=PUBLISH_SUBCOMMANDS, default="show"),
         Command("summary", summary_cmd, {"fi": ("yhteenveto",), "sv": ("sammanfattning",), "en": ("summary",)},
                 help=N_("coordinators: all areas' digests of a week as files"), usage=N_("[week]"),
-                parse=parse_summary, role=Role.COORDINATOR, private_only=True),
+                parse=parse_summary, private_only=True),
     ],
     on_start=on_start,
     on_stop=on_stop,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from core.events import FileOut, Role
+from core.events import FileOut
 from core.i18n import _, format_number, ngettext
 from core.markup import esc
 from handlers.base import Context, UserError
@@ -41,7 +41,6 @@ async def digest_off(ctx: Context, _args: None) -> None:
 async def digest_time(ctx: Context, parsed: tuple[int | None, str | None]) -> None:
     """``/kooste pe 16:00`` (the command's own handler: its first word is a weekday or a time)."""
     day, hhmm = parsed
-    await ctx.require(Role.ADMIN)
     settings: dict[str, object] = {"digest.off": False}
     if day is not None:
         settings["digest.day"] = day
@@ -66,16 +65,18 @@ async def _set_schedule(ctx: Context, settings: dict[str, object]) -> None:
     await ctx.reply(esc(schedule_text(chat)))
 
 
+async def area_show(ctx: Context, _args: None) -> None:
+    """``/alue``: the chat's area."""
+    await area_cmd(ctx, None)
+
+
 async def area_cmd(ctx: Context, name: str | None) -> None:
-    """``/alue`` shows the chat's area, ``/alue <name>`` sets it (admins)."""
-    if name is not None:
-        await ctx.role()  # asks the platform before the transaction; require() below uses the answer
+    """``/alue <name>`` sets the chat's area (admins); with None it is shown."""
     async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if name is None:
             count = await store.area_chat_count(session, chat.area) if chat.area else 0
         else:
-            await ctx.require(Role.ADMIN)
             # Same spelling as an existing area (case-insensitively) joins that area.
             for existing in (await store.chats_by_area(session)):
                 if existing and existing.casefold() == name.casefold():
@@ -105,11 +106,14 @@ async def area_none(ctx: Context, _args: None) -> None:
     await ctx.reply(esc(_("This chat no longer belongs to an area.")))
 
 
+async def publish_show(ctx: Context, _args: None) -> None:
+    """``/julkaise``: the area's choices."""
+    await publish_cmd(ctx, None)
+
+
 async def publish_cmd(ctx: Context, choices: list[str] | None) -> None:
-    """``/julkaise`` shows the area's choices, ``/julkaise ideat kyselyt`` sets them and
-    ``/julkaise ei`` (a subcommand, admins) clears them. The area is asked for before the role."""
-    if choices is not None:
-        await ctx.role()  # asks the platform before the transaction; require() below uses the answer
+    """``/julkaise ideat kyselyt`` sets the area's choices and ``/julkaise ei`` clears them
+    (admins); with None they are shown."""
     async with ctx.db.transaction() as session:
         chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
         if not chat.area:
@@ -117,7 +121,6 @@ async def publish_cmd(ctx: Context, choices: list[str] | None) -> None:
         if choices is None:
             current = (await store.publications(session)).get(chat.area, [])
         else:
-            await ctx.require(Role.ADMIN)
             before = (await store.publications(session)).get(chat.area, [])
             await store.set_publication(session, chat.area, choices, ctx.sender_key, ctx.now())
             await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="area.publish", target=f"area:{chat.area}",

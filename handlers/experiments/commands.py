@@ -9,7 +9,6 @@ read by their parsers."""
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
 from handlers.base import Command, Feature, Subcommand
 from handlers.experiments.digest import digest, export_experiments
@@ -40,15 +39,15 @@ from handlers.experiments.render import render_digest
 from handlers.ideas import parse_number
 
 
-def _action(name: str, handler, help: str, role: Role = Role.MEMBER, usage: str = "") -> Subcommand:
-    return Subcommand(name, handler, ACTION_WORDS[name], help=help, usage=usage, parse=action_args(name), role=role)
+def _action(name: str, handler, help: str, usage: str = "") -> Subcommand:
+    return Subcommand(name, handler, ACTION_WORDS[name], help=help, usage=usage, parse=action_args(name))
 
 
 #: the actions after the number; "show" when nothing follows it, "start" when dates follow it
 ACTIONS = (
     _action("show", show_cmd, N_("show the experiment")),
-    # the role is the admin's; closing (owner or admin) and asking (team or admin) check in the handler
-    _action("start", start_cmd, N_("start an experiment of the idea, dates optional"), Role.ADMIN),
+    # who may (admins start; the owner or admins close; the team or admins ask): handlers/permissions.py
+    _action("start", start_cmd, N_("start an experiment of the idea, dates optional")),
     _action("done", done_cmd, N_("close the experiment as done, with its outcome")),
     _action("abandon", abandon_cmd, N_("abandon the experiment, with the reason")),
     _action("ask", ask_cmd, N_("how often the owner is asked for values: weekly, monthly or off")),

@@ -8,7 +8,7 @@ imported back and forth."""
 
 from __future__ import annotations
 
-from core.events import Button, FileOut, Role
+from core.events import Button, FileOut
 from core.i18n import _, format_date, format_number, ngettext
 from core.markup import b, esc
 from handlers.base import Context, UserError
@@ -74,9 +74,9 @@ def _require_active(exp: store.Experiment, number: int) -> None:
 
 
 async def _require_team(ctx: Context, session, exp: store.Experiment, number: int) -> None:
-    if not await store.is_member(session, exp.id, ctx.sender_key):
-        raise UserError(_("Only the team of experiment #{number} may do this. Join it with {command} {number}.")
-                        .format(number=number, command=ctx.cmd("join")))
+    """The permission table's team rule (handlers/permissions.py), with whether this person is in it."""
+    await ctx.permit(owner=await store.is_member(session, exp.id, ctx.sender_key), number=number,
+                     command=ctx.cmd("join"))
 
 
 
@@ -90,7 +90,7 @@ async def show_cmd(ctx: Context, args: ExperimentArgs) -> None:
     async with ctx.db.session() as session:
         idea = await idea_store.by_number(session, ctx.chat_key, args.number)
         exists = idea is not None and await store.by_idea(session, idea.id) is not None
-    if exists or idea is None or idea.status == "withdrawn" or await ctx.role() < Role.ADMIN:
+    if exists or idea is None or idea.status == "withdrawn" or not await ctx.allowed("/experiment start"):
         await show(ctx, args.number)  # explains how an admin starts one
     else:
         await offer(ctx, idea)  # looking never starts one
@@ -233,7 +233,6 @@ async def start_button(ctx: Context, args: list[str]) -> None:
         idea = await idea_store.by_id(session, pressed["idea"])
     if idea is None or idea.chat_key != ctx.chat_key:
         raise UserError(_("This button no longer works."))
-    await ctx.require(Role.ADMIN)
     await start(ctx, idea.number, "")
     await ctx.acknowledge(_("Idea #{number} is now an experiment.").format(number=idea.number))
 
@@ -362,7 +361,6 @@ async def measure_cmd(ctx: Context, m: Measurement) -> None:
 
 
 async def finish(ctx: Context, number: int, action: str, note: str) -> None:
-    await ctx.role()  # asked before the transaction; require() inside uses the answer
     step = "done" if action == "done" else "abandoned"
     async with ctx.db.transaction() as session:
         idea, exp = await _load(ctx, session, number)
@@ -383,8 +381,7 @@ async def finish(ctx: Context, number: int, action: str, note: str) -> None:
 async def _close_experiment(ctx: Context, session, idea, exp: store.Experiment, number: int, action: str,
                             note: str) -> None:
     _require_active(exp, number)
-    if exp.owner_key != ctx.sender_key:
-        await ctx.require(Role.ADMIN)
+    await ctx.permit(owner=exp.owner_key == ctx.sender_key)  # the router asked the role before the transaction
     if not note:
         if action == "done":
             raise UserError(_("Tell what came out of it, for example: {example}").format(
@@ -412,12 +409,10 @@ async def ask(ctx: Context, number: int, text: str) -> None:
     every = word_in(text.split()[0], EVERY_WORDS) if text else None
     if every is None:
         raise UserError(_("How often should I ask for values: weekly, monthly or off?"))
-    role = await ctx.role()  # asked before the transaction
     async with ctx.db.transaction() as session:
         _idea, exp = await _load(ctx, session, number)
         _require_active(exp, number)
-        if role < Role.ADMIN:
-            await _require_team(ctx, session, exp, number)
+        await _require_team(ctx, session, exp, number)  # or an admin: the router asked the role
         exp.ask_every = every
         session.add(exp)
         await cancel_asks(session, exp)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
 from handlers.base import Command, Feature
 from handlers.ideas.digest import export_ideas, ideas_digest, render_ideas_digest
@@ -45,7 +44,7 @@ FEATURE = Feature(
                 help=N_("withdraw your own idea"), usage=N_("<number>"), parse=parse_number),
         Command("status", status_cmd, {"fi": ("tila",), "sv": ("status",), "en": ("status",)},
                 help=N_("move an idea: new, discussed, experiment, project, done, archived"),
-                usage=N_("<number> <status> [reason]"), parse=parse_status_args, role=Role.ADMIN),
+                usage=N_("<number> <status> [reason]"), parse=parse_status_args),
     ],
     buttons={SUPPORT.action: support_button, PAGE.action: page_button},
     on_message=on_message,

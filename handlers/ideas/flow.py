@@ -203,8 +203,7 @@ async def status_cmd(ctx: Context, parsed: tuple[int, str, str]) -> None:
 
 async def _own(ctx: Context, session, number: int) -> store.Idea:
     idea = await get_idea(ctx, session, number)
-    if idea.author_key != ctx.sender_key:
-        raise UserError(_("Only the author of idea #{number} can do that.").format(number=number))
+    await ctx.permit(owner=idea.author_key == ctx.sender_key, number=number)  # the author's (handlers/permissions.py)
     return idea
 
 

@@ -3,9 +3,8 @@ Button data and job keys are declared in ``keys``."""
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
-from handlers.base import Command, Feature, Subcommand
+from handlers.base import SHOW_NAMES, Command, Feature, Subcommand
 from handlers.meetings.digest import digest, export_meetings, render_digest
 from handlers.meetings.flow import (
     cancel_cmd,
@@ -15,6 +14,7 @@ from handlers.meetings.flow import (
     on_reaction,
     rsvp_button,
     rsvp_cmd,
+    show_cmd,
     skip_cmd,
 )
 from handlers.meetings.ics import calendar_cmd
@@ -30,15 +30,17 @@ from handlers.meetings.parse import (
 )
 from handlers.meetings.settings import quiet_cmd, reminders_cmd, settings_cmd
 
+#: /kokous 3 (or /kokous näytä 3) shows meeting 3; anything else schedules one (admins)
+SHOW = (Subcommand("show", show_cmd, SHOW_NAMES, help=N_("show a meeting with who is coming"), usage=N_("<number>"),
+                   parse=meeting_number),)
+
 #: /kokousasetukset <setting> <value>; with none the settings are shown (settings_cmd)
 SETTINGS = (
     Subcommand("reminders", reminders_cmd, {"fi": ("muistutukset", "muistutus"), "sv": ("påminnelser",),
                                             "en": ("reminders",)},
-               help=N_("reminder times before a meeting"), usage=N_("1 d, 1 h | off"), parse=parse_offsets,
-               role=Role.ADMIN),
+               help=N_("reminder times before a meeting"), usage=N_("1 d, 1 h | off"), parse=parse_offsets),
     Subcommand("quiet", quiet_cmd, {"fi": ("hiljaisuus", "hiljainen"), "sv": ("tyst", "tysta"), "en": ("quiet",)},
-               help=N_("quiet hours for day-before reminders"), usage=N_("21-8 | off"), parse=parse_quiet,
-               role=Role.ADMIN),
+               help=N_("quiet hours for day-before reminders"), usage=N_("21-8 | off"), parse=parse_quiet),
 )
 
 FEATURE = Feature(
@@ -46,30 +48,27 @@ FEATURE = Feature(
     commands=[
         Command("meeting", meeting_cmd, {"fi": ("kokous",), "sv": ("mote",), "en": ("meeting",)},
                 help=N_("schedule a meeting (admins), or show meeting N with who is coming"),
-                usage=N_("<when> <title> [@ place] | <number>")),
+                usage=N_("<when> <title> [@ place] | <number>"), subcommands=SHOW, numbered="show"),
         Command("meetings", list_cmd, {"fi": ("kokoukset",), "sv": ("moten",), "en": ("meetings",)},
                 help=N_("list the upcoming meetings")),
         Command("rsvp", rsvp_cmd, {"fi": ("osallistun",), "sv": ("osa",), "en": ("rsvp",)},
                 help=N_("answer whether you come to a meeting"), usage=N_("<number> yes|no|maybe"),
                 parse=parse_rsvp),
         Command("skipmeeting", skip_cmd, {"fi": ("ohitakokous",), "sv": ("hoppaovermote",), "en": ("skipmeeting",)},
-                help=N_("skip one meeting of a series"), usage=N_("<number> [date]"), parse=parse_number_rest,
-                role=Role.ADMIN),
+                help=N_("skip one meeting of a series"), usage=N_("<number> [date]"), parse=parse_number_rest),
         Command("movemeeting", move_cmd, {"fi": ("siirrakokous",), "sv": ("flyttamote",), "en": ("movemeeting",)},
                 help=N_("move the next meeting (or the one on a date) to a new time"),
-                usage=N_("<number> [date ->] <new time>"), parse=parse_number_rest, role=Role.ADMIN),
+                usage=N_("<number> [date ->] <new time>"), parse=parse_number_rest),
         Command("cancelmeeting", cancel_cmd, {"fi": ("perukokous",), "sv": ("stallinmote",),
                                               "en": ("cancelmeeting",)},
-                help=N_("cancel a meeting or a whole series"), usage=N_("<number>"), parse=meeting_number,
-                role=Role.ADMIN),
+                help=N_("cancel a meeting or a whole series"), usage=N_("<number>"), parse=meeting_number),
         Command("calendar", calendar_cmd, {"fi": ("kalenteri",), "sv": ("kalender",), "en": ("calendar",)},
                 help=N_("the chat's meetings as an .ics calendar file (or one meeting's)"), usage=N_("[number]"),
                 parse=parse_optional_number),
         Command("meetingsettings", settings_cmd, {"fi": ("kokousasetukset",), "sv": ("motesinstallningar",),
                                                   "en": ("meetingsettings",)},
                 help=N_("reminder times and quiet hours for meetings"),
-                usage=N_("[reminders 1 d, 1 h | off] [quiet 21-8 | off]"), role=Role.ADMIN,
-                subcommands=SETTINGS),
+                usage=N_("[reminders 1 d, 1 h | off] [quiet 21-8 | off]"), subcommands=SETTINGS),
     ],
     buttons={RSVP.action: rsvp_button},
     on_reaction=on_reaction,

@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import timedelta
 
-from core.events import Kind, Role
+from core.events import Kind
 from core.i18n import _, format_datetime, format_number, ngettext
 from core.markup import b, esc
 from handlers.base import Context, UserError
@@ -21,7 +21,7 @@ from handlers.meetings.occurrences import (
     upcoming_in_chat,
     wall,
 )
-from handlers.meetings.parse import DIGITS, REACTIONS, meeting_number, parse_meeting, split_move
+from handlers.meetings.parse import REACTIONS, parse_meeting, split_move
 from handlers.meetings.reminders import reminder_offsets, schedule_next, wake_next
 from handlers.meetings.render import (
     ANSWER_EMOJI,
@@ -55,14 +55,11 @@ async def get_meeting(session, ctx: Context, number: int) -> store.Meeting:
 
 
 async def meeting_cmd(ctx: Context, args: str) -> None:
+    """``/kokous <when> <title>`` schedules a meeting (admins; ``/kokous 3`` is the show subcommand)."""
     args = args.strip()
     if not args:
         raise UserError(_("Tell me when and what, for example: {example}").format(
             example=_("tue 1.12. at 18 Kehrä meeting @ Maunula house")), show_usage=True)
-    if DIGITS.fullmatch(args.lstrip("#")):
-        await show_meeting(ctx, meeting_number(args))
-        return
-    await ctx.require(Role.ADMIN)
     spec = parse_meeting(args, ctx.now(), ctx.lang)
     async with ctx.db.transaction() as session:
         earlier = await effect_of(session, ctx.event.event_key, "meetings.create")
@@ -96,6 +93,10 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
     message_id = await ctx.reply("\n".join(lines), rsvp_buttons(meeting.id))
     async with ctx.db.transaction() as session:
         await store.add_message(session, ctx.chat_key, message_id, meeting.id, occ.key if occ else "")
+
+
+async def show_cmd(ctx: Context, number: int) -> None:
+    await show_meeting(ctx, number)
 
 
 async def show_meeting(ctx: Context, number: int) -> None:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from core.events import Role
 from core.i18n import N_
-from handlers.base import Command, Feature, Subcommand
+from handlers.base import SHOW_NAMES, Command, Feature, Subcommand
 from handlers.polls.digest import digest, export_polls, render_digest
-from handlers.polls.flow import cancel_cmd, close_cmd, extend_cmd, poll_cmd, polls_cmd, settings_cmd
+from handlers.polls.flow import cancel_cmd, close_cmd, extend_cmd, poll_cmd, polls_cmd, settings_cmd, show_cmd
 from handlers.polls.jobs import close_job, refresh_job, tidy_job
 from handlers.polls.keys import CLOSE, REFRESH, TIDY, VOTE
 from handlers.polls.parse import numbered, parse_poll, parse_who
 from handlers.polls.voting import on_poll_vote, vote_button
 
 # Any of a subcommand's names works in every language (``/kysely close 3``). Closing, extending
-# and cancelling are for the poll's creator and the chat's admins: the handler asks, since the
-# creator is a member like any other.
+# and cancelling are for the poll's creator and the chat's admins (handlers/permissions.py; the
+# handler tells whether the person is the creator).
 CLOSE_WORDS = {"fi": ("sulje", "lopeta"), "sv": ("stäng", "avsluta"), "en": ("close", "end")}
 EXTEND_WORDS = {"fi": ("jatka", "pidennä"), "sv": ("förläng",), "en": ("extend",)}
 CANCEL_WORDS = {"fi": ("peru", "peruuta"), "sv": ("avbryt",), "en": ("cancel",)}
@@ -28,7 +27,8 @@ SUBCOMMANDS = (
     Subcommand("cancel", cancel_cmd, CANCEL_WORDS, help=N_("cancel, with no result"), usage=N_("<number>"),
                parse=numbered(CANCEL_WORDS)),
     Subcommand("settings", settings_cmd, SETTINGS_WORDS, help=N_("who may start polls"), usage=N_("everyone|admins"),
-               parse=parse_who, role=Role.ADMIN, denied=N_("Only the chat's admins may change who may start polls.")),
+               parse=parse_who),
+    Subcommand("show", show_cmd, SHOW_NAMES, help=N_("show a poll"), usage=N_("<number>"), parse=numbered(SHOW_NAMES)),
 )
 
 FEATURE = Feature(
@@ -42,6 +42,7 @@ FEATURE = Feature(
             parse=parse_poll,
             subcommands=SUBCOMMANDS,
             own_if_contains="|",  # "/poll Close the gate? | yes | no" is a new poll
+            numbered="show",  # "/poll 3" shows poll 3
         ),
         Command(
             "polls", polls_cmd, {"fi": ("kyselyt",), "sv": ("omrostningar", "enkater"), "en": ("polls",)},

@@ -7,7 +7,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
-from core.events import PollOutcome, PollSpec, Role
+from core.events import PollOutcome, PollSpec
 from core.i18n import _, format_datetime
 from core.markup import b, esc
 from handlers.base import Context, UserError
@@ -25,15 +25,7 @@ log = logging.getLogger(__name__)
 
 
 RECENT = timedelta(days=14)
-SETTING = "polls.create"  # chat setting: "everyone" | "admins"
-
-
-async def _may_create(ctx: Context) -> None:
-    async with ctx.db.transaction() as session:
-        chat = await ensure_chat(session, ctx.chat_key, ctx.event.platform, ctx.event.chat_title, ctx.now())
-        who = chat.setting(SETTING, "everyone")
-    if who == "admins" and await ctx.role() < Role.ADMIN:
-        raise UserError(_("In this chat only admins may start polls."))
+SETTING = "polls.create"  # chat setting: "everyone" | "admins" (the permission table reads it)
 
 
 async def _new_poll(ctx: Context, new: NewPoll, now: datetime, close_at: datetime) -> store.Poll:
@@ -58,7 +50,7 @@ async def _new_poll(ctx: Context, new: NewPoll, now: datetime, close_at: datetim
 
 
 async def create(ctx: Context, new: NewPoll) -> None:
-    await _may_create(ctx)
+    """A new poll. Who may start one here (a chat setting) is the permission table's: the router checked."""
     now = ctx.now()
     close_at = close_time(new.close_text, now, ctx.lang)
     async with ctx.db.session() as session:
@@ -100,27 +92,29 @@ def _json(options: tuple[str, ...]) -> str:
 async def _managed(ctx: Context, session, number: int, *, closing: bool = False) -> store.Poll:
     """The poll an admin or its creator manages; ``closing`` also takes a closed poll whose
     result never got posted (the platform failed for too long): closing it again posts it.
-    Inside a transaction: ask ``ctx.role()`` before opening it (the answer is kept)."""
+    Who may is the permission table's (the router asked the role before the transaction)."""
     poll = await store.by_number(session, ctx.chat_key, number)
     if poll is None:
         raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
-    if poll.creator_key != ctx.sender_key and await ctx.role() < Role.ADMIN:
-        raise UserError(_("Only the poll's creator and the chat's admins may do this."))
+    await ctx.permit(owner=poll.creator_key == ctx.sender_key)
     if poll.status != store.OPEN and not (closing and poll.status == store.CLOSED and poll.result_posted_at is None):
         raise UserError(_("Poll #{number} is already closed.").format(number=number))
     return poll
 
 
 async def poll_cmd(ctx: Context, parsed: NewPoll | PollNumber) -> None:
-    """``/poll <question> | <option> | …`` starts a poll; ``/poll 3`` shows poll #3."""
+    """``/poll <question> | <option> | …`` starts a poll (``/poll 3`` is the show subcommand)."""
     if isinstance(parsed, PollNumber):
         await show(ctx, parsed.number)
     else:
         await create(ctx, parsed)
 
 
+async def show_cmd(ctx: Context, ref: PollNumber) -> None:
+    await show(ctx, ref.number)
+
+
 async def close_cmd(ctx: Context, ref: PollNumber) -> None:
-    await ctx.role()  # who may manage the poll is the platform's to say: ask before the transaction
     async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, ref.number, closing=True)
         # close now: the job stays as a fallback in case posting fails
@@ -131,7 +125,6 @@ async def close_cmd(ctx: Context, ref: PollNumber) -> None:
 
 
 async def extend_cmd(ctx: Context, ref: PollNumber) -> None:
-    await ctx.role()
     async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, ref.number)
         text = extension(ref.rest)
@@ -157,7 +150,6 @@ async def extend_cmd(ctx: Context, ref: PollNumber) -> None:
 
 
 async def cancel_cmd(ctx: Context, ref: PollNumber) -> None:
-    await ctx.role()
     async with ctx.db.transaction() as session:
         poll = await _managed(ctx, session, ref.number)
         if await store.cancel(session, poll.id, ctx.now(), ctx.sender_key):
