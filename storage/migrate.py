@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 
 import storage
 
@@ -46,6 +47,10 @@ def heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+#: several processes starting on one PostgreSQL database migrate one after the other
+MIGRATION_LOCK = 0x6B656872_61626F74  # "kehrabot"
+
+
 async def upgrade(db, target: str = "heads") -> None:
     cfg = alembic_config()
 
@@ -54,6 +59,8 @@ async def upgrade(db, target: str = "heads") -> None:
         command.upgrade(cfg, target)
 
     async with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # held to the commit; SQLite's BEGIN locks the file
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await conn.run_sync(run)
 
 
