@@ -399,15 +399,20 @@ async def list_ideas(
         query, relevance = _match(query, dialect, wanted, langs)
     elif words:  # nothing searchable in them ("!!!", "*"): nothing matches
         return [], 0
-    total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     if order == "top":
-        query = query.order_by(Idea.support_count.desc(), Idea.number.desc())
+        ordered = query.order_by(Idea.support_count.desc(), Idea.number.desc())
     elif order == "rel" and relevance is not None:
-        query = query.order_by(relevance.desc(), Idea.number.desc())
+        ordered = query.order_by(relevance.desc(), Idea.number.desc())
     else:
-        query = query.order_by(Idea.number.desc())
-    ideas = list((await session.execute(query.offset(offset).limit(limit))).scalars())
-    return ideas, total
+        ordered = query.order_by(Idea.number.desc())
+    if relevance is None:
+        total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
+        return list((await session.execute(ordered.offset(offset).limit(limit))).scalars()), total
+    # A search counts its matches in the same statement (a window over them): matched once, not twice.
+    rows = (await session.execute(ordered.add_columns(func.count().over()).offset(offset).limit(limit))).all()
+    if rows:
+        return [idea for idea, _total in rows], rows[0][1]
+    return [], (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
 
 
 # --- digest and export ------------------------------------------------------------------------

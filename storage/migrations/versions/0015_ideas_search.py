@@ -53,7 +53,10 @@ SQLITE_DOWN = [
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         for lang, config in PG_CONFIGS.items():
-            op.execute(f"CREATE INDEX ix_idea_fts_{lang} ON idea USING gin (to_tsvector('{config}'::regconfig, search))")
+            # fastupdate off: a new idea goes into the index at once, instead of into a pending list
+            # that every search scans until the next vacuum (13 ms a search with 4 MB of it)
+            op.execute(f"CREATE INDEX ix_idea_fts_{lang} ON idea USING gin (to_tsvector('{config}'::regconfig, search)) "
+                       "WITH (fastupdate = off)")
     else:
         for statement in SQLITE_UP:
             op.execute(statement)
