@@ -75,7 +75,7 @@ class App:
         self.http.add_check("state", self._ready_state)
         self.http.add_check("store", self._ready_store)
         self.http.add_check("transports", self._ready_transports)
-        self.http.add_check("role", _single)
+        self.http.add_check("role", self._ready_role)
         self._opened = self._closing = False
         self.jobs = JobRunner(self.services, instance=settings.instance_id())
         self.services.wake = self.jobs.wake
@@ -165,11 +165,21 @@ class App:
         return {"reachable": True, "backend": backend, "ms": ms}
 
     async def _ready_transports(self) -> dict:
-        """/readyz: each transport is connected (``Transport.ready``)."""
-        shown = {platform: {"ready": t.ready.is_set()} for platform, t in self.services.transports.items()}
-        if not all(s["ready"] for s in shown.values()):
+        """/readyz: each transport is connected (``Transport.ready``); a standby's transport
+        (another process holds its consumer, see _consume) is not started, and waits ready."""
+        shown = {platform: {"ready": t.ready.is_set(), **({"role": self.roles[platform]}
+                                                          if platform in self.roles else {})}
+                 for platform, t in self.services.transports.items()}
+        if not all(s["ready"] or s.get("role") == "follower" for s in shown.values()):
             raise NotReady(shown)
         return shown
+
+    async def _ready_role(self) -> str:
+        """/readyz: "leader" while this process runs every one-process consumer it has,
+        "follower" while another process runs one of them, "single" with none (see _consume)."""
+        if not self.roles:
+            return "single"
+        return "follower" if "follower" in self.roles.values() else "leader"
 
     @property
     def stopping(self) -> bool:
@@ -276,11 +286,6 @@ class App:
             await transport.stop()
         except Exception:
             log.exception("stopping %s failed", transport.platform)
-
-
-async def _single() -> str:
-    """/readyz's role until leader election registers its own check: one process, no election."""
-    return "single"
 
 
 def build_transports(settings: Settings, services: Services, names: list[str]) -> list[Transport]:

@@ -261,7 +261,9 @@ async def test_kehrabot_run_serves_readiness_and_metrics(tmp_path):
                 break
             await asyncio.sleep(0.1)
         assert status == 200, report
-        assert report["transports"] == {"telegram": {"ready": True}} and report["store"]["reachable"]
+        # alone on its store it holds the polling lock (bot/leader.py)
+        assert report["transports"] == {"telegram": {"ready": True, "role": "leader"}}
+        assert report["role"] == "leader" and report["store"]["reachable"]
         print(f"ready {loop.time() - (until - 30):.2f} s after the start")
         person = emu.user("Aino", lang="fi")
         emu.post(emu.private(person), person, "/idea Yhteinen kasvimaa")

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import asyncpg
 import pytest
 
@@ -88,6 +90,26 @@ async def _until_none_claimed(url: str, within: float) -> None:
         await asyncio.sleep(0.2)  # polling the store: there is no event to await
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _readyz(port: int) -> dict:
+    """The process's /readyz, once its HTTP server answers with 200."""
+    async with aiohttp.ClientSession() as session:
+        for _attempt in range(100):
+            try:
+                async with session.get(f"http://127.0.0.1:{port}/readyz") as resp:
+                    if resp.status == 200:
+                        return await resp.json()
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)  # the process is still starting: nothing to await but its port
+    raise AssertionError(f"/readyz on {port} never said ready")
+
+
 async def _scalar(url: str, sql: str) -> int:
     conn = await asyncpg.connect(_plain(url))
     try:
@@ -99,10 +121,13 @@ async def _scalar(url: str, sql: str) -> int:
 async def test_two_instances_one_polls_the_other_takes_over(tmp_path, emu, pg_url):
     groups = await _seed(emu, tmp_path / "seed", pg_url, due_in=4)
     env = {**telegram_env(emu), "KEHRABOT_DATABASE_URL": pg_url}
-    procs = {name: await start_process(tmp_path / name, env, KEHRABOT_INSTANCE=name) for name in ("a", "b")}
+    ports = {name: _free_port() for name in ("a", "b")}
+    procs = {name: await start_process(tmp_path / name, env, KEHRABOT_INSTANCE=name,
+                                       KEHRABOT_HTTP__PORT=str(ports[name])) for name in ("a", "b")}
     try:
         leader = await _wait_leader(pg_url)
         follower = "b" if leader == "a" else "a"
+        assert (await _readyz(ports[follower]))["role"] == "follower"  # a ready standby
         await emu.wait_call("sendMessage", 150, within=120)
         procs[leader].send_signal(signal.SIGKILL)
         killed = time.monotonic()
@@ -114,6 +139,7 @@ async def test_two_instances_one_polls_the_other_takes_over(tmp_path, emu, pg_ur
         assert await _wait_leader(pg_url, within=10) == follower
         took_over = await emu.wait_call("getUpdates", polls + 1, within=10)
         assert took_over.at - killed < 10.0
+        assert (await _readyz(ports[follower]))["role"] == "leader"
         in_flight = await _scalar(pg_url, "SELECT count(*) FROM delivery WHERE key LIKE 'job:%' "
                                           "AND state IN ('sending', 'unknown')")
         await emu.wait_call("sendMessage", MEETINGS + POLLS - in_flight, within=180)
