@@ -329,8 +329,8 @@ class Context:
         if owner and rule.owner:
             return True
         raised = await self._raised(rule)
-        role = await self.role() if rule.role is not None else Role.MEMBER
-        return rule.allows(role, owner=owner, raised=raised)
+        asks = rule.role is not None and (rule.role > Role.MEMBER or raised)  # the platform only when it matters
+        return rule.allows(await self.role() if asks else Role.MEMBER, owner=owner, raised=raised)
 
     async def permit(self, action: str | None = None, *, owner: bool | None = None, **details: object) -> None:
         """Refuse, with the table's localized refusal, unless the person may do ``action``
