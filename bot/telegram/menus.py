@@ -83,11 +83,11 @@ class Menus:
                 with neutral_errors(sending=False):
                     await bot.set_my_commands(menu, scope=scope, language_code=lang,
                                               rate_limit_args=SendHook(retries=retries))
-            except Refused:
-                if scope.type != "chat":
+            except TransportError as exc:
+                if scope.type != "chat" or exc.retryable:
                     raise
-                # a coordinator who never wrote to the bot has no private chat with it yet
-                log.warning("Telegram refused the command menu of private chat %s; skipped", scope.chat_id)
+                # a coordinator who never wrote to the bot (chat not found) or blocked it
+                log.warning("Telegram refused the command menu of private chat %s (%s); skipped", scope.chat_id, exc)
             if done is not None:
                 done.add(key)
 
