@@ -2,17 +2,17 @@
 
 Allowed tags: b, i, u, s, code, pre, a[href]. Everything else is text and escaped.
 Telegram takes it as parse_mode=HTML; Matrix as formatted_body (newlines -> <br>);
-the console prints :func:`to_plain`.
+the console prints :func:`to_plain`. :func:`validate` is at least as strict as Telegram's parser.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from html.parser import HTMLParser
 
 ALLOWED_TAGS = frozenset({"b", "i", "u", "s", "code", "pre", "a"})
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: C0 controls but tab and line break (a carriage return is made a line break first), DEL, C1 controls
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 #: invisible characters that can make text masquerade: bidirectional embeddings, overrides and
 #: isolates (U+202A–U+202E, U+2066–U+2069), marks (U+200E, U+200F, U+061C), zero-width space and
 #: non-joiner, word joiner and invisible operators (U+2060–U+2064), the byte-order mark and the
@@ -22,21 +22,27 @@ _INVISIBLE = re.compile(
     "|(?<![\u00a9\u00ae\u203c-\u3299\ufe0f\U0001f000-\U0001faff])\u200d"
 )
 _CARRIAGE_RETURN = re.compile(r"\r\n?")
+#: half of a UTF-16 surrogate pair: a str can hold one (a JSON "\\ud800" escape decodes to it), but it
+#: is no character and cannot be encoded as UTF-8 (the store, Telegram and Matrix all refuse it)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def neutralise(text: str) -> str:
-    """Text as a person can see it: invisible formatting characters removed and a carriage return
-    (``\\r\\n`` or a lone ``\\r``) made a line break. The router applies it to every incoming text,
-    name and chat title before features see them; :func:`esc` applies it again for display."""
+    """Text as a person can see it: invisible formatting characters and control characters (but tab
+    and line break) removed, a carriage return (``\\r\\n`` or a lone ``\\r``) made a line break and
+    a lone surrogate made U+FFFD (as a UTF-8 decoder does). The router applies it to every incoming
+    text, name and chat title before features see them, so nothing stored (and no file made of it:
+    a calendar, a CSV) holds them; :func:`esc` applies it again for display."""
     if not text:
         return text
-    return _INVISIBLE.sub("", _CARRIAGE_RETURN.sub("\n", text))
+    text = _CARRIAGE_RETURN.sub("\n", _SURROGATE.sub("\ufffd", text))
+    return _CONTROL.sub("", _INVISIBLE.sub("", text))
 
 
 def esc(text: object) -> str:
-    """Escape user text for the HTML subset (strip control and invisible formatting characters;
-    see :func:`neutralise`)."""
-    return html.escape(_CONTROL.sub("", neutralise(str(text))), quote=True)
+    """Escape user text for the HTML subset (invisible and control characters removed: see
+    :func:`neutralise`)."""
+    return html.escape(neutralise(str(text)), quote=True)
 
 
 def b(text: str) -> str:
@@ -63,50 +69,84 @@ def to_matrix_html(markup: str) -> str:
     return markup.replace("\n", "<br>")
 
 
-class _Validator(HTMLParser):
-    def __init__(self, void: frozenset[str]) -> None:
-        super().__init__(convert_charrefs=False)
-        self.stack: list[str] = []
-        self.errors: list[str] = []
-        self.void = void
+#: one token of the subset: a tag (lower case, attributes in double quotes), an entity, or a bare
+#: "<", ">" or "&" (an error: Telegram reads any "<" as the start of a tag)
+_TOKEN = re.compile(r'<(/?)([a-z][a-z0-9-]*)((?:\s+[a-z-]+="[^"<>]*")*)\s*>|&(#x[0-9a-fA-F]+|#[0-9]+|[A-Za-z0-9]+);|[<>&]')
+_ATTR = re.compile(r'([a-z-]+)="([^"]*)"')
+#: links only to these schemes (Telegram drops other links, Matrix clients strip them)
+_LINK_SCHEMES = ("https://", "http://", "tg://", "mailto:")
+#: C0 controls but tab and line break, C1 controls, and surrogates: never in a reply
+_NOT_TEXT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
-    def handle_starttag(self, tag, attrs):
-        if tag in self.void and not attrs:
-            return
-        if tag not in ALLOWED_TAGS:
-            self.errors.append(f"tag <{tag}> not allowed")
-        if tag == "a" and [k for k, _ in attrs] != ["href"]:
-            self.errors.append("<a> needs exactly href")
-        if tag != "a" and attrs:
-            self.errors.append(f"<{tag}> has attributes")
-        self.stack.append(tag)
 
-    def handle_endtag(self, tag):
-        if not self.stack or self.stack[-1] != tag:
-            self.errors.append(f"unbalanced </{tag}>")
-        else:
-            self.stack.pop()
-
-    def handle_data(self, data):
-        if "<" in data or ">" in data:
-            self.errors.append("raw angle bracket in text")
-
-    def handle_entityref(self, name):
-        if name not in ("amp", "lt", "gt", "quot"):
-            self.errors.append(f"entity &{name}; not supported by Telegram")
+def _charref_problem(ref: str) -> str | None:
+    """Why Telegram would not read the numeric reference ``&{ref};`` as its character, if it would
+    not: it decodes only 1 to U+10FFFE, at most 7 decimal or 6 hex digits, and refuses a surrogate."""
+    hexa = ref.startswith("#x")
+    digits = ref[2:] if hexa else ref[1:]
+    if len(digits) > (6 if hexa else 7):
+        return f"entity &{ref}; too long for Telegram"
+    code = int(digits, 16 if hexa else 10)
+    if code == 0 or code >= 0x10FFFF:
+        return f"entity &{ref}; is no character"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"entity &{ref}; is half of a surrogate pair"
+    return None
 
 
 def validate(markup: str, *, matrix: bool = False) -> list[str]:
-    """Problems that would make Telegram HTML (or, with ``matrix``, Matrix HTML with its
-    ``<br>`` line breaks) misrender ``markup``."""
-    if re.search(r"&(?!(amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", markup):
-        return ["bare ampersand"]
-    v = _Validator(frozenset({"br"}) if matrix else frozenset())
-    v.feed(markup)
-    v.close()
-    if v.stack:
-        v.errors.append(f"unclosed {v.stack}")
-    return v.errors
+    """Problems that would make Telegram's HTML parse mode (or, with ``matrix``, a Matrix
+    ``formatted_body`` with its ``<br>`` line breaks) refuse or misrender ``markup``. Stricter than
+    Telegram: only the subset's tags (ALLOWED_TAGS), lower case, no attribute but an ``<a>``'s
+    http(s), tg or mailto ``href``; nothing inside ``<code>`` or ``<pre>`` but a ``<code>`` directly in
+    ``<pre>``, no tag inside itself (Telegram drops such nested entities); the entities
+    ``&amp; &lt; &gt; &quot;`` and numeric ones of a character; no bare ``<``, ``>`` or ``&``; no control
+    character or lone surrogate; some visible text (Telegram refuses an empty message)."""
+    errors: list[str] = []
+    stack: list[str] = []
+    if bad := _NOT_TEXT.search(markup):
+        errors.append(f"control character or surrogate U+{ord(bad.group()):04X}")
+    for m in _TOKEN.finditer(markup):
+        closing, tag, attrs, entity = m.group(1), m.group(2), m.group(3), m.group(4)
+        if tag is None and entity is None:
+            errors.append(f"bare {m.group()!r} at {m.start()}")
+        elif entity is not None:
+            if entity.startswith("#"):
+                if problem := _charref_problem(entity):
+                    errors.append(problem)
+            elif entity not in ("amp", "lt", "gt", "quot"):
+                errors.append(f"entity &{entity}; not supported by Telegram")
+        elif matrix and tag == "br":
+            if closing or attrs:
+                errors.append("<br> takes nothing")
+        elif closing:
+            if attrs:
+                errors.append(f"</{tag}> has attributes")
+            if not stack or stack[-1] != tag:
+                errors.append(f"unbalanced </{tag}>")
+            else:
+                stack.pop()
+        else:
+            pairs = _ATTR.findall(attrs)
+            if tag not in ALLOWED_TAGS:
+                errors.append(f"tag <{tag}> not allowed")
+            elif tag == "a":
+                if [k for k, _v in pairs] != ["href"]:
+                    errors.append("<a> needs exactly href")
+                elif not html.unescape(pairs[0][1]).startswith(_LINK_SCHEMES):
+                    errors.append(f"<a> links to {pairs[0][1][:40]!r}, not a web, tg or mail address")
+            elif pairs:
+                errors.append(f"<{tag}> has attributes")
+            if stack and (stack[-1] in ("code", "pre") and not (stack[-1] == "pre" and tag == "code")):
+                errors.append(f"<{tag}> inside <{stack[-1]}>")
+            elif tag in stack:
+                errors.append(f"<{tag}> inside <{tag}>")
+            stack.append(tag)
+    if stack:
+        errors.append(f"unclosed {stack}")
+    if not errors and not to_plain(markup).strip():
+        errors.append("no visible text (Telegram refuses an empty message)")
+    return errors
 
 
 def split(markup: str, limit: int) -> list[str]:
