@@ -105,8 +105,19 @@ def as_number(word: str | None) -> float:
     return float(word.replace(",", "."))
 
 
+#: a length of time is read as at most this long: any caller's own limit (a poll's 60 days, a meeting
+#: at most MAX_YEARS_AHEAD away) is far below it, and adding it to now stays a valid datetime, where
+#: "99999999999999999999 päivää" or "1e309 h" would overflow
+LONGEST = timedelta(days=200 * 366)
+
+
 def as_delta(n: float, unit: str) -> timedelta:
-    return timedelta(**{unit: n})
+    """``n`` ``unit`` ("days", "hours" …) as a timedelta, its size at most LONGEST."""
+    try:
+        delta = timedelta(**{unit: n})
+    except OverflowError:  # more than timedelta holds, or infinite
+        return LONGEST if n > 0 else -LONGEST
+    return max(-LONGEST, min(LONGEST, delta))
 
 
 def normalize(text: str) -> str:
