@@ -172,7 +172,7 @@ async def add_indicator(session: AsyncSession, exp: Experiment, *, name: str, un
 async def find_indicator(session: AsyncSession, experiment_id: int, ref: str) -> Indicator | None:
     ref = ref.strip().casefold()
     cond = Indicator.key == ref
-    if ref.lstrip("#").isdigit() and len(ref) < 6:
+    if ref.lstrip("#").isdecimal() and len(ref) < 6:
         cond = or_(cond, Indicator.number == int(ref.lstrip("#")))
     return (await session.execute(
         select(Indicator).where(Indicator.experiment_id == experiment_id, cond).order_by(Indicator.number)

@@ -15,6 +15,6 @@ def parse_page(args: str) -> int:
         tokens = tokens[1:]
     if not tokens:
         return 1
-    if len(tokens) == 1 and tokens[0].isdigit() and 0 < int(tokens[0]) < 100_000:
+    if len(tokens) == 1 and tokens[0].isdecimal() and 0 < int(tokens[0]) < 100_000:
         return int(tokens[0])
     raise UserError(_("Give a page number, for example 2."), show_usage=True)

@@ -120,7 +120,7 @@ def parse_poll(args: str) -> NewPoll | PollNumber:
     if "|" not in text:
         words = text.split()
         first = words[0].casefold().lstrip("#")
-        if first.isdigit() and len(words) == 1:
+        if first.isdecimal() and len(words) == 1:
             return PollNumber(int(first[:9]))
         raise UserError(_("Separate the question and the options with |, for example: {example}")
                         .format(example=example()), show_usage=True)
@@ -184,7 +184,7 @@ def numbered(names: dict[str, tuple[str, ...]]) -> Callable[[str], PollNumber]:
 
     def parse(rest: str) -> PollNumber:
         words = rest.split()
-        if not words or not words[0].lstrip("#").isdigit():
+        if not words or not words[0].lstrip("#").isdecimal():
             word = (names.get(current_language()) or names["en"])[0]
             raise UserError(_("Give the poll's number, for example: {example}").format(example=f"{word} 3"),
                             show_usage=True)
