@@ -19,10 +19,10 @@ async def help_cmd(ctx: Context, args: str) -> None:
     """What this person may use here, as the permission table says (handlers/permissions.py)."""
     role, private = await ctx.role(), ctx.event.is_private
     if args:
-        name = args.lstrip("/!").split()[0].lower()
+        name = (args.lstrip("/!").split() or [""])[0].lower()  # "/help /": no name
         cmd = ctx.services.find_command(name)
         if cmd is None:
-            raise UserError(_("I don't know the command {command}.").format(command=esc(args.split()[0])))
+            raise UserError(_("I don't know the command {command}.").format(command=args.split()[0][:40]))
         lines = [b(ctx.usage(cmd)), esc(_(cmd.help))]
         others = sorted({n for names in cmd.aliases.values() for n in names} - {cmd.shown_name(ctx.lang)})
         if others:

@@ -269,7 +269,7 @@ class Router:
         declared = target or cmd
         if declared.handler is None:
             word = rest.split()[0] if rest.split() else ""
-            raise UserError(_("I don't know what {word} means here.").format(word=esc(word[:40])), show_usage=True)
+            raise UserError(_("I don't know what {word} means here.").format(word=word[:40]), show_usage=True)
         for need in (cmd, declared):
             if need.private_only and not ctx.event.is_private:
                 raise UserError(_("Send this command to me in a private chat."))

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, time, timedelta
 from dateutil.rrule import rrulestr
 
 from core.i18n import _
-from core.markup import esc
 from handlers.base import UserError
 from handlers.when import HELSINKI
 from storage import meetings as store
@@ -86,7 +85,7 @@ def find_occurrence(meeting: store.Meeting, exceptions: dict[str, str | None], d
         if occ.start.date() == day:
             return occ
     raise UserError(_("Meeting #{number} has no meeting on {date}.").format(
-        number=meeting.number, date=esc(format_date_only(start_of_day))))
+        number=meeting.number, date=format_date_only(start_of_day)))
 
 
 def format_date_only(dt: datetime) -> str:
