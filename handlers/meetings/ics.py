@@ -17,6 +17,9 @@ from handlers.meetings.occurrences import occurrences, wall
 from storage import meetings as store
 from storage.core import Chat
 
+#: names Windows reserves for devices, with any extension ("CON.ics" too)
+WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))})
+
 
 def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str | None]], now: datetime,
               name: str = "", rsvp_command: str = "/rsvp") -> bytes:
@@ -107,6 +110,8 @@ async def calendar_cmd(ctx: Context, number: int | None) -> None:
         data = build_ics(meetings, exc, now, title, ctx.transport.command_prefixes[0]
                          + ctx.services.command("rsvp").shown_name(chat_lang))
     slug = re.sub(r"[^a-z0-9]+", "-", title.casefold()).strip("-")[:40] or "kehra"
+    if slug in WINDOWS_DEVICES:  # "con.ics" cannot be saved on Windows
+        slug = f"kehra-{slug}"
     filename = f"{slug}-{number}.ics" if number is not None else f"{slug}.ics"
     caption = (_("Meeting #{number} as a calendar file.").format(number=number) if number is not None
                else ngettext("{count} meeting or series as a calendar file.",
