@@ -59,6 +59,9 @@ TAILS: dict[tuple[str, str | None], str] = {
     ("movemeeting", None): "huomenna klo 19",
     ("cancelmeeting", None): "",
     ("calendar", None): "",
+    ("meeting", "show"): "",
+    ("poll", None): "",
+    ("poll", "show"): "",
     ("poll", "close"): "",
     ("poll", "extend"): "2 päivää",
     ("poll", "cancel"): "",
@@ -78,7 +81,8 @@ def numbered_commands() -> list[tuple[tuple[str, str | None], str]]:
     for feature in load_features():
         for cmd in feature.commands:
             own = cmd.usage or ""
-            if any(word in own for word in ("number", "page")):
+            # a number alone may pick a subcommand (``/poll 3``, Command.numbered): tried as well
+            if any(word in own for word in ("number", "page")) or getattr(cmd, "numbered", None):
                 found.append(((cmd.name, None), f"/{_en(cmd)}"))
             for sub in cmd.subcommands:
                 if cmd.leading and "number" in (cmd.leading_usage or ""):
