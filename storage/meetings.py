@@ -167,6 +167,22 @@ async def rsvp_counts(session: AsyncSession, meeting_id: int, occurrence_local: 
     return counts
 
 
+async def rsvp_counts_of(session: AsyncSession, occurrences: list[tuple[int, str]]) -> dict[tuple[int, str], dict[str, int]]:
+    """``rsvp_counts`` of many (meeting id, occurrence) at once: one query, not one per occurrence."""
+    out = {pair: dict.fromkeys(ANSWERS, 0) for pair in occurrences}
+    if not out:
+        return out
+    rows = await session.execute(
+        select(MeetingRsvp.meeting_id, MeetingRsvp.occurrence_local, MeetingRsvp.answer, func.count()).where(
+            MeetingRsvp.meeting_id.in_({m for m, _o in out}),
+            MeetingRsvp.occurrence_local.in_({o for _m, o in out}))
+        .group_by(MeetingRsvp.meeting_id, MeetingRsvp.occurrence_local, MeetingRsvp.answer))
+    for meeting_id, occurrence_local, answer, n in rows:
+        if (meeting_id, occurrence_local) in out:  # the IN lists also admit other pairs of the same ids
+            out[meeting_id, occurrence_local][answer] = n
+    return out
+
+
 async def add_message(session: AsyncSession, chat_key: str, message_id: str | None, meeting_id: int,
                       occurrence_local: str, kind: str = "card") -> None:
     if not message_id:

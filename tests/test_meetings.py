@@ -468,6 +468,36 @@ async def test_digest_and_exports(admin_bot):
     assert admin_bot.services.features and any(f.exports.get("meetings") for f in admin_bot.services.features)
 
 
+async def test_digest_counts_every_occurrence_in_one_query(admin_bot):
+    """Each occurrence in the digest has its own answers, read in one query however many meetings
+    and occurrences the chat has (the weekly sweep reads the digest of every chat)."""
+    from sqlalchemy import event
+
+    await create(admin_bot, "joka maanantai klo 17 Maanantaipalaveri")
+    await create(admin_bot, "joka torstai klo 18 Torstaitalkoot")
+    await create(admin_bot, "ti 24.11. klo 12 Lounas")
+    async with admin_bot.services.db.transaction() as s:
+        for meeting, occ, person, answer in [(1, "2026-11-23T17:00", "a", "yes"), (1, "2026-11-23T17:00", "b", "no"),
+                                             (1, "2026-11-30T17:00", "a", "maybe"), (2, "2026-11-26T18:00", "a", "yes"),
+                                             (2, "2026-11-26T18:00", "c", "yes"), (2, "2026-12-03T18:00", "b", "no"),
+                                             (3, "2026-11-24T12:00", "c", "no")]:
+            await store.set_rsvp(s, meeting, occ, f"fake:{person}", person, answer, admin_bot.clock.now())
+    statements = []
+    engine = admin_bot.services.db.engine.sync_engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        data = await meetings_digest(admin_bot.services, "fake:group", hel(2026, 11, 23), hel(2026, 11, 30))
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    answers = lambda items: [(m["number"], m["start"][:16], m["yes"], m["no"], m["maybe"]) for m in items]  # noqa: E731
+    assert answers(data["held"]) == [(1, "2026-11-23T17:00", 1, 1, 0), (3, "2026-11-24T12:00", 0, 1, 0),
+                                     (2, "2026-11-26T18:00", 2, 0, 0)]
+    assert answers(data["coming"])[:2] == [(1, "2026-11-30T17:00", 0, 0, 1), (2, "2026-12-03T18:00", 0, 1, 0)]
+    assert len(data["held"]) + len(data["coming"]) == 7  # every occurrence of the two weeks after, too
+    assert sum("meetingrsvp" in sql.lower() for sql in statements) == 1
+
+
 # --- PostgreSQL ----------------------------------------------------------------------------------
 
 

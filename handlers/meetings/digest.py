@@ -17,12 +17,13 @@ async def digest(services: Services, chat_key: str, start: datetime, end: dateti
         coming = await upcoming_in_chat(session, [chat_key], end - timedelta(seconds=1), end + timedelta(days=14),
                                         100)
 
-        async def facts(o: Occurrence) -> dict:
-            c = await store.rsvp_counts(session, o.meeting.id, o.key)
-            return {"number": o.meeting.number, "title": o.meeting.title, "place": o.meeting.place,
-                    "start": o.start.isoformat(), "recurring": bool(o.meeting.rrule), **c}
+        counts = await store.rsvp_counts_of(session, [(o.meeting.id, o.key) for o in (*held, *coming)])
 
-        data = {"held": [await facts(o) for o in held], "coming": [await facts(o) for o in coming]}
+    def facts(o: Occurrence) -> dict:
+        return {"number": o.meeting.number, "title": o.meeting.title, "place": o.meeting.place,
+                "start": o.start.isoformat(), "recurring": bool(o.meeting.rrule), **counts[o.meeting.id, o.key]}
+
+    data = {"held": [facts(o) for o in held], "coming": [facts(o) for o in coming]}
     return data if data["held"] or data["coming"] else None
 
 
