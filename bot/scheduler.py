@@ -26,10 +26,9 @@ from core.scope import send_scope
 from handlers.base import JobHandler, Services
 from storage.core import (
     Job,
-    claim_job,
+    claim_due_jobs,
     count_pending,
     drop_leases,
-    due_job_ids,
     finish_job,
     next_due,
     release_job,
@@ -56,7 +55,7 @@ class JobRunner:
         self._scheduler: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
         self._again = False
-        self._limit = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
         self._tick = safety_tick_seconds
         self._running: dict[int, asyncio.Task] = {}  # job id -> the task running it
         self._claimed: set[int] = set()  # of those, the ones this instance holds a lease on
@@ -176,17 +175,7 @@ class JobRunner:
                     await tick(self.services)
                 except Exception:
                     log.exception("scheduler tick failed")
-            while True:
-                self._again = False
-                now = self.services.clock.now()
-                async with self.services.db.session() as session:
-                    ids = await due_job_ids(session, now, exclude_platforms=self._not_ready())
-                ids = [i for i in ids if i not in self._running]
-                if ids:
-                    results = await asyncio.gather(*(self._run_tracked(job_id) for job_id in ids))
-                    ran += sum(results)
-                if not ids and not self._again or self._stopping:
-                    break
+            ran = await self._drain()
         await self._wake_next()
         return ran
 
@@ -200,31 +189,52 @@ class JobRunner:
         if when is not None:
             self.wake(max(when, self.services.clock.now()))
 
-    async def _run_tracked(self, job_id: int) -> bool:
-        task = asyncio.create_task(self._run_one(job_id))
-        self._running[job_id] = task
-        try:
-            return await asyncio.shield(task)  # stop() decides about cancelling it, not run_due's caller
-        finally:
-            if task.done():
-                self._running.pop(job_id, None)
-            else:
-                task.add_done_callback(lambda _t: self._running.pop(job_id, None))
+    async def _drain(self) -> int:
+        """Claim due jobs a batch at a time (as many as there are free slots) and run them,
+        claiming more as slots free up, until none is due; returns how many ran."""
+        ran = 0
+        running: set[asyncio.Task] = set()
+        more = True
+        while not self._stopping:
+            free = self.concurrency - len(running)
+            if more and free > 0:
+                now = self.services.clock.now()
+                async with self.services.db.transaction() as session:
+                    jobs = await claim_due_jobs(session, now, self.instance, self.lease, free,
+                                                exclude_platforms=self._not_ready())
+                more = len(jobs) == free  # a full batch: more may be due
+                running.update(self._run_tracked(job, now) for job in jobs)
+            if not running:
+                if not self._again:
+                    break
+                self._again, more = False, True  # woken meanwhile: look again
+                continue
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task.cancelled():
+                    continue
+                if task.exception() is not None:  # the store failed around the job: its lease runs out
+                    log.error("running a job failed", exc_info=task.exception())
+                elif task.result():
+                    ran += 1
+            more = more or self._again
+            self._again = False
+        return ran
 
-    async def _run_one(self, job_id: int) -> bool:
-        async with self._limit:
-            if self._stopping:
-                return False
-            now = self.services.clock.now()
-            async with self.services.db.transaction() as session:
-                if not await claim_job(session, job_id, now, self.instance, self.lease):
-                    return False  # another instance took it
-                job = await session.get(Job, job_id)
-            self._claimed.add(job_id)
-            try:
-                return await self._handle(job, now)
-            finally:
-                self._claimed.discard(job_id)
+    def _run_tracked(self, job: Job, now: datetime) -> asyncio.Task:
+        """Run a claimed job in a task of its own; stop() decides about cancelling it."""
+        assert job.id is not None
+        job_id = job.id
+        self._claimed.add(job_id)
+        task = asyncio.create_task(self._handle(job, now), name=f"job-{job_id}")
+        self._running[job_id] = task
+
+        def done(_task: asyncio.Task) -> None:
+            self._running.pop(job_id, None)
+            self._claimed.discard(job_id)
+
+        task.add_done_callback(done)
+        return asyncio.ensure_future(asyncio.shield(task))
 
     async def _handle(self, job: Job, now: datetime) -> bool:
         """Run a claimed job; finish or release it only while this run still holds it (it may

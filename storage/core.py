@@ -281,6 +281,21 @@ async def due_job_ids(session: AsyncSession, now: datetime, limit: int = 500,
     return list(rows.scalars())
 
 
+async def claim_due_jobs(session: AsyncSession, now: datetime, owner: str, lease: timedelta, limit: int,
+                         exclude_platforms: Iterable[str] = ()) -> list[Job]:
+    """Take up to ``limit`` due jobs nobody holds (oldest first) under a lease, in one statement.
+    On PostgreSQL the rows are picked ``FOR UPDATE SKIP LOCKED``: processes claiming at the same
+    time take different jobs instead of queueing for the same rows; on SQLite the write
+    transaction (BEGIN IMMEDIATE) already makes claims one at a time."""
+    due = (select(Job.id).where(_runnable(now), Job.due_at <= now, _not_on(exclude_platforms))
+           .order_by(Job.due_at).limit(limit).with_for_update(skip_locked=True))
+    claimed = (update(Job).where(Job.id.in_(due.scalar_subquery()), _runnable(now))
+               .values(claimed_at=now, lease_owner=owner, lease_until=now + lease, attempts=Job.attempts + 1)
+               .returning(Job))
+    jobs = list((await session.execute(select(Job).from_statement(claimed))).scalars())
+    return sorted(jobs, key=lambda job: (job.due_at, job.id))
+
+
 async def claim_job(session: AsyncSession, job_id: int, now: datetime, owner: str = "",
                     lease: timedelta = timedelta(seconds=60)) -> bool:
     """Atomically take a job under a lease; True for exactly one caller, even across processes.
