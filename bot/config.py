@@ -48,7 +48,8 @@ class TelegramSettings(BaseModel):
     webhook_listen: str = "127.0.0.1"
     webhook_port: int = Field(8443, ge=1, le=65535)
     admin_cache_seconds: int = Field(300, ge=0)
-    #: webhook secret (X-Telegram-Bot-Api-Secret-Token); random per start when empty
+    #: webhook secret (X-Telegram-Bot-Api-Secret-Token); when empty, one derived from the token
+    #: (the same in every process of the bot)
     webhook_secret: SecretStr | None = None
     #: long-polling timeout of getUpdates, seconds
     poll_timeout: int = Field(30, ge=0, le=50)
@@ -87,6 +88,9 @@ class MatrixSettings(BaseModel):
     #: who may invite the bot: full user ids, ":server.name" for a whole server, or "*"
     allowed_inviters: list[str] = Field(default_factory=list)
     encryption: bool = False
+    #: where the encryption keys are kept (default data_dir/matrix-crypto); several processes of
+    #: one bot share one directory (the syncing process alone opens it)
+    crypto_dir: Path | None = None
     #: events per room in one sync response; older ones of a gap are back-filled with /messages
     timeline_limit: int = Field(50, ge=1, le=100)
     sync_timeout_seconds: float = Field(30, gt=0)

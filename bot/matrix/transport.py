@@ -99,7 +99,7 @@ class MatrixTransport(Sync, Mapping, Rooms, Sending):
     def _make_client(self, device_id: str | None) -> AsyncClient:
         store_path = None
         if self.cfg.encryption:
-            path = self.services.data_dir / "matrix-crypto"
+            path = self.cfg.crypto_dir or self.services.data_dir / "matrix-crypto"
             path.mkdir(parents=True, exist_ok=True)
             store_path = str(path)
         config = AsyncClientConfig(
