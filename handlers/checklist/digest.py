@@ -129,7 +129,7 @@ def render_digest(data: dict) -> list[str]:
                 label = _("{title}, round of {date}").format(
                     title=label, date=day[1] if days.count(day) == 1 else format_datetime(started))
         answers = item["answers_in_period"]
-        lines.append("• " + b(esc(label)) + " " + esc(ngettext(
+        lines.append("• " + b(label) + " " + esc(ngettext(
             "({state}): {started} started, {finished} finished, {answers} answer this week",
             "({state}): {started} started, {finished} finished, {answers} answers this week", answers).format(
             state=state, started=format_number(item["started"]), finished=format_number(item["finished"]),

@@ -208,7 +208,7 @@ def profile_chart(cl: Checklist, series: dict[str, Profile], *, radar: bool = Fa
 
 def profile_text(cl: Checklist, series: dict[str, Profile], title: str) -> str:
     """The chart's figures as a short list, sent with it (for screen readers and slow connections)."""
-    lines = ["📊 " + b(esc(title)) + " " + esc(_("(means on the scale 1–5)"))]
+    lines = ["📊 " + b(title) + " " + esc(_("(means on the scale 1–5)"))]
     for dim in cl.dimensions:
         cells = []
         for name, p in series.items():

@@ -70,7 +70,7 @@ def chart_png(ind: store.Indicator, rows: list[store.IndicatorValue]) -> bytes:
 def chart_text(ind: store.Indicator, rows: list[store.IndicatorValue]) -> str:
     """The chart's figures as a short list (sent with it: for screen readers and slow connections)."""
     better = _("more is better") if ind.direction == store.MORE else _("less is better")
-    lines = ["📈 " + b(esc(f"{ind.name} ({better})"))]
+    lines = ["📈 " + b(f"{ind.name} ({better})")]
     shown = rows[-CHART_TEXT_VALUES:]
     earlier = len(rows) - len(shown)
     if earlier:
