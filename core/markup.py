@@ -27,6 +27,12 @@ _CARRIAGE_RETURN = re.compile(r"\r\n?")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+def storable(text: str) -> str:
+    """``text`` with a lone surrogate made U+FFFD: for what is kept or looked up but not shown
+    (a button's data, a reaction's key, a poll's reference)."""
+    return _SURROGATE.sub("\ufffd", text) if text and _SURROGATE.search(text) else text
+
+
 def neutralise(text: str) -> str:
     """Text as a person can see it: invisible formatting characters and control characters (but tab
     and line break) removed, a carriage return (``\\r\\n`` or a lone ``\\r``) made a line break and
@@ -35,7 +41,7 @@ def neutralise(text: str) -> str:
     a calendar, a CSV) holds them; :func:`esc` applies it again for display."""
     if not text:
         return text
-    text = _CARRIAGE_RETURN.sub("\n", _SURROGATE.sub("\ufffd", text))
+    text = _CARRIAGE_RETURN.sub("\n", storable(text))
     return _CONTROL.sub("", _INVISIBLE.sub("", text))
 
 

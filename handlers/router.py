@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.events import Incoming, Kind, Role
 from core.i18n import _, format_number, ngettext, resolve_language, use_locale
-from core.markup import esc, neutralise
+from core.markup import esc, neutralise, storable
 from core.transport import Ambiguous, Transport, TransportError
 from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.limits import FloodGate, Verdict
@@ -32,12 +32,18 @@ LANGUAGE_CACHE_SECONDS = 60
 _NAME_OK = re.compile(r"^[a-z0-9_]{1,32}$")
 
 
+#: an event's keys that a person's client may choose (a Matrix reaction, a button's data, a poll's
+#: reference): made storable (core.markup.storable), as its texts are made what people see
+_KEYS = ("button_data", "reaction", "poll_ref", "target_id", "message_id", "reply_to_id")
+
+
 def _neutralised(event: Incoming) -> Incoming:
     """The event with its texts as people see them (core.markup.neutralise): no bidirectional
     overrides or invisible characters in what features store or compare, carriage returns as line
     breaks. The one place incoming text is cleaned; see docs/DEVELOPING.md "Untrusted text"."""
     clean = {name: neutralise(value) for name in ("text", "sender_name", "chat_title")
              if (value := getattr(event, name)) and neutralise(value) != value}
+    clean.update({name: storable(value) for name in _KEYS if (value := getattr(event, name)) and storable(value) != value})
     return replace(event, **clean) if clean else event
 
 

@@ -428,6 +428,48 @@ def test_nothing_is_escaped_twice():
     assert found == []
 
 
+# -- buttons, edits, reactions and votes ---------------------------------------------------------
+
+async def test_nasty_buttons_edits_reactions_and_votes(tmp_path, caplog):
+    """What a client sends besides messages carries text a person (or a changed client) chose: a
+    button's data after every feature's prefix, an edit of the message that posted an idea, a
+    reaction's key, a vote's poll reference and choices. Answers and acknowledgements are valid and
+    nothing is logged as an error."""
+    from core.events import Kind
+
+    caplog.set_level(logging.ERROR)
+    bot = await _open(tmp_path)
+    bot.transport.native_polls = True
+    run = Run(bot, caplog)
+    try:
+        await _seed(run)
+        prefixes = sorted({f"{f.name}:{action}" for f in load_features() for action in f.buttons})
+        targets = [s.message_id for s in bot.transport.sent if s.message_id][:12]
+        polls = [s.message_id for s in bot.transport.sent if s.kind == "poll"]
+        assert prefixes and targets and polls
+        for i, nasty in enumerate(NASTY):
+            short, target = nasty[:64], targets[i % len(targets)]
+            events = [dict(kind=Kind.BUTTON, button_data=f"{prefix}:{arg}"[:64], target_id=target)
+                      for prefix in prefixes for arg in (short, f"1:{short}", f"{short}:1", "-1:99999999999999999999")]
+            events += [dict(kind=Kind.EDIT, text=nasty, target_id="in1"),
+                       dict(kind=Kind.REACTION, reaction=short or "👍", target_id=target),
+                       dict(kind=Kind.REACTION, reaction=short or "👍", target_id=target, reaction_removed=True),
+                       *(dict(kind=Kind.POLL_VOTE, poll_ref=ref, poll_choices=(i - 5, 10 ** 20 if i % 2 else 0))
+                         for ref in (*polls, short or "x"))]
+            for n, event in enumerate(events):
+                person = PEOPLE[(i + n) % 2]  # in the group, where the seeds are
+                before = len(caplog.records)
+                sent = await bot.event(chat_id=person.chat, sender_id=person.user, sender_name=nasty[:50], **event)
+                where = f"{event['kind']} {str(event.get('button_data') or event.get('text', ''))[:40]!r}"
+                run.problems += [f"{where}: logged {r.getMessage()[:100]}" for r in caplog.records[before:]]
+                run.problems += [f"{where}: {p}" for p in sent_problems(sent)]
+                run.problems += [f"{where}: acknowledged with {s.text!r}" for s in sent
+                                 if s.kind == "ack" and (not s.text.strip() or _NOT_TEXT.search(s.text))]
+    finally:
+        await bot.close()
+    assert run.problems == [], _report(run)
+
+
 # -- generated text ------------------------------------------------------------------------------
 
 ANY_CHARACTER = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
