@@ -53,6 +53,10 @@ class Incoming:
     poll_ref: str | None = None
     poll_choices: tuple[int, ...] = ()
     mentions_bot: bool = False
+    #: people the message names, as the platform resolved them: (user id, name) of the sender of
+    #: the message it replies to and of mentions (Telegram: a reply, a mention of someone without a
+    #: username; Matrix: m.mentions). The bot itself is left out.
+    named: tuple[tuple[str, str], ...] = ()
     #: the transport's idempotency key of the event ("m:<chat>:<message>"); replies to it are
     #: keyed by it, so handling it again after a crash answers once
     event_key: str | None = None

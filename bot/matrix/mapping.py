@@ -146,8 +146,10 @@ class Mapping:
         mentioned = own in mentions or rest is not None
         if rest is not None:
             body = rest if rest.startswith(self.command_prefixes) else self.command_prefixes[0] + rest
+        named = tuple((user, (room.user_name(user) if room else None) or user)
+                      for user in dict.fromkeys(m for m in mentions if isinstance(m, str) and m != own))
         return Incoming(**self._base(room_id, event.sender), text=body, message_id=event.event_id,
-                        reply_to_id=reply_to, mentions_bot=mentioned, raw=event.source)
+                        reply_to_id=reply_to, mentions_bot=mentioned, named=named, raw=event.source)
 
     async def _upgraded(self, room_id: str, event: RoomUpgradeEvent) -> Incoming | None:
         """The room was upgraded (tombstone): follow it to the new room and move the chat there.

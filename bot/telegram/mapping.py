@@ -50,6 +50,21 @@ class Mapping:
             is_private=private, language_hint=self._language(user),
         )
 
+    def _named(self, msg: Message) -> tuple[tuple[str, str], ...]:
+        """The people a message names: the sender of the message it replies to, and mentions of
+        people without a username (text_mention: Telegram gives their user). An @username is not
+        resolved: the Bot API has no lookup for it."""
+        users = []
+        reply_to = msg.reply_to_message
+        if reply_to is not None and reply_to.from_user is not None:
+            users.append(reply_to.from_user)
+        users += [e.user for e in (msg.entities or msg.caption_entities or ()) if e.type == "text_mention" and e.user]
+        seen: dict[str, str] = {}
+        for user in users:
+            if not user.is_bot:
+                seen.setdefault(str(user.id), user.full_name or "")
+        return tuple(seen.items())
+
     def _migration(self, msg: Message) -> Incoming | None:
         """The service message of a group that became a supergroup (it arrives in both chats)."""
         if msg.migrate_to_chat_id:
@@ -107,7 +122,7 @@ class Mapping:
             if reply_to is not None and reply_to.from_user is not None and reply_to.from_user.id == self.bot.id:
                 mentions = True
             event = Incoming(
-                **self._base(msg.chat, msg.from_user), text=text, message_id=str(msg.message_id),
+                **self._base(msg.chat, msg.from_user), text=text, message_id=str(msg.message_id), named=self._named(msg),
                 reply_to_id=str(reply_to.message_id) if reply_to is not None else None,
                 mentions_bot=mentions, raw=msg,
             )
