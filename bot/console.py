@@ -79,7 +79,7 @@ class ConsoleTransport:
         last = 0
         if self._ids_file is not None and self._ids_file.exists():
             text = self._ids_file.read_text(encoding="utf-8").strip()
-            last = int(text) if text.isdigit() else 0
+            last = int(text) if text.isdecimal() else 0
         self._ids = itertools.count(last + 1)
 
     @property
@@ -222,7 +222,7 @@ class ConsoleTransport:
             else:
                 admins.discard(self.user.lower())
             self._print(f"  ({self.user} is {'an admin' if self.user.lower() in admins else 'a member'} in {self.chat_id})")
-        elif cmd == "press" and args and args[0].isdigit():
+        elif cmd == "press" and args and args[0].isdecimal():
             n = int(args[0])
             if not 1 <= n <= len(self.last_buttons):
                 self._print("  (no such button)")
@@ -233,7 +233,7 @@ class ConsoleTransport:
             emoji = args[1] if len(args) > 1 else "👍"
             await self._dispatch(self, self._event(kind=Kind.REACTION, reaction=emoji, target_id=args[0],
                                                    reaction_removed=cmd == "unreact"))
-        elif cmd == "vote" and len(args) >= 2 and all(a.isdigit() for a in args[1:]):
+        elif cmd == "vote" and len(args) >= 2 and all(a.isdecimal() for a in args[1:]):
             choices = tuple(int(a) - 1 for a in args[1:])
             await self._dispatch(self, self._event(kind=Kind.POLL_VOTE, poll_ref=args[0], poll_choices=choices))
         elif cmd == "edit" and len(args) >= 2:

@@ -470,6 +470,33 @@ async def test_nasty_buttons_edits_reactions_and_votes(tmp_path, caplog):
     assert run.problems == [], _report(run)
 
 
+# -- the console ---------------------------------------------------------------------------------
+
+def test_console_takes_nasty_lines(tmp_path):
+    """The console chat (./run) reads a script: every nasty line, as a message and after its own
+    controls (:press, :vote, :edit, :react, :user, :chat, :lang). It neither fails nor prints a
+    control character of the input (a terminal escape) in the bot's answers."""
+    import os
+    import subprocess
+    import sys
+
+    lines = [s for s in (neutralise(n).replace("\n", " ") for n in NASTY) if s.strip() and len(s) < 300]
+    script = [":admin on", *SEED]
+    for n, line in enumerate(lines):
+        script += [line, f"/idea {line}", f":press {line}", f":vote m{n} {line}", f":react m{n} {line}",
+                   f":edit m{n} {line}", ":press ²", ":vote m5 ² 1"]
+    script += [f":user {lines[7]}", "/help", f":chat {lines[9]}", "/ideat", f":lang {lines[3]}", "/ideat", ":quit"]
+    env = {**os.environ, "KEHRABOT_DATA_DIR": str(tmp_path / "data"), "KEHRABOT_LIMITS__PER_PERSON_PER_MINUTE": "100000",
+           "KEHRABOT_LIMITS__PER_CHAT_PER_MINUTE": "100000"}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "console"], input="\n".join(script) + "\n",
+                            capture_output=True, text=True, timeout=240, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stdout + result.stderr
+    answers = [line for line in result.stdout.split("\n") if line.startswith("[")]
+    assert len(answers) > len(lines)
+    assert [a for a in answers if re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", a)] == []
+
+
 # -- generated text ------------------------------------------------------------------------------
 
 ANY_CHARACTER = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=())
@@ -538,7 +565,7 @@ async def test_nasty_records_are_shown_and_exported_valid(tmp_path, caplog):
     indicators, people's names and the chat's own title) are shown valid (each one, every list page,
     the digest, the audit log) and go out valid: every in-chat file (calendars, my data, the
     self-assessment answers, the coordinators' digests) and every export of the command line in md,
-    csv and json, personal and public."""
+    csv and json, personal and public. The scheduled jobs post them too: reminders, results, digests."""
     caplog.set_level(logging.ERROR)
     bot = await _open(tmp_path)
     run = Run(bot, caplog)
@@ -578,7 +605,11 @@ async def test_nasty_records_are_shown_and_exported_valid(tmp_path, caplog):
             await say("/kalenteri", Person("admin", device, False))
         for nasty in RECORD_NASTY[:30]:
             await say("/omattiedot", Person("p3", "private-p3", True), name=nasty)
-        await bot.run_due(W48_DUE)
+        before, jobs_sent = len(caplog.records), len(bot.transport.sent)
+        await bot.run_due(W48_DUE)  # reminders, polls' results and the weekly digests, with nasty text
+        run.problems += [f"jobs: logged {r.getMessage()[:100]}" for r in caplog.records[before:]]
+        run.problems += [f"jobs: {p}" for p in sent_problems(bot.transport.sent[jobs_sent:])]
+        assert len(bot.transport.sent) > jobs_sent + 40
         await say("/yhteenveto", PEOPLE[4])
         files = [s for s in sent if s.kind == "file"]
         assert {f.file.filename.rsplit(".", 1)[-1] for f in files} >= {"ics", "json", "csv", "md"}
