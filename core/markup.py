@@ -25,12 +25,16 @@ _CARRIAGE_RETURN = re.compile(r"\r\n?")
 #: half of a UTF-16 surrogate pair: a str can hold one (a JSON "\\ud800" escape decodes to it), but it
 #: is no character and cannot be encoded as UTF-8 (the store, Telegram and Matrix all refuse it)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\0\ud800-\udfff]")
 
 
 def storable(text: str) -> str:
-    """``text`` with a lone surrogate made U+FFFD: for what is kept or looked up but not shown
-    (a button's data, a reaction's key, a poll's reference)."""
-    return _SURROGATE.sub("\ufffd", text) if text and _SURROGATE.search(text) else text
+    """``text`` with a lone surrogate made U+FFFD and without NUL (PostgreSQL refuses it in text):
+    for what is kept or looked up but not shown (a button's data, a reaction's key, a poll's
+    reference)."""
+    if not text or not _UNSTORABLE.search(text):
+        return text
+    return _SURROGATE.sub("\ufffd", text).replace("\0", "")
 
 
 def neutralise(text: str) -> str:

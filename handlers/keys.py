@@ -33,6 +33,9 @@ from handlers.base import UserError
 BUTTON_DATA_BYTES = 64
 #: the widest int a button carries (row ids)
 INT_DIGITS = 12
+#: the largest int a button may name: the store's INTEGER columns are 32-bit on PostgreSQL, which
+#: refuses a larger one in a query (made-up data, "ideas:sup:2147483648")
+INT_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, init=False)
@@ -87,7 +90,7 @@ class ButtonKind:
         out: dict[str, Any] = {}
         for (name, spec), raw in zip(self.fields, args, strict=True):
             if spec is int:
-                if not raw.isdecimal() or len(raw) > INT_DIGITS:
+                if not raw.isdecimal() or len(raw) > INT_DIGITS or int(raw) > INT_MAX:
                     raise UserError(_("This button no longer works."))
                 out[name] = int(raw)
             else:

@@ -470,6 +470,40 @@ async def test_nasty_buttons_edits_reactions_and_votes(tmp_path, caplog):
     assert run.problems == [], _report(run)
 
 
+# -- PostgreSQL ----------------------------------------------------------------------------------
+
+@pytest.mark.postgres
+async def test_nasty_strings_on_postgresql(tmp_path, caplog, pg_url):
+    """PostgreSQL refuses what SQLite keeps (a NUL in text, an int over 32 bits) and searches ideas
+    its own way: every nasty string as an idea, a search, and in turn a poll, a meeting, an area or
+    an indicator, as the sender's name, and in what a client chooses (a reaction's key, a button's
+    data, a poll's reference and choices)."""
+    from core.events import Kind
+
+    caplog.set_level(logging.ERROR)
+    bot = await _open(tmp_path, database_url=pg_url)
+    run = Run(bot, caplog)
+    try:
+        await _seed(run)
+        for i, nasty in enumerate(NASTY):
+            person = (MEMBER, ADMIN)[i % 2]
+            forms = (f"#idea {nasty}", f"/ideat {nasty}", (f"/kysely {nasty} | a | b", f"/kokous huomenna klo 18 {nasty}",
+                                                          f"/alue {nasty}", f"/mittari 1 {nasty}")[i % 4])
+            for text in forms:
+                await run.send(text, person, name=nasty[:60] or "x", lang=("fi", "sv", "en")[i % 3])
+            for event in (dict(kind=Kind.REACTION, reaction=nasty[:20] or "x", target_id="b1"),
+                          dict(kind=Kind.BUTTON, button_data=f"ideas:sup:{nasty}"[:64], target_id="b1"),
+                          dict(kind=Kind.POLL_VOTE, poll_ref=nasty[:40] or "x", poll_choices=(0,)),
+                          dict(kind=Kind.POLL_VOTE, poll_ref="1", poll_choices=(2**31, 10**20, -1))):
+                before = len(caplog.records)
+                sent = await bot.event(chat_id=person.chat, sender_id=person.user, sender_name="X", **event)
+                run.problems += [f"{event['kind']} {nasty[:30]!r}: logged {r.getMessage()[:100]}" for r in caplog.records[before:]]
+                run.problems += [f"{event['kind']} {nasty[:30]!r}: {p}" for p in sent_problems(sent)]
+    finally:
+        await bot.close()
+    assert run.problems == [], _report(run)
+
+
 # -- the console ---------------------------------------------------------------------------------
 
 def test_console_takes_nasty_lines(tmp_path):
