@@ -209,6 +209,10 @@ def _insert(session: AsyncSession, table):
     return (postgresql if dialect == "postgresql" else sqlite).insert(table)
 
 
+#: activity marks inserted by one statement (three parameters each)
+MARKS_PER_STATEMENT = 5000
+
+
 async def add_activity(
     session: AsyncSession, counts: dict[tuple[str, str], int], people: dict[tuple[str, str], set[str]]
 ) -> None:
@@ -222,8 +226,11 @@ async def add_activity(
         )
         await session.execute(stmt)
     rows = [{"chat_key": c, "week": w, "person": p} for (c, w), ps in people.items() for p in ps]
-    if rows:
-        await session.execute(_insert(session, ActivityPerson).values(rows).on_conflict_do_nothing())
+    # in statements of MARKS_PER_STATEMENT rows: a statement takes at most 32,767 parameters on
+    # PostgreSQL, and marks kept through a store outage can be more than 10,922 (three a mark)
+    for k in range(0, len(rows), MARKS_PER_STATEMENT):
+        await session.execute(_insert(session, ActivityPerson).values(rows[k:k + MARKS_PER_STATEMENT])
+                              .on_conflict_do_nothing())
 
 
 async def activity(session: AsyncSession, chat_key: str, week: str) -> tuple[int, int]:

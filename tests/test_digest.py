@@ -395,6 +395,23 @@ def test_iso_week_helpers():
 
 
 @pytest.mark.postgres
+async def test_activity_marks_kept_through_an_outage_are_stored_on_postgresql(make_bot, tmp_path, pg_url):
+    """More new people than one statement takes parameters (the buffer keeps them while the store
+    is away): all are stored, each once."""
+    bot = await make_bot(data_dir=tmp_path / "pg", database_url=pg_url)
+    people = {(f"fake:c{c}", "2026-W48"): {f"{c:04d}{p:012d}" for p in range(120)} for c in range(100)}
+    counts = dict.fromkeys(people, 3)
+    async with bot.services.db.transaction() as session:
+        await store.add_activity(session, counts, people)
+    async with bot.services.db.transaction() as session:  # the same again: nothing twice
+        await store.add_activity(session, {}, people)
+    async with bot.services.db.session() as session:
+        assert await store.activity(session, "fake:c7", "2026-W48") == (3, 120)
+        total = (await session.execute(select(func.count()).select_from(store.ActivityPerson))).scalar_one()
+    assert total == 12_000
+
+
+@pytest.mark.postgres
 async def test_exactly_once_with_two_instances_on_postgresql(make_bot, tmp_path, pg_url):
     one = await make_bot(data_dir=tmp_path / "one", database_url=pg_url)
     two = await make_bot(data_dir=tmp_path / "two", database_url=pg_url, clock=one.clock)
