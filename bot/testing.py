@@ -113,7 +113,7 @@ class TestBot:
 
     def __init__(self, data_dir: Path, *, clock: ManualClock | None = None, database_url: str | None = None,
                  coordinators: list[str] | None = None, operators: list[str] | None = None,
-                 transport: FakeTransport | None = None,
+                 transport: FakeTransport | None = None, more_transports: list[FakeTransport] | None = None,
                  strict: bool = True, limits: LimitSettings | None = None,
                  min_respondents: int | None = None, retention: RetentionSettings | None = None) -> None:
         """``limits``: the rate limit; by default one no scripted test reaches (the suite's
@@ -126,6 +126,10 @@ class TestBot:
 
         self.clock = clock or ManualClock()
         self.transport = transport or FakeTransport()
+        #: every transport by platform (``more_transports``: a second platform in the same App; the
+        #: helpers below take ``platform=`` to speak on it)
+        self.transports = {self.transport.platform: self.transport,
+                           **{t.platform: t for t in more_transports or []}}
         settings = Settings.model_construct(
             **{**dict(Settings.model_construct()), "data_dir": data_dir, "database_url": database_url,
                "coordinators": coordinators or [], "operators": operators or [],
@@ -133,7 +137,8 @@ class TestBot:
                "min_respondents": 1 if min_respondents is None else min_respondents,
                "retention": retention or KEEP_FOREVER}
         )
-        self.app = App(settings, clock=self.clock, transports=[self.transport], strict=strict)
+        self.app = App(settings, clock=self.clock, transports=list(self.transports.values()),
+                       strict=strict)
         self.services = self.app.services
         self.messages = itertools.count(1)
 
@@ -146,34 +151,38 @@ class TestBot:
         if self.app.violations:
             raise AssertionError("platform calls inside an open transaction:\n" + "\n".join(self.app.violations))
 
-    def make_admin(self, user: str, chat: str = "group") -> None:
-        self.transport.admins.setdefault(chat, set()).add(user)
+    def make_admin(self, user: str, chat: str = "group", *, platform: str | None = None) -> None:
+        self.transports[platform or self.transport.platform].admins.setdefault(chat, set()).add(user)
 
-    async def event(self, **kw) -> list[Sent]:
-        before = len(self.transport.sent)
-        await self.app.dispatch(self.transport, Incoming(platform=self.transport.platform, **kw))
-        return self.transport.sent[before:]
+    async def event(self, platform: str | None = None, **kw) -> list[Sent]:
+        transport = self.transports[platform or self.transport.platform]
+        before = len(transport.sent)
+        await self.app.dispatch(transport, Incoming(platform=transport.platform, **kw))
+        return transport.sent[before:]
 
     async def say(self, text: str, *, user: str = "u1", name: str | None = None, chat: str = "group",
-                  private: bool = False, lang: str | None = None, message_id: str | None = None) -> list[str]:
+                  private: bool = False, lang: str | None = None, message_id: str | None = None,
+                  platform: str | None = None) -> list[str]:
         sent = await self.event(
-            chat_id=chat, sender_id=user, sender_name=name or user.capitalize(), text=text, is_private=private,
-            language_hint=lang, message_id=message_id or f"in{next(self.messages)}", chat_title=chat,
+            platform, chat_id=chat, sender_id=user, sender_name=name or user.capitalize(), text=text,
+            is_private=private, language_hint=lang, message_id=message_id or f"in{next(self.messages)}",
+            chat_title=chat,
         )
         return [s.plain for s in sent]
 
     async def press(self, data: str, *, user: str = "u1", chat: str = "group", target_id: str | None = None,
-                    lang: str | None = None) -> list[Sent]:
-        return await self.event(chat_id=chat, sender_id=user, sender_name=user.capitalize(), kind=Kind.BUTTON,
-                                button_data=data, target_id=target_id, language_hint=lang)
+                    lang: str | None = None, platform: str | None = None) -> list[Sent]:
+        return await self.event(platform, chat_id=chat, sender_id=user, sender_name=user.capitalize(),
+                                kind=Kind.BUTTON, button_data=data, target_id=target_id, language_hint=lang)
 
     async def react(self, target_id: str, emoji: str = "👍", *, user: str = "u1", chat: str = "group",
                     removed: bool = False) -> list[Sent]:
         return await self.event(chat_id=chat, sender_id=user, sender_name=user.capitalize(), kind=Kind.REACTION,
                                 reaction=emoji, target_id=target_id, reaction_removed=removed)
 
-    async def vote(self, poll_ref: str, *choices: int, user: str = "u1", chat: str = "group") -> list[Sent]:
-        return await self.event(chat_id=chat, sender_id=user, sender_name=user.capitalize(), kind=Kind.POLL_VOTE,
+    async def vote(self, poll_ref: str, *choices: int, user: str = "u1", chat: str = "group",
+                   platform: str | None = None) -> list[Sent]:
+        return await self.event(platform, chat_id=chat, sender_id=user, sender_name=user.capitalize(), kind=Kind.POLL_VOTE,
                                 poll_ref=poll_ref, poll_choices=tuple(choices))
 
     async def run_due(self, until: datetime | None = None) -> int:

@@ -78,7 +78,10 @@ class Subcommand(_Named):
     """The first word after a command (``/checklist start …``), declared in the command's table
     like a command: names per language (any case, letters of the language), its parser for the
     rest and help (who may: handlers/permissions.py, ``/checklist start``). The router picks it; no
-    feature dispatches words itself."""
+    feature dispatches words itself. ``takes_own``: picked even when the arguments hold the
+    command's ``own_if_contains`` (``/poll area Lunch? | mon | tue``)."""
+
+    takes_own: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class Command(_Named):
         """The subcommand ``args`` asks for and the rest of them; (None, args) when its first
         word names none (the default or the command's own handler takes them)."""
         if self.own_if_contains and self.own_if_contains in args:
+            word, _sep, rest = args.strip().partition(" ")
+            for sub in self.subcommands:
+                if sub.takes_own and word.casefold() in (n.casefold() for n in sub.names()):
+                    return sub, rest.strip()
             return None, args.strip()
         if self.numbered is not None and args.strip().lstrip("#").isdecimal():
             return self.subcommand(self.numbered), args.strip()

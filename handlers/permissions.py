@@ -115,6 +115,7 @@ PERMISSIONS: dict[str, Rule] = {
     "/poll close": POLL_MANAGERS,
     "/poll extend": POLL_MANAGERS,
     "/poll cancel": POLL_MANAGERS,
+    "/poll area": Rule(Role.ADMIN, denied=N_("Only the chat's admins may start a poll for the whole area.")),
     "/poll settings": Rule(Role.ADMIN, denied=N_("Only the chat's admins may change who may start polls.")),
     "/polls": MEMBER,
     "polls:vote": MEMBER,
@@ -185,6 +186,9 @@ PERMISSIONS: dict[str, Rule] = {
     "/forgetme": MEMBER,
     "/forgetme confirm": MEMBER,
     "privacy:forget": MEMBER,
+    # linked people (private chats only: the declarations say so)
+    "/link": MEMBER,
+    "/unlink": MEMBER,
 }
 
 

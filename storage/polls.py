@@ -13,7 +13,8 @@ import hashlib
 import hmac
 import json
 import secrets
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
 from sqlmodel import Field, SQLModel
@@ -57,6 +58,8 @@ class Poll(SQLModel, table=True):
     counts: str | None = Field(default=None, sa_type=Text)
     voters: int = Field(default=0)
     members: int | None = Field(default=None)
+    #: an area poll: the area's name when created (its copies are PollCopy rows, one per chat)
+    area: str | None = Field(default=None, max_length=100, index=True)
 
     def option_list(self) -> list[str]:
         return json.loads(self.options)
@@ -73,6 +76,23 @@ class PollVote(SQLModel, table=True):
     voter: str = Field(primary_key=True, max_length=255)
     voter_name: str = Field(default="", max_length=255)
     choices: str = Field(max_length=64)  # comma-separated option indexes
+    #: when it was cast: of a linked person's votes in an area poll the latest counts
+    voted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PollCopy(SQLModel, table=True):
+    """Where an area poll is posted: one row per chat of the area (the origin chat too), with its
+    message, its native poll if the platform has one, its last live-count edit and whether the
+    result is in that chat."""
+
+    __tablename__ = "poll_copy"
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True, ondelete="CASCADE")
+    chat_key: str = Field(primary_key=True, max_length=255)
+    message_id: str | None = Field(default=None, max_length=255)
+    native_ref: str | None = Field(default=None, max_length=255, index=True)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    result_posted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class PollVoteEvent(SQLModel, table=True):
@@ -142,7 +162,7 @@ def parse_choices(text: str) -> tuple[int, ...]:
 
 
 async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str, choices: tuple[int, ...],
-                   event_key: str | None = None) -> None:
+                   event_key: str | None = None, now: datetime | None = None) -> None:
     """Replace a person's vote (empty choices = retract), remembering the event that did it (see
     :class:`PollVoteEvent`) in the same transaction."""
     voter = voter_id(poll, person_key)
@@ -151,7 +171,7 @@ async def set_vote(session: AsyncSession, poll: Poll, person_key: str, name: str
     status = (await session.execute(select(Poll.status).where(Poll.id == poll.id))).scalar()
     if text and status == OPEN:  # a vote racing the close is dropped
         session.add(PollVote(poll_id=poll.id, voter=voter, voter_name="" if poll.anonymous else name[:255],
-                             choices=text))
+                             choices=text, voted_at=now))
     if event_key and status == OPEN and await session.get(PollVoteEvent, (poll.id, event_key[:255])) is None:
         session.add(PollVoteEvent(poll_id=poll.id, event_key=event_key[:255]))
 
@@ -180,6 +200,88 @@ async def tally(session: AsyncSession, poll: Poll) -> tuple[list[int], int, list
                 if name:
                     names[c].append(name)
     return counts, len(rows), names
+
+
+@dataclass(frozen=True)
+class AreaTally:
+    counts: list[int]
+    voters: int  # people, a linked person once
+    names: list[list[str]]
+    #: linked people who voted from more than one identity: only their latest vote counts
+    merged: int = 0
+
+
+async def area_tally(session: AsyncSession, poll: Poll) -> AreaTally:
+    """The tally of an area poll: a linked person (storage.links) counts once, by their latest
+    vote. (Anonymous polls hash the linked identity when voting: one row per person already.)"""
+    from storage import links
+
+    options = len(poll.option_list())
+    rows = (await session.execute(select(PollVote.voter, PollVote.voter_name, PollVote.choices, PollVote.voted_at)
+                                  .where(PollVote.poll_id == poll.id))).all()
+    person = await links.canonical(session, [r.voter for r in rows]) if not poll.anonymous else {}
+    latest: dict[str, tuple] = {}
+    seen: dict[str, int] = {}
+    floor = datetime.min.replace(tzinfo=UTC)
+    for row in rows:
+        who = person.get(row.voter, row.voter)
+        seen[who] = seen.get(who, 0) + 1
+        if who not in latest or (row.voted_at or floor) >= (latest[who].voted_at or floor):
+            latest[who] = row
+    counts = [0] * options
+    names: list[list[str]] = [[] for _ in range(options)]
+    for row in latest.values():
+        for c in parse_choices(row.choices):
+            if 0 <= c < options:
+                counts[c] += 1
+                if row.voter_name:
+                    names[c].append(row.voter_name)
+    return AreaTally(counts, len(latest), names, sum(1 for n in seen.values() if n > 1))
+
+
+async def add_copy(session: AsyncSession, poll_id: int, chat_key: str, message_id: str | None,
+                   native_ref: str | None) -> None:
+    row = await session.get(PollCopy, (poll_id, chat_key))
+    if row is None:
+        row = PollCopy(poll_id=poll_id, chat_key=chat_key)
+    row.message_id, row.native_ref = message_id, native_ref
+    session.add(row)
+
+
+async def copies(session: AsyncSession, poll_id: int) -> list[PollCopy]:
+    return list((await session.execute(select(PollCopy).where(PollCopy.poll_id == poll_id)
+                                       .order_by(PollCopy.chat_key))).scalars())
+
+
+async def copy_in(session: AsyncSession, poll_id: int, chat_key: str) -> PollCopy | None:
+    return await session.get(PollCopy, (poll_id, chat_key))
+
+
+async def by_copy_ref(session: AsyncSession, chat_key: str, ref: str) -> tuple[Poll, PollCopy] | None:
+    """The area poll whose copy has this native reference (in this chat, or on the same platform:
+    see :func:`by_native_ref`)."""
+    platform = chat_key.split(":", 1)[0] + ":"
+    for where in (PollCopy.chat_key == chat_key, PollCopy.chat_key.startswith(platform, autoescape=True)):
+        found = (await session.execute(select(Poll, PollCopy).join(PollCopy, PollCopy.poll_id == Poll.id)
+                                       .where(PollCopy.native_ref == ref, where))).first()
+        if found is not None:
+            return found[0], found[1]
+    return None
+
+
+async def claim_copy_edit(session: AsyncSession, poll_id: int, chat_key: str, now: datetime,
+                          every: timedelta) -> bool:
+    """The right to edit one copy's message now (at most one edit per chat per ``every``)."""
+    result = await session.execute(
+        update(PollCopy).where(PollCopy.poll_id == poll_id, PollCopy.chat_key == chat_key,
+                               (PollCopy.edited_at.is_(None)) | (PollCopy.edited_at <= now - every))
+        .values(edited_at=now))
+    return (result.rowcount or 0) == 1
+
+
+async def mark_copy_posted(session: AsyncSession, poll_id: int, chat_key: str, now: datetime) -> None:
+    await session.execute(update(PollCopy).where(PollCopy.poll_id == poll_id, PollCopy.chat_key == chat_key,
+                                                 PollCopy.result_posted_at.is_(None)).values(result_posted_at=now))
 
 
 async def close(session: AsyncSession, poll_id: int, now: datetime, by: str | None) -> bool:

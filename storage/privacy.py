@@ -18,6 +18,8 @@ What ``forget`` does (never commits):
   round, the name is dropped;
 - the weekly activity marks (hashes of chat, week and person) are dropped;
 - the person row, their private chat's row, its jobs and delivery log are dropped;
+- their link with their identity on another platform and their link codes are dropped (the
+  other identity stays, unlinked);
 - names and keys in stored digests and audit records are replaced by the label.
 """
 
@@ -35,7 +37,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import checklist, digest, experiments, ideas, matrix, meetings, polls
+from storage import checklist, digest, experiments, ideas, links, matrix, meetings, polls
 from storage.core import Chat, Job, Person, ProcessedEvent, move_chat
 from storage.outbox import Delivery
 
@@ -70,6 +72,8 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
     "delivery": {"chat_key": "key"},
     "job": {"chat_key": "key", "payload": "text"},
     "audit_event": {"actor_key": "key", "actor_name": "name", "before": "text", "after": "text"},
+    "person_link": {"key": "key"},  # the link goes (the other identity stays, unlinked)
+    "link_code": {"person_key": "key"},
 }
 
 
@@ -172,6 +176,9 @@ async def collect(session: AsyncSession, person_key: str, platform_id: str,
     marks = [(c, w) for c, w, p in (await session.execute(select(AP.chat_key, AP.week, AP.person))).all()
              if p == digest.activity_mark(c, w, person_key)]
     out["activity"] = [{"chat": c, "week": w} for c, w in sorted(marks)]
+    out["links"] = await links.linked_keys(session, person_key)
+    out["link_codes"] = [{"expires_at": _iso(c.expires_at)} for c in (await session.execute(
+        select(links.LinkCode).where(links.LinkCode.person_key == person_key))).scalars()]
     audit = _audit_table()
     if audit is not None:
         out["audit"] = [{"chat": r.chat_key, "at": _iso(r.at), "action": r.action, "target": r.target}
@@ -346,6 +353,8 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
         count("chat", await session.execute(delete(Chat).where(Chat.key.in_([private_chat, anonymous]))))
     count("job", await session.execute(delete(Job).where(Job.payload.contains(json.dumps(person_key), autoescape=True))))
     count("person", await session.execute(delete(Person).where(Person.key == person_key)))
+    if n := await links.forget(session, person_key):
+        done["person_link"] = done.get("person_link", 0) + n
 
     # names and keys in what the bot wrote down: digests and audit records
     # a bare numeric id (Telegram's) is not looked for in texts: it would hit any such number

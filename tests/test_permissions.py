@@ -69,6 +69,7 @@ def _tries(ids: dict[str, int]) -> list[Try]:
         Try("polls:vote", button=VOTE.data(poll=ids["poll1"], option=0)),
         Try("/poll extend", "/poll extend 1 2 päivää"), Try("/poll close", "/poll close 1"),
         Try("/poll cancel", "/poll cancel 1"), Try("/poll settings", "/poll settings kaikki"), Try("/polls", "/polls"),
+        Try("/poll area", "/poll area Kumpi ilta? | ma | ti"),
         Try("/meeting", "/meeting ensi torstaina klo 17 Siivoustalkoot"), Try("/meeting show", "/meeting 1"),
         Try("/meetings", "/meetings"), Try("/rsvp", "/rsvp 1 kyllä"),
         Try("meetings:rsvp", button=RSVP.data(meeting=ids["meeting1"], answer="yes")),
@@ -107,6 +108,7 @@ def _tries(ids: dict[str, int]) -> list[Try]:
         Try("/summary", "/summary"), Try("/auditlog", "/auditlog"),
         Try("/mydata", "/mydata"), Try("/forgetme", "/forgetme"), Try("/forgetme confirm", "/forgetme confirm"),
         Try("privacy:forget", button=CONFIRM.data(until=until)),
+        Try("/link", "/link"), Try("/unlink", "/unlink"),
     ]
 
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from core.i18n import N_
 from handlers.base import SHOW_NAMES, Command, Feature, Subcommand
 from handlers.polls.digest import digest, export_polls, render_digest
-from handlers.polls.flow import cancel_cmd, close_cmd, extend_cmd, poll_cmd, polls_cmd, settings_cmd, show_cmd
+from handlers.polls.flow import (
+    area_cmd,
+    cancel_cmd,
+    close_cmd,
+    extend_cmd,
+    poll_cmd,
+    polls_cmd,
+    settings_cmd,
+    show_cmd,
+)
 from handlers.polls.jobs import close_job, refresh_job, tidy_job
 from handlers.polls.keys import CLOSE, REFRESH, TIDY, VOTE
-from handlers.polls.parse import numbered, parse_poll, parse_who
+from handlers.polls.parse import numbered, parse_area, parse_poll, parse_who
 from handlers.polls.voting import on_poll_vote, vote_button
 
 # Any of a subcommand's names works in every language (``/kysely close 3``). Closing, extending
@@ -17,6 +26,7 @@ from handlers.polls.voting import on_poll_vote, vote_button
 CLOSE_WORDS = {"fi": ("sulje", "lopeta"), "sv": ("stäng", "avsluta"), "en": ("close", "end")}
 EXTEND_WORDS = {"fi": ("jatka", "pidennä"), "sv": ("förläng",), "en": ("extend",)}
 CANCEL_WORDS = {"fi": ("peru", "peruuta"), "sv": ("avbryt",), "en": ("cancel",)}
+AREA_WORDS = {"fi": ("alue",), "sv": ("område", "omrade"), "en": ("area",)}
 SETTINGS_WORDS = {"fi": ("asetukset", "asetus"), "sv": ("inställningar", "inställning"), "en": ("settings", "setting")}
 
 SUBCOMMANDS = (
@@ -28,6 +38,9 @@ SUBCOMMANDS = (
                parse=numbered(CANCEL_WORDS)),
     Subcommand("settings", settings_cmd, SETTINGS_WORDS, help=N_("who may start polls"), usage=N_("everyone|admins"),
                parse=parse_who),
+    Subcommand("area", area_cmd, AREA_WORDS, help=N_("start one poll in every chat of this chat's area"),
+               usage=N_("<question> | <option> | <option> … [| closes <when>] [| multiple <n>] [| anonymous]"),
+               parse=parse_area, takes_own=True),
     Subcommand("show", show_cmd, SHOW_NAMES, help=N_("show a poll"), usage=N_("<number>"), parse=numbered(SHOW_NAMES)),
 )
 
@@ -36,7 +49,7 @@ FEATURE = Feature(
     commands=[
         Command(
             "poll", poll_cmd, {"fi": ("kysely", "aanestys"), "sv": ("omrostning", "enkat"), "en": ("poll",)},
-            help=N_("start a poll; also: close, extend, cancel, settings"),
+            help=N_("start a poll; also: area, close, extend, cancel, settings"),
             usage=N_("<question> | <option> | <option> … [| closes <when>] [| multiple <n>] [| anonymous] "
                      "[| hidden results]"),
             parse=parse_poll,

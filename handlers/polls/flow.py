@@ -11,6 +11,7 @@ from core.events import PollOutcome, PollSpec
 from core.i18n import _, format_datetime
 from core.markup import b, esc
 from handlers.base import Context, UserError
+from handlers.polls.area import cancel_copies, create_area
 from handlers.polls.jobs import finish
 from handlers.polls.keys import CLOSE
 from handlers.polls.parse import NewPoll, PollNumber, close_time, example, extended_close, extension
@@ -110,6 +111,11 @@ async def poll_cmd(ctx: Context, parsed: NewPoll | PollNumber) -> None:
         await create(ctx, parsed)
 
 
+async def area_cmd(ctx: Context, new: NewPoll) -> None:
+    """``/poll area <question> | …``: one poll in every chat of this chat's area (admins)."""
+    await create_area(ctx, new)
+
+
 async def show_cmd(ctx: Context, ref: PollNumber) -> None:
     await show(ctx, ref.number)
 
@@ -156,7 +162,9 @@ async def cancel_cmd(ctx: Context, ref: PollNumber) -> None:
             await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="poll.cancel",
                                target=f"poll:{poll.number}", before={"status": "open"}, after={"status": "cancelled"}, at=ctx.now())
         await cancel_job(session, CLOSE.key(poll=poll.id))  # not poll 12 with 1
-    if poll.native_ref:
+    if poll.area:
+        await cancel_copies(ctx.services, poll)
+    elif poll.native_ref:
         outcome = PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ())
         try:
             await ctx.transport.close_poll(ctx.event.chat_id, poll.native_ref, outcome)
@@ -198,13 +206,18 @@ async def show(ctx: Context, number: int | None) -> None:
         if poll is None or poll.status == store.CANCELLED:
             raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
         closed = poll.status == store.CLOSED and poll.counts is not None
-        if not closed:
+        merged = 0
+        if poll.area:  # one tally over the area's chats
+            tally = await store.area_tally(session, poll)
+            counts, voters, merged = tally.counts, tally.voters, tally.merged
+        elif not closed:
             counts, voters, _names = await store.tally(session, poll)
     if closed:
-        await ctx.reply(render_result(poll, poll.count_list(), poll.voters, poll.members))
+        await ctx.reply(render_result(poll, poll.count_list(), poll.voters, poll.members, merged=merged))
         return
     buttons = vote_buttons(poll) if not poll.native_ref and accepting(poll, ctx.now()) else ()
-    await ctx.reply(render_open(poll, counts, voters, minimum=ctx.services.limits.min_respondents), buttons)
+    await ctx.reply(render_open(poll, counts, voters, minimum=ctx.services.limits.min_respondents, merged=merged),
+                    buttons)
 
 
 async def polls_cmd(ctx: Context, args: str) -> None:

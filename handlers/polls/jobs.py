@@ -9,6 +9,7 @@ from datetime import timedelta
 from core.events import Incoming, PollOutcome, Reply
 from core.scope import send_scope
 from handlers.base import Services
+from handlers.polls.area import finish_area, tidy_copies
 from handlers.polls.keys import TIDY
 from handlers.polls.render import render_open, render_result, winners
 from handlers.polls.voting import refresh
@@ -53,13 +54,23 @@ async def finish(services: Services, poll_id: int, by: str | None = None, actor:
                 await audit.record(session, chat_key=poll.chat_key, actor=actor, action="poll.close",
                                    target=f"poll:{poll.number}", before={"status": "open"}, after={"status": "closed"}, at=now)
             await session.refresh(poll)
-        counts, voters, names = await store.tally(session, poll)
+        if poll.area:  # one tally over the area's chats, a linked person once
+            tally = await store.area_tally(session, poll)
+            counts, voters, names = tally.counts, tally.voters, tally.names
+        else:
+            counts, voters, names = await store.tally(session, poll)
         person_lang, chat_lang = await languages_for(session, "", poll.chat_key)
-    members = poll.members if poll.counts is not None else await _member_count(services, poll.chat_key)
+    if poll.area:
+        members = None  # the chats' members overlap: no turnout
+    else:
+        members = poll.members if poll.counts is not None else await _member_count(services, poll.chat_key)
     if poll.counts is None:  # kept before anything is posted: a retry posts the same figures
         async with services.db.transaction() as session:
             poll = await store.by_id(session, poll_id)
             await store.store_result(session, poll, counts, voters, members)
+    if poll.area:
+        await finish_area(services, poll)
+        return True
     chat_id = poll.chat_key.split(":", 1)[1]
     transport = services.transport_for(poll.chat_key)
     with send_scope(f"polls:{poll_id}:result", replay=True):
@@ -89,6 +100,9 @@ async def tidy_job(services: Services, job: Job) -> None:
     async with services.db.session() as session:
         poll = await store.by_id(session, int(job.data()["poll"]))
         person_lang, chat_lang = await languages_for(session, "", poll.chat_key) if poll else (None, None)
+    if poll is not None and poll.area and poll.counts is not None:
+        await tidy_copies(services, poll)
+        return
     if poll is None or poll.counts is None or not poll.message_id:
         return
     with services.locale(chat_lang or poll.lang):

@@ -193,6 +193,15 @@ def numbered(names: dict[str, tuple[str, ...]]) -> Callable[[str], PollNumber]:
     return parse
 
 
+def parse_area(args: str) -> NewPoll:
+    """``/poll area <question> | <option> | …``: a new poll, as :func:`parse_poll` reads it."""
+    parsed = parse_poll(args)
+    if not isinstance(parsed, NewPoll):
+        raise UserError(_("Write the question and at least two options separated by |, for example: {example}")
+                        .format(example=example()), show_usage=True)
+    return parsed
+
+
 def extension(text: str) -> str:
     """The new closing time of ``/poll extend N …`` without a leading "closes" or "open"."""
     m = _CLOSE.match(text.casefold()) or _OPEN_FOR.match(text.casefold())

@@ -30,7 +30,10 @@ def settings_line(poll: store.Poll) -> str:
 
 
 def title(poll: store.Poll) -> str:
-    title = _("Poll #{number}").format(number=poll.number)
+    if poll.area:
+        title = _("Area poll #{number} · {area}").format(number=poll.number, area=poll.area)
+    else:
+        title = _("Poll #{number}").format(number=poll.number)
     if poll.idea_id is not None:
         title += " (" + _("about an idea") + ")"
     return title
@@ -48,7 +51,23 @@ def _count_lines(options: list[str], counts: list[int], voters: int,
     return lines
 
 
-def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: bool = False, minimum: int = 1) -> str:
+def area_lines(poll: store.Poll, merged: int, chats: int = 0) -> list[str]:
+    """What an area poll's messages add: that one tally covers every chat, and how many linked
+    people voted from two accounts (each counted once, by the latest vote)."""
+    lines = []
+    if chats:
+        lines.append(esc(ngettext("One poll in {count} chat of the area {area}: the counts cover it.",
+                                  "One poll in {count} chats of the area {area}: the counts cover them all.",
+                                  chats).format(count=format_number(chats), area=poll.area)))
+    if merged:
+        lines.append(esc(ngettext("{count} person voted in two chats and is counted once, by the latest vote.",
+                                  "{count} people voted in two chats and are counted once, by the latest vote.",
+                                  merged).format(count=format_number(merged))))
+    return lines
+
+
+def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: bool = False, minimum: int = 1,
+                merged: int = 0, chats: int = 0) -> str:
     """The poll message: options with live counts (unless hidden), settings, closing time. An open
     anonymous poll with fewer than ``minimum`` voters (Services.limits.min_respondents) shows no
     counts yet: with one or two voters they would tell who voted what."""
@@ -60,6 +79,7 @@ def render_open(poll: store.Poll, counts: list[int], voters: int, *, closed: boo
     else:
         lines += _count_lines(options, counts, voters)
     lines.append(esc(settings_line(poll)))
+    lines += area_lines(poll, merged, chats)
     if too_few and not poll.hide_results:
         lines.append(esc(ngettext("The counts are shown once {count} person has voted, so that no one's vote can be told.",
                                   "The counts are shown once {count} people have voted, so that no one's vote can be told.",
@@ -90,10 +110,13 @@ def winners(counts: list[int]) -> list[int]:
 
 
 def render_result(poll: store.Poll, counts: list[int], voters: int, members: int | None,
-                  names: list[list[str]] | None = None) -> str:
+                  names: list[list[str]] | None = None, merged: int = 0) -> str:
     options = poll.option_list()
-    lines = ["📊 " + b(_("Poll #{number} closed:").format(number=poll.number)) + " " + b(poll.question)]
+    head = (_("Area poll #{number} · {area} closed:").format(number=poll.number, area=poll.area) if poll.area
+            else _("Poll #{number} closed:").format(number=poll.number))
+    lines = ["📊 " + b(head) + " " + b(poll.question)]
     lines += _count_lines(options, counts, voters, None if poll.anonymous else names)
+    lines += area_lines(poll, merged)
     won = winners(counts)
     known = bool(members and members >= voters)  # a count below the voters is stale or wrong: say nothing
     if not voters:  # one sentence, not "Nobody voted. 0 voters."

@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 from core.events import Reply
 from core.i18n import _, format_number, ngettext
 from handlers.base import Context, Services, UserError
+from handlers.polls.area import refresh_copies
 from handlers.polls.keys import REFRESH, VOTE
 from handlers.polls.render import invalid_vote, render_open, vote_buttons, vote_note
+from storage import links
 from storage import polls as store
 from storage.core import languages_for, schedule_job
 
@@ -29,14 +31,17 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
     poll_id, choice = pressed["poll"], pressed["option"]
     async with ctx.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
-        if poll is None or poll.chat_key != ctx.chat_key or poll.status == store.CANCELLED:
+        here = poll is not None and (poll.chat_key == ctx.chat_key if not poll.area
+                                     else await store.copy_in(session, poll.id, ctx.chat_key) is not None)
+        if poll is None or not here or poll.status == store.CANCELLED:
             raise UserError(_("This poll is no longer available."))
         if not accepting(poll, ctx.now()):
             raise UserError(_("This poll is closed."))
         options = poll.option_list()
         if choice >= len(options):
             raise UserError(_("This button no longer works."))
-        current = await store.get_vote(session, poll, ctx.sender_key) or ()
+        voter = await voter_key(session, poll, ctx.sender_key)
+        current = await store.get_vote(session, poll, voter) or ()
         chosen: tuple[int, ...] | None = None
         unchanged = False
         if ctx.event.replay and await store.vote_counted(session, poll, ctx.event.event_key):
@@ -65,17 +70,32 @@ async def vote_button(ctx: Context, args: list[str]) -> None:
             chosen = (*current, choice)
             note = _("Added “{option}” to your choices.").format(option=options[choice])
         if chosen is not None:
-            await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, chosen, ctx.event.event_key)
+            await store.set_vote(session, poll, voter, ctx.event.sender_name, chosen, ctx.event.event_key,
+                                 now=ctx.now())
     await ctx.acknowledge(note)
     if not unchanged:
         await refresh(ctx.services, poll.id)
 
 
+async def voter_key(session, poll: store.Poll, person_key: str) -> str:
+    """Whom a vote is kept under: the person, or for an anonymous area poll their link (its hash
+    is kept, so a linked person has one vote; a named poll's tally merges links itself)."""
+    if poll.area and poll.anonymous:
+        return (await links.canonical(session, [person_key]))[person_key]
+    return person_key
+
+
 async def refresh(services: Services, poll_id: int) -> None:
     """Show the live counts in the poll message, at most once per EDIT_EVERY (Telegram allows a
     group about 20 messages a minute, edits included); a vote inside the window schedules one
-    trailing edit at its end, so the message always ends up current."""
+    trailing edit at its end, so the message always ends up current. An area poll's copies:
+    handlers/polls/area.py."""
     now = services.clock.now()
+    async with services.db.session() as session:
+        poll = await store.by_id(session, poll_id)
+    if poll is not None and poll.area:
+        await refresh_copies(services, poll_id)
+        return
     trailing = None
     async with services.db.transaction() as session:
         poll = await store.by_id(session, poll_id)
@@ -106,6 +126,9 @@ async def on_poll_vote(ctx: Context) -> None:
         return
     async with ctx.db.transaction() as session:
         poll = await store.by_native_ref(session, ctx.chat_key, ref)
+        if poll is None:
+            found = await store.by_copy_ref(session, ctx.chat_key, ref)
+            poll = found[0] if found else None
         if poll is None or not accepting(poll, ctx.now()):
             return  # not ours, or votes after the close are ignored
         choices = tuple(sorted(set(ctx.event.poll_choices)))
@@ -114,7 +137,10 @@ async def on_poll_vote(ctx: Context) -> None:
         if any(c < 0 or c >= size for c in choices) or len(choices) > limit:
             log.info("refused an invalid native vote on poll %s: %s", poll.id, choices)
             raise UserError(invalid_vote(poll, ctx.event.sender_name or ctx.event.sender_id, limit))
-        await store.set_vote(session, poll, ctx.sender_key, ctx.event.sender_name, choices)
+        await store.set_vote(session, poll, await voter_key(session, poll, ctx.sender_key), ctx.event.sender_name,
+                             choices, now=ctx.now())
+    if poll.area:
+        await refresh(ctx.services, poll.id)  # the area's other chats see the counts in the poll's messages
     # Telegram and Matrix show the person their own vote; where the platform does not (the
     # console), the bot says what it counted.
     if not ctx.transport.capabilities.shows_own_vote:

@@ -39,6 +39,9 @@ async def mydata_cmd(ctx: Context, args: str) -> None:
     await _flush_activity(ctx)
     async with ctx.db.session() as session:
         data = await store.collect(session, ctx.sender_key, ctx.event.sender_id, ctx.chat_key)
+        # a linked identity on another platform (storage/links.py) is the same person: theirs too
+        data["linked_identities"] = {
+            key: await store.collect(session, key, key.split(":", 1)[1]) for key in data.get("links", [])}
     data = {"generated_at": ctx.now().isoformat(), **data}
     await ctx.send_file(FileOut("kehrabot-my-data.json", render.data_file(data), "application/json"))
     await ctx.reply(render.summary(data, ctx.chat_key))

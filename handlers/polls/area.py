@@ -1,0 +1,250 @@
+"""Area polls: one poll for every chat of an area (``/kysely alue …``), posted in each chat —
+natively where the platform has polls, with buttons elsewhere — with one tally (a linked person
+counts once, storage/links.py), one close and its result posted in every chat.
+
+One ``poll`` row (``area`` set; ``chat_key`` the chat it was started in, whose number it has)
+and a ``poll_copy`` per chat. The live counts in each copy's message are edited at most once per
+``AREA_EDIT_EVERY`` of that platform per chat; votes inside the window are coalesced into one
+trailing edit (a refresh job at the window's end)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timedelta
+
+from core.events import PollOutcome, PollSpec, Reply
+from core.i18n import _, format_number, ngettext
+from core.markup import b, esc
+from core.scope import send_scope
+from handlers.base import Context, Services, UserError
+from handlers.polls.keys import CLOSE, REFRESH, TIDY
+from handlers.polls.parse import NewPoll, close_time
+from handlers.polls.render import render_open, render_result, title, vote_buttons, winners
+from storage import digest as area_store
+from storage import polls as store
+from storage.core import Chat, cancel_job, effect_of, languages_for, record_effect, schedule_job
+
+log = logging.getLogger(__name__)
+
+#: the least time between two edits of one chat's copy. Telegram allows a group about 20 messages a
+#: minute (edits count); Synapse's default rc_message is 0.2 a second with a burst of 10 for the
+#: bot's whole account, so Matrix copies are edited half as often.
+AREA_EDIT_EVERY = {"telegram": timedelta(seconds=5), "matrix": timedelta(seconds=10)}
+DEFAULT_EDIT_EVERY = timedelta(seconds=5)
+TIDY_AFTER = timedelta(minutes=2)
+
+
+def edit_every(chat_key: str) -> timedelta:
+    return AREA_EDIT_EVERY.get(chat_key.split(":", 1)[0], DEFAULT_EDIT_EVERY)
+
+
+def _native_id(chat_key: str) -> str:
+    return chat_key.split(":", 1)[1]
+
+
+async def _area_chats(services: Services, session, area: str) -> list[str]:
+    """The area's group chats this process can post to."""
+    keys = (await area_store.chats_by_area(session)).get(area, [])
+    out = []
+    for key in keys:
+        chat = await session.get(Chat, key)
+        if chat is None or key.split(":", 1)[0] not in services.transports:
+            continue
+        if chat.setting("chat.private", False):  # a person's own chat with the bot (handlers/digest)
+            continue
+        out.append(key)
+    return out
+
+
+async def create_area(ctx: Context, new: NewPoll) -> None:
+    now = ctx.now()
+    close_at = close_time(new.close_text, now, ctx.lang)
+    async with ctx.db.session() as session:
+        chat = await session.get(Chat, ctx.chat_key)
+        area = chat.area if chat is not None else None
+        if not area or ctx.event.is_private:
+            raise UserError(_("This chat has no area yet. An admin sets it with {command} <name>.").format(
+                command=ctx.cmd("area")))
+        earlier = await effect_of(session, ctx.event.event_key, "polls.create")
+        poll = await store.by_id(session, int(earlier)) if earlier is not None else None
+        chats = await _area_chats(ctx.services, session, area)
+    if ctx.chat_key not in chats:
+        chats.insert(0, ctx.chat_key)
+    chats.sort(key=lambda k: k != ctx.chat_key)  # the chat it was started in first
+    if poll is None:
+        async with ctx.db.transaction() as session:
+            poll = await store.create_poll(
+                session, chat_key=ctx.chat_key, question=new.question, options=json.dumps(list(new.options),
+                                                                                           ensure_ascii=False),
+                multiple=new.multiple, max_choices=new.max_choices, anonymous=new.anonymous,
+                hide_results=new.hide_results, lang=ctx.lang, creator_key=ctx.sender_key,
+                creator_name=ctx.event.sender_name[:255], created_at=now, close_at=close_at, area=area)
+            await schedule_job(session, CLOSE.kind, close_at, chat_key=ctx.chat_key, payload={"poll": poll.id},
+                               dedup_key=CLOSE.key(poll=poll.id))
+            record_effect(session, ctx.event.event_key, "polls.create", poll.id, now)
+    ctx.services.wake(poll.close_at)
+    spec = PollSpec(question=new.question, options=new.options, multiple=new.multiple,
+                    max_choices=new.max_choices, anonymous=new.anonymous, hide_results=new.hide_results)
+    posted = 0
+    for chat_key in chats:
+        try:
+            await _post_copy(ctx, poll, chat_key, spec, len(chats))
+            posted += 1
+        except Exception:
+            if chat_key == ctx.chat_key:  # nobody saw it where it was started: no poll at all
+                async with ctx.db.transaction() as session:
+                    await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
+                    await cancel_job(session, CLOSE.key(poll=poll.id))
+                raise
+            log.warning("area poll %s: posting in %s failed", poll.id, chat_key, exc_info=True)
+    await ctx.reply(esc(ngettext("Area poll #{number} is in {count} chat of the area {area}.",
+                                 "Area poll #{number} is in {count} chats of the area {area}.", posted).format(
+        number=poll.number, count=format_number(posted), area=area)))
+
+
+async def _post_copy(ctx: Context, poll: store.Poll, chat_key: str, spec: PollSpec, chats: int) -> None:
+    services = ctx.services
+    async with services.db.session() as session:
+        done = await store.copy_in(session, poll.id, chat_key)
+        _person, chat_lang = await languages_for(session, "", chat_key)
+    if done is not None and done.message_id:
+        return  # posted before a restart
+    transport = ctx.transport if chat_key == ctx.chat_key else services.transport_for(chat_key)
+    chat_id = _native_id(chat_key)
+    lang = ctx.lang if chat_key == ctx.chat_key else (chat_lang or poll.lang)
+    with services.locale(lang):
+        # anonymous polls use buttons (a platform's anonymous native poll tells the bot no votes)
+        native = transport.capabilities.native_polls and not poll.anonymous
+        ref = await transport.send_poll(chat_id, spec) if native else None
+        html = render_open(poll, [0] * len(spec.options), 0, chats=chats)
+        if ref is not None:
+            html += "\n" + esc(_("Vote in the poll above."))
+        message_id = await transport.send(chat_id, Reply(html=html, buttons=() if ref else vote_buttons(poll)))
+    async with services.db.transaction() as session:
+        await store.add_copy(session, poll.id, chat_key, message_id, ref)
+
+
+async def _tally(services: Services, poll_id: int) -> tuple[store.Poll | None, store.AreaTally | None,
+                                                              list[store.PollCopy]]:
+    async with services.db.session() as session:
+        poll = await store.by_id(session, poll_id)
+        if poll is None:
+            return None, None, []
+        return poll, await store.area_tally(session, poll), await store.copies(session, poll_id)
+
+
+async def refresh_copies(services: Services, poll_id: int) -> None:
+    """Show the live counts in every copy, each chat at most once per its window; a copy inside
+    its window gets one trailing edit at the window's end (votes in between ride along)."""
+    now = services.clock.now()
+    due: list[store.PollCopy] = []
+    trailing: set[datetime] = set()
+    async with services.db.transaction() as session:
+        poll = await store.by_id(session, poll_id)
+        if poll is None or poll.status != store.OPEN:
+            return
+        for copy in await store.copies(session, poll_id):
+            if not copy.message_id:
+                continue
+            every = edit_every(copy.chat_key)
+            if await store.claim_copy_edit(session, poll_id, copy.chat_key, now, every):
+                due.append(copy)
+            else:
+                trailing.add(copy.edited_at + every)
+        for at in trailing:
+            await schedule_job(session, REFRESH.kind, at, chat_key=poll.chat_key, payload={"poll": poll_id},
+                               dedup_key=REFRESH.key(poll=poll_id, at=int(at.timestamp())))
+        tally = await store.area_tally(session, poll) if due else None
+        langs = {c.chat_key: (await languages_for(session, "", c.chat_key))[1] for c in due}
+        count = len(await store.copies(session, poll_id))
+    for at in trailing:
+        services.wake(at)
+    for copy in due:
+        with services.locale(langs[copy.chat_key] or poll.lang):
+            html = render_open(poll, tally.counts, tally.voters, minimum=services.limits.min_respondents,
+                               merged=tally.merged, chats=count)
+            if copy.native_ref:
+                html += "\n" + esc(_("Vote in the poll above."))
+            reply = Reply(html=html, buttons=() if copy.native_ref else vote_buttons(poll))
+        try:
+            await services.transport_for(copy.chat_key).edit(_native_id(copy.chat_key), copy.message_id, reply)
+        except Exception:  # the vote is stored; a stale message is not worth an error
+            log.warning("could not update area poll %s in %s", poll_id, copy.chat_key, exc_info=True)
+
+
+async def finish_area(services: Services, poll: store.Poll) -> None:
+    """Post the (stored) result in every copy's chat once; raises (the close job is retried) when
+    a chat could not be reached, after trying the others."""
+    async with services.db.session() as session:
+        tally = await store.area_tally(session, poll)
+        copies = await store.copies(session, poll.id)
+        langs = {c.chat_key: (await languages_for(session, "", c.chat_key))[1] for c in copies}
+    counts = poll.count_list() or tally.counts
+    failed: Exception | None = None
+    for copy in copies:
+        if copy.result_posted_at is not None:
+            continue
+        transport = services.transport_for(copy.chat_key)
+        chat_id = _native_id(copy.chat_key)
+        try:
+            with send_scope(f"polls:{poll.id}:result:{copy.chat_key}", replay=True):
+                if copy.native_ref:
+                    outcome = PollOutcome(tuple(poll.option_list()), tuple(counts), tuple(winners(counts)))
+                    try:
+                        await transport.close_poll(chat_id, copy.native_ref, outcome)
+                    except Exception:
+                        log.warning("closing native poll %s failed", copy.native_ref, exc_info=True)
+                with services.locale(langs[copy.chat_key] or poll.lang):
+                    html = render_result(poll, counts, poll.voters, None, tally.names, merged=tally.merged)
+                    await transport.send(chat_id, Reply(html=html, reply_to_id=copy.message_id))
+        except Exception as exc:
+            log.warning("area poll %s: posting the result in %s failed", poll.id, copy.chat_key, exc_info=True)
+            failed = exc
+            continue
+        async with services.db.transaction() as session:
+            await store.mark_copy_posted(session, poll.id, copy.chat_key, services.clock.now())
+    if failed is not None:
+        raise failed
+    now = services.clock.now()
+    async with services.db.transaction() as session:
+        await store.mark_result_posted(session, poll.id, now)
+        await schedule_job(session, TIDY.kind, now + TIDY_AFTER, chat_key=poll.chat_key,
+                           payload={"poll": poll.id}, dedup_key=TIDY.key(poll=poll.id))
+    services.wake(now + TIDY_AFTER)
+
+
+async def tidy_copies(services: Services, poll: store.Poll) -> None:
+    """The final counts in every copy's message, without buttons."""
+    poll_, tally, copies = await _tally(services, poll.id)
+    async with services.db.session() as session:
+        langs = {c.chat_key: (await languages_for(session, "", c.chat_key))[1] for c in copies}
+    for copy in copies:
+        if not copy.message_id:
+            continue
+        with services.locale(langs[copy.chat_key] or poll.lang):
+            html = render_open(poll, poll.count_list() or [], poll.voters, closed=True, merged=tally.merged,
+                               chats=len(copies))
+        try:
+            await services.transport_for(copy.chat_key).edit(_native_id(copy.chat_key), copy.message_id,
+                                                             Reply(html=html))
+        except Exception:
+            log.warning("could not tidy area poll %s in %s", poll.id, copy.chat_key, exc_info=True)
+
+
+async def cancel_copies(services: Services, poll: store.Poll) -> None:
+    async with services.db.session() as session:
+        copies = await store.copies(session, poll.id)
+        langs = {c.chat_key: (await languages_for(session, "", c.chat_key))[1] for c in copies}
+    for copy in copies:
+        transport = services.transport_for(copy.chat_key)
+        try:
+            if copy.native_ref:
+                await transport.close_poll(_native_id(copy.chat_key), copy.native_ref,
+                                           PollOutcome(tuple(poll.option_list()), (0,) * len(poll.option_list()), ()))
+            if copy.message_id:
+                with services.locale(langs[copy.chat_key] or poll.lang):
+                    html = "📊 " + b(title(poll)) + " " + b(poll.question) + "\n" + esc(_("Cancelled."))
+                await transport.edit(_native_id(copy.chat_key), copy.message_id, Reply(html=html))
+        except Exception:
+            log.warning("could not cancel area poll %s in %s", poll.id, copy.chat_key, exc_info=True)
