@@ -65,9 +65,12 @@ async def test_swedish_inflected_forms(sbot):
 
 async def test_english_inflected_forms(sbot):
     await chat_language(sbot, "en")
-    for idea in ("More lights in the park", "Street lighting at night", "A light festival in winter", "Benches"):
+    for idea in ("More lights in the park", "Street lighting at night", "A light festival in winter", "Benches",
+                 "City libraries", "The city library"):
         await sbot.say(f"/idea {idea}", lang="en")
     assert await found(sbot, "lights", lang="en") == [1, 2, 3]
+    assert await found(sbot, "library", lang="en") == [5, 6]  # → librari; SQLite: the prefix "librar"
+    assert await found(sbot, "city", lang="en") == [5, 6]
     assert await found(sbot, "lighting", lang="en") == [1, 2, 3]
     assert await found(sbot, "streets lights", lang="en") == [2]
     assert await found(sbot, "bench", lang="en") == [4]
@@ -167,3 +170,17 @@ async def test_random_text_is_a_valid_query(sbot):
             words = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12))) for _ in range(rng.randrange(1, 4))]
             await store.list_ideas(s, "fake:group", words=words, languages=(rng.choice(["fi", "sv", "en"]), "sv"),
                                    order="rel")
+
+
+async def test_a_broad_search_on_postgres_ranks_its_newest_matches(sbot, monkeypatch):
+    """PostgreSQL ranks only the newest store.RANKED matches (ranking costs per row there), then
+    the older ones newest first; SQLite ranks all (bm25 costs the same for any number)."""
+    monkeypatch.setattr(store, "RANKED", 2)
+    for idea in ("Penkki penkki penkki penkki", "Penkki", "Penkki", "Penkki penkki"):
+        await sbot.say(f"/idea {idea}")
+    reply = (await sbot.say("/ideat penkki"))[0]
+    order = [ln.split()[0] for ln in reply.split("\n")[1:]]
+    if sbot.services.db.engine.dialect.name == "postgresql":
+        assert order == ["#4", "#3", "#2", "#1"]
+    else:
+        assert order == ["#1", "#4", "#3", "#2"]
