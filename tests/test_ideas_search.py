@@ -9,6 +9,8 @@ from sqlalchemy import text
 from bot.testing import TestBot
 from handlers.ideas import parse_list
 from storage import ideas as store
+from storage.db import Database
+from storage.migrate import upgrade
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -184,3 +186,20 @@ async def test_a_broad_search_on_postgres_ranks_its_newest_matches(sbot, monkeyp
         assert order == ["#4", "#3", "#2", "#1"]
     else:
         assert order == ["#1", "#4", "#3", "#2"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_ideas_from_before_the_index_are_found_after_the_upgrade(kind, tmp_path, pg_url_factory):
+    url = await pg_url_factory() if kind == "postgres" else f"sqlite+aiosqlite:///{tmp_path}/old.sqlite3"
+    db = Database(url)
+    await upgrade(db, "0013_ideas_card_language")  # the ideas as they were before 0015_ideas_search
+    async with db.engine.begin() as conn:
+        await conn.execute(text(
+            "INSERT INTO idea (chat_key, number, text, search, tags, author_key, author_name, status, support_count,"
+            " created_at, updated_at) VALUES ('fake:group', 1, 'Valaistus kadulla', 'valaistus kadulla', '', 'fake:a',"
+            " 'A', 'new', 0, '2026-11-01 10:00:00', '2026-11-01 10:00:00')"))
+    await db.upgrade()
+    async with db.session() as s:
+        ideas, total = await store.list_ideas(s, "fake:group", words=["kadun"], languages=("fi",), order="rel")
+    assert [i.number for i in ideas] == [1] and total == 1
+    await db.close()
