@@ -13,15 +13,16 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+if TYPE_CHECKING:  # aiohttp's server is imported when the server starts (most runs have none)
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
 #: a readiness check: returns what /readyz shows under its name, raises NotReady when not ready
 Check = Callable[[], Awaitable[Any]]
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 #: seconds a readiness check may take before it counts as not ready
 CHECK_TIMEOUT = 2.0
@@ -44,7 +45,7 @@ class HttpServer:
     def __init__(self, listen: str = "127.0.0.1", port: int = 0) -> None:
         self.listen = listen
         self.port = port
-        self._web = web.Application()
+        self._routes: list[tuple[str, str, Handler]] = []
         self._checks: dict[str, Check] = {}
         self._runner: web.AppRunner | None = None
         self.add_route("GET", "/healthz", self._healthz)
@@ -58,7 +59,7 @@ class HttpServer:
         """Serve ``method path`` with ``handler`` (an aiohttp handler); before :meth:`start`."""
         if self._runner is not None:
             raise RuntimeError(f"{method} {path}: routes are added before the HTTP server starts")
-        self._web.router.add_route(method, path, handler)
+        self._routes.append((method, path, handler))
 
     def add_check(self, name: str, check: Check) -> None:
         """A readiness check shown in /readyz under ``name``: what it returns is shown, a
@@ -91,16 +92,25 @@ class HttpServer:
             return False, {"error": type(getattr(err, "orig", None) or err).__name__}
 
     async def _healthz(self, _request: web.Request) -> web.Response:
+        from aiohttp import web
+
         return web.Response(text="ok")
 
     async def _readyz(self, _request: web.Request) -> web.Response:
+        from aiohttp import web
+
         ready, report = await self.readiness()
         return web.Response(text=json.dumps(report, ensure_ascii=False), status=200 if ready else 503,
                             content_type="application/json")
 
     async def start(self) -> None:
         """Listen; raises OSError when the address cannot be bound (a port in use)."""
-        runner = web.AppRunner(self._web, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
+        from aiohttp import web
+
+        app = web.Application()
+        for method, path, handler in self._routes:
+            app.router.add_route(method, path, handler)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await runner.setup()
         try:
             await web.TCPSite(runner, self.listen, self.port).start()
@@ -109,7 +119,7 @@ class HttpServer:
             raise
         self._runner = runner
         self.port = runner.addresses[0][1]
-        paths = sorted({route.resource.canonical for route in self._web.router.routes() if route.resource})
+        paths = sorted({path for _method, path, _handler in self._routes})
         log.info("HTTP server listening on %s:%d (%s)", self.listen, self.port, ", ".join(paths))
 
     async def stop(self) -> None:

@@ -8,8 +8,8 @@ import asyncio
 import logging
 import time
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,6 +24,9 @@ from core.clock import Clock
 from storage import outbox as delivery_log
 from storage.core import Job
 from storage.db import Database
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +97,8 @@ class Metrics:
         """The aiohttp handler of ``GET /metrics``: the gauges read now, then everything."""
 
         async def serve(_request: web.Request) -> web.Response:
+            from aiohttp import web
+
             await self.refresh(db, clock.now())
             return web.Response(body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
