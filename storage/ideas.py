@@ -375,7 +375,8 @@ def _match(query: Select, dialect: str, words: list[str], languages: tuple[str, 
         newest = func.row_number().over(order_by=Idea.number.desc())
         rank = func.ts_rank(_pg_vector(languages[0]), _pg_query(languages[0], words))
         return query, case((newest <= RANKED, rank), else_=None)
-    # The FTS5 rowids first, then each idea by its key: the match's cost does not grow with the chat.
+    # The FTS5 rowids first, then each idea by its key (the plan SQLite picks): the cost grows with the
+    # matches in all chats, not with the number of the chat's ideas.
     query = query.join(_FTS, _FTS.c.rowid == Idea.id).where(
         literal_column("idea_fts").op("MATCH")(_fts5_query(words, languages)))
     return query, -_FTS.c.rank  # bm25: lower is better
