@@ -12,6 +12,8 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+from aiohttp import web
+
 from bot.config import ConfigError, Settings
 from bot.http import HttpServer, NotReady
 from bot.leader import Leadership
@@ -23,7 +25,7 @@ from core.events import Incoming
 from core.i18n import Catalogs
 from core.transport import Transport
 from handlers import load_features
-from handlers.base import Limits, Services
+from handlers.base import HttpRoute, Limits, Services
 from handlers.router import Router
 from storage import outbox as delivery_log
 from storage.core import prune_events
@@ -64,6 +66,7 @@ class App:
                           per_chat_per_minute=settings.limits.per_chat_per_minute,
                           min_respondents=settings.min_respondents),
             retention=RetentionPolicy(**settings.retention.model_dump()),
+            public_url=settings.http.public_url.rstrip("/"),
         )
         self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)
@@ -76,6 +79,9 @@ class App:
         self.http.add_check("store", self._ready_store)
         self.http.add_check("transports", self._ready_transports)
         self.http.add_check("role", self._ready_role)
+        for feature in self.services.features:
+            for route in feature.http_routes:
+                self.http.add_route(route.method, route.path, self._serve(route))
         self._opened = self._closing = False
         self.jobs = JobRunner(self.services, instance=settings.instance_id())
         self.services.wake = self.jobs.wake
@@ -84,6 +90,15 @@ class App:
         self.roles: dict[str, str] = {}
         for transport in transports or []:
             self.add_transport(transport)
+
+    def _serve(self, route: HttpRoute):
+        """An aiohttp handler around a feature's neutral one (handlers/ knows no aiohttp)."""
+        async def handle(request: web.Request) -> web.Response:
+            status, content_type, body = await route.handler(self.services, dict(request.match_info))
+            return web.Response(body=body, status=status, content_type=content_type.split(";")[0].strip(),
+                                charset="utf-8" if content_type.startswith("text/") else None,
+                                headers={"Cache-Control": "no-cache"})
+        return handle
 
     def add_transport(self, transport: Transport) -> None:
         """Features see the transport through :class:`Delivering` (keyed, logged sends)."""

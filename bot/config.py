@@ -145,6 +145,9 @@ class HttpSettings(BaseModel):
     listen: str = "127.0.0.1"
     #: 0: no server
     port: int = Field(0, ge=0, le=65535)
+    #: the server's address as the world reaches it ("https://kehra.example.org"), for links to
+    #: its calendar feeds; "" = feeds are not offered
+    public_url: str = Field("", max_length=500)
 
 
 class Settings(BaseSettings):

@@ -46,6 +46,18 @@ MessageHandler = Callable[["Context"], Awaitable[bool]]
 ButtonHandler = Callable[["Context", list[str]], Awaitable[None]]
 EventHandler = Callable[["Context"], Awaitable[None]]
 JobHandler = Callable[["Services", Job], Awaitable[None]]
+#: an HTTP route's handler: (services, the path's {parameters}) -> (status, content type, body)
+HttpHandler = Callable[["Services", dict[str, str]], Awaitable[tuple[int, str, bytes]]]
+
+
+@dataclass(frozen=True)
+class HttpRoute:
+    """A route a feature serves on the bot's HTTP server (registered by the composition root, which
+    owns the server): ``method``, an aiohttp-style ``path`` ("/calendar/{secret}.ics") and its handler."""
+
+    method: str
+    path: str
+    handler: HttpHandler
 
 
 @dataclass(frozen=True)
@@ -171,6 +183,8 @@ class Feature:
     #: a cheap test whether a message that is no command is one ``on_message`` acts on (an
     #: ``#idea``): such messages count towards the rate limit like commands (handlers/limits.py)
     triggers: Callable[[str], bool] | None = None
+    #: routes served on the bot's HTTP server (``[http] port``); see HttpRoute
+    http_routes: list[HttpRoute] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -210,6 +224,8 @@ class Services:
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
     #: per-feature runtime objects made in on_start (buffers, caches), one set per App
     extensions: dict[str, Any] = field(default_factory=dict)
+    #: the HTTP server's public base URL (``[http] public_url``), "" when not published
+    public_url: str = ""
 
     def forget_languages(self) -> None:
         """Call after a language setting changed."""

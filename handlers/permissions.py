@@ -122,16 +122,21 @@ PERMISSIONS: dict[str, Rule] = {
     # meetings
     "/meeting": ADMIN,  # schedule one
     "/meeting show": MEMBER,
+    "/meeting propose": ADMIN,  # a time poll
+    "/meeting pick": ADMIN,
     "/meetings": MEMBER,
     "/rsvp": MEMBER,
     "/skipmeeting": ADMIN,
     "/movemeeting": ADMIN,
     "/cancelmeeting": ADMIN,
     "/calendar": MEMBER,
+    "/calendar subscribe": MEMBER,
+    "/calendar new": ADMIN,
     "/meetingsettings": ADMIN,
     "/meetingsettings reminders": ADMIN,
     "/meetingsettings quiet": ADMIN,
     "meetings:rsvp": MEMBER,
+    "meetings:time": MEMBER,
     # self-assessment
     "/checklist start": ADMIN,
     "/checklist close": ADMIN,

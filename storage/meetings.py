@@ -39,6 +39,8 @@ class Meeting(SQLModel, table=True):
     created_by_name: str = Field(default="", max_length=255)
     created_at: datetime = Field(sa_type=UTCDateTime)
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: iCalendar SEQUENCE: raised on every change a subscribed calendar must follow (move, skip, cancel)
+    sequence: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class MeetingException(SQLModel, table=True):
@@ -68,6 +70,57 @@ class MeetingMessage(SQLModel, table=True):
     occurrence_local: str = Field(default="", max_length=16)
     #: "card" (announcement, /meeting N: re-rendered with fresh counts after an RSVP) or "reminder"
     kind: str = Field(default="card", max_length=16, sa_column_kwargs={"server_default": "card"})
+
+
+#: a time poll's answers per time: yes, if need be, no
+TIME_ANSWERS = ("yes", "maybe", "no")
+
+
+class TimePoll(SQLModel, table=True):
+    """A poll of times ("/meeting propose …"); at its close the best time becomes a meeting."""
+
+    __table_args__ = (UniqueConstraint("chat_key", "number", name="uq_timepoll_chat_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_key: str = Field(max_length=255, index=True)
+    number: int
+    title: str = Field(max_length=300)
+    place: str = Field(default="", max_length=300)
+    duration_minutes: int = Field(default=120)
+    #: the times offered, Helsinki wall times "YYYY-MM-DDTHH:MM" separated by spaces, in order
+    options: str = Field(sa_type=Text)
+    created_by: str = Field(max_length=255)
+    created_by_name: str = Field(default="", max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    closes_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    #: the option picked (0-based) and the meeting made of it; None: none suited anyone
+    picked: int | None = None
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", ondelete="SET NULL")
+    #: the poll's message (its buttons), and whether the outcome was announced
+    message_id: str | None = Field(default=None, max_length=255)
+    announced: bool = Field(default=False)
+
+    def option_list(self) -> list[str]:
+        return self.options.split()
+
+
+class TimePollAnswer(SQLModel, table=True):
+    """One person's answer to one time of a time poll (a later answer replaces it)."""
+
+    poll_id: int = Field(foreign_key="timepoll.id", primary_key=True, ondelete="CASCADE")
+    option: int = Field(primary_key=True)
+    person_key: str = Field(primary_key=True, max_length=255)
+    answer: str = Field(max_length=8)
+    at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CalendarFeed(SQLModel, table=True):
+    """A secret iCalendar feed URL of a chat ("chat:<key>") or an area ("area:<name>")."""
+
+    scope: str = Field(primary_key=True, max_length=255)
+    secret: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -193,3 +246,78 @@ async def add_message(session: AsyncSession, chat_key: str, message_id: str | No
 
 async def message_target(session: AsyncSession, chat_key: str, message_id: str) -> MeetingMessage | None:
     return await session.get(MeetingMessage, (chat_key, message_id))
+
+
+# --- time polls ----------------------------------------------------------------------------
+
+
+async def create_time_poll(session: AsyncSession, poll: TimePoll) -> TimePoll:
+    """Insert with the chat's next time-poll number (retried on a clash)."""
+    for _attempt in range(5):
+        poll.number = (await session.execute(
+            select(func.coalesce(func.max(TimePoll.number), 0)).where(TimePoll.chat_key == poll.chat_key))
+        ).scalar_one() + 1
+        try:
+            async with session.begin_nested():
+                session.add(poll)
+            return poll
+        except IntegrityError:
+            continue
+    raise RuntimeError("could not number the time poll")
+
+
+async def time_poll_by_number(session: AsyncSession, chat_key: str, number: int) -> TimePoll | None:
+    return (await session.execute(
+        select(TimePoll).where(TimePoll.chat_key == chat_key, TimePoll.number == number))).scalars().first()
+
+
+async def set_time_answer(session: AsyncSession, poll_id: int, option: int, person_key: str, answer: str,
+                          now: datetime) -> bool:
+    """Store (or replace) a person's answer to one time; False if it was already that."""
+    row = await session.get(TimePollAnswer, (poll_id, option, person_key))
+    if row is not None and row.answer == answer:
+        return False
+    if row is None:
+        row = TimePollAnswer(poll_id=poll_id, option=option, person_key=person_key)
+    row.answer, row.at = answer, now
+    session.add(row)
+    return True
+
+
+async def time_counts(session: AsyncSession, poll_id: int, options: int) -> list[dict[str, int]]:
+    """Per time (in order): how many answered yes, maybe (if need be) and no."""
+    counts = [dict.fromkeys(TIME_ANSWERS, 0) for _ in range(options)]
+    rows = await session.execute(
+        select(TimePollAnswer.option, TimePollAnswer.answer, func.count()).where(TimePollAnswer.poll_id == poll_id)
+        .group_by(TimePollAnswer.option, TimePollAnswer.answer))
+    for option, answer, n in rows:
+        if 0 <= option < options and answer in TIME_ANSWERS:
+            counts[option][answer] = n
+    return counts
+
+
+# --- calendar feeds ------------------------------------------------------------------------
+
+
+async def feed_secret(session: AsyncSession, scope: str, new_secret: str, now: datetime) -> str:
+    """The scope's secret, made (as ``new_secret``) if it has none yet."""
+    row = await session.get(CalendarFeed, scope)
+    if row is None:
+        row = CalendarFeed(scope=scope, secret=new_secret, created_at=now)
+        session.add(row)
+    return row.secret
+
+
+async def rotate_feed(session: AsyncSession, scope: str, new_secret: str, now: datetime) -> bool:
+    """Give the scope a new secret (the old one stops working); False if it had none."""
+    row = await session.get(CalendarFeed, scope)
+    had = row is not None
+    if row is None:
+        row = CalendarFeed(scope=scope, secret=new_secret, created_at=now)
+    row.secret, row.created_at = new_secret, now
+    session.add(row)
+    return had
+
+
+async def feed_scope(session: AsyncSession, secret: str) -> str | None:
+    return (await session.execute(select(CalendarFeed.scope).where(CalendarFeed.secret == secret))).scalar()

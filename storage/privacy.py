@@ -58,6 +58,8 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
     "pollvote": {"voter": "key", "voter_name": "name"},
     "meeting": {"created_by": "key", "created_by_name": "name"},
     "meetingrsvp": {"person_key": "key", "person_name": "name"},
+    "timepoll": {"created_by": "key", "created_by_name": "name"},
+    "timepollanswer": {"person_key": "key"},
     "checklistround": {"started_by": "key"},
     "checklistresponse": {"person_key": "key", "person_name": "name", "answer_chat": "key"},
     "checklistanswer": {"person_key": "key"},
@@ -144,6 +146,14 @@ async def collect(session: AsyncSession, person_key: str, platform_id: str,
                                    .where(meetings.MeetingRsvp.person_key == person_key))).all()
     out["rsvps"] = [{"chat": m.chat_key, "meeting": m.number, "title": m.title, "occurrence": r.occurrence_local,
                      "answer": r.answer, "at": _iso(r.at)} for r, m in rsvps]
+    TP, TA = meetings.TimePoll, meetings.TimePollAnswer
+    out["time_polls_created"] = [{"chat": p.chat_key, "number": p.number, "title": p.title}
+                                 for p in (await session.execute(select(TP).where(TP.created_by == person_key)
+                                                                 .order_by(TP.id))).scalars()]
+    out["time_answers"] = [{"chat": p.chat_key, "time_poll": p.number, "time": p.option_list()[a.option]
+                            if a.option < len(p.option_list()) else None, "answer": a.answer, "at": _iso(a.at)}
+                           for a, p in (await session.execute(select(TA, TP).join(TP, TP.id == TA.poll_id)
+                                                              .where(TA.person_key == person_key))).all()]
     R, CR, CA = checklist.ChecklistRound, checklist.ChecklistResponse, checklist.ChecklistAnswer
     responses = (await session.execute(select(CR, R).join(R, R.id == CR.round_id)
                                        .where(CR.person_key == person_key).order_by(CR.id))).all()
@@ -192,6 +202,7 @@ _NAMED = (
     (ideas.Idea, "author_key", "author_name"), (ideas.IdeaEvent, "actor_key", "actor_name"),
     (polls.Poll, "creator_key", "creator_name"), (polls.PollVote, "voter", "voter_name"),
     (meetings.Meeting, "created_by", "created_by_name"), (meetings.MeetingRsvp, "person_key", "person_name"),
+    (meetings.TimePoll, "created_by", "created_by_name"),
     (checklist.ChecklistResponse, "person_key", "person_name"),
     (experiments.Experiment, "owner_key", "owner_name"), (experiments.ExperimentMember, "person_key", "name"),
     (experiments.ExperimentStep, "actor_key", "actor_name"),
@@ -250,7 +261,8 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
     for table, key_col, name_col, lang_col in (
             (ideas.Idea, "author_key", "author_name", "card_language"),
             (polls.Poll, "creator_key", "creator_name", "lang"),
-            (meetings.Meeting, "created_by", "created_by_name", None)):
+            (meetings.Meeting, "created_by", "created_by_name", None),
+            (meetings.TimePoll, "created_by", "created_by_name", None)):
         for row in (await session.execute(select(table).where(getattr(table, key_col) == person_key))).scalars():
             setattr(row, key_col, FORMER_MEMBER)
             # in the language its message is in (an idea's card, a poll), else the chat's
@@ -286,6 +298,8 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
         polls.PollVote.voter == person_key, polls.PollVote.poll_id.in_(named))))
     count("meetingrsvp", await session.execute(delete(meetings.MeetingRsvp).where(
         meetings.MeetingRsvp.person_key == person_key)))
+    count("timepollanswer", await session.execute(delete(meetings.TimePollAnswer).where(
+        meetings.TimePollAnswer.person_key == person_key)))
     count("experimentmember", await session.execute(delete(experiments.ExperimentMember).where(
         experiments.ExperimentMember.person_key == person_key)))
 

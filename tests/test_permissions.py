@@ -23,7 +23,7 @@ from handlers.base import Command
 from handlers.checklist.keys import ANSWER, BACK, DONE, GO, NAME, SKIP, STOP, TOGGLE
 from handlers.experiments.keys import JOIN, START
 from handlers.ideas.keys import PAGE, SUPPORT
-from handlers.meetings.keys import RSVP
+from handlers.meetings.keys import RSVP, TIME
 from handlers.permissions import PERMISSIONS, command_action, declared_actions, missing, usable
 from handlers.polls.keys import VOTE
 from handlers.privacy.keys import CONFIRM
@@ -73,7 +73,11 @@ def _tries(ids: dict[str, int]) -> list[Try]:
         Try("/meeting", "/meeting ensi torstaina klo 17 Siivoustalkoot"), Try("/meeting show", "/meeting 1"),
         Try("/meetings", "/meetings"), Try("/rsvp", "/rsvp 1 kyllä"),
         Try("meetings:rsvp", button=RSVP.data(meeting=ids["meeting1"], answer="yes")),
-        Try("/calendar", "/calendar"), Try("/meetingsettings", "/meetingsettings"),
+        Try("/calendar", "/calendar"), Try("/calendar subscribe", "/calendar subscribe"),
+        Try("/calendar new", "/calendar new"), Try("/meetingsettings", "/meetingsettings"),
+        Try("meetings:time", button=TIME.data(poll=ids["timepoll1"], option=0, answer="yes")),
+        Try("/meeting propose", "/meeting propose 14.12. klo 18 Talkoot | 15.12. klo 18"),
+        Try("/meeting pick", "/meeting pick 1 2"),
         Try("/meetingsettings reminders", "/meetingsettings reminders 1 d"),
         Try("/meetingsettings quiet", "/meetingsettings quiet 21-8"),
         Try("/skipmeeting", "/skipmeeting 1"), Try("/movemeeting", "/movemeeting 1 ensi perjantaina klo 18"),
@@ -126,6 +130,7 @@ async def _world(bot, private: bool = False) -> dict[str, int]:
     assert "#2" in await say("/idea Kesäterassi kirjaston eteen", "auth")
     assert "#1" in await say("/kysely Mihin aikaan? | 17 | 18", "auth")
     assert "#1" in await say("/kokous ensi tiistaina klo 18 Kehräkokous", "boss")
+    assert "#1" in await say("/kokous ehdota 10.12. klo 18 Kevätkokous | 11.12. klo 17 | 12.12. klo 12", "boss")
     assert "kokeilu" in await say("/kokeilu 2 aloita", "boss")
     assert "vastuuhenkilö" in await say("/mukaan 2", "auth")
     await bot.say("/itsearviointi aloita", user="boss", lang="fi")  # a round is the group's
@@ -136,11 +141,12 @@ async def _world(bot, private: bool = False) -> dict[str, int]:
         idea2 = await idea_store.by_number(s, f"fake:{chat}", 2)
         poll1 = await poll_store.by_number(s, f"fake:{chat}", 1)
         meeting1 = await meeting_store.by_number(s, f"fake:{chat}", 1)
+        timepoll1 = await meeting_store.time_poll_by_number(s, f"fake:{chat}", 1)
         experiment2 = await experiment_store.by_idea(s, idea2.id)
         rounds = (await s.execute(select(checklist_store.ChecklistRound))).scalars().all()
     assert experiment2 is not None and experiment2.owner_key == "fake:auth" and len(rounds) == 1
     return {"idea1": idea1.id, "poll1": poll1.id, "meeting1": meeting1.id, "experiment2": experiment2.id,
-            "round": rounds[0].id}
+            "round": rounds[0].id, "timepoll1": timepoll1.id}
 
 
 async def _snapshot(bot) -> dict[str, list]:
@@ -201,7 +207,7 @@ def test_the_table_names_every_declaration_and_nothing_else():
 
 
 def test_there_is_one_try_for_every_entry():
-    ids = dict.fromkeys(("idea1", "poll1", "meeting1", "experiment2", "round"), 1)
+    ids = dict.fromkeys(("idea1", "poll1", "meeting1", "experiment2", "round", "timepoll1"), 1)
     tried = [t.action for t in _tries(ids)]
     assert sorted(tried) == sorted(PERMISSIONS) and len(tried) == len(set(tried))
     assert set(declared_actions(load_features())) == set(PERMISSIONS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.events import Kind
 from core.i18n import _, format_datetime, format_number, ngettext
@@ -21,7 +21,7 @@ from handlers.meetings.occurrences import (
     upcoming_in_chat,
     wall,
 )
-from handlers.meetings.parse import REACTIONS, parse_meeting, split_move
+from handlers.meetings.parse import REACTIONS, MeetingSpec, parse_meeting, split_move
 from handlers.meetings.reminders import reminder_offsets, schedule_next, wake_next
 from handlers.meetings.render import (
     ANSWER_EMOJI,
@@ -69,30 +69,43 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             upcoming = occurrences(meeting, exc, ctx.now(), 1)
             occ = upcoming[0] if upcoming else None
         else:
-            meeting = store.Meeting(
-                uid=f"{uuid.uuid4().hex}@kehrabot", chat_key=ctx.chat_key, number=0, title=spec.title,
-                place=spec.place, dtstart_local=spec.dtstart_local, rrule=spec.rrule, first_start=spec.start,
-                last_start=spec.last_start, duration_minutes=spec.duration_minutes, created_by=ctx.sender_key,
-                created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
-            )
-            await store.create_meeting(session, meeting)
-            occ = await schedule_next(session, meeting, ctx.now(), fresh=True)
+            meeting, occ = await make_meeting(session, ctx.chat_key, spec, ctx.sender_key, ctx.event.sender_name,
+                                              ctx.now())
             record_effect(session, ctx.event.event_key, "meetings.create", meeting.id, ctx.now())
             await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.create", target=f"meeting:{meeting.number}",
                                after={"title": meeting.title, "start": meeting.first_start, "rrule": meeting.rrule}, at=ctx.now())
         chat = await session.get(Chat, ctx.chat_key)
         offsets = reminder_offsets(chat)
     await wake_next(ctx.services, meeting.id)
+    message_id = await ctx.reply(scheduled_html(meeting, occ, offsets, ctx.cmd("rsvp")), rsvp_buttons(meeting.id))
+    async with ctx.db.transaction() as session:
+        await store.add_message(session, ctx.chat_key, message_id, meeting.id, occ.key if occ else "")
+
+
+async def make_meeting(session, chat_key: str, spec: MeetingSpec, created_by: str, created_by_name: str,
+                       now: datetime) -> tuple[store.Meeting, Occurrence | None]:
+    """Store a new meeting and schedule its reminders, in the caller's transaction (wake the
+    scheduler with ``wake_next`` after the commit); the meeting and its next occurrence."""
+    meeting = store.Meeting(
+        uid=f"{uuid.uuid4().hex}@kehrabot", chat_key=chat_key, number=0, title=spec.title,
+        place=spec.place, dtstart_local=spec.dtstart_local, rrule=spec.rrule, first_start=spec.start,
+        last_start=spec.last_start, duration_minutes=spec.duration_minutes, created_by=created_by,
+        created_by_name=created_by_name[:255], created_at=now,
+    )
+    await store.create_meeting(session, meeting)
+    return meeting, await schedule_next(session, meeting, now, fresh=True)
+
+
+def scheduled_html(meeting: store.Meeting, occ: Occurrence | None, offsets: list[int], rsvp_command: str) -> str:
+    """The card of a meeting just scheduled, in the current language (``rsvp_command``: "/osallistun")."""
     lines = meeting_lines(meeting, occ)
     lines[0] = "📅 " + b(_("Meeting #{number} scheduled: {title}").format(number=meeting.number,
                                                                          title=meeting.title))
     if offsets:
         lines.append(esc(_("I will remind {offsets} before.").format(offsets=offsets_text(offsets))))
     lines.append(esc(_("Will you come? Answer with the buttons, react 👍 / 👎 / 🤔, or send {command}.").format(
-        command=ctx.cmd("rsvp") + f" {meeting.number} " + _("yes"))))
-    message_id = await ctx.reply("\n".join(lines), rsvp_buttons(meeting.id))
-    async with ctx.db.transaction() as session:
-        await store.add_message(session, ctx.chat_key, message_id, meeting.id, occ.key if occ else "")
+        command=rsvp_command + f" {meeting.number} " + _("yes"))))
+    return "\n".join(lines)
 
 
 async def show_cmd(ctx: Context, number: int) -> None:
@@ -250,6 +263,7 @@ async def cancel_cmd(ctx: Context, number: int) -> None:
         await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.cancel", target=f"meeting:{number}",
                            before={"cancelled": meeting.cancelled_at is not None}, after={"cancelled": True}, at=ctx.now())
         meeting.cancelled_at = ctx.now()
+        meeting.sequence += 1
         session.add(meeting)
         await schedule_next(session, meeting, ctx.now())  # cancels the pending reminders
     text = (_("The series #{number} {title} is cancelled; no more reminders.") if meeting.rrule
@@ -282,6 +296,8 @@ async def skip_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
         await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.skip", target=f"meeting:{number}",
                            before={"occurrence": occ.key, "skipped": skipped}, after={"occurrence": occ.key, "skipped": True}, at=ctx.now())
         await store.set_exception(session, meeting.id, occ.key, None)
+        meeting.sequence += 1
+        session.add(meeting)
         await session.flush()
         nxt = await schedule_next(session, meeting, ctx.now())
     await wake_next(ctx.services, meeting.id)
@@ -308,7 +324,8 @@ async def move_cmd(ctx: Context, parsed: tuple[int, str]) -> None:
         else:
             meeting.dtstart_local = to_local(new_start)
             meeting.first_start = new_start
-            session.add(meeting)
+        meeting.sequence += 1
+        session.add(meeting)
         await session.flush()
         await schedule_next(session, meeting, ctx.now())
     await wake_next(ctx.services, meeting.id)

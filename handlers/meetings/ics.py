@@ -22,9 +22,12 @@ WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{n}" for n in ra
 
 
 def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str | None]], now: datetime,
-              name: str = "", rsvp_command: str = "/rsvp") -> bytes:
+              name: str = "", rsvp_command: str = "/rsvp", *, feed: bool = False, public: bool = False) -> bytes:
     """An RFC 5545 calendar (METHOD:PUBLISH: a copy to import, not an invitation) of the meetings, its
-    texts in the current language; ``rsvp_command`` is how to answer in the chat ("/osallistun")."""
+    texts in the current language; ``rsvp_command`` is how to answer in the chat ("/osallistun").
+    A ``feed`` (a subscribed calendar) also says how often to look again, each event's SEQUENCE
+    (raised by every move, skip and cancel) and STATUS (CANCELLED for a cancelled meeting or series,
+    which calendars then strike out); a ``public`` one has no description (no chat commands)."""
     cal = Calendar()
     cal.add("prodid", "-//kehrabot//meetings//EN")
     cal.add("version", "2.0")
@@ -33,6 +36,9 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
     if name:
         cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Helsinki")
+    if feed:
+        cal.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
+        cal.add("x-published-ttl", "PT1H")
     cal.add_component(helsinki_vtimezone())  # before the events that name it (older Outlook reads in order)
     stamp = now.astimezone(UTC).replace(microsecond=0)
     for m in meetings:
@@ -45,9 +51,13 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
         ev.add("duration", timedelta(minutes=m.duration_minutes))
         if m.place:
             ev.add("location", m.place)
-        ev.add("description", _("Meeting #{number}. Answer in the chat: {command}").format(
-            number=m.number, command=_("{command} {number} yes|no|maybe").format(command=rsvp_command,
-                                                                                number=m.number)))
+        if not public:
+            ev.add("description", _("Meeting #{number}. Answer in the chat: {command}").format(
+                number=m.number, command=_("{command} {number} yes|no|maybe").format(command=rsvp_command,
+                                                                                    number=m.number)))
+        if feed:
+            ev.add("sequence", m.sequence)
+            ev.add("status", "CANCELLED" if m.cancelled_at is not None else "CONFIRMED")
         exc = exceptions.get(m.id, {})
         if m.rrule:
             ev.add("rrule", vRecur.from_ical(m.rrule))
@@ -62,12 +72,14 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
                 mv.add("uid", m.uid)
                 mv.add("recurrence-id", wall(key))
                 mv.add("dtstamp", stamp)
-                mv.add("sequence", 1)
+                mv.add("sequence", max(1, m.sequence))
                 mv.add("summary", m.title)
                 mv.add("dtstart", wall(moved))
                 mv.add("duration", timedelta(minutes=m.duration_minutes))
                 if m.place:
                     mv.add("location", m.place)
+                if feed:
+                    mv.add("status", "CANCELLED" if m.cancelled_at is not None else "CONFIRMED")
                 mv.add("description", _("Meeting #{number}, moved from {when}.").format(
                     number=m.number, when=format_datetime(wall(key))))
                 cal.add_component(mv)

@@ -17,3 +17,8 @@ from handlers.keys import ButtonKind, JobKey
 RSVP = ButtonKind("meetings", "rsvp", ("meeting", int), ("answer", 5))
 REMIND = JobKey("meetings.remind", "meeting", "occ", "start", "offset")
 ROLL = JobKey("meetings.roll", "meeting", "occ", "start")
+
+#: ``meetings:time:<time poll id>:<option, 0-based>:<yes|maybe|no>``, an answer to one time of a time poll
+TIME = ButtonKind("meetings", "time", ("poll", int), ("option", int), ("answer", 5))
+#: ``meetings.timepoll:<time poll id>``, the close of a time poll
+CLOSE_TIME_POLL = JobKey("meetings.timepoll", "poll")

@@ -1,0 +1,348 @@
+"""A time poll that becomes the meeting: ``/kokous ehdota ti 8.12. klo 18 Kokous @ talo | ke 9.12. klo 17``
+offers times; everyone answers yes / if need be / no per time with buttons (a later answer replaces
+the earlier); at the close (a durable job) or when an admin picks (``/kokous valitse 1 2``) the best
+time — most yes, then most if-need-be, then the earliest — becomes a meeting through the meetings'
+own creation path (reminders, RSVP, .ics), announced in the chat by ``announce``.
+
+The close: ``sulkeutuu <time>`` (``stänger``, ``closes``) anywhere after the times; by default
+48 hours after the poll is made, but no later than 24 hours before the earliest time (and at least
+an hour before it). A time already past at the close is not picked; when no time got a yes or an
+if-need-be no meeting is made, and the chat is told so.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from core.events import Button, Reply
+from core.i18n import _, format_datetime, format_number, ngettext, resolve_language
+from core.markup import b, esc
+from handlers.base import Context, Services, UserError
+from handlers.meetings.flow import make_meeting, scheduled_html
+from handlers.meetings.keys import CLOSE_TIME_POLL, TIME
+from handlers.meetings.occurrences import occurrences, to_local, wall
+from handlers.meetings.parse import DEFAULT_DURATION, DIGITS, MeetingSpec, parse_meeting
+from handlers.meetings.reminders import reminder_offsets, wake_next
+from handlers.meetings.render import rsvp_buttons
+from handlers.when import parse_duration, parse_when, split_when
+from storage import audit
+from storage import meetings as store
+from storage.core import Chat, Job, cancel_jobs, effect_of, record_effect, schedule_job
+
+log = logging.getLogger(__name__)
+
+MIN_OPTIONS = 2
+
+MAX_OPTIONS = 10
+
+#: the default close: this long after the poll is made …
+DEFAULT_OPEN = timedelta(hours=48)
+#: … but no later than this before the earliest time …
+CLOSE_BEFORE_FIRST = timedelta(hours=24)
+#: … and at least this before it
+LAST_CLOSE_BEFORE_FIRST = timedelta(hours=1)
+
+#: the word that starts the closing time, in any of the languages
+_CLOSES = re.compile(r"(?<!\w)(?:sulkeutuu|suljetaan|stänger|stängs|closes|closing)(?!\w)[:\s]*", re.IGNORECASE)
+
+ANSWER_EMOJI = {"yes": "✅", "maybe": "🤔", "no": "❌"}
+
+
+@dataclass(frozen=True)
+class Proposal:
+    title: str
+    place: str
+    duration_minutes: int
+    starts: list[datetime]  # in order, aware
+    closes_at: datetime
+
+
+def _one_time(text: str, now: datetime, lang: str) -> datetime:
+    return parse_when(text, now, lang, default_time=None)  # a WhenError tells the person what is wrong
+
+
+def parse_proposal(text: str, now: datetime, lang: str) -> Proposal:
+    """``<time> [title] [@ place] | <time> | … [closes <time>]`` (pure)."""
+    text = " ".join("".join(ch for ch in text if ch.isprintable()).split())
+    closes_text = ""
+    m = _CLOSES.search(text)
+    if m is not None:
+        text, closes_text = text[:m.start()].strip().rstrip("|").strip(), text[m.end():].strip()
+    parts = [p.strip() for p in text.split("|")]
+    if any(not p for p in parts) or len(parts) < MIN_OPTIONS:
+        raise UserError(_("Give at least two times separated by |, for example: {example}").format(
+            example=_("tue 8.12. at 18 Kehrä meeting @ Maunula house | wed 9.12. at 17")), show_usage=True)
+    if len(parts) > MAX_OPTIONS:
+        raise UserError(ngettext("At most {count} time in one poll.", "At most {count} times in one poll.",
+                                 MAX_OPTIONS).format(count=format_number(MAX_OPTIONS)))
+    first = parts[0]
+    title, place, duration = "", "", DEFAULT_DURATION
+    head = first.partition("@")[0].strip()
+    start, rest = split_when(head, now, lang, default_time=None)
+    if rest or "@" in first:
+        spec = parse_meeting(first if rest else f"{head} {_('Meeting')} @ {first.partition('@')[2]}", now, lang)
+        if spec.rrule:
+            raise UserError(_("A time poll offers single times, not a series."), show_usage=True)
+        start, title, place, duration = spec.start, spec.title if rest else "", spec.place, spec.duration_minutes
+    starts = [start] + [_one_time(p, now, lang) for p in parts[1:]]
+    if len({s.astimezone(UTC) for s in starts}) < len(starts):
+        raise UserError(_("The same time is offered twice."))
+    starts.sort()
+    earliest = starts[0]
+    if closes_text:
+        delta = parse_duration(closes_text)
+        closes = now + delta if delta is not None else _one_time(closes_text, now, lang)
+        if closes > earliest:
+            raise UserError(_("The poll must close before the earliest time, {when}.").format(
+                when=format_datetime(earliest)))
+    else:
+        closes = min(now + DEFAULT_OPEN, earliest - CLOSE_BEFORE_FIRST)
+        if closes < now + LAST_CLOSE_BEFORE_FIRST:
+            closes = earliest - LAST_CLOSE_BEFORE_FIRST
+    if closes <= now + timedelta(minutes=5):
+        raise UserError(_("The earliest time is too soon for a poll: offer times at least two hours away, "
+                          "or say when the poll closes."))
+    return Proposal(title=title, place=place, duration_minutes=duration, starts=starts,
+                    closes_at=closes.astimezone(UTC).replace(microsecond=0))
+
+
+def parse_pick(args: str) -> tuple[int, int | None]:
+    """``<poll number> [<time number>]``."""
+    words = args.replace("#", " ").split()
+    if not 1 <= len(words) <= 2 or not all(DIGITS.fullmatch(w) for w in words):
+        raise UserError(_("Give the poll's number and the time's number, for example: {example}").format(
+            example="1 2"), show_usage=True)
+    return int(words[0]), int(words[1]) if len(words) == 2 else None
+
+
+def best_option(starts: list[datetime], counts: list[dict[str, int]], now: datetime) -> int | None:
+    """Most yes, then most if-need-be, then the earliest; only times still ahead and with at least
+    one yes or if-need-be; None when there is none."""
+    ahead = [i for i, s in enumerate(starts) if s > now and counts[i]["yes"] + counts[i]["maybe"] > 0]
+    if not ahead:
+        return None
+    return min(ahead, key=lambda i: (-counts[i]["yes"], -counts[i]["maybe"], starts[i]))
+
+
+def _starts(poll: store.TimePoll) -> list[datetime]:
+    return [wall(o) for o in poll.option_list()]
+
+
+def _counts_text(c: dict[str, int]) -> str:
+    return " · ".join(f"{ANSWER_EMOJI[a]} {format_number(c[a])}" for a in store.TIME_ANSWERS)
+
+
+def poll_html(poll: store.TimePoll, counts: list[dict[str, int]], pick_command: str) -> str:
+    """The poll's message in the current language: the times with their counts."""
+    title = poll.title or _("Meeting")
+    lines = ["🗓 " + b(_("Time poll #{number}: {title}").format(number=poll.number, title=title))]
+    if poll.place:
+        lines.append("📍 " + esc(poll.place))
+    for i, (start, c) in enumerate(zip(_starts(poll), counts, strict=True)):
+        mark = " 🏆" if poll.closed_at is not None and poll.picked == i else ""
+        lines.append(esc(f"{i + 1}. {format_datetime(start)} — {_counts_text(c)}") + mark)
+    if poll.closed_at is None:
+        lines.append(esc(_("Answer for each time: ✅ yes, 🤔 if need be, ❌ no. A new answer replaces your earlier one.")))
+        lines.append(esc(_("Closes {when}; then the best time becomes the meeting (an admin may pick earlier: "
+                           "{command}).").format(when=format_datetime(poll.closes_at),
+                                                 command=f"{pick_command} {poll.number} <n>")))
+    elif poll.picked is None:
+        lines.append(esc(_("Closed: no time suited anyone.")))
+    else:
+        lines.append(esc(_("Closed: time {n} was chosen.").format(n=format_number(poll.picked + 1))))
+    return "\n".join(lines)
+
+
+def poll_buttons(poll: store.TimePoll) -> tuple:
+    if poll.closed_at is not None:
+        return ()
+    return tuple(tuple(Button(
+        f"{i + 1} {ANSWER_EMOJI[a]}", TIME.data(poll=poll.id, option=i, answer=a)) for a in store.TIME_ANSWERS)
+        for i in range(len(poll.option_list())))
+
+
+def _pick_command(services: Services, chat_key: str, lang: str) -> str:
+    return (services.command_text("meeting", chat_key.split(":", 1)[0], lang) + " "
+            + services.command("meeting").subcommand("pick").shown_name(lang))
+
+
+# --- commands and the button ---------------------------------------------------------------
+
+
+async def propose_cmd(ctx: Context, args: str) -> None:
+    """``/kokous ehdota <time> [title] [@ place] | <time> | … [sulkeutuu <time>]`` (admins)."""
+    proposal = parse_proposal(args, ctx.now(), ctx.lang)
+    async with ctx.db.transaction() as session:
+        earlier = await effect_of(session, ctx.event.event_key, "meetings.timepoll")
+        if earlier is not None:  # handled before a restart: the same poll
+            poll = await session.get(store.TimePoll, int(earlier))
+        else:
+            poll = store.TimePoll(
+                chat_key=ctx.chat_key, number=0, title=proposal.title, place=proposal.place,
+                duration_minutes=proposal.duration_minutes, options=" ".join(to_local(s) for s in proposal.starts),
+                created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
+                closes_at=proposal.closes_at)
+            await store.create_time_poll(session, poll)
+            await schedule_job(session, CLOSE_TIME_POLL.kind, poll.closes_at, chat_key=ctx.chat_key,
+                               payload={"poll": poll.id}, dedup_key=CLOSE_TIME_POLL.key(poll=poll.id))
+            record_effect(session, ctx.event.event_key, "meetings.timepoll", poll.id, ctx.now())
+            await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="timepoll.create",
+                               target=f"timepoll:{poll.number}", after={"title": poll.title, "times": poll.options,
+                                                                         "closes": poll.closes_at}, at=ctx.now())
+        counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+    ctx.services.wake(poll.closes_at)
+    chat_lang = await ctx.services.chat_language(ctx.chat_key)
+    with ctx.services.locale(chat_lang):  # the poll's message is the chat's
+        html = poll_html(poll, counts, _pick_command(ctx.services, ctx.chat_key, chat_lang))
+        buttons = poll_buttons(poll)
+    message_id = await ctx.reply(html, buttons)
+    if message_id:
+        async with ctx.db.transaction() as session:
+            row = await session.get(store.TimePoll, poll.id)
+            row.message_id = message_id
+            session.add(row)
+
+
+async def time_button(ctx: Context, args: list[str]) -> None:
+    pressed = TIME.read(args)
+    answer = pressed["answer"]
+    if answer not in store.TIME_ANSWERS:
+        raise UserError(_("This button no longer works."))
+    async with ctx.db.transaction() as session:
+        poll = await session.get(store.TimePoll, pressed["poll"])
+        if poll is None or poll.chat_key != ctx.chat_key or not 0 <= pressed["option"] < len(poll.option_list()):
+            raise UserError(_("This button no longer works."))
+        if poll.closed_at is not None:
+            raise UserError(_("This time poll is closed."))
+        await store.set_time_answer(session, poll.id, pressed["option"], ctx.sender_key, answer, ctx.now())
+        counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+    start = _starts(poll)[pressed["option"]]
+    said = {"yes": _("Your answer for {when}: yes."), "maybe": _("Your answer for {when}: if need be."),
+            "no": _("Your answer for {when}: no.")}[answer]
+    await ctx.acknowledge(said.format(when=format_datetime(start)) + " " + _counts_text(counts[pressed["option"]]))
+    if ctx.event.target_id and ctx.event.target_id == poll.message_id:
+        chat_lang = await ctx.services.chat_language(ctx.chat_key)
+        with ctx.services.locale(chat_lang):
+            html = poll_html(poll, counts, _pick_command(ctx.services, ctx.chat_key, chat_lang))
+        try:
+            await ctx.edit(poll.message_id, html, poll_buttons(poll))
+        except Exception:  # the answer is stored; the message may be too old to edit
+            log.info("could not refresh time poll %s", poll.id, exc_info=True)
+
+
+async def pick_cmd(ctx: Context, parsed: tuple[int, int | None]) -> None:
+    """``/kokous valitse <poll> [<time>]`` (admins): close now with that time (or the best one)."""
+    number, option = parsed
+    async with ctx.db.session() as session:
+        poll = await store.time_poll_by_number(session, ctx.chat_key, number)
+    if poll is None:
+        raise UserError(_("There is no time poll #{number} in this chat.").format(number=number))
+    if poll.closed_at is not None:
+        raise UserError(_("Time poll #{number} is already closed.").format(number=number))
+    if option is not None:
+        if not 1 <= option <= len(poll.option_list()):
+            raise UserError(_("Time poll #{number} has times 1–{count}.").format(
+                number=number, count=format_number(len(poll.option_list()))))
+        if _starts(poll)[option - 1] <= ctx.now():
+            raise UserError(_("Time {n} is already past.").format(n=format_number(option)))
+    await close_time_poll(ctx.services, poll.id, picked=None if option is None else option - 1, actor=ctx.event)
+
+
+# --- the close -----------------------------------------------------------------------------
+
+
+async def close_time_poll(services: Services, poll_id: int, *, picked: int | None = None,
+                          actor=audit.SYSTEM) -> None:
+    """Close the poll once (``picked``: the admin's 0-based choice, else the best time), make the
+    meeting in the same transaction, then announce. Run again after a crash, it only announces."""
+    now = services.clock.now()
+    meeting_id = None
+    async with services.db.transaction() as session:
+        poll = await session.get(store.TimePoll, poll_id)
+        if poll is None:
+            return
+        if poll.closed_at is None:
+            starts = _starts(poll)
+            counts = await store.time_counts(session, poll.id, len(starts))
+            choice = picked if picked is not None else best_option(starts, counts, now)
+            poll.closed_at, poll.picked = now, choice
+            after: dict = {"picked": None if choice is None else choice + 1}
+            if choice is not None:
+                start = starts[choice]
+                spec = MeetingSpec(title=poll.title or _meeting_word(services, await _lang(session, poll.chat_key)),
+                                   place=poll.place, dtstart_local=to_local(start), rrule="", start=start,
+                                   last_start=None, duration_minutes=poll.duration_minutes)
+                meeting, _occ = await make_meeting(session, poll.chat_key, spec, poll.created_by,
+                                                   poll.created_by_name, now)
+                poll.meeting_id = meeting_id = meeting.id
+                after["meeting"] = meeting.number
+            session.add(poll)
+            if picked is not None:  # an admin's pick: the close job has nothing left to do
+                await cancel_jobs(session, CLOSE_TIME_POLL.key(poll=poll.id))
+            await audit.record(session, chat_key=poll.chat_key, actor=actor, action="timepoll.close",
+                               target=f"timepoll:{poll.number}", before={"closed": False}, after=after, at=now)
+        elif poll.announced:
+            return
+    if meeting_id is not None:
+        await wake_next(services, meeting_id)
+    await announce(services, poll_id)
+
+
+async def _lang(session, chat_key: str) -> str | None:
+    chat = await session.get(Chat, chat_key)
+    return chat.language if chat else None
+
+
+def _meeting_word(services: Services, lang: str | None) -> str:
+    with services.locale(resolve_language(lang)):
+        return _("Meeting")
+
+
+async def announce(services: Services, poll_id: int) -> None:
+    """Tell the chat how the closed poll ended: its message shows the final counts, and the meeting
+    made (its card with the RSVP buttons) or that no time suited anyone. One chat; the one place to
+    announce in more."""
+    async with services.db.session() as session:
+        poll = await session.get(store.TimePoll, poll_id)
+        if poll is None or poll.closed_at is None or poll.announced:
+            return
+        counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+        meeting = await session.get(store.Meeting, poll.meeting_id) if poll.meeting_id else None
+        chat = await session.get(Chat, poll.chat_key)
+        exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id] if meeting else {}
+    occ = next(iter(occurrences(meeting, exc, services.clock.now(), 1)), None) if meeting else None
+    lang = await services.chat_language(poll.chat_key)
+    platform, chat_id = poll.chat_key.split(":", 1)
+    with services.locale(lang):
+        final = poll_html(poll, counts, _pick_command(services, poll.chat_key, lang))
+        if meeting is None:
+            html = "🗓 " + esc(_("Time poll #{number} closed: no time got a yes or an if-need-be, so no meeting "
+                                "was scheduled.").format(number=poll.number))
+            buttons: tuple = ()
+        else:
+            c = counts[poll.picked]
+            head = "🗓 " + b(_("Time poll #{number} closed: {when} ({counts})").format(
+                number=poll.number, when=format_datetime(wall(meeting.dtstart_local)), counts=_counts_text(c)))
+            html = head + "\n" + scheduled_html(meeting, occ, reminder_offsets(chat),
+                                                services.command_text("rsvp", platform, lang))
+            buttons = rsvp_buttons(meeting.id)
+    if poll.message_id:
+        try:
+            await services.transport_for(poll.chat_key).edit(chat_id, poll.message_id, Reply(html=final))
+        except Exception:
+            log.info("could not show time poll %s closed", poll.id, exc_info=True)
+    message_id = await services.send(poll.chat_key, html, buttons)
+    async with services.db.transaction() as session:
+        row = await session.get(store.TimePoll, poll.id)
+        row.announced = True
+        session.add(row)
+        if meeting is not None:
+            await store.add_message(session, poll.chat_key, message_id, meeting.id, occ.key if occ else "")
+
+
+async def close_job(services: Services, job: Job) -> None:
+    await close_time_poll(services, job.data()["poll"])
+
