@@ -11,6 +11,7 @@ import pytest
 
 from bot.testing import FakeTransport, TestBot
 from core.clock import ManualClock
+from handlers import digest as digest_feature
 from storage import links
 from storage import polls as store
 
@@ -119,6 +120,12 @@ async def test_a_linked_person_counts_once_by_the_latest_vote(two):
         result = next(m for m in messages(transport, chat) if "closed:" in m)
         assert "1 person voted in two chats and is counted once, by the latest vote." in result
         assert "1 person voted." in result
+    # the area's digest figures count the area poll and its voter once
+    await two.run_due(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
+    doc = await digest_feature.digest_document(two.services, "2026-W48", "2026-W48")
+    (week,) = next(a for a in doc["areas"] if a["area"] == "Maunula")["weeks"]
+    assert sorted(c["platform"] for c in week["chats"]) == ["matrix", "telegram"]
+    assert week["totals"]["polls.closed"] == 1 and week["totals"]["polls.votes"] == 1
     # unlinking is one command: they count twice again in a new poll
     assert await two.say("/unlink", user="11", chat="11", private=True, platform="telegram", lang="en") == [
         "Link undone: you and Matrix @b:hs count separately again."]
