@@ -27,7 +27,7 @@ async def link_cmd(ctx: Context, args: str) -> None:
             code, expires = (code_row.code, code_row.expires_at) if code_row else await store.new_code(
                 session, ctx.sender_key, now)
             linked = await store.linked_keys(session, ctx.sender_key)
-        lines = [esc(_("Your code: {code}")).format(code=b(esc(code)))]
+        lines = [esc(_("Your code: {code}")).format(code=b(code))]
         lines.append(esc(_("Within 10 minutes (until {when}), send {command} {code} to me in a private chat on "
                            "your other platform (Telegram or Matrix). Then you count once in area polls.").format(
             when=format_datetime(expires), command=ctx.cmd("link"), code=code)))
