@@ -486,6 +486,7 @@ async def explain(db, words, lang, c, reader, fig: Figures) -> None:
 async def measure_sweep(bot: TestBot, sizes: Sizes, fig: Figures, profile: bool) -> None:
     services = bot.services
     before = len(bot.transport.sent)
+    statements = count_statements(services.db)
     profiler = cProfile.Profile() if profile else None
     made = passes = 0
     work = 0.0
@@ -502,8 +503,11 @@ async def measure_sweep(bot: TestBot, sizes: Sizes, fig: Figures, profile: bool)
         if n == 0 or made >= sizes.chats:
             break
     posted = sum(1 for s in bot.transport.sent[before:] if s.kind == "message")
+    statements.stop()
     fig.figure("digest sweep, all chats", f"{work:.2f} s", f"< {TARGETS['sweep_s']:.0f} s", work < TARGETS["sweep_s"],
                f"{work * 1000 / max(1, made):.1f} ms a chat")
+    fig.figure("  SQL statements a chat", f"{statements.count / max(1, made):.1f}",
+               baseline="sessions, hot writes and delivery log")
     fig.note(f"{made:,} digests made, {posted:,} posted, in {passes} wake-ups of the scheduler (2 s of work each, "
              f"a second apart: about {work + passes - 1:.0f} s of wall time in the bot)")
     if work >= TARGETS["sweep_s"] and not profile:
@@ -519,6 +523,28 @@ async def measure_sweep(bot: TestBot, sizes: Sizes, fig: Figures, profile: bool)
         for line in out.getvalue().splitlines()[4:40]:
             if line.strip():
                 fig.note("  " + line[:150])
+
+
+class count_statements:  # noqa: N801 (used as a small context)
+    """Counts the SQL statements every engine of the store sends (sessions, hot writes, the lazy pool)."""
+
+    def __init__(self, db) -> None:
+        from sqlalchemy import event
+
+        self.count = 0
+        self._event = event
+        writer = getattr(db, "_writer", None) or (db._ensure_writer() if getattr(db, "_use_writer", False) else None)
+        self._engines = [e.sync_engine if hasattr(e, "sync_engine") else e
+                         for e in (db.engine, getattr(db, "_lazy_engine", None), getattr(writer, "engine", None)) if e]
+        for engine in self._engines:
+            event.listen(engine, "before_cursor_execute", self._one)
+
+    def _one(self, *_args) -> None:
+        self.count += 1
+
+    def stop(self) -> None:
+        for engine in self._engines:
+            self._event.remove(engine, "before_cursor_execute", self._one)
 
 
 def _child_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
