@@ -117,7 +117,8 @@ class App:
         prefix = f"{event.platform}:{event.event_key}" if event.event_key else None
         delay = 0.5
         while True:
-            with send_scope(prefix, replay=event.replay):
+            thread = (event.chat_key, event.thread_id) if event.thread_id else None
+            with send_scope(prefix, replay=event.replay, thread=thread):
                 if await self.router.dispatch(wrapped, event):
                     self.metrics.handled(event.platform)
                     return True

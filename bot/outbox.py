@@ -144,7 +144,9 @@ class Delivering:
         self._check("send")
         scope = current_scope()
         chat_key = f"{self.inner.platform}:{chat_id}"
-        if item.key is None and scope is not None:
+        if item.thread_id is None and scope is not None and scope.thread is not None and scope.thread[0] == chat_key:
+            item = replace(item, thread_id=scope.thread[1])  # the event's thread (core/scope.py)
+        if item.key is None and scope is not None and scope.prefix:
             item = replace(item, key=scope.next_key(chat_key))
         key = item.key
         if key is not None and scope is not None and scope.replay and self.idempotent:

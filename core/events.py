@@ -57,6 +57,9 @@ class Incoming:
     #: the message it replies to and of mentions (Telegram: a reply, a mention of someone without a
     #: username; Matrix: m.mentions). The bot itself is left out.
     named: tuple[tuple[str, str], ...] = ()
+    #: the thread the event happened in (a Telegram forum topic's message_thread_id, a Matrix
+    #: thread's root event id); None: the chat's main timeline. Replies go back there.
+    thread_id: str | None = None
     #: the transport's idempotency key of the event ("m:<chat>:<message>"); replies to it are
     #: keyed by it, so handling it again after a crash answers once
     event_key: str | None = None
@@ -91,6 +94,9 @@ class Reply:
     #: idempotency key (see storage/outbox.py): a transport sends one key once; Matrix uses it
     #: as the transaction id, so the homeserver drops a repeated request too
     key: str | None = None
+    #: post it in this thread (Incoming.thread_id); None: the main timeline, or the thread of the
+    #: event being handled when sent to its chat (bot/outbox.py, core/scope.py)
+    thread_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +107,7 @@ class FileOut:
     caption_html: str = ""
     is_image: bool = False
     key: str | None = None  # idempotency key, as Reply.key
+    thread_id: str | None = None  # as Reply.thread_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +120,7 @@ class PollSpec:
     hide_results: bool = False
     close_at: datetime | None = None
     key: str | None = None  # idempotency key, as Reply.key
+    thread_id: str | None = None  # as Reply.thread_id
 
 
 @dataclass(frozen=True, slots=True)

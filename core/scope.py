@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 
 @dataclass
 class SendScope:
-    prefix: str
+    prefix: str  # "": no keys (a scope for the thread alone)
     replay: bool = False
     counts: dict[str, int] = field(default_factory=dict)
+    #: (chat key, thread id) of the event handled: what is sent to that chat without a thread of
+    #: its own goes to that thread (bot/outbox.py)
+    thread: tuple[str, str] | None = None
 
     def next_key(self, chat_key: str) -> str:
         """``<prefix>@<chat>#n``: the n-th message to that chat. A handler run again that sends
@@ -28,9 +31,11 @@ _scope: ContextVar[SendScope | None] = ContextVar("kehrabot_send_scope", default
 
 
 @contextmanager
-def send_scope(prefix: str | None, *, replay: bool = False) -> Iterator[SendScope | None]:
-    """Key the sends made inside (in this task and the tasks it starts) by ``prefix``."""
-    scope = SendScope(prefix[:200], replay) if prefix else None
+def send_scope(prefix: str | None, *, replay: bool = False,
+               thread: tuple[str, str] | None = None) -> Iterator[SendScope | None]:
+    """Key the sends made inside (in this task and the tasks it starts) by ``prefix``; with
+    ``thread`` (chat key, thread id) sends to that chat go to that thread unless they name one."""
+    scope = SendScope((prefix or "")[:200], replay, thread=thread) if prefix or thread else None
     token = _scope.set(scope)
     try:
         yield scope

@@ -66,8 +66,16 @@ class Capabilities:
     reactions: bool = False
     #: people's edits of their messages arrive as Kind.EDIT events
     edits: bool = False
-    #: replies can be posted into a thread (no transport does yet)
+    #: events carry ``Incoming.thread_id`` and sends honour ``Reply.thread_id`` (also FileOut,
+    #: PollSpec): Telegram forum topics, Matrix threads
     threads: bool = False
+    #: ``open_topic(chat_id, title) -> str | None`` opens a named thread before its first message
+    #: (a Telegram forum topic; None where the chat has no topics). Without it, but with
+    #: ``threads``, any message can start a thread: its id is the thread's (Matrix)
+    topics: bool = False
+    #: ``reactions_arrive(chat_id) -> bool``: whether people's reactions in the chat reach the bot
+    #: (Telegram sends them only to admin bots)
+    reactions_check: bool = False
     #: ``send_file`` delivers a file (an image, a .ics, a CSV)
     files: bool = True
     #: ``member_count(chat_id) -> int | None`` tells how many members a chat has, the bot included

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -368,13 +368,16 @@ class Context:
     async def reply(
         self, html: str, buttons: tuple[tuple[Button, ...], ...] = (), *, quote: bool = False
     ) -> str | None:
-        reply = Reply(html=html, buttons=buttons, reply_to_id=self.event.message_id if quote else None)
+        reply = Reply(html=html, buttons=buttons, reply_to_id=self.event.message_id if quote else None,
+                      thread_id=self.event.thread_id)  # in the event's thread (a forum topic)
         return await self.transport.send(self.event.chat_id, reply)
 
     async def edit(self, message_id: str, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:
         await self.transport.edit(self.event.chat_id, message_id, Reply(html=html, buttons=buttons))
 
     async def send_file(self, file: FileOut) -> str | None:
+        if file.thread_id is None and self.event.thread_id:
+            file = replace(file, thread_id=self.event.thread_id)
         return await self.transport.send_file(self.event.chat_id, file)
 
     async def acknowledge(self, text: str) -> None:

@@ -101,6 +101,7 @@ PERMISSIONS: dict[str, Rule] = {
     # ideas
     "/idea": MEMBER,
     "/ideas": MEMBER,
+    "/ideas threads": Rule(Role.ADMIN, denied=N_("Only the chat's admins may choose whether ideas get threads of their own.")),
     "/support": MEMBER,
     "/unsupport": MEMBER,
     "/edit": IDEA_AUTHOR,

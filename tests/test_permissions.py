@@ -58,7 +58,7 @@ def _tries(ids: dict[str, int]) -> list[Try]:
     rid, q = ids["round"], "r1"
     return [
         Try("/help", "/help"), Try("/lang", "/lang fi"), Try("/lang chat", "/lang chat fi"), Try("/start", "/start"),
-        Try("/idea", "/idea Uusi penkki torille"), Try("/ideas", "/ideas"),
+        Try("/idea", "/idea Uusi penkki torille"), Try("/ideas", "/ideas"), Try("/ideas threads", "/ideas threads on"),
         Try("/support", "/support 1"), Try("/unsupport", "/unsupport 1"),
         Try("/edit", "/edit 1 Penkki muokattuna", details=(("number", 1),)),
         Try("/withdraw", "/withdraw 1", details=(("number", 1),)),

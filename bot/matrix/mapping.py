@@ -136,6 +136,9 @@ class Mapping:
                             target_id=relates["event_id"], message_id=event.event_id, raw=event.source)
         body = event.body or ""
         reply_to = (relates.get("m.in_reply_to") or {}).get("event_id")
+        thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+        if thread and relates.get("is_falling_back"):
+            reply_to = None  # the thread's fallback for older clients, no reply of the person's
         if reply_to:
             body = _REPLY_FALLBACK.sub("", body, count=1)
         mentions = (content.get("m.mentions") or {}).get("user_ids") or []
@@ -149,7 +152,8 @@ class Mapping:
         named = tuple((user, (room.user_name(user) if room else None) or user)
                       for user in dict.fromkeys(m for m in mentions if isinstance(m, str) and m != own))
         return Incoming(**self._base(room_id, event.sender), text=body, message_id=event.event_id,
-                        reply_to_id=reply_to, mentions_bot=mentioned, named=named, raw=event.source)
+                        reply_to_id=reply_to, mentions_bot=mentioned, named=named,
+                        thread_id=thread if isinstance(thread, str) else None, raw=event.source)
 
     async def _upgraded(self, room_id: str, event: RoomUpgradeEvent) -> Incoming | None:
         """The room was upgraded (tombstone): follow it to the new room and move the chat there.
@@ -169,13 +173,30 @@ class Mapping:
         async with self.services.db.transaction() as s:
             buttons = await store.buttons_of(s, event.reacts_to)
             data = buttons.get(event.key)
-            if data is not None:
-                return Incoming(**self._base(room_id, event.sender), kind=Kind.BUTTON, button_data=data,
-                                target_id=event.reacts_to, message_id=event.event_id, raw=event.source)
-            await store.remember_reaction(s, event.event_id, room_id, event.sender, event.key, event.reacts_to,
-                                          self.services.clock.now())
+            if data is None:
+                await store.remember_reaction(s, event.event_id, room_id, event.sender, event.key, event.reacts_to,
+                                              self.services.clock.now())
+        if data is not None:  # a button pressed: answered in the thread the button's message is in
+            return Incoming(**self._base(room_id, event.sender), kind=Kind.BUTTON, button_data=data,
+                            target_id=event.reacts_to, message_id=event.event_id,
+                            thread_id=await self._thread_of(room_id, event.reacts_to), raw=event.source)
         return Incoming(**self._base(room_id, event.sender), kind=Kind.REACTION, reaction=event.key,
                         target_id=event.reacts_to, message_id=event.event_id, raw=event.source)
+
+    async def _thread_of(self, room_id: str, event_id: str) -> str | None:
+        """The thread an event is in (its ``m.thread`` relation), None on the main timeline or
+        when the homeserver cannot say."""
+        if self.client is None:
+            return None
+        try:
+            resp = await self.client.room_get_event(room_id, event_id)
+        except Exception:
+            log.debug("matrix: could not read %s", event_id, exc_info=True)
+            return None
+        source = getattr(getattr(resp, "event", None), "source", None) or {}
+        relates = (source.get("content") or {}).get("m.relates_to") or {}
+        root = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+        return root if isinstance(root, str) else None
 
     async def _redaction(self, room_id: str, event: RedactionEvent) -> Incoming | None:
         async with self.services.db.transaction() as s:

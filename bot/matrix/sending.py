@@ -133,13 +133,24 @@ class Sending:
             html += "\n" + "\n".join(f"{key} {esc(b.label)}" for key, b in keyed)
         return html, [(key, b.data) for key, b in keyed]
 
+    @staticmethod
+    def _in_thread(content: dict, thread_id: str | None, reply_to: str | None = None) -> dict:
+        """``content`` posted in the thread rooted at ``thread_id`` (``m.thread``, with the reply
+        fallback clients without threads show), or as a reply to ``reply_to``."""
+        if thread_id:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread_id,
+                                       "is_falling_back": reply_to is None,
+                                       "m.in_reply_to": {"event_id": reply_to or thread_id}}
+        elif reply_to:
+            content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+        return content
+
     async def send(self, chat_id: str, reply: Reply) -> str | None:
         html, buttons = self._with_buttons(reply)
         event_id = None
         for n, part in enumerate(split(html, MAX_HTML)):
-            content = self._content(part, reply.notice)
-            if n == 0 and reply.reply_to_id:
-                content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply.reply_to_id}}
+            content = self._in_thread(self._content(part, reply.notice), reply.thread_id,
+                                      reply.reply_to_id if n == 0 else None)
             event_id = await self._room_send(chat_id, "m.room.message", content,
                                              txn_id(reply.key, str(n)) if reply.key else None)
         if buttons and event_id:
@@ -202,6 +213,7 @@ class Sending:
             content["file"] = {**keys, "url": resp.content_uri}
         else:
             content["url"] = resp.content_uri
+        self._in_thread(content, file.thread_id)
         # a file sent again uploads again (a new media id), but the room gets one message
         return await self._room_send(chat_id, "m.room.message", content, txn_id(file.key, "file") if file.key else None)
 
@@ -224,6 +236,7 @@ class Sending:
             "org.matrix.msc1767.text": fallback,
             "body": fallback,
         }
+        self._in_thread(content, poll.thread_id)
         event_id = await self._room_send(chat_id, "org.matrix.msc3381.poll.start", content,
                                          txn_id(poll.key, "poll") if poll.key else None)
         async with self.services.db.transaction() as s:  # a poll sent again is the same event: kept once

@@ -57,7 +57,7 @@ class MatrixTransport(Sync, Mapping, Rooms, Sending):
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("!",)
     #: polls are MSC3381 poll events; buttons are reaction keys under the message
-    capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True)
+    capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True, threads=True)
     #: a repeated send with the same key is dropped by the homeserver (transaction ids)
     idempotent_sends = True
 

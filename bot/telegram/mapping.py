@@ -33,6 +33,14 @@ def native_id(chat_id: str) -> int | str:
 
 
 
+def thread_of(msg: Message | None) -> str | None:
+    """The forum topic a message is in (``message_thread_id`` of a topic message); None in the
+    General topic and outside forums (where message_thread_id names a reply chain, no topic)."""
+    if msg is None or not getattr(msg, "is_topic_message", False) or not msg.message_thread_id:
+        return None
+    return str(msg.message_thread_id)
+
+
 class Mapping:
     """Updates as neutral events; chat ids as Telegram's."""
 
@@ -118,13 +126,15 @@ class Mapping:
             if not text or msg.from_user is None or msg.from_user.is_bot:
                 return []
             reply_to = msg.reply_to_message
+            if reply_to is not None and reply_to.forum_topic_created is not None:
+                reply_to = None  # a message in a topic answers the topic's first one: no reply
             mentions = bool(self.bot_username) and f"@{self.bot_username.lower()}" in text.lower()
             if reply_to is not None and reply_to.from_user is not None and reply_to.from_user.id == self.bot.id:
                 mentions = True
             event = Incoming(
                 **self._base(msg.chat, msg.from_user), text=text, message_id=str(msg.message_id), named=self._named(msg),
                 reply_to_id=str(reply_to.message_id) if reply_to is not None else None,
-                mentions_bot=mentions, raw=msg,
+                mentions_bot=mentions, thread_id=thread_of(msg), raw=msg,
             )
             return [(f"m:{msg.chat.id}:{msg.message_id}", event)]
         if update.edited_message is not None:
@@ -133,7 +143,7 @@ class Mapping:
             if not text or msg.from_user is None or msg.from_user.is_bot:
                 return []
             event = Incoming(**self._base(msg.chat, msg.from_user), kind=Kind.EDIT, text=text,
-                             target_id=str(msg.message_id), raw=msg)
+                             target_id=str(msg.message_id), thread_id=thread_of(msg), raw=msg)
             return [(f"e:{update.update_id}", event)]
         if update.callback_query is not None:
             cq = update.callback_query
@@ -142,7 +152,7 @@ class Mapping:
                 return []
             event = Incoming(
                 **self._base(cq.message.chat, cq.from_user), kind=Kind.BUTTON, button_data=cq.data,
-                target_id=str(cq.message.message_id), raw=cq,
+                target_id=str(cq.message.message_id), thread_id=thread_of(cq.message), raw=cq,
             )
             return [(f"c:{cq.id}", event)]
         if update.poll_answer is not None:

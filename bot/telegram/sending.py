@@ -20,6 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from telegram import (
@@ -111,8 +112,23 @@ class Sending:
     async def _message_id(message: Message) -> str:
         return str(message.message_id)
 
+    @staticmethod
+    def _thread(item: Reply | FileOut | PollSpec) -> int | None:
+        """The forum topic to post in (``message_thread_id``), if any."""
+        return int(item.thread_id) if item.thread_id and item.thread_id.isdecimal() else None
+
     async def send(self, chat_id: str, reply: Reply) -> str | None:
+        try:
+            return await self._send(chat_id, reply)
+        except Refused as exc:
+            if reply.thread_id is None or "thread not found" not in str(exc).lower():
+                raise
+            log.info("Telegram topic %s of %s is gone; sending to the chat", reply.thread_id, chat_id)
+            return await self._send(chat_id, replace(reply, thread_id=None))
+
+    async def _send(self, chat_id: str, reply: Reply) -> str | None:
         bot = await self._ready()
+        thread = self._thread(reply)
         parts = split(reply.html, MESSAGE_LIMIT) or [""]
         message_id: str | None = None
         for n, part in enumerate(parts):
@@ -127,7 +143,7 @@ class Sending:
                 return self._to_chat(chat_id, lambda native: bot.send_message(
                     native, part, parse_mode=ParseMode.HTML, reply_markup=self._keyboard(reply) if last else None,
                     reply_parameters=rp, link_preview_options=LinkPreviewOptions(is_disabled=True),
-                    rate_limit_args=hook,
+                    message_thread_id=thread, rate_limit_args=hook,
                 ))
 
             message_id = await self._deliver(key, chat_id, request, self._message_id)
@@ -154,11 +170,13 @@ class Sending:
 
         def request(hook: SendHook) -> Coroutine[Any, Any, Message]:
             return self._to_chat(chat_id, lambda native: send(native, upload, caption=caption or None,
-                                                              parse_mode=ParseMode.HTML, rate_limit_args=hook))
+                                                              parse_mode=ParseMode.HTML,
+                                                              message_thread_id=self._thread(file),
+                                                              rate_limit_args=hook))
 
         message_id = await self._deliver(file.key, chat_id, request, self._message_id)
         if file.caption_html and not caption:  # too long for a caption: send it as a message
-            await self.send(chat_id, Reply(html=file.caption_html,
+            await self.send(chat_id, Reply(html=file.caption_html, thread_id=file.thread_id,
                                            key=f"{file.key}.caption" if file.key else None))
         return message_id
 
@@ -175,7 +193,8 @@ class Sending:
             return self._to_chat(chat_id, lambda native: bot.send_poll(
                 native, poll.question, list(poll.options), is_anonymous=poll.anonymous,
                 allows_multiple_answers=poll.multiple or poll.max_choices > 1,
-                hide_results_until_closes=True if poll.hide_results else None, rate_limit_args=hook,
+                hide_results_until_closes=True if poll.hide_results else None,
+                message_thread_id=self._thread(poll), rate_limit_args=hook,
             ))
 
         async def remember(message: Message) -> str:
@@ -224,6 +243,31 @@ class Sending:
         await self._ready()
         self._answered.add(cq.id)
         await self._safe_answer(cq.id, text)
+
+    async def open_topic(self, chat_id: str, title: str) -> str | None:
+        """A new forum topic (createForumTopic, the bot needs the can_manage_topics right);
+        None when the chat is no forum. Its id is the message_thread_id to send to."""
+        if not chat_id.startswith("-"):
+            return None
+        bot = await self._ready()
+        try:
+            with neutral_errors(sending=True):
+                topic = await self._to_chat(chat_id, lambda native: bot.create_forum_topic(native, title[:128]))
+        except Refused as exc:
+            if "not a forum" in str(exc).lower():
+                return None
+            raise
+        return str(topic.message_thread_id)
+
+    async def reactions_arrive(self, chat_id: str) -> bool:
+        """Telegram sends message_reaction updates of a group only to a bot that is its admin
+        (and asks for them in allowed_updates, inbox.py)."""
+        if not chat_id.startswith("-"):
+            return True
+        bot = await self._ready()
+        with neutral_errors(sending=False):
+            member = await bot.get_chat_member(self._native(chat_id), bot.id)
+        return member.status in (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR)
 
     async def private_chat(self, user_id: str) -> str | None:
         """In Telegram a private chat's id is the user's id; the bot may write there only after

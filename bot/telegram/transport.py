@@ -47,7 +47,7 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("/",)
     capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True,
-                                keeps_chat_data=True)
+                                keeps_chat_data=True, threads=True, topics=True, reactions_check=True)
     #: Telegram drops nothing repeated: a send is logged before it leaves (bot/outbox.py) …
     idempotent_sends = False
     #: … by this transport, after the flood limiter granted its slot

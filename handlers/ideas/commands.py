@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.i18n import N_
-from handlers.base import Command, Feature
+from handlers.base import Command, Feature, Subcommand
 from handlers.ideas.digest import export_ideas, ideas_digest, render_ideas_digest
 from handlers.ideas.flow import (
     edit_cmd,
@@ -24,6 +24,7 @@ from handlers.ideas.parse import (
     parse_status_args,
 )
 from handlers.ideas.support import on_reaction, support_button, support_cmd, unsupport_cmd
+from handlers.ideas.threads import THREAD_NAMES, parse_switch, threads_cmd
 
 FEATURE = Feature(
     name="ideas",
@@ -33,7 +34,10 @@ FEATURE = Feature(
                 help=N_("post an idea, or show idea N with its history"), usage=N_("<text> | <number>")),
         Command("ideas", ideas_cmd, {"fi": ("ideat",), "sv": ("ideer",), "en": ("ideas",)},
                 help=N_("list ideas: newest, top, #tag, a status or search words"),
-                usage=N_("[top] [#tag] [status] [words] [page]"), parse=parse_list),
+                usage=N_("[top] [#tag] [status] [words] [page]"), parse=parse_list,
+                subcommands=(Subcommand("threads", threads_cmd, THREAD_NAMES, usage=N_("[on|off]"),
+                                        help=N_("each new idea opens its own thread (topic), or not"),
+                                        parse=parse_switch),)),
         Command("support", support_cmd, {"fi": ("tue", "kannata"), "sv": ("stod",), "en": ("support",)},
                 help=N_("support an idea"), usage=N_("<number>"), parse=parse_number),
         Command("unsupport", unsupport_cmd, {"fi": ("peru_tuki",), "sv": ("ta_bort_stod",), "en": ("unsupport",)},

@@ -8,6 +8,7 @@ from core.i18n import _, format_number, ngettext
 from core.markup import b, esc
 from handlers.base import Services
 from handlers.ideas.render import short, status_label, tags_text
+from storage import idea_threads as threads_store
 from storage import ideas as store
 
 DIGEST_LIST_MAX = 5
@@ -19,10 +20,12 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
         new = await store.created_between(session, chat_key, start, end)
         changes = await store.status_changes_between(session, chat_key, start, end)
         supports = await store.supports_between(session, chat_key, start, end)
-        if not (new or changes or supports):
+        discussed = await threads_store.activity_between(session, chat_key, start, end, DIGEST_LIST_MAX)
+        if not (new or changes or supports or discussed):
             return None
         top = await store.most_supported(session, chat_key)
     return {
+        "discussed": [{"number": number, "messages": count} for number, count in discussed],
         "counts": {"new": len(new), "status_changes": len(changes), "supports": supports},
         "new": [{"number": i.number, "text": short(i.text, 120), "tags": i.tag_list()} for i in new[:DIGEST_LIST_MAX]],
         "status_changes": [{"number": i.number, "text": short(i.text, 120), "from": ev.from_status, "to": ev.to_status}
@@ -46,6 +49,9 @@ def render_ideas_digest(data: dict) -> list[str]:
     for item in data.get("status_changes", []):
         lines.append("• " + esc(_("#{number} {old} → {new}").format(
             number=item["number"], old=status_label(item.get("from") or ""), new=status_label(item.get("to") or ""))))
+    if data.get("discussed"):
+        lines.append(esc(_("Discussed in their threads:")) + " " + ", ".join(
+            "#{number} 💬 {messages}".format(**item) for item in data["discussed"]))
     if data.get("top"):
         lines.append(esc(_("Most supported:")) + " " + ", ".join(
             f"#{item['number']} {esc(short(item['text'], 40))} 👍 {item['supports']}" for item in data["top"]))

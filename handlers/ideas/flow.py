@@ -11,6 +11,7 @@ from handlers.ideas.cards import refresh_card
 from handlers.ideas.keys import PAGE
 from handlers.ideas.parse import BEST_MATCH, ORDER_WORDS, ListQuery, has_idea_marker, parse_idea
 from handlers.ideas.render import STATUS_LABELS, short, status_label, support_buttons, tags_text
+from handlers.ideas.threads import activity_line, on_thread_message, post_card
 from handlers.router import parse_command
 from storage import audit
 from storage import ideas as store
@@ -49,7 +50,7 @@ async def capture(ctx: Context, text: str, *, by_marker: bool = False) -> None:
     if parsed.tags:
         lines.append(_("Tags: {tags}").format(tags=tags_text(parsed.tags)))
     lines.append(esc(_("Support it with 👍 or {command} {number}.").format(command=ctx.cmd("support"), number=idea.number)))
-    message_id = await ctx.reply("\n".join(lines), support_buttons(idea), quote=True)
+    message_id = await post_card(ctx, idea, parsed.text, "\n".join(lines), support_buttons(idea))  # its thread too
     await store.set_bot_message(ctx.db, idea.id, message_id, ctx.lang)
 
 
@@ -61,6 +62,8 @@ async def idea_cmd(ctx: Context, args: str) -> None:
 
 
 async def on_message(ctx: Context) -> bool:
+    if await on_thread_message(ctx):  # discussion in an idea's own thread: no new idea
+        return True
     text = ctx.event.text or ""
     if not has_idea_marker(text):
         return False
@@ -156,6 +159,8 @@ async def show_idea(ctx: Context, number: int) -> None:
     ]
     if idea.tags:
         lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
+    if (activity := await activity_line(ctx, idea)) is not None:
+        lines.append(activity)
     lines.append(b(_("History")))
     lines.append("• " + esc(_("{when}: posted by {who}").format(when=format_datetime(idea.created_at),
                                                                 who=idea.author_name or "?")))

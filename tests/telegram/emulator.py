@@ -21,6 +21,16 @@ It is as strict as the Bot API where the bot could get it wrong:
 - callback queries can be answered once, within ``callback_timeout`` seconds.
 - getUpdates forgets an update only when a later call confirms it with a greater offset; a
   newer getUpdates ends one still waiting with 409 Conflict.
+- forum topics: a supergroup made with ``group(forum=True)`` has ``is_forum``; a topic
+  (``open_topic`` by a person, ``createForumTopic`` by the bot, which must be an admin with
+  ``can_manage_topics``) begins with a ``forum_topic_created`` service message whose id is the
+  topic's ``message_thread_id``; messages in it carry that id and ``is_topic_message``, and are
+  replies to that service message unless they reply to another one. A send with
+  ``message_thread_id`` to a thread that does not exist (or outside a forum) fails with
+  400 "Bad Request: message thread not found".
+- reactions: ``message_reaction`` updates (old_reaction / new_reaction of one person) reach
+  the bot only where it is an admin of the group (or in a private chat), when it asked for
+  them in ``allowed_updates``; never for reactions set by bots.
 - faults before a method runs ("429", "500", "502", "403", "drop") and after it took effect
   ("500_after", "502_after", "drop_after", "timeout_after"), and raw (malformed) updates.
 """
@@ -428,6 +438,12 @@ class BotApiEmulator:
         self.poll_messages: dict[str, tuple[int, int]] = {}
         self.admins: dict[int, dict[int, str]] = {}  # chat id -> user id -> creator|administrator
         self.reactions: dict[tuple[int, int, int], list[str]] = {}
+        #: chat id -> message_thread_id -> the topic (name, icon_color) of forum supergroups
+        self.topics: dict[int, dict[int, dict]] = {}
+        #: (chat id, user id) -> administrator rights that differ from all-granted
+        self.rights: dict[tuple[int, int], dict[str, bool]] = {}
+        self.chats: dict[int, dict] = {}  # groups made by group()
+        self.withheld_reactions: list[dict] = []  # reactions Telegram would not send this bot
         self.answers: list[dict] = []  # params of the answerCallbackQuery calls that were accepted
         self.webhook: dict | None = None
         self.members: dict[int, set[int]] = {}  # chat id -> user ids (joined by acting there)
@@ -507,12 +523,42 @@ class BotApiEmulator:
             user["language_code"] = lang
         return user
 
-    def group(self, title: str = "Kehrä", *, basic: bool = False) -> dict:
-        """A supergroup, or with ``basic`` a plain group (small ids; it can become a supergroup)."""
+    def group(self, title: str = "Kehrä", *, basic: bool = False, forum: bool = False) -> dict:
+        """A supergroup, or with ``basic`` a plain group (small ids; it can become a supergroup);
+        with ``forum`` a supergroup with topics (``is_forum``)."""
         n = next(self._group_ids)
         if basic:
-            return {"id": -n, "type": "group", "title": title}
-        return {"id": -1000000000000 - n, "type": "supergroup", "title": title}
+            chat = {"id": -n, "type": "group", "title": title}
+        else:
+            chat = {"id": -1000000000000 - n, "type": "supergroup", "title": title}
+            if forum:
+                chat["is_forum"] = True
+                self.topics[chat["id"]] = {}
+        self.chats[chat["id"]] = chat
+        return chat
+
+    def _new_topic(self, chat: dict, creator: dict, name: str, icon_color: int = 0x6FB9F0) -> dict:
+        """A topic and its forum_topic_created service message (the thread's id is the message's)."""
+        msg = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
+               "from": creator, "is_topic_message": True,
+               "forum_topic_created": {"name": name, "icon_color": icon_color}}
+        msg["message_thread_id"] = msg["message_id"]
+        self.messages[(chat["id"], msg["message_id"])] = msg
+        topic = {"message_thread_id": msg["message_id"], "name": name, "icon_color": icon_color}
+        self.topics[chat["id"]][msg["message_id"]] = topic
+        return msg
+
+    def open_topic(self, chat: dict, user: dict, name: str) -> int:
+        """``user`` opens a topic in the forum ``chat``; returns its message_thread_id."""
+        assert chat.get("is_forum"), "topics are for forum supergroups"
+        self.join(chat, user)
+        msg = self._new_topic(chat, user, name)
+        self._push("message", msg)
+        return msg["message_thread_id"]
+
+    def _thread(self, chat: dict, thread: int | None) -> None:
+        if thread is not None and thread not in self.topics.get(chat["id"], {}):
+            raise _ApiError(400, "Bad Request: message thread not found")
 
     def upgrade(self, chat: dict, user: dict, *, announce: bool = True) -> dict:
         """``user`` turns the group into a supergroup with a new id, as Telegram does: service
@@ -538,10 +584,12 @@ class BotApiEmulator:
     def join(self, chat: dict, user: dict) -> None:
         self.members.setdefault(chat["id"], set()).add(user["id"])
 
-    def set_admin(self, chat: dict, user: dict, status: str = "administrator") -> None:
+    def set_admin(self, chat: dict, user: dict, status: str = "administrator", **rights: bool) -> None:
         """``user`` becomes an admin of ``chat`` (``emu.bot_user`` too: an admin bot hears
-        everything, privacy mode or not)."""
+        everything, privacy mode or not, and gets reactions); ``rights`` that are not granted
+        (``can_manage_topics=False``); every other right is."""
         self.admins.setdefault(chat["id"], {})[user["id"]] = status
+        self.rights[(chat["id"], user["id"])] = dict(rights)
 
     def _next_message_id(self, chat_id: int) -> int:
         return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
@@ -609,15 +657,21 @@ class BotApiEmulator:
         async with self._changed:
             self._changed.notify_all()
 
-    def post(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None) -> dict:
-        """The person writes ``text`` in ``chat``; returns the update (its update_id is None
-        when privacy mode kept the message from the bot)."""
+    def post(self, chat: dict, user: dict, text: str, *, reply_to: int | None = None,
+             thread: int | None = None) -> dict:
+        """The person writes ``text`` in ``chat`` (in the forum topic ``thread``); returns the
+        update (its update_id is None when privacy mode kept the message from the bot)."""
         self.join(chat, user)
+        if thread is not None:
+            assert thread in self.topics.get(chat["id"], {}), f"no topic {thread} in {chat['id']}"
         msg = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
                "from": user, "text": text}
         entities = _entities(text)
         if entities:
             msg["entities"] = entities
+        if thread is not None:
+            msg.update(message_thread_id=thread, is_topic_message=True)
+            msg["reply_to_message"] = self.messages[(chat["id"], thread)]  # the topic's first message
         if reply_to is not None:
             msg["reply_to_message"] = self.messages[(chat["id"], reply_to)]
         self.messages[(chat["id"], msg["message_id"])] = msg
@@ -683,15 +737,23 @@ class BotApiEmulator:
         })
 
     def react(self, chat: dict, user: dict, message_id: int, emojis: list[str]) -> None:
-        """The person's reactions on the message become ``emojis`` (empty = removed)."""
+        """The person's reactions on the message become ``emojis`` (empty = removed). The update
+        reaches the bot only where it is an admin (private chats: always), never for a bot's
+        reaction (and only when allowed_updates asks for message_reaction, see getUpdates)."""
+        assert (chat["id"], message_id) in self.messages, f"no message {message_id} in {chat['id']}"
         key = (chat["id"], message_id, user["id"])
         old = self.reactions.get(key, [])
         self.reactions[key] = list(emojis)
-        self._push("message_reaction", {
+        update = {
             "chat": chat, "message_id": message_id, "user": user, "date": int(time.time()),
             "old_reaction": [{"type": "emoji", "emoji": e} for e in old],
             "new_reaction": [{"type": "emoji", "emoji": e} for e in emojis],
-        })
+        }
+        admin = chat.get("type") == "private" or self.admins.get(chat["id"], {}).get(BOT_ID)
+        if not admin or user.get("is_bot"):
+            self.withheld_reactions.append(update)
+            return
+        self._push("message_reaction", update)
 
     # -- test-side API: faults and observation --------------------------------------------------
 
@@ -854,14 +916,20 @@ class BotApiEmulator:
                 return msg["chat"]
         if chat_id in self.supergroups:
             return self.supergroups[chat_id]
+        if chat_id in self.chats:
+            return self.chats[chat_id]
         if chat_id > 0:
             return {"id": chat_id, "type": "private", "first_name": "User"}
         raise _ApiError(400, "Bad Request: chat not found")
 
     def _bot_message(self, params: dict, **content) -> dict:
         chat = self._chat(params)
+        thread = int(params["message_thread_id"]) if params.get("message_thread_id") else None
+        self._thread(chat, thread)
         msg = {"message_id": self._next_message_id(chat["id"]), "date": int(time.time()), "chat": chat,
                "from": self.bot_user, **{k: v for k, v in content.items() if v}}
+        if thread is not None:
+            msg.update(message_thread_id=thread, is_topic_message=True)
         markup = self._json(params, "reply_markup")
         if markup:
             msg["reply_markup"] = markup
@@ -1061,6 +1129,7 @@ class BotApiEmulator:
                 ("can_manage_chat", "can_delete_messages", "can_manage_video_chats", "can_restrict_members",
                  "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
                  "can_delete_stories", "can_pin_messages", "can_manage_topics"), True)
+            rights.update(self.rights.get((chat_id, user["id"]), {}))
             return {"status": "administrator", "user": user, "can_be_edited": False, "is_anonymous": False,
                     "can_promote_members": False, **rights}
         return {"status": "member", "user": user}
@@ -1079,6 +1148,20 @@ class BotApiEmulator:
 
     async def _api_getChatMember(self, params: dict) -> dict:
         return self._member(int(params["chat_id"]), self._known_user(int(params["user_id"])))
+
+    async def _api_createForumTopic(self, params: dict) -> dict:
+        chat = self._chat(params)
+        if not chat.get("is_forum"):
+            raise _ApiError(400, "Bad Request: the chat is not a forum")
+        member = self._member(chat["id"], self.bot_user)
+        if member["status"] != "creator" and not member.get("can_manage_topics"):
+            raise _ApiError(400, "Bad Request: not enough rights to create a topic")
+        name = params.get("name") or ""
+        if not 1 <= len(name) <= 128:
+            raise _ApiError(400, "Bad Request: TOPIC_TITLE_EMPTY" if not name else "Bad Request: TOPIC_TITLE_TOO_LONG")
+        color = int(params.get("icon_color") or 0x6FB9F0)
+        msg = self._new_topic(chat, self.bot_user, name, color)
+        return dict(self.topics[chat["id"]][msg["message_thread_id"]])
 
     async def _api_getChatMemberCount(self, params: dict) -> int:
         chat_id = int(params["chat_id"])

@@ -67,6 +67,7 @@ async def test_support_button_toast_and_edit(tg, emu):
 
 async def test_reaction_supports_and_removal_withdraws(tg, emu):
     group, alice, bob = emu.group(), emu.user("Alice"), emu.user("Bob")
+    emu.set_admin(group, emu.bot_user)  # Telegram sends reactions only to a bot that is an admin
     emu.post(group, alice, "/idea Kirjaston terassi")
     sent = await emu.wait_call("sendMessage")
     message_id = sent.result["message_id"]

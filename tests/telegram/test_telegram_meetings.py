@@ -20,6 +20,7 @@ async def test_meeting_created_rsvped_and_reminded(clocked, emu):
     boss, alice, bob, cecilia = (emu.user("Boss"), emu.user("Alice"), emu.user("Bob", lang="en"),
                                  emu.user("Cecilia", lang="sv"))
     emu.set_admin(group, boss, "creator")
+    emu.set_admin(group, emu.bot_user)  # Telegram sends reactions only to a bot that is an admin
     emu.post(group, alice, "/kokous huomenna klo 18 Kokous")
     await emu.wait_call("sendMessage")
     assert emu.sent_texts(group)[0] == "Vain ryhmän ylläpitäjät voivat tehdä tämän."
