@@ -143,3 +143,30 @@ async def forget(session: AsyncSession, person_key: str) -> int:
     n = len(await unlink(session, person_key))
     result = await session.execute(delete(LinkCode).where(LinkCode.person_key == person_key))
     return n + (result.rowcount or 0)
+
+
+async def counted_before(session: AsyncSession, chat_key: str, earlier: list[str], week: str) -> int:
+    """Linked people active in ``chat_key`` in ``week`` (by its activity marks) who were active, as
+    any of their identities, in one of the ``earlier`` chats that week too: an area's figures count
+    them there, once."""
+    from storage.digest import ActivityPerson, activity_mark
+
+    if not earlier:
+        return 0
+    groups: dict[str, list[str]] = {}
+    for key, link in (await session.execute(select(PersonLink.key, PersonLink.link))).all():
+        groups.setdefault(link, []).append(key)
+    groups = {k: v for k, v in groups.items() if len(v) > 1}
+    if not groups:
+        return 0
+    chats = [chat_key, *earlier]
+    marks: dict[str, set[str]] = {c: set() for c in chats}
+    for chat, person in (await session.execute(select(ActivityPerson.chat_key, ActivityPerson.person).where(
+            ActivityPerson.week == week, ActivityPerson.chat_key.in_(chats)))).all():
+        marks[chat].add(person)
+    found = 0
+    for keys in groups.values():
+        here = any(activity_mark(chat_key, week, k) in marks[chat_key] for k in keys)
+        if here and any(activity_mark(c, week, k) in marks[c] for c in earlier for k in keys):
+            found += 1
+    return found

@@ -126,6 +126,8 @@ async def test_a_linked_person_counts_once_by_the_latest_vote(two):
     (week,) = next(a for a in doc["areas"] if a["area"] == "Maunula")["weeks"]
     assert sorted(c["platform"] for c in week["chats"]) == ["matrix", "telegram"]
     assert week["totals"]["polls.closed"] == 1 and week["totals"]["polls.votes"] == 1
+    # two admins and the linked person were active: four people in the chats, three in the area
+    assert week["totals"]["activity.people"] == 4 and week["totals"]["activity.area_people"] == 3
     # unlinking is one command: they count twice again in a new poll
     assert await two.say("/unlink", user="11", chat="11", private=True, platform="telegram", lang="en") == [
         "Link undone: you and Matrix @b:hs count separately again."]

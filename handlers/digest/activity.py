@@ -11,6 +11,7 @@ from core.i18n import _, format_number
 from core.markup import esc
 from handlers.base import Context, Services
 from storage import digest as store
+from storage import links
 from storage.core import Chat, ensure_chat, set_chat_setting
 
 log = logging.getLogger("handlers.digest")
@@ -140,11 +141,20 @@ async def flush_activity(services: Services) -> None:
 
 async def activity_digest(services: Services, chat_key: str, start: datetime, end: datetime) -> dict | None:
     await flush_activity(services)
+    week = store.week_of(start)
     async with services.db.session() as session:
-        messages, people = await store.activity(session, chat_key, store.week_of(start))
+        messages, people = await store.activity(session, chat_key, week)
+        chat = await session.get(Chat, chat_key)
+        area = chat.area if chat is not None else None
+        if area and people:  # a person linked across platforms (storage/links.py) counts once in the area
+            earlier = [c for c in (await store.chats_by_area(session)).get(area, []) if c < chat_key]
+            twice = await links.counted_before(session, chat_key, earlier, week)
     if not messages and not people:
         return None
-    return {"counts": {"messages": messages, "people": people}}
+    counts = {"messages": messages, "people": people}
+    if area and people:
+        counts["area_people"] = people - twice
+    return {"counts": counts}
 
 
 def render_activity(data: dict) -> list[str]:

@@ -149,6 +149,7 @@ def digest_markdown(services: Services, document: dict, lang: str) -> bytes:
 #: labels of the area totals (section.count) in the Markdown export; others are shown by their key
 TOTAL_LABELS = {
     "activity.messages": N_("messages to the bot"), "activity.people": N_("active people"),
+    "activity.area_people": N_("active people, a person linked across platforms once"),
     "ideas.new": N_("new ideas"), "ideas.status_changes": N_("idea status changes"),
     "ideas.supports": N_("supports"), "polls.opened": N_("polls opened"), "polls.closed": N_("polls closed"),
     "polls.votes": N_("votes in closed polls"), "meetings.held": N_("meetings held"),
