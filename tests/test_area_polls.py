@@ -19,16 +19,22 @@ START = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # Monday 12:00 in Helsinki
 TG, MX = "-1001", "!room:hs"
 
 
-@pytest.fixture
-async def two(tmp_path):
+async def _two(tmp_path, database_url: str | None = None) -> TestBot:
     """One App with two platforms: a Telegram group (native polls) and a Matrix room (buttons)."""
     tg = FakeTransport(platform="telegram", native_polls=True)
     mx = FakeTransport(platform="matrix", native_polls=False)
-    bot = await TestBot(tmp_path, clock=ManualClock(START), transport=tg, more_transports=[mx]).open()
+    bot = await TestBot(tmp_path, clock=ManualClock(START), transport=tg, more_transports=[mx],
+                        database_url=database_url).open()
     bot.make_admin("10", TG, platform="telegram")
     bot.make_admin("@a:hs", MX, platform="matrix")
     await bot.say("/area Maunula", user="10", chat=TG, platform="telegram", lang="en")
     await bot.say("/area maunula", user="@a:hs", chat=MX, platform="matrix", lang="en")
+    return bot
+
+
+@pytest.fixture
+async def two(tmp_path):
+    bot = await _two(tmp_path)
     yield bot
     await bot.close()
 
@@ -214,3 +220,23 @@ async def test_mydata_covers_both_identities_and_forgetme_removes_the_link(two):
     async with two.services.db.session() as s:
         assert await links.linked_keys(s, "telegram:11") == []
         assert await links.link_of(s, "matrix:@b:hs") is None
+
+
+async def test_on_postgresql(tmp_path, pg_url):
+    two = await _two(tmp_path, pg_url)
+    try:
+        await two.say("/poll area Which evening? | Tue | Wed", user="10", chat=TG, platform="telegram", lang="en")
+        poll = await the_poll(two)
+        native = next(s for s in two.transports["telegram"].sent if s.kind == "poll")
+        await two.vote(native.message_id, 0, user="11", chat=TG, platform="telegram")
+        two.clock.advance(seconds=30)
+        await two.press(f"polls:vote:{poll.id}:1", user="@b:hs", chat=MX, platform="matrix")
+        await link(two, "11", "@b:hs")
+        t = await area_tally(two)
+        assert (t.counts, t.voters, t.merged) == ([0, 1], 1, 1)
+        two.clock.advance(days=2)
+        await two.run_due()
+        assert len([m for t, c in ((two.transports["telegram"], TG), (two.transports["matrix"], MX))
+                    for m in messages(t, c) if "closed:" in m]) == 2
+    finally:
+        await two.close()
