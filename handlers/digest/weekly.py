@@ -123,7 +123,6 @@ async def sweep(services: Services, budget: float | None = SWEEP_BUDGET_SECONDS)
     After ``budget`` seconds of work it stops and plans to continue a second later, so that
     other scheduled jobs are not held up on a Monday morning. Returns how many records were written."""
     now = services.clock.now()
-    started = monotonic()
     made = 0
     current = store.week_of(now)
     previous = store.shift_week(current, -1)
@@ -134,6 +133,10 @@ async def sweep(services: Services, budget: float | None = SWEEP_BUDGET_SECONDS)
         async with services.db.session() as session:
             chats = await store.all_chats(session)
             have = await store.existing_weeks(session, since_week=oldest)
+        # The budget is for the work on chats, and every sweep does one chat at least: reading the
+        # chats and their weeks alone can take longer than the budget with thousands of chats
+        # (then no sweep would ever make a digest).
+        started, worked = monotonic(), False
         for chat in chats:
             on, day, hhmm = chat_schedule(chat)
             if not on:
@@ -141,9 +144,10 @@ async def sweep(services: Services, budget: float | None = SWEEP_BUDGET_SECONDS)
             first = max(store.week_of(chat.created_at), oldest)
             due = [w for w in store.weeks_between(first, previous)
                    if (chat.key, w) not in have and slot(w, day, hhmm) <= now]
-            if due and budget is not None and monotonic() - started > budget:
+            if due and budget is not None and worked and monotonic() - started > budget:
                 next_at = now  # more to do: continue at the next wake-up
                 break
+            worked = worked or bool(due)
             for week in due:
                 try:
                     if await produce(services, chat, week, post=week == due[-1]):
