@@ -109,7 +109,7 @@ def lags(votes: list[float], edits: list[tuple[float, int]]) -> list[float]:
     return out
 
 
-async def main(seconds: float, rate: float) -> None:
+async def run(seconds: float, rate: float, tail: float = 12.0) -> dict:
     emu = await BotApiEmulator().start()
     data = Path(tempfile.mkdtemp(prefix="area-bench-"))
     settings = Settings.model_construct(**{
@@ -159,7 +159,7 @@ async def main(seconds: float, rate: float) -> None:
             pending.append(asyncio.create_task(matrix(sender_id=f"@v{n}:localhost", sender_name=f"V{n}",
                                                       kind=Kind.POLL_VOTE, poll_ref=mx_ref, poll_choices=(n % 3,))))
     await asyncio.gather(*pending)
-    await asyncio.sleep(12)  # the last trailing edits (10 s windows on Matrix)
+    await asyncio.sleep(tail)  # the last trailing edits (10 s windows on Matrix)
     app.request_stop()
     await asyncio.wait_for(task, 30)
     await emu.stop()
@@ -170,24 +170,36 @@ async def main(seconds: float, rate: float) -> None:
     mx_shown = [(t, int(m.group(1))) for t, text in mx.edits if (m := VOTED.search(text))]
     to_group = [c.at for c in emu.calls if c.params.get("chat_id") == str(group["id"])
                 and c.method in ("sendMessage", "editMessageText", "sendPoll", "stopPoll")]
-    refused_tg = len([c for c in emu.calls if c.status == 429])
     span = votes[-1] - votes[0] if len(votes) > 1 else 1.0
-    print(f"votes: {len(votes)} in {span:.1f} s ({len(votes) / span * 60:.0f} a minute), half on each platform; "
-          f"the last tally shows {max((c for _t, c in tg_shown), default=0)} (Telegram), "
-          f"{max((c for _t, c in mx_shown), default=0)} (Matrix)")
+    results: dict = {"votes": len(votes), "span": span, "group_max_60s": max_in_window(to_group, 60.0),
+                     "telegram_429": len([c for c in emu.calls if c.status == 429]),
+                     "matrix_calls": len(mx.stamps), "matrix_max_60s": max_in_window(mx.stamps, 60.0),
+                     "matrix_refused": mx.refused}
     for name, shown, stamps in (("telegram", tg_shown, [c.at for c in tg_edits]),
                                 ("matrix", mx_shown, [t for t, _text in mx.edits])):
         lag = lags(votes, shown)
         finite = [x for x in lag if x != float("inf")]
-        print(f"{name}: {len(stamps)} edits, {len(stamps) / (span + 12) * 60:.1f} a minute, "
-              f"at most {max_in_window(stamps, 60.0)} in any 60 s; tally lag p50 {pct(finite, 50):.1f} s, "
-              f"p95 {pct(finite, 95):.1f} s, max {max(finite, default=float('nan')):.1f} s, "
-              f"mean {statistics.fmean(finite) if finite else float('nan'):.1f} s; "
-              f"votes never shown: {len(lag) - len(finite)}")
-    print(f"telegram group: at most {max_in_window(to_group, 60.0)} messages+edits in any 60 s (limit ~20); "
-          f"429 answers: {refused_tg}")
-    print(f"matrix account: {len(mx.stamps)} calls, at most {max_in_window(mx.stamps, 60.0)} in any 60 s; "
-          f"rate-limit errors under Synapse's default rc_message (0.2/s, burst 10): {mx.refused}")
+        results[name] = {"edits": len(stamps), "per_minute": len(stamps) / (span + tail) * 60,
+                         "max_60s": max_in_window(stamps, 60.0), "shown": max((c for _t, c in shown), default=0),
+                         "p50": pct(finite, 50), "p95": pct(finite, 95), "max": max(finite, default=float("nan")),
+                         "mean": statistics.fmean(finite) if finite else float("nan"),
+                         "never_shown": len(lag) - len(finite)}
+    return results
+
+
+def report(r: dict) -> str:
+    lines = [f"votes: {r['votes']} in {r['span']:.1f} s ({r['votes'] / r['span'] * 60:.0f} a minute), half on each "
+             f"platform; the last tally shows {r['telegram']['shown']} (Telegram), {r['matrix']['shown']} (Matrix)"]
+    for name in ("telegram", "matrix"):
+        x = r[name]
+        lines.append(f"{name}: {x['edits']} edits, {x['per_minute']:.1f} a minute, at most {x['max_60s']} in any 60 s; "
+                     f"tally lag p50 {x['p50']:.1f} s, p95 {x['p95']:.1f} s, max {x['max']:.1f} s, mean {x['mean']:.1f} s; "
+                     f"votes never shown: {x['never_shown']}")
+    lines.append(f"telegram group: at most {r['group_max_60s']} messages+edits in any 60 s (limit ~20); "
+                 f"429 answers: {r['telegram_429']}")
+    lines.append(f"matrix account: {r['matrix_calls']} calls, at most {r['matrix_max_60s']} in any 60 s; rate-limit "
+                 f"errors under Synapse's default rc_message (0.2/s, burst 10): {r['matrix_refused']}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
@@ -195,4 +207,4 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--rate", type=float, default=200, help="votes a minute")
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.rate))
+    print(report(asyncio.run(run(args.seconds, args.rate))))
