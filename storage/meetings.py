@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint, delete, func, select
+from sqlalchemy import Text, UniqueConstraint, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -269,6 +269,13 @@ async def create_time_poll(session: AsyncSession, poll: TimePoll) -> TimePoll:
 async def time_poll_by_number(session: AsyncSession, chat_key: str, number: int) -> TimePoll | None:
     return (await session.execute(
         select(TimePoll).where(TimePoll.chat_key == chat_key, TimePoll.number == number))).scalars().first()
+
+
+async def claim_close(session: AsyncSession, poll_id: int, now: datetime) -> bool:
+    """Mark the poll closed unless it already is (one statement: of two closes at once, one wins)."""
+    result = await session.execute(update(TimePoll).where(TimePoll.id == poll_id, TimePoll.closed_at.is_(None))
+                                   .values(closed_at=now))
+    return (result.rowcount or 0) == 1
 
 
 async def set_time_answer(session: AsyncSession, poll_id: int, option: int, person_key: str, answer: str,

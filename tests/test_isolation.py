@@ -60,6 +60,7 @@ TAILS: dict[tuple[str, str | None], str] = {
     ("cancelmeeting", None): "",
     ("calendar", None): "",
     ("meeting", "show"): "",
+    ("meeting", "pick"): "1",  # a time poll's number, then the time's
     ("poll", None): "",
     ("poll", "show"): "",
     ("poll", "close"): "",

@@ -221,3 +221,37 @@ async def test_a_restart_before_the_close_keeps_the_poll_and_its_job(make_bot, t
     again = await make_bot(clock=bot.clock)
     assert await again.run_due(NOW + timedelta(hours=48)) >= 1
     assert again.transport.sent[-1].plain.startswith("🗓 Time poll #1 closed: Wed 9 Dec 2026 17:00")
+
+
+async def test_one_close_of_many_and_a_pick_cancels_only_its_own_job(admin_bot):
+    import asyncio
+
+    from handlers.meetings.timepoll import close_time_poll
+
+    bot = admin_bot
+    for n in range(11):  # polls 1 … 11: the job key of poll 1 is a prefix of poll 10's and 11's
+        await bot.say(f"/meeting propose Tuesday 8.12. 6pm Poll {n + 1} | Wednesday 9.12. 5pm", user="admin", lang="en")
+    message_id, _rows = await poll_message(bot)
+    await bot.press(TIME.data(poll=11, option=0, answer="yes"), user="u2", target_id=message_id)
+    await bot.say("/meeting pick 1 2", user="admin", lang="en")
+    assert sorted(j.dedup_key for j in await jobs(bot, CLOSE_TIME_POLL.kind)) == sorted(
+        f"meetings.timepoll:{n}" for n in range(2, 12))
+    # two closes of one poll at once (the job and a pick, or two processes): one meeting, one announcement
+    before = len(bot.transport.sent)
+    await asyncio.gather(close_time_poll(bot.services, 11), close_time_poll(bot.services, 11))
+    announcements = [s for s in bot.transport.sent[before:] if s.kind == "message"]
+    assert len(announcements) == 1 and "Aikakysely #11 suljettiin" in announcements[0].plain  # the chat is Finnish
+    async with bot.services.db.session() as s:
+        assert [m.title for m in (await s.execute(select(store.Meeting).order_by(store.Meeting.id))).scalars()] == [
+            "Poll 1", "Poll 11"]
+
+
+async def test_an_answer_after_the_closing_time_is_refused_even_before_the_job_ran(admin_bot):
+    bot = admin_bot
+    await bot.say("/meeting propose Tuesday 8.12. 6pm Board | Wednesday 9.12. 5pm", user="admin", lang="en")
+    message_id, _rows = await poll_message(bot)
+    bot.clock.set(NOW + timedelta(hours=48))
+    sent = await bot.press(TIME.data(poll=1, option=0, answer="yes"), user="u2", target_id=message_id, lang="en")
+    assert sent[0].text == "This time poll is closed."
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(store.TimePollAnswer))).scalars().all() == []

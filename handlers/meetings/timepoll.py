@@ -30,7 +30,7 @@ from handlers.meetings.render import rsvp_buttons
 from handlers.when import parse_duration, parse_when, split_when
 from storage import audit
 from storage import meetings as store
-from storage.core import Chat, Job, cancel_jobs, effect_of, record_effect, schedule_job
+from storage.core import Chat, Job, cancel_job, effect_of, record_effect, schedule_job
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,10 @@ LAST_CLOSE_BEFORE_FIRST = timedelta(hours=1)
 
 #: the word that starts the closing time, in any of the languages
 _CLOSES = re.compile(r"(?<!\w)(?:sulkeutuu|suljetaan|stänger|stängs|closes|closing)(?!\w)[:\s]*", re.IGNORECASE)
+
+#: a run that finds the poll closed but not announced announces only this long after the close (the
+#: run that closed it announces; this one takes over when that one died before it could)
+ANNOUNCE_GRACE = timedelta(minutes=2)
 
 ANSWER_EMOJI = {"yes": "✅", "maybe": "🤔", "no": "❌"}
 
@@ -215,7 +219,7 @@ async def time_button(ctx: Context, args: list[str]) -> None:
         poll = await session.get(store.TimePoll, pressed["poll"])
         if poll is None or poll.chat_key != ctx.chat_key or not 0 <= pressed["option"] < len(poll.option_list()):
             raise UserError(_("This button no longer works."))
-        if poll.closed_at is not None:
+        if poll.closed_at is not None or ctx.now() >= poll.closes_at:  # past its time, its job may be late
             raise UserError(_("This time poll is closed."))
         await store.set_time_answer(session, poll.id, pressed["option"], ctx.sender_key, answer, ctx.now())
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
@@ -264,7 +268,7 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
         poll = await session.get(store.TimePoll, poll_id)
         if poll is None:
             return
-        if poll.closed_at is None:
+        if poll.closed_at is None and await store.claim_close(session, poll_id, now):
             starts = _starts(poll)
             counts = await store.time_counts(session, poll.id, len(starts))
             choice = picked if picked is not None else best_option(starts, counts, now)
@@ -281,11 +285,11 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
                 after["meeting"] = meeting.number
             session.add(poll)
             if picked is not None:  # an admin's pick: the close job has nothing left to do
-                await cancel_jobs(session, CLOSE_TIME_POLL.key(poll=poll.id))
+                await cancel_job(session, CLOSE_TIME_POLL.key(poll=poll.id))
             await audit.record(session, chat_key=poll.chat_key, actor=actor, action="timepoll.close",
                                target=f"timepoll:{poll.number}", before={"closed": False}, after=after, at=now)
-        elif poll.announced:
-            return
+        elif poll.announced or poll.closed_at is None or now - poll.closed_at < ANNOUNCE_GRACE:
+            return  # announced, or being closed and announced by another run right now
     if meeting_id is not None:
         await wake_next(services, meeting_id)
     await announce(services, poll_id)
