@@ -32,6 +32,11 @@ def store_unavailable(err: BaseException) -> bool:
         isinstance(err, DBAPIError) and err.connection_invalidated)
 
 
+#: PostgreSQL connections kept per process: durable writes and sessions, and commits that do not
+#: wait for the disk (``durable=False``, write_soon)
+POOL_SIZE, LAZY_POOL_SIZE = 20, 10
+POOL_CONNECTIONS = POOL_SIZE + LAZY_POOL_SIZE
+
 #: a pooled PostgreSQL connection unused for longer is pinged before it is handed out
 IDLE_PING_SECONDS = 1.0
 
@@ -104,13 +109,17 @@ class Database:
             # round trip to the driver thread per session.
             kwargs["pool_reset_on_return"] = None
         else:
-            kwargs.update(pool_size=20, max_overflow=10)
+            # no overflow: a burst busier than the pool waits for a connection rather than opening
+            # one that is closed again at its return (a new PostgreSQL connection costs a few ms of
+            # CPU on each side; under a webhook burst that was one per update); at most
+            # POOL_CONNECTIONS per process, so several processes fit in PostgreSQL's default 100
+            kwargs.update(pool_size=POOL_SIZE, max_overflow=0)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         #: PostgreSQL: connections whose commits do not wait for the disk (``durable=False``)
         self._lazy_engine: AsyncEngine | None = None
         if not self.is_sqlite:
             self._lazy_engine = create_async_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=10,
+                self.url, echo=echo, pool_size=LAZY_POOL_SIZE, max_overflow=0,
                 connect_args={"server_settings": {"synchronous_commit": "off"}})
             for engine in (self.engine, self._lazy_engine):
                 _ping_when_idle(engine)
