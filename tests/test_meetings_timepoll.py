@@ -141,10 +141,12 @@ async def test_fi_answers_replace_and_the_close_job_makes_the_meeting(admin_bot)
     await bot.say("/kalenteri", user="aino", lang="fi")
     (event,) = Calendar.from_ical(bot.transport.sent[-1].file.data).walk("VEVENT")
     assert str(event["SUMMARY"]) == "Kehräkokous" and event.decoded("DTSTART") == hel(2026, 12, 9, 17)
-    # the poll is closed: a late answer is refused, the job ran once, a second run does nothing
+    # the poll is closed: a late answer is refused; the check that it was announced finds it was
     late = await press("daniel", 0, "yes")
     assert late[0].text == "Tämä aikakysely on suljettu."
-    assert await bot.run_due(hel(2026, 12, 4, 13).astimezone(UTC)) == 0
+    sent = len(bot.transport.sent)
+    assert await bot.run_due(hel(2026, 12, 4, 13).astimezone(UTC)) == 1  # meetings.timepoll.announce
+    assert len(bot.transport.sent) == sent
     async with bot.services.db.session() as s:
         assert len((await s.execute(select(store.Meeting))).scalars().all()) == 1
     # the reminder a day before is sent with the counts
@@ -255,3 +257,55 @@ async def test_an_answer_after_the_closing_time_is_refused_even_before_the_job_r
     assert sent[0].text == "This time poll is closed."
     async with bot.services.db.session() as s:
         assert (await s.execute(select(store.TimePollAnswer))).scalars().all() == []
+
+
+@pytest.mark.postgres
+async def test_on_postgresql_two_closes_at_once_make_one_meeting(make_bot, pg_url):
+    import asyncio
+
+    from handlers.meetings.timepoll import close_time_poll
+
+    bot = await make_bot(database_url=pg_url)
+    bot.make_admin("admin")
+    await bot.say("/lang chat en", user="admin", lang="en")
+    await bot.say("/meeting propose Tuesday 8.12. 6pm Board | Wednesday 9.12. 5pm", user="admin", lang="en")
+    message_id, _rows = await poll_message(bot)
+    await bot.press(TIME.data(poll=1, option=1, answer="yes"), user="u2", target_id=message_id)
+    await bot.press(TIME.data(poll=1, option=1, answer="no"), user="u2", target_id=message_id)  # replaced
+    await bot.press(TIME.data(poll=1, option=0, answer="maybe"), user="u3", target_id=message_id)
+    before = len(bot.transport.sent)
+    await asyncio.gather(*(close_time_poll(bot.services, 1) for _ in range(4)))
+    announcements = [s.plain for s in bot.transport.sent[before:] if s.kind == "message"]
+    assert len(announcements) == 1 and announcements[0].startswith(
+        "🗓 Time poll #1 closed: Tue 8 Dec 2026 18:00 (✅ 0 · 🤔 1 · ❌ 0)")
+    async with bot.services.db.session() as s:
+        assert len((await s.execute(select(store.Meeting))).scalars().all()) == 1
+    assert len(await jobs(bot, REMIND.kind)) == 2
+
+
+async def test_a_close_that_died_before_announcing_is_announced_by_the_jobs_retry(admin_bot, monkeypatch):
+    from handlers.meetings import timepoll
+
+    bot = admin_bot
+    await bot.say("/lang chat en", user="admin", lang="en")
+    await bot.say("/meeting propose Tuesday 8.12. 6pm Board | Wednesday 9.12. 5pm", user="admin", lang="en")
+    message_id, _rows = await poll_message(bot)
+    await bot.press(TIME.data(poll=1, option=1, answer="yes"), user="u2", target_id=message_id)
+    real = timepoll.announce
+
+    async def dies(services, poll_id):
+        raise ConnectionError("the process died after the close was committed")
+
+    monkeypatch.setattr(timepoll, "announce", dies)
+    await bot.run_due(NOW + timedelta(hours=48))
+    async with bot.services.db.session() as s:
+        poll = await s.get(store.TimePoll, 1)
+    assert poll.closed_at is not None and not poll.announced and poll.meeting_id is not None
+    monkeypatch.setattr(timepoll, "announce", real)
+    before = len(bot.transport.sent)
+    for minutes in (1, 10, 30, 60):  # the job's retry, whenever it comes after the grace
+        await bot.run_due(NOW + timedelta(hours=48, minutes=minutes))
+    announced = [s.plain for s in bot.transport.sent[before:] if s.kind == "message"]
+    assert len(announced) == 1 and announced[0].startswith("🗓 Time poll #1 closed: Wed 9 Dec 2026 17:00")
+    async with bot.services.db.session() as s:
+        assert len((await s.execute(select(store.Meeting))).scalars().all()) == 1

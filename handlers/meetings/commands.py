@@ -20,7 +20,7 @@ from handlers.meetings.flow import (
 )
 from handlers.meetings.ics import calendar_cmd
 from handlers.meetings.jobs import remind_job, roll_job
-from handlers.meetings.keys import CLOSE_TIME_POLL, REMIND, ROLL, RSVP, TIME
+from handlers.meetings.keys import ANNOUNCE_TIME_POLL, CLOSE_TIME_POLL, REMIND, ROLL, RSVP, TIME
 from handlers.meetings.parse import (
     meeting_number,
     parse_number_rest,
@@ -90,7 +90,8 @@ FEATURE = Feature(
     ],
     buttons={RSVP.action: rsvp_button, TIME.action: time_button},
     on_reaction=on_reaction,
-    jobs={REMIND.kind: remind_job, ROLL.kind: roll_job, CLOSE_TIME_POLL.kind: close_job},
+    jobs={REMIND.kind: remind_job, ROLL.kind: roll_job, CLOSE_TIME_POLL.kind: close_job,
+          ANNOUNCE_TIME_POLL.kind: close_job},
     digest=digest,
     render_digest=render_digest,
     exports={"meetings": export_meetings},

@@ -22,3 +22,6 @@ ROLL = JobKey("meetings.roll", "meeting", "occ", "start")
 TIME = ButtonKind("meetings", "time", ("poll", int), ("option", int), ("answer", 5))
 #: ``meetings.timepoll:<time poll id>``, the close of a time poll
 CLOSE_TIME_POLL = JobKey("meetings.timepoll", "poll")
+#: ``meetings.timepoll.announce:<time poll id>``, a while after the close: announce it if the run that
+#: closed it could not (it died between the commit and the announcement)
+ANNOUNCE_TIME_POLL = JobKey("meetings.timepoll.announce", "poll")

@@ -22,7 +22,7 @@ from core.i18n import _, format_datetime, format_number, ngettext, resolve_langu
 from core.markup import b, esc
 from handlers.base import Context, Services, UserError
 from handlers.meetings.flow import make_meeting, scheduled_html
-from handlers.meetings.keys import CLOSE_TIME_POLL, TIME
+from handlers.meetings.keys import ANNOUNCE_TIME_POLL, CLOSE_TIME_POLL, TIME
 from handlers.meetings.occurrences import occurrences, to_local, wall
 from handlers.meetings.parse import DEFAULT_DURATION, DIGITS, MeetingSpec, parse_meeting
 from handlers.meetings.reminders import reminder_offsets, wake_next
@@ -49,7 +49,7 @@ LAST_CLOSE_BEFORE_FIRST = timedelta(hours=1)
 _CLOSES = re.compile(r"(?<!\w)(?:sulkeutuu|suljetaan|stänger|stängs|closes|closing)(?!\w)[:\s]*", re.IGNORECASE)
 
 #: a run that finds the poll closed but not announced announces only this long after the close (the
-#: run that closed it announces; this one takes over when that one died before it could)
+#: run that closed it announces; the announce job, due then, takes over when that one died first)
 ANNOUNCE_GRACE = timedelta(minutes=2)
 
 ANSWER_EMOJI = {"yes": "✅", "maybe": "🤔", "no": "❌"}
@@ -286,10 +286,13 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
             session.add(poll)
             if picked is not None:  # an admin's pick: the close job has nothing left to do
                 await cancel_job(session, CLOSE_TIME_POLL.key(poll=poll.id))
+            await schedule_job(session, ANNOUNCE_TIME_POLL.kind, now + ANNOUNCE_GRACE, chat_key=poll.chat_key,
+                               payload={"poll": poll.id}, dedup_key=ANNOUNCE_TIME_POLL.key(poll=poll.id))
             await audit.record(session, chat_key=poll.chat_key, actor=actor, action="timepoll.close",
                                target=f"timepoll:{poll.number}", before={"closed": False}, after=after, at=now)
         elif poll.announced or poll.closed_at is None or now - poll.closed_at < ANNOUNCE_GRACE:
             return  # announced, or being closed and announced by another run right now
+    services.wake(now + ANNOUNCE_GRACE)
     if meeting_id is not None:
         await wake_next(services, meeting_id)
     await announce(services, poll_id)
@@ -348,5 +351,6 @@ async def announce(services: Services, poll_id: int) -> None:
 
 
 async def close_job(services: Services, job: Job) -> None:
+    """The close at its time, and (``ANNOUNCE_TIME_POLL``) the check after it that it was announced."""
     await close_time_poll(services, job.data()["poll"])
 
