@@ -87,6 +87,10 @@ ADMIN = Rule(Role.ADMIN)
 POLL_MANAGERS = Rule(Role.ADMIN, owner="the poll's creator",
                      denied=N_("Only the poll's creator and the chat's admins may do this."))
 IDEA_AUTHOR = Rule(None, owner="the idea's author", denied=N_("Only the author of idea #{number} can do that."))
+#: the official answer: only the people holding the role that answers the idea's chat (or the
+#: configured coordinators, where they answer), whatever their role in the chat
+IDEA_ANSWERERS = Rule(None, owner="the people who answer the chat's ideas", denied=N_(
+    "Only the people who answer ideas here may answer idea #{number}."))
 EXPERIMENT_OWNER = Rule(Role.ADMIN, owner="the experiment's owner")
 EXPERIMENT_TEAM = Rule(None, owner="the experiment's team", denied=N_(
     "Only the team of experiment #{number} may do this. Join it with {command} {number}."))
@@ -109,6 +113,16 @@ PERMISSIONS: dict[str, Rule] = {
     "/status": ADMIN,
     "ideas:sup": MEMBER,
     "ideas:page": MEMBER,
+    "/answer": IDEA_ANSWERERS,
+    "ideas:ans": IDEA_ANSWERERS,
+    "/threshold": ADMIN,  # set this chat's
+    "/threshold show": MEMBER,
+    "/threshold area": ADMIN,
+    "/threshold off": ADMIN,
+    "/threshold remind": ADMIN,
+    "/responder show": MEMBER,
+    "/responder add": ADMIN,
+    "/responder remove": ADMIN,
     # polls
     "/poll": Rule(Role.MEMBER, setting=Setting("polls.create", "admins", "everyone", Role.ADMIN,
                                                N_("In this chat only admins may start polls."))),

@@ -11,6 +11,8 @@ What ``forget`` does (never commits):
   chat's language as the name); the same for their history, polls, meetings, experiments, steps
   and indicator values they made or recorded;
 - supports are removed and the ideas' support counts lowered with them;
+- official answers to ideas stay, given by a former member; the roles they held to answer ideas
+  and an answer they had begun are removed;
 - votes in named polls are removed (a closed poll's stored result stays: it is an anonymous
   aggregate); anonymous polls hold no person key;
 - RSVPs, experiment memberships, Matrix reaction and poll-vote bookkeeping are removed;
@@ -37,7 +39,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import checklist, digest, experiments, ideas, links, matrix, meetings, polls
+from storage import checklist, digest, experiments, idea_routing, ideas, links, matrix, meetings, polls
 from storage.core import Chat, Job, Person, ProcessedEvent, move_chat
 from storage.outbox import Delivery
 
@@ -54,6 +56,9 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
     "idea": {"author_key": "key", "author_name": "name"},
     "ideasupport": {"person_key": "key"},
     "ideaevent": {"actor_key": "key", "actor_name": "name"},
+    "idearesponder": {"person_key": "key", "person_name": "name"},
+    "ideaanswer": {"answerer_key": "key", "answerer_name": "name"},
+    "ideaanswerdraft": {"person_key": "key"},
     "poll": {"creator_key": "key", "creator_name": "name", "closed_by": "key"},
     "pollvote": {"voter": "key", "voter_name": "name"},
     "meeting": {"created_by": "key", "created_by_name": "name"},
@@ -128,6 +133,20 @@ async def collect(session: AsyncSession, person_key: str, platform_id: str,
     out["idea_changes"] = [{"chat": nums[r.idea_id][0], "idea": nums[r.idea_id][1], "action": r.action,
                             "from": r.from_status, "to": r.to_status, "note": r.note, "at": _iso(r.at)}
                            for r in rows if r.idea_id in nums]
+    RA, RH = idea_routing.IdeaAnswer, idea_routing.IdeaResponder
+    rows = (await session.execute(select(RA).where(RA.answerer_key == person_key).order_by(RA.id))).scalars().all()
+    nums = await _numbers(session, I, {r.idea_id for r in rows})
+    out["idea_answers"] = [{"chat": nums[r.idea_id][0], "idea": nums[r.idea_id][1], "role": r.role, "text": r.text,
+                            "moved_to": r.moved_to, "at": _iso(r.at)} for r in rows if r.idea_id in nums]
+    out["idea_roles"] = [{"chat": r.chat_key, "role": r.role, "name": r.person_name, "since": _iso(r.assigned_at)}
+                         for r in (await session.execute(select(RH).where(RH.person_key == person_key)
+                                                         .order_by(RH.chat_key, RH.role))).scalars()]
+    draft = await session.get(idea_routing.IdeaAnswerDraft, person_key)
+    if draft is not None:
+        nums = await _numbers(session, I, {draft.idea_id})
+        if draft.idea_id in nums:
+            out["idea_answer_begun"] = {"chat": nums[draft.idea_id][0], "idea": nums[draft.idea_id][1],
+                                        "at": _iso(draft.started_at)}
     P = polls.Poll
     out["polls_created"] = [{"chat": p.chat_key, "number": p.number, "question": p.question,
                              "created_at": _iso(p.created_at)}
@@ -200,6 +219,8 @@ async def collect(session: AsyncSession, person_key: str, platform_id: str,
 #: (table, key column, name column) of the rows that keep a person's name beside their key
 _NAMED = (
     (ideas.Idea, "author_key", "author_name"), (ideas.IdeaEvent, "actor_key", "actor_name"),
+    (idea_routing.IdeaAnswer, "answerer_key", "answerer_name"),
+    (idea_routing.IdeaResponder, "person_key", "person_name"),
     (polls.Poll, "creator_key", "creator_name"), (polls.PollVote, "voter", "voter_name"),
     (meetings.Meeting, "created_by", "created_by_name"), (meetings.MeetingRsvp, "person_key", "person_name"),
     (meetings.TimePoll, "created_by", "created_by_name"),
@@ -278,6 +299,19 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
         event.actor_key, event.actor_name = FORMER_MEMBER, said(chat_key)
         session.add(event)
         done["ideaevent"] = done.get("ideaevent", 0) + 1
+
+    # official answers stay, given by a former member; the roles they held and an answer begun go
+    RA = idea_routing.IdeaAnswer
+    for answer, chat_key in (await session.execute(
+            select(RA, ideas.Idea.chat_key).join(ideas.Idea, ideas.Idea.id == RA.idea_id)
+            .where(RA.answerer_key == person_key))).all():
+        answer.answerer_key, answer.answerer_name = FORMER_MEMBER, said(chat_key)
+        session.add(answer)
+        done["ideaanswer"] = done.get("ideaanswer", 0) + 1
+    count("idearesponder", await session.execute(delete(idea_routing.IdeaResponder).where(
+        idea_routing.IdeaResponder.person_key == person_key)))
+    count("ideaanswerdraft", await session.execute(delete(idea_routing.IdeaAnswerDraft).where(
+        idea_routing.IdeaAnswerDraft.person_key == person_key)))
 
     # supports go, and the counts with them
     supported = list((await session.execute(

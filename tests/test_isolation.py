@@ -40,6 +40,7 @@ TAILS: dict[tuple[str, str | None], str] = {
     ("edit", None): "Beetan uusi teksti",
     ("withdraw", None): "",
     ("status", None): "discussed Beetan syy",
+    ("answer", None): "Beetan vastaus",
     ("ideas", None): "",  # a page number
     ("auditlog", None): "",  # a page number
     ("experiment", None): "",

@@ -22,6 +22,7 @@ from handlers import load_features
 from handlers.base import Command
 from handlers.checklist.keys import ANSWER, BACK, DONE, GO, NAME, SKIP, STOP, TOGGLE
 from handlers.experiments.keys import JOIN, START
+from handlers.ideas.keys import ANSWER as ANSWER_IDEA
 from handlers.ideas.keys import PAGE, SUPPORT
 from handlers.meetings.keys import RSVP, TIME
 from handlers.permissions import PERMISSIONS, command_action, declared_actions, missing, usable
@@ -65,6 +66,12 @@ def _tries(ids: dict[str, int]) -> list[Try]:
         Try("/status", "/status 1 käsitelty"),
         Try("ideas:sup", button=SUPPORT.data(idea=ids["idea1"])),
         Try("ideas:page", button=PAGE.data(order="new", tag="", status="", words="", page=1)),
+        Try("/answer", "/answer 1 Kiitos, selvitämme asian", details=(("number", 1),)),
+        Try("ideas:ans", button=ANSWER_IDEA.data(idea=ids["idea1"], move=""), details=(("number", 1),)),
+        Try("/threshold show", "/threshold"), Try("/threshold", "/threshold 5 kaupungin yhteyshenkilö"),
+        Try("/threshold remind", "/threshold remind 7"), Try("/threshold area", "/threshold area 5 koordinaattorit"),
+        Try("/responder show", "/responder"), Try("/responder add", "/responder add 12345678 kaupungin yhteyshenkilö"),
+        Try("/responder remove", "/responder remove 12345678"), Try("/threshold off", "/threshold off"),
         Try("/poll", "/poll Kumpi päivä? | ma | ti"), Try("/poll show", "/poll 1"),
         Try("polls:vote", button=VOTE.data(poll=ids["poll1"], option=0)),
         Try("/poll extend", "/poll extend 1 2 päivää"), Try("/poll close", "/poll close 1"),

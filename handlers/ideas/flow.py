@@ -9,6 +9,7 @@ from core.markup import b, esc
 from handlers.base import Context, UserError
 from handlers.ideas.cards import refresh_card
 from handlers.ideas.keys import PAGE
+from handlers.ideas.official import answer_lines
 from handlers.ideas.parse import BEST_MATCH, ORDER_WORDS, ListQuery, has_idea_marker, parse_idea
 from handlers.ideas.render import STATUS_LABELS, short, status_label, support_buttons, tags_text
 from handlers.ideas.threads import activity_line, on_thread_message, post_card
@@ -161,6 +162,7 @@ async def show_idea(ctx: Context, number: int) -> None:
         lines.append(_("Tags: {tags}").format(tags=tags_text(idea.tag_list())))
     if (activity := await activity_line(ctx, idea)) is not None:
         lines.append(activity)
+    lines += await answer_lines(ctx, idea)  # official answers, or the wait for one (handlers/ideas/official.py)
     lines.append(b(_("History")))
     lines.append("• " + esc(_("{when}: posted by {who}").format(when=format_datetime(idea.created_at),
                                                                 who=idea.author_name or "?")))

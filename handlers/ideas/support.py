@@ -6,6 +6,7 @@ from __future__ import annotations
 from core.i18n import _, format_number
 from core.markup import esc
 from handlers.base import Context, UserError
+from handlers.ideas import routing
 from handlers.ideas.cards import refresh_card
 from handlers.ideas.flow import get_idea
 from handlers.ideas.keys import SUPPORT
@@ -19,7 +20,10 @@ async def _support(ctx: Context, idea: store.Idea, session) -> bool:
     if idea.status in ("archived", "withdrawn", "done"):
         raise UserError(_("Idea #{number} is {status} and cannot be supported any more.").format(
             number=idea.number, status=status_label(idea.status)))
-    return await store.add_support(session, idea, ctx.sender_key, ctx.now())
+    added = await store.add_support(session, idea, ctx.sender_key, ctx.now())
+    if added:
+        await routing.supported(ctx, session, idea)  # the support threshold (handlers/ideas/routing.py)
+    return added
 
 
 def _again(ctx: Context) -> bool:
@@ -76,6 +80,6 @@ async def on_reaction(ctx: Context) -> None:
         if ctx.event.reaction_removed:
             changed = await store.remove_support(session, idea, ctx.sender_key)
         else:
-            changed = await store.add_support(session, idea, ctx.sender_key, ctx.now())
+            changed = await _support(ctx, idea, session)
     if changed or _again(ctx):  # handled again: the first run may have stopped before the edit
         await refresh_card(ctx, idea)
