@@ -79,7 +79,8 @@ async def purge_poll_votes(session: AsyncSession, before: datetime) -> int:
 
 async def purge_rsvps(session: AsyncSession, before: datetime) -> int:
     """RSVPs of meeting occurrences that began before ``before`` (a moved one counts at its new
-    time), and every RSVP of a meeting cancelled before then."""
+    time), every RSVP of a meeting cancelled before then, and the answers of time polls closed
+    before then (the meeting they made stays)."""
     R, E, M = meetings.MeetingRsvp, meetings.MeetingException, meetings.Meeting
     local = before.astimezone(HELSINKI).isoformat(timespec="minutes")[:16]  # occurrences: Helsinki wall times
     moved_later = exists().where(E.meeting_id == R.meeting_id, E.occurrence_local == R.occurrence_local,
@@ -87,7 +88,10 @@ async def purge_rsvps(session: AsyncSession, before: datetime) -> int:
     cancelled = select(M.id).where(M.cancelled_at < before)
     result = await session.execute(delete(R).where(or_(
         and_(R.occurrence_local < local, ~moved_later), R.meeting_id.in_(cancelled))))
-    return result.rowcount or 0
+    T = meetings.TimePoll
+    answers = await session.execute(delete(meetings.TimePollAnswer).where(
+        meetings.TimePollAnswer.poll_id.in_(select(T.id).where(T.closed_at < before))))
+    return (result.rowcount or 0) + (answers.rowcount or 0)
 
 
 async def purge_audit(session: AsyncSession, before: datetime) -> int:

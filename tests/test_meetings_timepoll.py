@@ -309,3 +309,20 @@ async def test_a_close_that_died_before_announcing_is_announced_by_the_jobs_retr
     assert len(announced) == 1 and announced[0].startswith("🗓 Time poll #1 closed: Wed 9 Dec 2026 17:00")
     async with bot.services.db.session() as s:
         assert len((await s.execute(select(store.Meeting))).scalars().all()) == 1
+
+
+async def test_retention_takes_the_answers_of_polls_closed_long_ago(admin_bot):
+    from storage.retention import purge_rsvps
+
+    bot = admin_bot
+    for n in (1, 2):
+        await bot.say(f"/meeting propose Tuesday 8.12. 6pm Poll {n} | Wednesday 9.12. 5pm", user="admin", lang="en")
+        message_id, _rows = await poll_message(bot)
+        await bot.press(TIME.data(poll=n, option=0, answer="yes"), user="u2", target_id=message_id)
+    await bot.say("/meeting pick 1", user="admin", lang="en")
+    async with bot.services.db.transaction() as s:
+        assert await purge_rsvps(s, NOW) == 0  # closed now, not before
+        assert await purge_rsvps(s, NOW + timedelta(days=1)) == 1  # poll 1's answer; open poll 2's stays
+    async with bot.services.db.session() as s:
+        assert [a.poll_id for a in (await s.execute(select(store.TimePollAnswer))).scalars()] == [2]
+        assert len((await s.execute(select(store.Meeting))).scalars().all()) == 1  # the meeting stays
