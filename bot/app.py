@@ -66,7 +66,8 @@ class App:
                           per_chat_per_minute=settings.limits.per_chat_per_minute,
                           min_respondents=settings.min_respondents),
             retention=RetentionPolicy(**settings.retention.model_dump()),
-            public_url=settings.http.public_url.rstrip("/"),
+            # feeds are offered only where they are served
+            public_url=settings.http.public_url.rstrip("/") if settings.http.port else "",
         )
         self.outbox = Outbox(self.db, self.services.clock)
         self.router = Router(self.services)

@@ -165,3 +165,15 @@ def test_the_feed_route_is_declared_neutrally():
     assert {(r.method, r.path) for r in FEATURE.http_routes} == {
         ("GET", "/calendar/{secret}.ics"), ("GET", "/calendar/public/{area}.ics")}
     assert datetime.now(UTC)  # handlers/ imports no aiohttp: tests/test_layers.py checks the layers
+
+
+async def test_the_public_url_is_offered_only_with_a_port(tmp_path):
+    from bot.app import App
+    from bot.config import HttpSettings, Settings
+
+    def app(**http) -> App:
+        return App(Settings.model_construct(**{**dict(Settings.model_construct()), "data_dir": tmp_path,
+                                               "http": HttpSettings(**http)}))
+
+    assert app(port=9464, public_url="https://kehra.example.org/").services.public_url == "https://kehra.example.org"
+    assert app(port=0, public_url="https://kehra.example.org").services.public_url == ""
