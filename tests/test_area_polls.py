@@ -240,3 +240,23 @@ async def test_on_postgresql(tmp_path, pg_url):
                     for m in messages(t, c) if "closed:" in m]) == 2
     finally:
         await two.close()
+
+
+async def test_a_chat_whose_platform_is_down_gets_the_poll_when_it_is_back(two):
+    mx = two.transports["matrix"]
+    mx.fail_sends = 3  # Matrix is down when the poll starts, and at the first retry
+    replies = await two.say("/poll area Which evening? | Tue | Wed", user="10", chat=TG, platform="telegram",
+                            lang="en")
+    assert replies[-1] == "Area poll #1 is in 1 chat of the area Maunula."
+    assert not [s for s in mx.sent if s.kind == "message" and s.reply.buttons]
+    two.clock.advance(seconds=31)
+    await two.run_due()  # still down: the job is retried with back-off
+    assert not [s for s in mx.sent if s.kind == "message" and s.reply.buttons]
+    for _ in range(3):  # its back-off
+        two.clock.advance(minutes=10)
+        await two.run_due()
+    [room] = [s for s in mx.sent if s.kind == "message" and s.reply.buttons]
+    assert room.plain.startswith("📊 Area poll #1 · Maunula Which evening?")
+    poll = await the_poll(two)
+    await two.press(f"polls:vote:{poll.id}:1", user="@b:hs", chat=MX, platform="matrix")
+    assert (await area_tally(two)).counts == [0, 1]

@@ -18,12 +18,12 @@ from core.i18n import _, format_number, ngettext
 from core.markup import b, esc
 from core.scope import send_scope
 from handlers.base import Context, Services, UserError
-from handlers.polls.keys import CLOSE, REFRESH, TIDY
+from handlers.polls.keys import CLOSE, COPIES, REFRESH, TIDY
 from handlers.polls.parse import NewPoll, close_time
 from handlers.polls.render import render_open, render_result, title, vote_buttons, winners
 from storage import digest as area_store
 from storage import polls as store
-from storage.core import Chat, cancel_job, effect_of, languages_for, record_effect, schedule_job
+from storage.core import Chat, Job, cancel_job, effect_of, languages_for, record_effect, schedule_job
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 AREA_EDIT_EVERY = {"telegram": timedelta(seconds=5), "matrix": timedelta(seconds=10)}
 DEFAULT_EDIT_EVERY = timedelta(seconds=5)
 TIDY_AFTER = timedelta(minutes=2)
+#: a chat the poll could not be posted in (its platform down) is tried again this much later
+COPIES_RETRY = timedelta(seconds=30)
 
 
 def edit_every(chat_key: str) -> timedelta:
@@ -86,10 +88,12 @@ async def create_area(ctx: Context, new: NewPoll) -> None:
     ctx.services.wake(poll.close_at)
     spec = PollSpec(question=new.question, options=new.options, multiple=new.multiple,
                     max_choices=new.max_choices, anonymous=new.anonymous, hide_results=new.hide_results)
-    posted = 0
+    posted, missing = 0, []
     for chat_key in chats:
         try:
-            await _post_copy(ctx, poll, chat_key, spec, len(chats))
+            origin = chat_key == ctx.chat_key
+            await _post_copy(ctx.services, poll, chat_key, spec, len(chats),
+                             transport=ctx.transport if origin else None, lang=ctx.lang if origin else None)
             posted += 1
         except Exception:
             if chat_key == ctx.chat_key:  # nobody saw it where it was started: no poll at all
@@ -97,22 +101,35 @@ async def create_area(ctx: Context, new: NewPoll) -> None:
                     await store.cancel(session, poll.id, ctx.now(), ctx.sender_key)
                     await cancel_job(session, CLOSE.key(poll=poll.id))
                 raise
-            log.warning("area poll %s: posting in %s failed", poll.id, chat_key, exc_info=True)
+            log.warning("area poll %s: posting in %s failed; tried again later", poll.id, chat_key, exc_info=True)
+            missing.append(chat_key)
+    if missing:  # the chat's platform is down: a job posts it there when it is back (retried with back-off)
+        at = ctx.now() + COPIES_RETRY
+        async with ctx.db.transaction() as session:
+            await schedule_job(session, COPIES.kind, at, chat_key=ctx.chat_key,
+                               payload={"poll": poll.id, "chats": missing}, dedup_key=COPIES.key(poll=poll.id))
+        ctx.services.wake(at)
     await ctx.reply(esc(ngettext("Area poll #{number} is in {count} chat of the area {area}.",
                                  "Area poll #{number} is in {count} chats of the area {area}.", posted).format(
         number=poll.number, count=format_number(posted), area=area)))
 
 
-async def _post_copy(ctx: Context, poll: store.Poll, chat_key: str, spec: PollSpec, chats: int) -> None:
-    services = ctx.services
+def _spec(poll: store.Poll) -> PollSpec:
+    return PollSpec(question=poll.question, options=tuple(poll.option_list()), multiple=poll.multiple,
+                    max_choices=poll.max_choices, anonymous=poll.anonymous, hide_results=poll.hide_results)
+
+
+async def _post_copy(services: Services, poll: store.Poll, chat_key: str, spec: PollSpec, chats: int, *,
+                     transport=None, lang: str | None = None) -> None:
+    """Post the poll in one chat (in the chat's language, or ``lang``) and keep the copy."""
     async with services.db.session() as session:
         done = await store.copy_in(session, poll.id, chat_key)
         _person, chat_lang = await languages_for(session, "", chat_key)
     if done is not None and done.message_id:
         return  # posted before a restart
-    transport = ctx.transport if chat_key == ctx.chat_key else services.transport_for(chat_key)
+    transport = transport or services.transport_for(chat_key)
     chat_id = _native_id(chat_key)
-    lang = ctx.lang if chat_key == ctx.chat_key else (chat_lang or poll.lang)
+    lang = lang or chat_lang or poll.lang
     with services.locale(lang):
         # anonymous polls use buttons (a platform's anonymous native poll tells the bot no votes)
         native = transport.capabilities.native_polls and not poll.anonymous
@@ -123,6 +140,27 @@ async def _post_copy(ctx: Context, poll: store.Poll, chat_key: str, spec: PollSp
         message_id = await transport.send(chat_id, Reply(html=html, buttons=() if ref else vote_buttons(poll)))
     async with services.db.transaction() as session:
         await store.add_copy(session, poll.id, chat_key, message_id, ref)
+
+
+async def copies_job(services: Services, job: Job) -> None:
+    """Post an open area poll in the chats it could not be posted in when it started; raises while
+    one is still out of reach (the job is retried with back-off)."""
+    data = job.data()
+    async with services.db.session() as session:
+        poll = await store.by_id(session, int(data["poll"]))
+        count = len(await store.copies(session, poll.id)) if poll else 0
+    if poll is None or poll.status != store.OPEN:
+        return
+    failed: Exception | None = None
+    for chat_key in data.get("chats", []):
+        try:
+            await _post_copy(services, poll, chat_key, _spec(poll), max(count, len(data["chats"])))
+        except Exception as exc:
+            log.warning("area poll %s: posting in %s failed again", poll.id, chat_key, exc_info=True)
+            failed = exc
+    if failed is not None:
+        raise failed
+    await refresh_copies(services, poll.id)  # the counts so far
 
 
 async def _tally(services: Services, poll_id: int) -> tuple[store.Poll | None, store.AreaTally | None,

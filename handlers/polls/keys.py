@@ -14,3 +14,5 @@ CLOSE = JobKey("polls.close", "poll")
 TIDY = JobKey("polls.tidy", "poll")
 #: "polls.refresh:<poll id>:<epoch seconds>": one trailing edit of the poll message
 REFRESH = JobKey("polls.refresh", "poll", "at")
+#: "polls.copies:<poll id>": post an area poll in the area's chats it could not be posted in yet
+COPIES = JobKey("polls.copies", "poll")
