@@ -7,6 +7,8 @@ reply to the idea's card and sent to the author."""
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
 from datetime import datetime, timedelta
 
@@ -188,7 +190,10 @@ async def supported(ctx: Context, session, idea: store.Idea) -> None:
     remind_at = now + timedelta(days=route.remind_days)
     await schedule_job(session, REMIND.kind, remind_at, chat_key=idea.chat_key, payload={"idea": idea.id},
                        dedup_key=REMIND.key(idea=idea.id))
-    ctx.services.wake(now)
+    # The scheduler is woken from a fresh context on the loop's next turn: woken from here, inside
+    # the supporter's unit of work, its run would inherit the open transaction. (Its wake-up is
+    # at the next whole second, after this commit; the safety tick would find the job anyway.)
+    asyncio.get_running_loop().call_soon(ctx.services.wake, now, context=contextvars.Context())
 
 
 # --- sending outside a request -----------------------------------------------------------------
