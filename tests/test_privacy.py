@@ -78,6 +78,16 @@ async def scenario(bot: TestBot, lang: str) -> None:
     await bot.say(f"/experiment 2 {START_WORD['en']}", user="admin", lang="en")
     sent = await act(bot, lang, text="/join 2")
     assert "2" in sent[-1].plain, [s.plain for s in sent]
+    # she answers ideas as the city contact: named by the admin, an idea of Bertil's reaches the
+    # threshold, she gets it in private and answers it
+    await bot.say("/threshold 1 city contact", user="admin", lang="en")
+    await bot.event(chat_id="group", sender_id="admin", sender_name="Admin", text="/responder add city contact",
+                    message_id="named1", chat_title="group", language_hint="en", named=((UID, NAME),))
+    await bot.say("/idea Uimalaituri", user="u2", name="Bertil", lang=lang)
+    await bot.say("/support 3", user="u2", name="Bertil", lang=lang)
+    assert await bot.run_due() == 1
+    sent = await act(bot, lang, text="/answer 3 Selvitämme laiturin paikan")
+    assert any("Selvitämme laiturin paikan" in s.plain for s in sent), [s.plain for s in sent]
     # a self-assessment answer, in her private chat
     await bot.say("/checklist start", user="admin", lang="en")
     await act(bot, lang, data="checklist:go:1")
@@ -134,6 +144,8 @@ async def check(bot: TestBot, lang: str) -> None:
     assert [e["roles"] for e in data["experiments"]] == [["owner", "member"]]
     assert {a["chat"] for a in data["activity"]} >= {"fake:group", f"fake:{DM}"}
     assert sorted(a["action"] for a in data["audit"]) == ["chat.language", "meeting.create"]
+    assert [(a["idea"], a["role"], a["text"]) for a in data["idea_answers"]] == [(3, "city contact", "Selvitämme laiturin paikan")]
+    assert [(r["chat"], r["role"]) for r in data["idea_roles"]] == [("fake:group", "city contact")]
     summary = sent[1].plain
     assert NAME in summary and "JSON" in summary
     if lang == "fi":
