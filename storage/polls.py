@@ -337,11 +337,12 @@ async def extend(session: AsyncSession, poll: Poll, close_at: datetime) -> None:
 
 
 async def list_polls(session: AsyncSession, chat_key: str, closed_since: datetime, limit: int = 20) -> list[Poll]:
+    """The chat's open and recently closed polls, and the area polls posted here, newest first."""
+    here = (Poll.chat_key == chat_key) | Poll.id.in_(select(PollCopy.poll_id).where(PollCopy.chat_key == chat_key))
     query = (
         select(Poll)
-        .where(Poll.chat_key == chat_key,
-               (Poll.status == OPEN) | ((Poll.status == CLOSED) & (Poll.closed_at >= closed_since)))
-        .order_by(Poll.number.desc())
+        .where(here, (Poll.status == OPEN) | ((Poll.status == CLOSED) & (Poll.closed_at >= closed_since)))
+        .order_by(Poll.created_at.desc(), Poll.number.desc())
         .limit(limit)
     )
     return list((await session.execute(query)).scalars())

@@ -260,3 +260,12 @@ async def test_a_chat_whose_platform_is_down_gets_the_poll_when_it_is_back(two):
     poll = await the_poll(two)
     await two.press(f"polls:vote:{poll.id}:1", user="@b:hs", chat=MX, platform="matrix")
     assert (await area_tally(two)).counts == [0, 1]
+
+
+async def test_the_area_poll_is_listed_in_every_chat_of_the_area(two):
+    await two.say("/poll area Which evening? | Tue | Wed", user="10", chat=TG, platform="telegram", lang="en")
+    await two.say("/poll Local one? | yes | no", user="@a:hs", chat=MX, platform="matrix", lang="en")
+    listed = await two.say("/polls", user="@b:hs", chat=MX, platform="matrix", lang="en")
+    assert "#1 · Maunula Which evening? — closes" in listed[0] and "#1 Local one? — closes" in listed[0]
+    listed = await two.say("/polls", user="11", chat=TG, platform="telegram", lang="en")
+    assert "#1 · Maunula Which evening?" in listed[0] and "Local one?" not in listed[0]

@@ -229,13 +229,14 @@ async def polls_cmd(ctx: Context, args: str) -> None:
         return
     open_lines, closed_lines = [], []
     for poll in polls:
+        number = f"{poll.number} · {poll.area}" if poll.area else poll.number  # an area poll: its area too
         if poll.status == store.OPEN:
             open_lines.append(esc(_("#{number} {question} — closes {when}").format(
-                number=poll.number, question=poll.question, when=format_datetime(poll.close_at))))
+                number=number, question=poll.question, when=format_datetime(poll.close_at))))
         else:
             outcome = outcome_text(poll.option_list(), poll.count_list() or [])
             closed_lines.append(esc(_("#{number} {question} — {outcome}").format(
-                number=poll.number, question=poll.question, outcome=outcome)))
+                number=number, question=poll.question, outcome=outcome)))
     lines = []
     if open_lines:
         lines += [b(_("Open polls")), *open_lines]
