@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -498,6 +499,35 @@ async def test_sweep_works_in_slices_and_finishes_later(bot):
     await bot.run_due()
     assert len(digests_sent(bot.transport)) == 3
     assert await feature.sweep(bot.services, budget=-1) == 0  # nothing due: nothing made
+
+
+async def test_activity_digest_reads_only_its_areas_chats(bot):
+    """A chat's activity counts a linked person once in its area by the area's earlier chats: it
+    reads those, not every chat of the store (the weekly sweep does this for every chat)."""
+    from sqlalchemy import event
+
+    from handlers.digest.activity import activity_digest
+    from storage.core import ensure_chat
+
+    async with bot.services.db.transaction() as session:
+        for c in range(6):
+            chat = await ensure_chat(session, f"fake:c{c}", "fake", f"C{c}", bot.clock.now())
+            chat.area = "Maunula" if c < 3 else "Malmi"
+            session.add(chat)
+        await store.add_activity(session, {("fake:c2", W48): 5}, {("fake:c2", W48): {"m1", "m2"}})
+    statements = []
+    engine = bot.services.db.engine.sync_engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        data = await activity_digest(bot.services, "fake:c2", *store.week_bounds(W48))
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert data == {"counts": {"messages": 5, "people": 2, "area_people": 2}}
+    chat_reads = [sql for sql in statements if "\nFROM chat" in sql]
+    assert chat_reads and all(re.search(r'WHERE chat\.(area|"key") = ', sql) for sql in chat_reads), chat_reads
+    async with bot.services.db.session() as session:
+        assert await store.chats_in_area(session, "Maunula") == ["fake:c0", "fake:c1", "fake:c2"]
 
 
 async def test_area_totals_count_other_features_sections(bot):

@@ -147,7 +147,7 @@ async def activity_digest(services: Services, chat_key: str, start: datetime, en
         chat = await session.get(Chat, chat_key)
         area = chat.area if chat is not None else None
         if area and people:  # a person linked across platforms (storage/links.py) counts once in the area
-            earlier = [c for c in (await store.chats_by_area(session)).get(area, []) if c < chat_key]
+            earlier = [c for c in await store.chats_in_area(session, area) if c < chat_key]
             twice = await links.counted_before(session, chat_key, earlier, week)
     if not messages and not people:
         return None
