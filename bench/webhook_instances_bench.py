@@ -17,6 +17,12 @@ lifted in the processes' environment (``LIFTED`` below): the bench measures the 
 Deliveries share keep-alive connections, at most ``--connections`` at a time (Telegram's
 setWebhook max_connections, 40 by default), and so do the balancer's calls.
 
+Each process starts in a session of its own (``setsid``): with the kernel's autogroup
+scheduling (``/proc/sys/kernel/sched_autogroup_enabled``) a session is one scheduling group, and
+on a machine busy with other work the processes would otherwise share one group's CPU share with
+the bench however many they are (``--shared-group`` measures that); separate services get a
+group each.
+
 ``--profile DIR`` runs the first process under cProfile (CPU time, during the burst only; stats
 in ``DIR/<n>-instances-a.prof``) and prints its top functions by cumulative and own time.
 
@@ -260,14 +266,15 @@ async def _peak_connections(pg: str, database: str) -> int:
         await conn.close()
 
 
-async def start_bot(data_dir: Path, env: dict[str, str], profile: Path | None) -> asyncio.subprocess.Process:
+async def start_bot(data_dir: Path, env: dict[str, str], profile: Path | None, *,
+                    own_session: bool = True) -> asyncio.subprocess.Process:
     full = {**os.environ, "PYTHONPATH": str(ROOT), "KEHRABOT_DATA_DIR": str(data_dir), **env}
     full.pop("KEHRABOT_CONFIG", None)
     command = [sys.executable, "-m", "bot.cli", "run"]
     if profile is not None:
         command = [sys.executable, "-c", _PROFILED, str(profile)]
     with _log(data_dir) as log:
-        return await asyncio.create_subprocess_exec(*command, cwd=data_dir, env=full,
+        return await asyncio.create_subprocess_exec(*command, cwd=data_dir, env=full, start_new_session=own_session,
                                                     stdout=asyncio.subprocess.DEVNULL, stderr=log)
 
 
@@ -331,7 +338,8 @@ async def _replies(emu: BurstEmulator, stall: float) -> None:
 
 
 async def scenario(instances: int, *, groups: int, per_group: int, pg: str, connections: int,
-                   profile: Path | None = None, stall: float = 30.0, idle: float = 5.0) -> Result:
+                   profile: Path | None = None, stall: float = 30.0, idle: float = 5.0,
+                   own_sessions: bool = True) -> Result:
     database = "kehrabot_bench_" + uuid.uuid4().hex[:12]
     await _admin(pg, f'CREATE DATABASE "{database}"')
     url = pg.rsplit("/", 1)[0] + "/" + database
@@ -347,7 +355,8 @@ async def scenario(instances: int, *, groups: int, per_group: int, pg: str, conn
             name = "ab"[n] if n < 2 else f"i{n}"
             prof = profile / f"{instances}-instances-{name}.prof" if profile is not None and n == 0 else None
             procs.append(await start_bot(Path(tmp) / name, {**env, "KEHRABOT_INSTANCE": name,
-                                                            "KEHRABOT_TELEGRAM__WEBHOOK_PORT": str(port)}, prof))
+                                                            "KEHRABOT_TELEGRAM__WEBHOOK_PORT": str(port)}, prof,
+                                     own_session=own_sessions))
         await _listening(emu, procs, Path(tmp))
         await emu.wait_idle(quiet=1.0, within=60)  # the command menus are published
 
@@ -486,13 +495,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2], help="process counts (default 1 2)")
     parser.add_argument("--pg", default=DEFAULT_PG, help="a PostgreSQL database to create the bench's in")
     parser.add_argument("--connections", type=int, default=40, help="webhook connections at a time (default 40)")
+    parser.add_argument("--shared-group", action="store_true",
+                        help="keep the processes in the bench's session (one scheduling group, see above)")
     parser.add_argument("--rounds", type=int, default=1, help="repeat the instance counts (default 1)")
     parser.add_argument("--profile", type=Path, help="run the first process under cProfile, stats in this folder")
     args = parser.parse_args(argv)
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(run(args.instances, args.rounds, groups=args.groups, per_group=args.per_group, pg=args.pg,
-                              connections=args.connections, profile=args.profile))
+                              connections=args.connections, profile=args.profile,
+                              own_sessions=not args.shared_group))
     print(report(results))
     if args.profile is not None:
         for n in args.instances:
