@@ -39,7 +39,10 @@ async def ideas_digest(services: Services, chat_key: str, start: datetime, end: 
         **official,
         "discussed": [{"number": number, "messages": count} for number, count in discussed],
         "counts": {"new": len(new), "status_changes": len(changes), "supports": supports,
-                   "waiting_answer": len(waiting), "answered": len(answered)},
+                   # only where there are any: the area totals and the CSV columns of chats without
+                   # official answers stay as they were
+                   **({"waiting_answer": len(waiting)} if waiting else {}),
+                   **({"answered": len(answered)} if answered else {})},
         "new": [{"number": i.number, "text": short(i.text, 120), "tags": i.tag_list()} for i in new[:DIGEST_LIST_MAX]],
         "status_changes": [{"number": i.number, "text": short(i.text, 120), "from": ev.from_status, "to": ev.to_status}
                            for ev, i in changes[:DIGEST_LIST_MAX]],
