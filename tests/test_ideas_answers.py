@@ -270,3 +270,24 @@ async def test_mydata_and_forgetme_cover_roles_and_answers(bot):
         [answer] = (await s.execute(select(routes.IdeaAnswer))).scalars().all()
         assert answer.text == "Selvitetään." and answer.answerer_key == "former-member"
         assert answer.answerer_name == "entinen jäsen"
+
+
+async def test_reminder_time_and_taking_the_role_away(bot):
+    w = await _setup(bot, "fi")
+    out = await bot.say("/kynnys muistutus 7", user="boss", lang="fi")
+    assert "7 päivässä" in out[0], out
+    for user in ("u1", "u2", "u3"):
+        await bot.say("/tue 1", user=user, lang="fi")
+    await bot.run_due()
+    start = bot.clock.now()
+    mark = len(bot.transport.sent)
+    await bot.run_due(start + timedelta(days=7, minutes=1))
+    assert any("odottanut 7 päivää" in t for t in _to(bot, DM, mark))
+    # the admin takes the role away (a reply to her message): she may no longer answer
+    sent = await bot.event(chat_id="group", sender_id="boss", sender_name="Boss", language_hint="fi",
+                           text="/vastaaja poista", message_id="rm1", named=((CONTACT, CONTACT_NAME),))
+    assert [s.plain for s in sent] == [f"{CONTACT_NAME} ei enää vastaa täällä ideoihin."]
+    assert await bot.say("/vastaa 1 Myöhässä", user=CONTACT, lang="fi") == [w["nobody"]]
+    async with bot.services.db.session() as s:
+        actions = [a.action for a in (await s.execute(select(AuditEvent).order_by(AuditEvent.id))).scalars()]
+    assert actions.count("ideas.responder") == 2 and actions.count("ideas.threshold") == 2
