@@ -1,14 +1,17 @@
 """An idea's own thread (a Telegram forum topic, a Matrix thread rooted at its card) and the
-discussion in it: each message there is one activity row (no person is kept: only when)."""
+discussion in it: each message there is one activity row (no person is kept: only when); and the
+👍 reactions that support an idea, one row per person and message (the card, the posting
+message), so that taking one away withdraws the support only when the other is gone too."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, func, select
+from sqlalchemy import Index, delete, func, select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import add_unique
 from storage.types import UTCDateTime
 
 
@@ -28,6 +31,28 @@ class IdeaActivity(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     idea_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
     at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class IdeaReaction(SQLModel, table=True):
+    __tablename__ = "idea_reaction"
+
+    idea_id: int = Field(foreign_key="idea.id", primary_key=True, ondelete="CASCADE")
+    person_key: str = Field(primary_key=True, max_length=255)
+    message_id: str = Field(primary_key=True, max_length=255)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+async def add_reaction(session: AsyncSession, idea_id: int, person_key: str, message_id: str, now: datetime) -> None:
+    await add_unique(session, IdeaReaction(idea_id=idea_id, person_key=person_key, message_id=message_id,
+                                           created_at=now))
+
+
+async def drop_reaction(session: AsyncSession, idea_id: int, person_key: str, message_id: str) -> bool:
+    """Forget the person's 👍 on that message; True when they still have one on the idea's other."""
+    await session.execute(delete(IdeaReaction).where(
+        IdeaReaction.idea_id == idea_id, IdeaReaction.person_key == person_key, IdeaReaction.message_id == message_id))
+    return (await session.execute(select(func.count()).select_from(IdeaReaction).where(
+        IdeaReaction.idea_id == idea_id, IdeaReaction.person_key == person_key))).scalar_one() > 0
 
 
 async def add_thread(session: AsyncSession, idea_id: int, chat_key: str, thread_id: str, now: datetime) -> None:

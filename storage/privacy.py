@@ -10,7 +10,8 @@ What ``forget`` does (never commits):
 - ideas stay, authored by "a former member" (``FORMER_MEMBER`` as the key, the label in the
   chat's language as the name); the same for their history, polls, meetings, experiments, steps
   and indicator values they made or recorded;
-- supports are removed and the ideas' support counts lowered with them;
+- supports (and the 👍 reactions behind them) are removed and the ideas' support counts lowered
+  with them;
 - official answers to ideas stay, given by a former member; the roles they held to answer ideas
   and an answer they had begun are removed;
 - votes in named polls are removed (a closed poll's stored result stays: it is an anonymous
@@ -39,7 +40,18 @@ from sqlalchemy import delete, or_, select, update
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage import checklist, digest, experiments, idea_routing, ideas, links, matrix, meetings, polls
+from storage import (
+    checklist,
+    digest,
+    experiments,
+    idea_routing,
+    idea_threads,
+    ideas,
+    links,
+    matrix,
+    meetings,
+    polls,
+)
 from storage.core import Chat, Job, Person, ProcessedEvent, move_chat
 from storage.outbox import Delivery
 
@@ -55,6 +67,7 @@ PERSON_COLUMNS: dict[str, dict[str, str]] = {
     "chat": {"key": "key", "title": "name"},  # the person's private chat
     "idea": {"author_key": "key", "author_name": "name"},
     "ideasupport": {"person_key": "key"},
+    "idea_reaction": {"person_key": "key"},  # the 👍 behind a support (storage/idea_threads.py)
     "ideaevent": {"actor_key": "key", "actor_name": "name"},
     "idearesponder": {"person_key": "key", "person_name": "name"},
     "ideaanswer": {"answerer_key": "key", "answerer_name": "name"},
@@ -317,6 +330,8 @@ async def forget(session: AsyncSession, person_key: str, platform_id: str, *, na
     supported = list((await session.execute(
         select(ideas.IdeaSupport.idea_id).where(ideas.IdeaSupport.person_key == person_key))).scalars())
     count("ideasupport", await session.execute(delete(ideas.IdeaSupport).where(ideas.IdeaSupport.person_key == person_key)))
+    count("idea_reaction", await session.execute(delete(idea_threads.IdeaReaction).where(
+        idea_threads.IdeaReaction.person_key == person_key)))
     if supported:
         await session.execute(update(ideas.Idea).where(ideas.Idea.id.in_(supported))
                               .values(support_count=ideas.Idea.support_count - 1))

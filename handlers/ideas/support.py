@@ -1,4 +1,6 @@
-"""Support for an idea: by command, by its 👍 button, by a 👍 reaction on its card.
+"""Support for an idea: by command, by its 👍 button, by a 👍 reaction on its card or on the
+message that posted it (once per person: a reaction taken away withdraws the support when the
+person has no 👍 left on the other).
 Each handler stores first and closes its session before talking to the platform."""
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from handlers.ideas.cards import refresh_card
 from handlers.ideas.flow import get_idea
 from handlers.ideas.keys import SUPPORT
 from handlers.ideas.render import status_label
+from storage import idea_threads as threads_store
 from storage import ideas as store
 
 SUPPORT_REACTIONS = frozenset({"👍", "+1", ":+1:", "👍️"})
@@ -77,9 +80,11 @@ async def on_reaction(ctx: Context) -> None:
         idea = await store.by_message(session, ctx.chat_key, ctx.event.target_id)
         if idea is None or idea.status in ("archived", "withdrawn", "done"):
             return
-        if ctx.event.reaction_removed:
-            changed = await store.remove_support(session, idea, ctx.sender_key)
+        if ctx.event.reaction_removed:  # withdrawn, unless their 👍 on the idea's other message stays
+            still = await threads_store.drop_reaction(session, idea.id, ctx.sender_key, ctx.event.target_id)
+            changed = not still and await store.remove_support(session, idea, ctx.sender_key)
         else:
+            await threads_store.add_reaction(session, idea.id, ctx.sender_key, ctx.event.target_id, ctx.now())
             changed = await _support(ctx, idea, session)
     if changed or _again(ctx):  # handled again: the first run may have stopped before the edit
         await refresh_card(ctx, idea)

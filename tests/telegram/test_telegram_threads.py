@@ -4,10 +4,12 @@ counted — and reactions as support on the card and on the person's own message
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from handlers.ideas.digest import ideas_digest, render_ideas_digest
 from storage.audit import AuditEvent
+from storage.ideas import by_message
 
 pytestmark = __import__("pytest").mark.integration
 
@@ -21,6 +23,16 @@ def _sends(emu, group) -> list:
 def _thread(call) -> int | None:
     value = call.params.get("message_thread_id")
     return int(value) if value else None
+
+
+async def _card_stored(app, group, card: int) -> None:
+    """The card's id is stored just after it is sent (not waited for): a 👍 on it counts from then."""
+    for _ in range(200):
+        async with app.db.session() as session:
+            if await by_message(session, f"telegram:{group['id']}", str(card)) is not None:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the card was not stored")
 
 
 async def test_forum_with_two_topics_every_answer_in_its_topic(tg, emu):
@@ -134,6 +146,7 @@ async def test_reactions_on_the_card_and_on_the_own_message_support_once(tg, emu
     emu.set_admin(group, emu.bot_user)
     posted = emu.post(group, alice, "Kirjaston terassi #idea")["message"]["message_id"]
     card = (await emu.wait_call("sendMessage")).result["message_id"]
+    await _card_stored(tg.app, group, card)
 
     async def supporters(edits):
         await emu.wait_call("editMessageText", edits)
@@ -146,7 +159,10 @@ async def test_reactions_on_the_card_and_on_the_own_message_support_once(tg, emu
     assert (await supporters(2)).endswith("(2)")
     emu.react(group, carol, posted, ["❤"])  # the 👍 taken away: support withdrawn
     assert (await supporters(3)).endswith("(1)")
-    emu.react(group, bob, card, [])
+    emu.react(group, bob, card, [])  # Bob's 👍 on Alice's message still supports
+    await emu.wait_idle()
+    assert len(emu.calls_of("editMessageText")) == 3 and emu.buttons(group, card)[0]["text"].endswith("(1)")
+    emu.react(group, bob, posted, [])  # his last one: withdrawn
     assert (await supporters(4)).endswith("(0)")
 
 
