@@ -47,7 +47,9 @@ def parse_switch(rest: str) -> bool | None:
 
 async def threads_cmd(ctx: Context, on: bool | None) -> None:
     caps = ctx.transport.capabilities
-    if not caps.threads or ctx.event.is_private:
+    if not caps.threads:
+        raise UserError(_("This chat platform has no threads, so ideas cannot have threads of their own here."))
+    if ctx.event.is_private:
         raise UserError(_("Ideas can have threads of their own only in a group."))
     async with ctx.db.transaction() as session:
         chat = await session.get(Chat, ctx.chat_key)
