@@ -153,9 +153,13 @@ async def release_post(session: AsyncSession, digest_id: int, error: str) -> Non
 
 
 async def unposted(session: AsyncSession, since: datetime) -> list[Digest]:
-    """Records not yet posted (a send failed or an instance stopped mid-way), newest week first."""
+    """Records made since ``since`` and not yet posted (a send failed or an instance stopped
+    mid-way), newest week first. Only a chat's newest due week is posted, and it is at most two
+    weeks before the week it is made in (older ones made late are stored as skipped): so the
+    records are found by the week's index, not by reading every record (each sweep does this)."""
     return list((await session.execute(
-        select(Digest).where(Digest.posted_at.is_(None), Digest.created_at >= since).order_by(Digest.week.desc())
+        select(Digest).where(Digest.week >= shift_week(week_of(since), -2), Digest.posted_at.is_(None),
+                             Digest.created_at >= since).order_by(Digest.week.desc())
     )).scalars())
 
 

@@ -501,6 +501,26 @@ async def test_sweep_works_in_slices_and_finishes_later(bot):
     assert await feature.sweep(bot.services, budget=-1) == 0  # nothing due: nothing made
 
 
+async def test_unposted_records_are_found_by_the_weeks_index(bot):
+    """Every sweep looks for records whose post failed: by the recent weeks, not a scan of all."""
+    from sqlalchemy import event
+
+    statements = []
+    engine = bot.services.db.engine.sync_engine
+    listener = lambda _conn, _cursor, sql, params, *_rest: statements.append((sql, params))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        async with bot.services.db.session() as session:
+            assert await store.unposted(session, W48_DUE) == []
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    sql, params = next((sql, params) for sql, params in statements if "FROM digest" in sql)
+    async with bot.services.db.session() as session:
+        conn = await session.connection()
+        plan = " ".join(row[-1] for row in (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)).all())
+    assert "SEARCH digest USING INDEX ix_digest_week (week>?)" in plan, plan  # not a SCAN of every record
+
+
 async def test_activity_digest_reads_only_its_areas_chats(bot):
     """A chat's activity counts a linked person once in its area by the area's earlier chats: it
     reads those, not every chat of the store (the weekly sweep does this for every chat)."""
