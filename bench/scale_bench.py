@@ -471,16 +471,27 @@ async def measure_search(bot: TestBot, info: dict, sizes: Sizes, fig: Figures, t
 
 
 async def explain(db, words, lang, c, reader, fig: Figures) -> None:
-    """The plan of the slowest search (EXPLAIN ANALYZE), for the output."""
-    async with db.session() as session:
-        query = select(Idea).where(Idea.chat_key == chat_key(c), Idea.status.not_in(("archived", "withdrawn")))
-        query, relevance = idea_store._match(query, "postgresql", idea_store.search_words(words), (lang, reader))
-        query = query.order_by(relevance.desc(), Idea.number.desc()).add_columns(func.count().over()).limit(10)
-        compiled = query.compile(session.bind, compile_kwargs={"literal_binds": True})
-        plan = (await session.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))).scalars().all()
-    fig.note(f"EXPLAIN ANALYZE of the slowest search ({' '.join(words)!r} in chat {c}, {lang}/{reader}):")
-    for line in plan[:14]:
-        fig.note("  " + line)
+    """The plans of the slowest search (EXPLAIN ANALYZE), for the output: planned for its values,
+    and the generic plan PostgreSQL turns to for a statement prepared and run five times (asyncpg
+    prepares every statement), which is what a running bot gets."""
+    query = select(Idea).where(Idea.chat_key == chat_key(c), Idea.status.not_in(("archived", "withdrawn")))
+    query, relevance = idea_store._match(query, "postgresql", idea_store.search_words(words), (lang, reader))
+    query = query.order_by(relevance.desc(), Idea.number.desc()).add_columns(func.count().over()).limit(10)
+    async with db.engine.connect() as conn:
+        compiled = query.compile(conn.engine.sync_engine, compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup]
+        raw = (await conn.get_raw_connection()).driver_connection
+        literals = ", ".join(str(v) if isinstance(v, int) else "'" + str(v).replace("'", "''") + "'" for v in params)
+        await raw.execute(f"PREPARE scale_search AS {compiled.string}")
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await raw.execute(f"SET plan_cache_mode = {mode}")
+            plan = [r[0] for r in await raw.fetch(f"EXPLAIN (ANALYZE) EXECUTE scale_search({literals})")]
+            fig.note(f"EXPLAIN ANALYZE of the slowest search ({' '.join(words)!r} in chat {c}, {lang}/{reader}), "
+                     f"{mode}:")
+            for line in [p for p in plan if "->" in p or "Execution" in p][:8]:
+                fig.note("  " + line.strip()[:140])
+        await raw.execute("RESET plan_cache_mode")
+        await raw.execute("DEALLOCATE scale_search")
 
 
 async def measure_sweep(bot: TestBot, sizes: Sizes, fig: Figures, profile: bool) -> None:
