@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,9 +27,10 @@ __all__ = ["WRITER_MEMO", "BatchOp", "Database", "SQLiteWriter", "store_unavaila
 
 
 def store_unavailable(err: BaseException) -> bool:
-    """The store could not be reached (a lost connection, a refused one, SQLite locked past its
-    busy timeout): nothing of the unit of work was committed, and it may be done again."""
-    return isinstance(err, (OperationalError, InterfaceError)) or (
+    """The store could not be reached (a lost connection, a refused one, no free connection in
+    the pool in time, SQLite locked past its busy timeout): nothing of the unit of work was
+    committed, and it may be done again."""
+    return isinstance(err, (OperationalError, InterfaceError, PoolTimeout)) or (
         isinstance(err, DBAPIError) and err.connection_invalidated)
 
 

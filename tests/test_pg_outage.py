@@ -177,3 +177,31 @@ async def test_a_stop_while_the_store_is_unreachable_ends_within_its_deadline(pg
         assert loop.time() - started < 2.5
     finally:
         await proxy.stop()
+
+
+async def test_a_command_waiting_for_a_free_connection_is_answered_not_apologised_for(pg_url, tmp_path):
+    """Every pooled connection busy longer than the pool's wait: the command is handled again once
+    one is free (as for a store that cannot be reached), not answered with an apology and lost."""
+    bot = await TestBot(tmp_path, database_url=pg_url).open()
+    db = bot.services.db
+    engines = [e for e in (db.engine, db._lazy_engine) if e is not None]
+    held = []
+    try:
+        for engine in engines:
+            engine.sync_engine.pool._timeout = 0.2  # the pool's wait for a free connection, shortened
+            for _ in range(engine.sync_engine.pool.size()):
+                held.append(await engine.connect())
+        handling = asyncio.create_task(bot.event(chat_id="group", sender_id="u1", sender_name="U1",
+                                                 text="/idea Penkki puistoon", message_id="m1",
+                                                 event_key="m1"))
+        await asyncio.sleep(1.0)  # the pool stays exhausted past several waits (a timed hold)
+        assert not handling.done()
+    finally:
+        for conn in held:
+            await conn.close()
+    sent = await asyncio.wait_for(handling, 30)
+    async with db.session() as s:
+        stored = (await s.execute(text("SELECT text FROM idea"))).scalars().all()
+    await bot.close()
+    assert [m.plain.split("\n", 1)[0] for m in sent] == ["💡 Idea #1 tallennettu. Penkki puistoon"]
+    assert stored == ["Penkki puistoon"]
