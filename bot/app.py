@@ -11,8 +11,7 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings
 from bot.http import HttpServer, NotReady
@@ -31,6 +30,9 @@ from storage import outbox as delivery_log
 from storage.core import prune_events
 from storage.db import Database
 from storage.retention import Policy as RetentionPolicy
+
+if TYPE_CHECKING:  # the HTTP server's aiohttp is imported when it starts (bot/http.py)
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +97,8 @@ class App:
     def _serve(self, route: HttpRoute):
         """An aiohttp handler around a feature's neutral one (handlers/ knows no aiohttp)."""
         async def handle(request: web.Request) -> web.Response:
+            from aiohttp import web
+
             status, content_type, body = await route.handler(self.services, dict(request.match_info))
             return web.Response(body=body, status=status, content_type=content_type.split(";")[0].strip(),
                                 charset="utf-8" if content_type.startswith("text/") else None,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-
-from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard, vRecur
+from typing import TYPE_CHECKING
 
 from core.events import FileOut
 from core.i18n import _, format_datetime, format_number, ngettext
@@ -16,6 +15,9 @@ from handlers.meetings.flow import get_meeting
 from handlers.meetings.occurrences import occurrences, wall
 from storage import meetings as store
 from storage.core import Chat
+
+if TYPE_CHECKING:  # icalendar is imported when a calendar is made, not at every start
+    from icalendar import Timezone
 
 #: names Windows reserves for devices, with any extension ("CON.ics" too)
 WINDOWS_DEVICES = frozenset({"con", "prn", "aux", "nul", *(f"com{n}" for n in range(10)), *(f"lpt{n}" for n in range(10))})
@@ -28,6 +30,8 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
     A ``feed`` (a subscribed calendar) also says how often to look again, each event's SEQUENCE
     (raised by every move, skip and cancel) and STATUS (CANCELLED for a cancelled meeting or series,
     which calendars then strike out); a ``public`` one has no description (no chat commands)."""
+    from icalendar import Calendar, Event, vRecur
+
     cal = Calendar()
     cal.add("prodid", "-//kehrabot//meetings//EN")
     cal.add("version", "2.0")
@@ -89,6 +93,8 @@ def build_ics(meetings: list[store.Meeting], exceptions: dict[int, dict[str, str
 def helsinki_vtimezone() -> Timezone:
     """Europe/Helsinki as yearly rules (EU summer time since 1996), the form Outlook, Google and Apple
     write themselves: no end year (the generated list of dates stops at 2037) and a short file."""
+    from icalendar import Timezone, TimezoneDaylight, TimezoneStandard
+
     tz = Timezone()
     tz.add("tzid", "Europe/Helsinki")
     for kind, start, month, before, after, name in (
