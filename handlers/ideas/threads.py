@@ -88,17 +88,25 @@ async def post_card(ctx: Context, idea: store.NewIdea, text: str, html: str,
     on = await _threads_on(ctx)
     topics = ctx.transport.capabilities.topics
     if on and topics:
-        try:
-            topic = await ctx.transport.open_topic(ctx.event.chat_id, f"#{idea.number} {short(text, 100)}")
-        except TransportError:
-            log.info("could not open a topic for idea %s in %s", idea.number, ctx.chat_key, exc_info=True)
-            await ctx.reply(esc(_("I could not open a topic for idea #{number}: make me an admin with the "
-                                  "right to manage topics.").format(number=idea.number)))
+        async with ctx.db.session() as session:  # handled again after a stop: the topic it opened
+            opened = await threads_store.thread_of(session, idea.id)
+        if opened is not None:
+            topic = opened.thread_id
+        else:
+            try:
+                topic = await ctx.transport.open_topic(ctx.event.chat_id, f"#{idea.number} {short(text, 100)}")
+            except TransportError:
+                log.info("could not open a topic for idea %s in %s", idea.number, ctx.chat_key, exc_info=True)
+                await ctx.reply(esc(_("I could not open a topic for idea #{number}: make me an admin with the "
+                                      "right to manage topics.").format(number=idea.number)))
+            if topic is not None:  # kept at once: a topic is opened once, even if the card is cut short
+                async with ctx.db.transaction() as session:
+                    await threads_store.add_thread(session, idea.id, ctx.chat_key, topic, ctx.now())
     if topic is not None:
         message_id = await ctx.transport.send(ctx.event.chat_id, Reply(html=html, buttons=buttons, thread_id=topic))
         await ctx.reply(esc(_("💡 Idea #{number} saved; it has its own topic for the discussion.").format(
             number=idea.number)), quote=True)
-        thread = topic
+        thread = None  # kept already
     else:
         message_id = await ctx.reply(html, buttons, quote=True)
         # Matrix: a card on the main timeline roots the idea's thread (one in a thread cannot)

@@ -5,6 +5,7 @@ counted — and reactions as support on the card and on the person's own message
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from handlers.ideas.digest import ideas_digest, render_ideas_digest
@@ -115,6 +116,10 @@ async def test_each_idea_opens_its_own_topic_and_its_discussion_counts(tg, emu):
     assert _thread(pointer) is None and pointer.result["text"] == (
         "💡 Idea #2 saved; it has its own topic for the discussion.")
     assert emu.buttons(group, card.result["message_id"])[0]["callback_data"] == "ideas:sup:2"
+    # handled again (as after a crash before it was marked finished): no second topic, nothing twice
+    [event] = [e for e in tg.events if e.text == "Kesäterassi kirjaston eteen #idea"]
+    await tg.app.dispatch(tg.transport, replace(event, replay=True))
+    assert len(emu.calls_of("createForumTopic")) == 1 and len(emu.calls_of("sendMessage")) == 6
 
     # the discussion in the topic: activity, not new ideas
     emu.post(group, bob, "Hyvä idea, kesällä tarvitaan varjoa", thread=topic)
