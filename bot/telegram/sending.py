@@ -117,14 +117,19 @@ class Sending:
         """The forum topic to post in (``message_thread_id``), if any."""
         return int(item.thread_id) if item.thread_id and item.thread_id.isdecimal() else None
 
-    async def send(self, chat_id: str, reply: Reply) -> str | None:
+    async def _in_topic(self, chat_id: str, item: Any, post: Callable[[str, Any], Awaitable[str | None]]) -> str | None:
+        """``post(chat_id, item)``; if its forum topic is gone ("message thread not found": nothing
+        was sent), again to the chat itself."""
         try:
-            return await self._send(chat_id, reply)
+            return await post(chat_id, item)
         except Refused as exc:
-            if reply.thread_id is None or "thread not found" not in str(exc).lower():
+            if item.thread_id is None or "thread not found" not in str(exc).lower():
                 raise
-            log.info("Telegram topic %s of %s is gone; sending to the chat", reply.thread_id, chat_id)
-            return await self._send(chat_id, replace(reply, thread_id=None))
+            log.info("Telegram topic %s of %s is gone; sending to the chat", item.thread_id, chat_id)
+            return await post(chat_id, replace(item, thread_id=None))
+
+    async def send(self, chat_id: str, reply: Reply) -> str | None:
+        return await self._in_topic(chat_id, reply, self._send)
 
     async def _send(self, chat_id: str, reply: Reply) -> str | None:
         bot = await self._ready()
@@ -163,6 +168,9 @@ class Sending:
                 raise
 
     async def send_file(self, chat_id: str, file: FileOut) -> str | None:
+        return await self._in_topic(chat_id, file, self._send_file)
+
+    async def _send_file(self, chat_id: str, file: FileOut) -> str | None:
         bot = await self._ready()
         caption = file.caption_html if len(file.caption_html) <= CAPTION_LIMIT else ""
         upload = InputFile(file.data, filename=file.filename)
@@ -184,6 +192,9 @@ class Sending:
         """Start a native poll. The returned reference is Telegram's poll id, which is what
         poll_answer updates carry; the poll id → (chat, message) mapping is stored (before the
         send is recorded as delivered, under the poll id)."""
+        return await self._in_topic(chat_id, poll, self._send_poll)
+
+    async def _send_poll(self, chat_id: str, poll: PollSpec) -> str | None:
         if not 2 <= len(poll.options) <= 12 or len(poll.question) > 300 or any(
                 not 1 <= len(o) <= 100 for o in poll.options):
             return None  # outside Telegram's limits: the feature renders buttons instead

@@ -84,6 +84,12 @@ async def test_a_topic_that_is_gone_gets_its_answer_in_the_chat(tg, emu):
     refused = [c for c in emu.calls if c.method == "sendMessage" and c.status == 400]
     assert len(refused) == 1 and _thread(refused[0]) == topic
     assert "message_thread_id" not in sent.params and sent.result["text"].startswith("No ideas yet")
+    polls = emu.open_topic(group, alice, "Polls")  # a native poll too
+    emu.post(group, alice, "/poll Lunch? | Mon | Tue", thread=polls)
+    del emu.topics[group["id"]][polls]
+    poll = await emu.wait_call("sendPoll")
+    assert "message_thread_id" not in poll.params
+    assert [_thread(c) for c in emu.calls if c.method == "sendPoll" and c.status == 400] == [polls]
 
 
 async def test_each_idea_opens_its_own_topic_and_its_discussion_counts(tg, emu):
