@@ -27,10 +27,13 @@ class IdeaThread(SQLModel, table=True):
 
 class IdeaActivity(SQLModel, table=True):
     __tablename__ = "idea_activity"
+    #: one row per message: a message handled again after a stop is not counted twice
+    __table_args__ = (Index("uq_idea_activity_event", "idea_id", "event", unique=True),)
 
     id: int | None = Field(default=None, primary_key=True)
     idea_id: int = Field(foreign_key="idea.id", index=True, ondelete="CASCADE")
     at: datetime = Field(sa_type=UTCDateTime, index=True)
+    event: str | None = Field(default=None, max_length=255)  # the message's event key
 
 
 class IdeaReaction(SQLModel, table=True):
@@ -69,8 +72,8 @@ async def idea_of_thread(session: AsyncSession, chat_key: str, thread_id: str) -
         IdeaThread.chat_key == chat_key, IdeaThread.thread_id == thread_id))).scalar_one_or_none()
 
 
-async def add_activity(session: AsyncSession, idea_id: int, now: datetime) -> None:
-    session.add(IdeaActivity(idea_id=idea_id, at=now))
+async def add_activity(session: AsyncSession, idea_id: int, now: datetime, event: str | None = None) -> None:
+    await add_unique(session, IdeaActivity(idea_id=idea_id, at=now, event=event[:255] if event else None))
 
 
 async def activity_count(session: AsyncSession, idea_id: int) -> int:

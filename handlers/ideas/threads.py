@@ -127,7 +127,7 @@ async def on_thread_message(ctx: Context) -> bool:
     if idea_id is None:
         return False
     async with ctx.db.transaction() as session:
-        await threads_store.add_activity(session, idea_id, ctx.now())
+        await threads_store.add_activity(session, idea_id, ctx.now(), ctx.event.event_key)
     return True
 
 

@@ -139,6 +139,9 @@ async def test_each_idea_opens_its_own_topic_and_its_discussion_counts(tg, emu):
     listed = await emu.wait_call("sendMessage", 8)
     assert "#3" not in listed.result["text"] and "#2" in listed.result["text"]
 
+    # a message handled again after a stop counts once
+    [said] = [e for e in tg.events if e.text == "Hyvä idea, kesällä tarvitaan varjoa"]
+    await tg.app.dispatch(tg.transport, replace(said, replay=True))
     app = tg.app
     async with app.db.session() as session:
         from sqlmodel import select
