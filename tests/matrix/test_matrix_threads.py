@@ -11,7 +11,7 @@ import re
 import pytest
 
 from bot.matrix import BUTTON_KEYS
-from storage.idea_threads import activity_count
+from storage.idea_threads import activity_count, idea_of_thread
 from storage.ideas import by_message
 from tests.matrix.conftest import body, content
 
@@ -40,6 +40,20 @@ def _in_thread(ev, root: str) -> bool:
     return rel.get("rel_type") == "m.thread" and rel.get("event_id") == root
 
 
+async def _until(bot, read) -> None:
+    """Until ``await read(session)`` is something (what the bot keeps just after a send)."""
+    for _ in range(200):
+        async with bot.app.db.session() as session:
+            if await read(session):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("not stored in 10 s")
+
+
+async def _equals(value, expected) -> bool:
+    return await value == expected
+
+
 async def _room(matrix_bot, matrix_users):
     bot = await matrix_bot()
     aino, bertil, kaisa = await matrix_users("aino"), await matrix_users("bertil"), await matrix_users("kaisa")
@@ -58,6 +72,7 @@ async def test_an_ideas_card_roots_its_thread_and_every_answer_stays_there(matri
     await bertil.say(room, "!idea Uimalaituri Longinojalle")
     card = await _next(aino, room, bot.user_id, "Uimalaituri Longinojalle")
     assert "m.thread" not in str(content(card).get("m.relates_to"))  # on the main timeline: the root
+    await _until(bot, lambda s: idea_of_thread(s, f"matrix:{room}", card.event_id))  # kept just after the send
 
     async def in_thread(user, text):
         return await user.send(room, "m.room.message", {"msgtype": "m.text", "body": text, "m.relates_to": {
@@ -66,11 +81,8 @@ async def test_an_ideas_card_roots_its_thread_and_every_answer_stays_there(matri
 
     await in_thread(aino, "Hyvä idea, kesällä tarvitaan")
     await in_thread(bertil, "Laituri voisi olla puinen #idea")  # discussion, not a new idea
-    for _ in range(200):  # two people's messages may be handled in either order: both, then the command
-        async with bot.app.db.session() as session:
-            if await activity_count(session, 1) == 2:
-                break
-        await asyncio.sleep(0.05)
+    # two people's messages may be handled in either order: both, then the command
+    await _until(bot, lambda s: _equals(activity_count(s, 1), 2))
     await in_thread(aino, "!idea 1")
     shown = await _next(aino, room, bot.user_id, "Idea #1")
     assert _in_thread(shown, card.event_id) and "💬 2 viestiä sen ketjussa" in body(shown), body(shown)
@@ -98,11 +110,7 @@ async def test_annotations_on_the_card_and_the_own_message_support_once(matrix_b
         edit = await _next(aino, room, bot.user_id, words, edit=True)
         assert content(edit)["m.relates_to"]["event_id"] == card.event_id
 
-    for _ in range(200):  # the card's id is stored just after it is sent (not waited for)
-        async with bot.app.db.session() as session:
-            if await by_message(session, f"matrix:{room}", card.event_id) is not None:
-                break
-        await asyncio.sleep(0.05)
+    await _until(bot, lambda s: by_message(s, f"matrix:{room}", card.event_id))  # stored just after the send
     on_card = await kaisa.react(room, card.event_id, "👍")
     await supporters("1 kannattaja")
     on_post = await kaisa.react(room, posted, "👍")  # the same person on the author's own message: once
