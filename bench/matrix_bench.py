@@ -364,6 +364,52 @@ _PATH = [
 ]
 
 
+# self time by layer: robust where cumulative times are not (SQLAlchemy's greenlets and asyncio's
+# task steps make a coroutine's cumulative time take in unrelated frames)
+_LAYERS = [
+    ("nio: sync responses parsed into objects, requests built", ("/nio/",)),
+    ("aiohttp, yarl, multidict: HTTP of sync and send", ("/aiohttp/", "/yarl/", "/multidict/", "/aiosignal/",
+                                                          "urllib/", "socket", "/ssl")),
+    ("jsonschema: nio validating each response", ("/jsonschema/", "/referencing/", "/rpds/", "jsonschema")),
+    ("json (sync bodies, sent content)", ("/json/", "_json")),
+    ("SQLAlchemy, aiosqlite, sqlite3, greenlet: the store", ("/sqlalchemy/", "/sqlmodel/", "/aiosqlite/", "sqlite3",
+                                                              "greenlet")),
+    ("storage/: the bot's store functions", ("/work/main/storage/",)),
+    ("bot/matrix/: the transport (sync loop, mapping, sending)", ("/bot/matrix/",)),
+    ("bot/ (app, outbox, metrics)", ("/bot/",)),
+    ("handlers/: router, ideas, render", ("/handlers/",)),
+    ("core/ (i18n, markup, events)", ("/core/",)),
+    ("gettext, re, html, string formatting", ("gettext", "/re/", "/html/", "sre_", "string")),
+    ("asyncio: the event loop, tasks, selectors", ("/asyncio/", "selectors", "select")),
+    ("logging", ("/logging/",)),
+]
+
+
+def layers(path: Path, n: int) -> str:
+    import pstats
+
+    stats = pstats.Stats(str(path)).stats
+    sums = dict.fromkeys([label for label, _ in _LAYERS] + ["other"], 0.0)
+
+    def layer(file: str, func: str) -> str:
+        where = file if file != "~" else func
+        return next((lab for lab, keys in _LAYERS if any(k in where for k in keys)), "other")
+
+    for (file, _, func), v in stats.items():
+        label = layer(file, func)
+        if label == "other" and file == "~" and v[4]:  # a builtin: counted where it was called from
+            for (cfile, _, cfunc), c in v[4].items():
+                sums[layer(cfile, cfunc)] += c[2]
+        else:
+            sums[label] += v[2]
+    total = sum(sums.values())
+    lines = ["| layer (self process time, main thread) | ms a command | share |", "|---|---|---|"]
+    lines += [f"| {label} | {1000 * t / n:.2f} | {100 * t / total:.0f} % |" for label, t in
+              sorted(sums.items(), key=lambda kv: -kv[1]) if t]
+    lines.append(f"| all | {1000 * total / n:.2f} | 100 % |")
+    return "\n".join(lines)
+
+
 def breakdown(path: Path, n: int) -> str:
     import pstats
 
@@ -404,6 +450,7 @@ def main(argv: list[str] | None = None) -> dict:
         import pstats
 
         print(f"\nkehrabot profile of {args.profile_n} sequential commands (process time), {args.profile}:")
+        print(layers(args.profile, args.profile_n))
         print(breakdown(args.profile, args.profile_n))
         pstats.Stats(str(args.profile)).sort_stats("cumulative").print_stats(40)
     return r
