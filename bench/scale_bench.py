@@ -523,7 +523,9 @@ async def measure_sweep(bot: TestBot, sizes: Sizes, fig: Figures, profile: bool)
              f"a second apart: about {work + passes - 1:.0f} s of wall time in the bot)")
     if work >= TARGETS["sweep_s"] and not profile:
         fig.note("missed: run again with --profile for where the time goes")
-    assert made == sizes.chats and posted == sizes.chats, (made, posted)
+    if made != sizes.chats or posted != sizes.chats:  # a figure to read, not a reason to stop the run
+        fig.note(f"CHECK: {sizes.chats:,} chats, {made:,} digests made, {posted:,} posted "
+                 "(unposted ones are retried by the next sweep; see the bot's log)")
     t0 = time.perf_counter()
     again = await digest_feature.sweep(services, budget=None)
     fig.figure("sweep with nothing due (hourly)", f"{time.perf_counter() - t0:.2f} s", baseline=f"{again} made")
