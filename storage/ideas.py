@@ -27,6 +27,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
     update,
 )
 from sqlmodel import Field, SQLModel
@@ -410,6 +411,11 @@ async def list_ideas(
         langs = tuple(dict.fromkeys(lang for lang in languages if lang in PG_CONFIGS)) or ("fi",)
         dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
         query, relevance = _match(query, dialect, wanted, langs)
+        if dialect == "postgresql":
+            # a statement prepared once runs with a generic plan after five runs, made for no chat
+            # in particular: it scans the chat's ideas and computes every text vector (0.7 s in a
+            # chat of 20,000 ideas, 0.1 ms with a plan for the values at hand)
+            await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     elif words:  # nothing searchable in them ("!!!", "*"): nothing matches
         return [], 0
     if order == "top":
