@@ -65,3 +65,25 @@ async def test_sqlite_runs_in_wal_mode(tmp_path):
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
     await db.close()
+
+
+def test_heads_read_from_the_files_are_alembics():
+    """The start skips Alembic on an up-to-date store by comparing with heads read from the
+    revision files (storage.migrate.file_heads): they must be Alembic's own."""
+    from storage.migrate import file_heads, heads
+
+    assert file_heads() == heads()
+
+
+async def test_an_up_to_date_store_is_not_migrated_again(tmp_path, monkeypatch):
+    from alembic import command
+
+    from storage.db import Database
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'k.sqlite3'}")
+    await db.upgrade()
+    ran = []
+    monkeypatch.setattr(command, "upgrade", lambda *a, **k: ran.append(a))
+    await db.upgrade()
+    await db.close()
+    assert ran == []
