@@ -156,7 +156,11 @@ class Sending:
         if buttons and event_id:
             async with self.services.db.transaction() as s:
                 await store.set_buttons(s, chat_id, event_id, buttons)
-            await self._react_keys(chat_id, event_id, [k for k, _ in buttons])
+            # the button reactions follow the reply: the room's next command does not wait for
+            # them (a reaction someone adds themselves works as well; the stop waits for these)
+            task = asyncio.create_task(self._react_keys(chat_id, event_id, [k for k, _ in buttons]))
+            self._seeding.add(task)
+            task.add_done_callback(self._seeding.discard)
         return event_id
 
     async def _react_keys(self, chat_id: str, event_id: str, keys: list[str]) -> None:

@@ -211,5 +211,5 @@ class Sync:
     async def drain(self) -> None:
         """Wait until every event received so far is handled (tests, benchmarks, shutdown)."""
         while pending := [t for b in self._batches for t in b.tasks if not t.done()] + [
-                t for t in self._last_task.values() if not t.done()]:
+                t for t in self._last_task.values() if not t.done()] + [t for t in self._seeding if not t.done()]:
             await asyncio.wait(pending)

@@ -85,6 +85,8 @@ class MatrixTransport(Sync, Mapping, Rooms, Sending):
         #: seconds the stop waits for the events in hand (App.close sets it from its deadline)
         self.stop_grace = 10.0
         self._stop_task: asyncio.Future | None = None
+        #: button reactions being added after their message was sent (sending.py)
+        self._seeding: set[asyncio.Task] = set()
 
     # -- login and state ----------------------------------------------------------------------
 
@@ -236,7 +238,7 @@ class MatrixTransport(Sync, Mapping, Rooms, Sending):
                 await self._sync_task
             except (asyncio.CancelledError, Exception):
                 pass
-        pending = [t for b in self._batches for t in b.tasks if not t.done()]
+        pending = [t for b in self._batches for t in b.tasks if not t.done()] + list(self._seeding)
         if pending:
             _done, late = await asyncio.wait(pending, timeout=self.stop_grace)
             if late:
