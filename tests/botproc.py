@@ -55,3 +55,35 @@ async def start_process(data_dir: Path, settings: dict[str, str], **extra: str) 
 def _append(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.open("ab")
+
+
+def pg_plain(url: str) -> str:
+    """A SQLAlchemy asyncpg URL as asyncpg itself takes it."""
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def lock_holder(url: str) -> str | None:
+    """The instance holding a consumer lock (bot/leader.py: its lock connection is named after it)."""
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_plain(url))
+    try:
+        name = await conn.fetchval(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'kehrabot leader %'")
+    finally:
+        await conn.close()
+    return name.removeprefix("kehrabot leader ") if name else None
+
+
+async def wait_lock_holder(url: str, not_this: str | None = None, within: float = 30.0) -> tuple[str, float]:
+    """The instance that holds the lock (another than ``not_this``) and when it was seen."""
+    import time
+
+    until = time.monotonic() + within
+    while time.monotonic() < until:
+        name = await lock_holder(url)
+        if name is not None and name != not_this:
+            return name, time.monotonic()
+        await asyncio.sleep(0.1)  # polling the server's lock table: there is no event to await
+    raise AssertionError("no process took the lock")

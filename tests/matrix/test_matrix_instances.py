@@ -12,37 +12,12 @@ import time
 import asyncpg
 import pytest
 
-from tests.botproc import matrix_env, start_process
+from tests.botproc import matrix_env, pg_plain, start_process, wait_lock_holder
 from tests.matrix.conftest import body, unique
 
 pytestmark = pytest.mark.integration
 
 COMMANDS = 120
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def _holder(url: str) -> str | None:
-    conn = await asyncpg.connect(_plain(url))
-    try:
-        name = await conn.fetchval(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'kehrabot leader %'")
-    finally:
-        await conn.close()
-    return name.removeprefix("kehrabot leader ") if name else None
-
-
-async def _wait_holder(url: str, not_this: str | None, within: float) -> tuple[str, float]:
-    until = time.monotonic() + within
-    while time.monotonic() < until:
-        name = await _holder(url)
-        if name is not None and name != not_this:
-            return name, time.monotonic()
-        await asyncio.sleep(0.1)  # polling the server's lock table: there is no event to await
-    raise AssertionError("no process took the sync lock")
 
 
 async def test_the_standby_takes_over_the_sync_loop_and_answers_every_command_once(
@@ -56,7 +31,7 @@ async def test_the_standby_takes_over_the_sync_loop_and_answers_every_command_on
     procs = {name: await start_process(tmp_path / name, env, KEHRABOT_INSTANCE=name) for name in ("a", "b")}
     aino = await matrix_users("aino")
     try:
-        leader, _at = await _wait_holder(pg_url, None, within=60)
+        leader, _at = await wait_lock_holder(pg_url, None, within=60)
         follower = "b" if leader == "a" else "a"
         room = await aino.create_room([bot_id])
         await aino.wait_joined(room, bot_id, within=60)
@@ -71,7 +46,7 @@ async def test_the_standby_takes_over_the_sync_loop_and_answers_every_command_on
         procs[leader].send_signal(signal.SIGKILL)
         killed = time.monotonic()
         await procs[leader].wait()
-        holder, took_over = await _wait_holder(pg_url, leader, within=10)
+        holder, took_over = await wait_lock_holder(pg_url, leader, within=10)
         assert holder == follower and took_over - killed < 10.0
         await sending  # the rest of the burst arrives while the sync loop moves
         seen += [body(ev) for ev in await aino.expect(room, bot_id, COMMANDS - len(seen), within=180)]
@@ -87,7 +62,7 @@ async def test_the_standby_takes_over_the_sync_loop_and_answers_every_command_on
     answered = [text.split("\n", 1)[0].split(". ", 1)[1] for text in seen if text.startswith("💡 Idea #")]
     expected = [f"Idea {k}" for k in range(COMMANDS)]
     assert sorted(answered) == sorted(expected)  # every command answered, none twice
-    conn = await asyncpg.connect(_plain(pg_url))
+    conn = await asyncpg.connect(pg_plain(pg_url))
     try:
         stored = [row[0] for row in await conn.fetch("SELECT text FROM idea")]
     finally:

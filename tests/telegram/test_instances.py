@@ -18,17 +18,13 @@ import pytest
 
 from bot.testing import FakeTransport, TestBot
 from core.clock import ManualClock, SystemClock
-from tests.botproc import start_process, telegram_env
+from tests.botproc import pg_plain, start_process, telegram_env, wait_lock_holder
 
 pytestmark = pytest.mark.integration
 
 GROUPS, MEETINGS, POLLS = 100, 500, 200
 LEFT_CLAIMED = ("SELECT count(*) FROM job WHERE done_at IS NULL AND NOT cancelled AND claimed_at IS NOT NULL "
                 "AND kind IN ('polls.close', 'meetings.remind')")
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://")
 
 
 async def _seed(emu, data_dir: Path, url: str, due_in: float) -> list[dict]:
@@ -48,7 +44,7 @@ async def _seed(emu, data_dir: Path, url: str, due_in: float) -> list[dict]:
         await bot.say(f"/kysely Q{n}? | a | b | sulkeutuu 1 h", user=str(admin["id"]), chat=str(groups[n % GROUPS]["id"]))
     await bot.close()
     due = SystemClock().now() + timedelta(seconds=due_in)
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(pg_plain(url))
     try:
         await conn.execute("UPDATE job SET cancelled = true WHERE kind = 'meetings.remind' "
                            "AND dedup_key NOT LIKE '%:1440'")
@@ -59,27 +55,6 @@ async def _seed(emu, data_dir: Path, url: str, due_in: float) -> list[dict]:
     finally:
         await conn.close()
     return groups
-
-
-async def _leader(url: str) -> str | None:
-    """The instance holding an advisory lock (its lock connection is named after it)."""
-    conn = await asyncpg.connect(_plain(url))
-    try:
-        return await conn.fetchval(
-            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND a.application_name LIKE 'kehrabot leader %'")
-    finally:
-        await conn.close()
-
-
-async def _wait_leader(url: str, not_this: str | None = None, within: float = 30.0) -> str:
-    until = time.monotonic() + within
-    while time.monotonic() < until:
-        name = await _leader(url)
-        if name is not None and name != not_this:
-            return name.removeprefix("kehrabot leader ")
-        await asyncio.sleep(0.1)  # polling the server's lock table: there is no event to await
-    raise AssertionError("no process took the polling lock")
 
 
 async def _until_none_claimed(url: str, within: float) -> None:
@@ -111,7 +86,7 @@ async def _readyz(port: int) -> dict:
 
 
 async def _scalar(url: str, sql: str) -> int:
-    conn = await asyncpg.connect(_plain(url))
+    conn = await asyncpg.connect(pg_plain(url))
     try:
         return await conn.fetchval(sql)
     finally:
@@ -125,7 +100,7 @@ async def test_two_instances_one_polls_the_other_takes_over(tmp_path, emu, pg_ur
     procs = {name: await start_process(tmp_path / name, env, KEHRABOT_INSTANCE=name,
                                        KEHRABOT_HTTP__PORT=str(ports[name])) for name in ("a", "b")}
     try:
-        leader = await _wait_leader(pg_url)
+        leader, _seen = await wait_lock_holder(pg_url)
         follower = "b" if leader == "a" else "a"
         assert (await _readyz(ports[follower]))["role"] == "follower"  # a ready standby
         await emu.wait_call("sendMessage", 150, within=120)
@@ -136,7 +111,7 @@ async def test_two_instances_one_polls_the_other_takes_over(tmp_path, emu, pg_ur
         assert before < MEETINGS + POLLS
         polls = len(emu.calls_of("getUpdates"))
 
-        assert await _wait_leader(pg_url, within=10) == follower
+        assert (await wait_lock_holder(pg_url, leader, within=10))[0] == follower
         took_over = await emu.wait_call("getUpdates", polls + 1, within=10)
         assert took_over.at - killed < 10.0
         assert (await _readyz(ports[follower]))["role"] == "leader"
