@@ -270,3 +270,13 @@ def test_every_personal_column_is_known():
 
 def test_scrub_replaces_whole_words_only():
     assert privacy._scrub("Anna ja Annankatu, (Anna)", ["Anna"], "X") == "X ja Annankatu, (X)"
+
+
+async def test_the_private_chat_works_again_after_forgetme(bot):
+    """/forgetme deletes the private chat's row with the rest: the next command there that keeps a
+    chat setting makes it again (no apology)."""
+    await bot.say("/unohdaminut", user="p1", chat="dm-p1", private=True)
+    sent = await bot.say("/unohdaminut vahvista", user="p1", chat="dm-p1", private=True)
+    assert sent and "Valmis" in sent[-1], sent
+    sent = await bot.say("/kokousasetukset hiljaisuus 21-8", user="p1", chat="dm-p1", private=True)
+    assert sent and "21.00–8.00" in sent[-1], sent

@@ -104,6 +104,7 @@ async def _forget(ctx: Context, button_until: int | None) -> None:
                         .format(cmd=ctx.cmd("forgetme")))
     log.info("forgot a person: %s", ", ".join(f"{t} {n}" for t, n in sorted(changed.items())) or "nothing")
     ctx.services.forget_languages()
+    ctx.services.known_chats.discard(ctx.chat_key)  # its row went too: made again by the next message
     await ctx.reply(render.forgotten())
     if forgotten is not None:
         await _refresh_counts(ctx, forgotten)
