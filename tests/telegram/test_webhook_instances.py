@@ -5,15 +5,14 @@ with a wrong secret token is refused."""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import signal
 import socket
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.botproc import start_process, telegram_env
+from tests.telegram.balancer import Balancer
 
 pytestmark = pytest.mark.integration
 
@@ -26,51 +25,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class Balancer:
-    """Round robin over the backends; a backend that does not answer is skipped for this call."""
-
-    def __init__(self, backends: list[str]) -> None:
-        self.backends = backends
-        self.turn = itertools.cycle(range(len(backends)))
-        self.served = [0] * len(backends)
-        self.runner: web.AppRunner | None = None
-        self.url = ""
-        self.ready = asyncio.Event()  # set once every backend answered a call (they listen)
-
-    async def start(self) -> Balancer:
-        app = web.Application()
-        app.router.add_post("/telegram", self.forward)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        port = _free_port()
-        await web.TCPSite(self.runner, "127.0.0.1", port).start()
-        self.url = f"http://127.0.0.1:{port}/telegram"
-        return self
-
-    async def forward(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        headers = {k: v for k, v in request.headers.items() if k.lower().startswith("x-telegram")}
-        headers["Content-Type"] = "application/json"
-        first = next(self.turn)
-        async with aiohttp.ClientSession() as session:
-            for n in range(len(self.backends)):
-                index = (first + n) % len(self.backends)
-                try:
-                    async with session.post(self.backends[index], data=body, headers=headers) as resp:
-                        self.served[index] += 1
-                        return web.Response(status=resp.status, body=await resp.read())
-                except aiohttp.ClientError:
-                    continue
-        return web.Response(status=502)
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.cleanup()
-
-
 async def test_webhook_calls_spread_over_two_processes_are_answered_once(tmp_path, emu, pg_url):
     ports = [_free_port(), _free_port()]
-    balancer = await Balancer([f"http://127.0.0.1:{p}/telegram" for p in ports]).start()
+    balancer = await Balancer([f"http://127.0.0.1:{p}/telegram" for p in ports], connections=40).start()
     env = {**telegram_env(emu), "KEHRABOT_DATABASE_URL": pg_url, "KEHRABOT_TELEGRAM__WEBHOOK_URL": balancer.url}
     procs = [await start_process(tmp_path / name, env, KEHRABOT_INSTANCE=name,
                                  KEHRABOT_TELEGRAM__WEBHOOK_PORT=str(port))
