@@ -100,9 +100,24 @@ class TimePoll(SQLModel, table=True):
     #: the poll's message (its buttons), and whether the outcome was announced
     message_id: str | None = Field(default=None, max_length=255)
     announced: bool = Field(default=False)
+    #: an area time poll (``/kokous ehdota alue …``): posted in every chat of this area, a copy each
+    area: str | None = Field(default=None, max_length=100, index=True)
 
     def option_list(self) -> list[str]:
         return self.options.split()
+
+
+class TimePollCopy(SQLModel, table=True):
+    """Where an area time poll is posted (the chat it was started in too): the message with its
+    buttons, the meeting made in that chat at the close, and whether the close was announced there."""
+
+    __tablename__ = "timepoll_copy"
+
+    poll_id: int = Field(foreign_key="timepoll.id", primary_key=True, ondelete="CASCADE")
+    chat_key: str = Field(primary_key=True, max_length=255)
+    message_id: str | None = Field(default=None, max_length=255)
+    meeting_id: int | None = Field(default=None, foreign_key="meeting.id", ondelete="SET NULL")
+    announced: bool = Field(default=False)
 
 
 class TimePollAnswer(SQLModel, table=True):
@@ -292,15 +307,41 @@ async def set_time_answer(session: AsyncSession, poll_id: int, option: int, pers
 
 
 async def time_counts(session: AsyncSession, poll_id: int, options: int) -> list[dict[str, int]]:
-    """Per time (in order): how many answered yes, maybe (if need be) and no."""
+    """Per time (in order): how many answered yes, maybe (if need be) and no. A person who linked
+    their identities on two platforms (storage.links) counts once per time, by their latest answer."""
+    from storage import links
+
+    rows = (await session.execute(
+        select(TimePollAnswer.option, TimePollAnswer.person_key, TimePollAnswer.answer, TimePollAnswer.at)
+        .where(TimePollAnswer.poll_id == poll_id).order_by(TimePollAnswer.at))).all()
+    person = await links.canonical(session, list({r.person_key for r in rows}))
+    latest: dict[tuple[int, str], str] = {}
+    for option, person_key, answer, _at in rows:  # oldest first: the latest answer stays
+        latest[(option, person.get(person_key, person_key))] = answer
     counts = [dict.fromkeys(TIME_ANSWERS, 0) for _ in range(options)]
-    rows = await session.execute(
-        select(TimePollAnswer.option, TimePollAnswer.answer, func.count()).where(TimePollAnswer.poll_id == poll_id)
-        .group_by(TimePollAnswer.option, TimePollAnswer.answer))
-    for option, answer, n in rows:
+    for (option, _who), answer in latest.items():
         if 0 <= option < options and answer in TIME_ANSWERS:
-            counts[option][answer] = n
+            counts[option][answer] += 1
     return counts
+
+
+async def add_time_copy(session: AsyncSession, poll_id: int, chat_key: str, message_id: str | None) -> None:
+    row = await session.get(TimePollCopy, (poll_id, chat_key)) or TimePollCopy(poll_id=poll_id, chat_key=chat_key)
+    row.message_id = message_id
+    session.add(row)
+
+
+async def time_copies(session: AsyncSession, poll_id: int) -> list[TimePollCopy]:
+    return list((await session.execute(select(TimePollCopy).where(TimePollCopy.poll_id == poll_id)
+                                       .order_by(TimePollCopy.chat_key))).scalars())
+
+
+async def from_area_time_polls(session: AsyncSession, meeting_ids: list[int]) -> dict[int, int]:
+    """Of these meetings, those made by an area time poll: meeting id → time poll id."""
+    if not meeting_ids:
+        return {}
+    return dict((await session.execute(select(TimePollCopy.meeting_id, TimePollCopy.poll_id)
+                                       .where(TimePollCopy.meeting_id.in_(meeting_ids)))).all())
 
 
 # --- calendar feeds ------------------------------------------------------------------------

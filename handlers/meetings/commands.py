@@ -20,7 +20,16 @@ from handlers.meetings.flow import (
 )
 from handlers.meetings.ics import calendar_cmd
 from handlers.meetings.jobs import remind_job, roll_job
-from handlers.meetings.keys import ANNOUNCE_TIME_POLL, CLOSE_TIME_POLL, REMIND, ROLL, RSVP, TIME
+from handlers.meetings.keys import (
+    ANNOUNCE_TIME_POLL,
+    CLOSE_TIME_POLL,
+    REFRESH_TIME_POLL,
+    REMIND,
+    ROLL,
+    RSVP,
+    TIME,
+    TIME_POLL_COPIES,
+)
 from handlers.meetings.parse import (
     meeting_number,
     parse_number_rest,
@@ -30,15 +39,24 @@ from handlers.meetings.parse import (
     parse_rsvp,
 )
 from handlers.meetings.settings import quiet_cmd, reminders_cmd, settings_cmd
-from handlers.meetings.timepoll import close_job, parse_pick, pick_cmd, propose_cmd, time_button
+from handlers.meetings.timepoll import (
+    close_job,
+    copies_job,
+    parse_pick,
+    pick_cmd,
+    propose_cmd,
+    refresh_job,
+    time_button,
+)
 
 #: /kokous 3 (or /kokous näytä 3) shows meeting 3; /kokous ehdota … a time poll, /kokous valitse … picks
 #: its time; anything else schedules one (admins)
 SHOW = (Subcommand("show", show_cmd, SHOW_NAMES, help=N_("show a meeting with who is coming"), usage=N_("<number>"),
                    parse=meeting_number),
         Subcommand("propose", propose_cmd, {"fi": ("ehdota",), "sv": ("föreslå", "foresla"), "en": ("propose",)},
-                   help=N_("offer times to choose from; the best one becomes the meeting"),
-                   usage=N_("<time> [title] [@ place] | <time> | … [closes <time>]")),
+                   help=N_("offer times to choose from; the best one becomes the meeting (“area”: in every "
+                           "chat of the area)"),
+                   usage=N_("[area] <time> [title] [@ place] | <time> | … [closes <time>]")),
         Subcommand("pick", pick_cmd, {"fi": ("valitse",), "sv": ("välj", "valj"), "en": ("pick",)},
                    help=N_("close a time poll now with time N (or the best one)"),
                    usage=N_("<poll number> [time number]"), parse=parse_pick))
@@ -91,7 +109,8 @@ FEATURE = Feature(
     buttons={RSVP.action: rsvp_button, TIME.action: time_button},
     on_reaction=on_reaction,
     jobs={REMIND.kind: remind_job, ROLL.kind: roll_job, CLOSE_TIME_POLL.kind: close_job,
-          ANNOUNCE_TIME_POLL.kind: close_job},
+          ANNOUNCE_TIME_POLL.kind: close_job, REFRESH_TIME_POLL.kind: refresh_job,
+          TIME_POLL_COPIES.kind: copies_job},
     digest=digest,
     render_digest=render_digest,
     exports={"meetings": export_meetings},

@@ -119,6 +119,21 @@ async def new_cmd(ctx: Context, args: str) -> None:
 # --- served over HTTP ----------------------------------------------------------------------
 
 
+def _one_of_each(meetings: list[store.Meeting], exc: dict, made_by: dict[int, int]) -> list[store.Meeting]:
+    """An area time poll made the same meeting in each chat of the area: the area's feed shows it
+    once (while the chats have not changed their copies differently)."""
+    seen, kept = set(), []
+    for m in meetings:
+        if m.id in made_by:
+            twin = (made_by[m.id], m.title, m.place, m.dtstart_local, m.duration_minutes, m.cancelled_at is None,
+                    tuple(sorted(exc[m.id].items(), key=lambda kv: kv[0])))
+            if twin in seen:
+                continue
+            seen.add(twin)
+        kept.append(m)
+    return kept
+
+
 async def _feed(services: Services, chat_keys: list[str], name: str, *, public: bool) -> bytes:
     now = services.clock.now()
     async with services.db.session() as session:
@@ -127,6 +142,7 @@ async def _feed(services: Services, chat_keys: list[str], name: str, *, public: 
                     and (m.rrule and (m.last_start is None or m.last_start > now - KEEP_PAST)
                          or m.first_start > now - KEEP_PAST)]
         exc = await store.exceptions_of(session, [m.id for m in meetings])
+        meetings = _one_of_each(meetings, exc, await store.from_area_time_polls(session, [m.id for m in meetings]))
         languages = [c.language for c in (await session.execute(
             select(Chat).where(Chat.key.in_(chat_keys)))).scalars()] if chat_keys else []
     lang = resolve_language(languages[0] if languages else None)

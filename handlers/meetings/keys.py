@@ -25,3 +25,8 @@ CLOSE_TIME_POLL = JobKey("meetings.timepoll", "poll")
 #: ``meetings.timepoll.announce:<time poll id>``, a while after the close: announce it if the run that
 #: closed it could not (it died between the commit and the announcement)
 ANNOUNCE_TIME_POLL = JobKey("meetings.timepoll.announce", "poll")
+#: ``meetings.timepoll.refresh:<time poll id>:<window>``, the live counts of an area time poll in
+#: every chat, once per window
+REFRESH_TIME_POLL = JobKey("meetings.timepoll.refresh", "poll", "at")
+#: ``meetings.timepoll.copies:<time poll id>``, post an area time poll where it could not be posted
+TIME_POLL_COPIES = JobKey("meetings.timepoll.copies", "poll")

@@ -20,9 +20,16 @@ from datetime import UTC, datetime, timedelta
 from core.events import Button, Reply
 from core.i18n import _, format_datetime, format_number, ngettext, resolve_language
 from core.markup import b, esc
+from handlers.areas import group_chats, require_area
 from handlers.base import Context, Services, UserError
 from handlers.meetings.flow import make_meeting, scheduled_html
-from handlers.meetings.keys import ANNOUNCE_TIME_POLL, CLOSE_TIME_POLL, TIME
+from handlers.meetings.keys import (
+    ANNOUNCE_TIME_POLL,
+    CLOSE_TIME_POLL,
+    REFRESH_TIME_POLL,
+    TIME,
+    TIME_POLL_COPIES,
+)
 from handlers.meetings.occurrences import occurrences, to_local, wall
 from handlers.meetings.parse import DEFAULT_DURATION, DIGITS, MeetingSpec, parse_meeting
 from handlers.meetings.reminders import reminder_offsets, wake_next
@@ -51,6 +58,12 @@ _CLOSES = re.compile(r"(?<!\w)(?:sulkeutuu|suljetaan|stänger|stängs|closes|clo
 #: a run that finds the poll closed but not announced announces only this long after the close (the
 #: run that closed it announces; the announce job, due then, takes over when that one died first)
 ANNOUNCE_GRACE = timedelta(minutes=2)
+
+#: an area time poll's messages show new counts at most this often (Synapse's default rate limit is
+#: 0.2 messages a second for the bot's account; Telegram about 20 a minute in a group)
+REFRESH_EVERY = timedelta(seconds=10)
+#: a chat the area time poll could not be posted in (its platform down) is tried again this much later
+COPIES_RETRY = timedelta(seconds=30)
 
 ANSWER_EMOJI = {"yes": "✅", "maybe": "🤔", "no": "❌"}
 
@@ -139,10 +152,16 @@ def _counts_text(c: dict[str, int]) -> str:
     return " · ".join(f"{ANSWER_EMOJI[a]} {format_number(c[a])}" for a in store.TIME_ANSWERS)
 
 
-def poll_html(poll: store.TimePoll, counts: list[dict[str, int]], pick_command: str) -> str:
-    """The poll's message in the current language: the times with their counts."""
+def poll_html(poll: store.TimePoll, counts: list[dict[str, int]], pick_command: str | None) -> str:
+    """The poll's message in the current language: the times with their counts (``pick_command``
+    None: an area poll's message in another chat than its own, where it cannot be picked)."""
     title = poll.title or _("Meeting")
-    lines = ["🗓 " + b(_("Time poll #{number}: {title}").format(number=poll.number, title=title))]
+    if poll.area:
+        head = _("Time poll #{number} of the area {area}: {title}").format(number=poll.number, area=poll.area,
+                                                                            title=title)
+    else:
+        head = _("Time poll #{number}: {title}").format(number=poll.number, title=title)
+    lines = ["🗓 " + b(head)]
     if poll.place:
         lines.append("📍 " + esc(poll.place))
     for i, (start, c) in enumerate(zip(_starts(poll), counts, strict=True)):
@@ -150,9 +169,16 @@ def poll_html(poll: store.TimePoll, counts: list[dict[str, int]], pick_command: 
         lines.append(esc(f"{i + 1}. {format_datetime(start)} — {_counts_text(c)}") + mark)
     if poll.closed_at is None:
         lines.append(esc(_("Answer for each time: ✅ yes, 🤔 if need be, ❌ no. A new answer replaces your earlier one.")))
-        lines.append(esc(_("Closes {when}; then the best time becomes the meeting (an admin may pick earlier: "
-                           "{command}).").format(when=format_datetime(poll.closes_at),
-                                                 command=f"{pick_command} {poll.number} <n>")))
+        when, command = format_datetime(poll.closes_at), f"{pick_command} {poll.number} <n>"
+        if not poll.area:
+            lines.append(esc(_("Closes {when}; then the best time becomes the meeting (an admin may pick earlier: "
+                               "{command}).").format(when=when, command=command)))
+        elif pick_command:
+            lines.append(esc(_("Closes {when}; then the best time becomes the meeting in every chat of the area "
+                               "(an admin here may pick earlier: {command}).").format(when=when, command=command)))
+        else:
+            lines.append(esc(_("Closes {when}; then the best time becomes the meeting in every chat of the "
+                               "area.").format(when=when)))
     elif poll.picked is None:
         lines.append(esc(_("Closed: no time suited anyone.")))
     else:
@@ -175,10 +201,26 @@ def _pick_command(services: Services, chat_key: str, lang: str) -> str:
 
 # --- commands and the button ---------------------------------------------------------------
 
+#: the word after ``ehdota`` that makes the poll the whole area's
+AREA_WORDS = frozenset({"alue", "område", "omrade", "area"})
+
+
+def split_area(args: str) -> tuple[bool, str]:
+    """``alue <times>`` → (True, ``<times>``)."""
+    word, _sep, rest = args.strip().partition(" ")
+    return (True, rest) if word.casefold() in AREA_WORDS else (False, args)
+
 
 async def propose_cmd(ctx: Context, args: str) -> None:
-    """``/kokous ehdota <time> [title] [@ place] | <time> | … [sulkeutuu <time>]`` (admins)."""
+    """``/kokous ehdota [alue] <time> [title] [@ place] | <time> | … [sulkeutuu <time>]`` (admins);
+    with ``alue`` the poll is posted in every chat of the chat's area."""
+    area_wide, args = split_area(args)
     proposal = parse_proposal(args, ctx.now(), ctx.lang)
+    area, chats = None, [ctx.chat_key]
+    if area_wide:
+        async with ctx.db.session() as session:
+            area = await require_area(ctx, session)
+            chats = await group_chats(ctx.services, session, area, ctx.chat_key)
     async with ctx.db.transaction() as session:
         earlier = await effect_of(session, ctx.event.event_key, "meetings.timepoll")
         if earlier is not None:  # handled before a restart: the same poll
@@ -188,26 +230,89 @@ async def propose_cmd(ctx: Context, args: str) -> None:
                 chat_key=ctx.chat_key, number=0, title=proposal.title, place=proposal.place,
                 duration_minutes=proposal.duration_minutes, options=" ".join(to_local(s) for s in proposal.starts),
                 created_by=ctx.sender_key, created_by_name=ctx.event.sender_name[:255], created_at=ctx.now(),
-                closes_at=proposal.closes_at)
+                closes_at=proposal.closes_at, area=area)
             await store.create_time_poll(session, poll)
             await schedule_job(session, CLOSE_TIME_POLL.kind, poll.closes_at, chat_key=ctx.chat_key,
                                payload={"poll": poll.id}, dedup_key=CLOSE_TIME_POLL.key(poll=poll.id))
             record_effect(session, ctx.event.event_key, "meetings.timepoll", poll.id, ctx.now())
             await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="timepoll.create",
                                target=f"timepoll:{poll.number}", after={"title": poll.title, "times": poll.options,
-                                                                         "closes": poll.closes_at}, at=ctx.now())
-        counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+                                                                         "closes": poll.closes_at, "area": area},
+                               at=ctx.now())
     ctx.services.wake(poll.closes_at)
-    chat_lang = await ctx.services.chat_language(ctx.chat_key)
-    with ctx.services.locale(chat_lang):  # the poll's message is the chat's
-        html = poll_html(poll, counts, _pick_command(ctx.services, ctx.chat_key, chat_lang))
-        buttons = poll_buttons(poll)
-    message_id = await ctx.reply(html, buttons)
-    if message_id:
+    missing = []
+    for chat_key in chats:
+        try:  # where it was started, as the answer to the command (its thread); elsewhere a message
+            await _post(ctx.services, poll, chat_key, ctx.reply if chat_key == ctx.chat_key else None)
+        except Exception:
+            if chat_key == ctx.chat_key:
+                raise
+            log.warning("time poll %s: posting in %s failed; tried again later", poll.id, chat_key, exc_info=True)
+            missing.append(chat_key)
+    if area is None:
+        return
+    if missing:  # that chat's platform is down: a job posts it there when it is back
+        at = ctx.now() + COPIES_RETRY
         async with ctx.db.transaction() as session:
+            await schedule_job(session, TIME_POLL_COPIES.kind, at, chat_key=ctx.chat_key,
+                               payload={"poll": poll.id, "chats": missing}, dedup_key=TIME_POLL_COPIES.key(poll=poll.id))
+        ctx.services.wake(at)
+    posted = len(chats) - len(missing)
+    await ctx.reply(esc(ngettext("Area time poll #{number} is in {count} chat of the area {area}.",
+                                 "Area time poll #{number} is in {count} chats of the area {area}.", posted).format(
+        number=poll.number, count=format_number(posted), area=area)))
+
+
+async def _poll_message(services: Services, poll: store.TimePoll, chat_key: str,
+                        counts: list[dict[str, int]]) -> tuple[str, tuple]:
+    lang = await services.chat_language(chat_key)  # the poll's message is the chat's
+    with services.locale(lang):
+        pick = _pick_command(services, chat_key, lang) if chat_key == poll.chat_key else None
+        return poll_html(poll, counts, pick), poll_buttons(poll)
+
+
+async def _post(services: Services, poll: store.TimePoll, chat_key: str, reply=None) -> None:
+    """Post the poll in one chat (``reply``: as the answer to the command) and keep its message;
+    nothing if it is there already (a command handled again after a restart)."""
+    async with services.db.session() as session:
+        done = await session.get(store.TimePollCopy, (poll.id, chat_key)) if poll.area else None
+        counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+    if (done.message_id if done is not None else chat_key == poll.chat_key and poll.message_id):
+        return
+    html, buttons = await _poll_message(services, poll, chat_key, counts)
+    message_id = await (reply(html, buttons) if reply is not None else services.send(chat_key, html, buttons))
+    async with services.db.transaction() as session:
+        if poll.area:
+            await store.add_time_copy(session, poll.id, chat_key, message_id)
+        if chat_key == poll.chat_key and message_id:
             row = await session.get(store.TimePoll, poll.id)
             row.message_id = message_id
             session.add(row)
+
+
+async def copies_job(services: Services, job: Job) -> None:
+    """Post an open area time poll in the chats it could not be posted in at first; raises while
+    one is still out of reach (the job is retried with back-off)."""
+    data = job.data()
+    async with services.db.session() as session:
+        poll = await session.get(store.TimePoll, int(data["poll"]))
+    if poll is None or poll.closed_at is not None:
+        return
+    failed: Exception | None = None
+    for chat_key in data.get("chats", []):
+        try:
+            await _post(services, poll, chat_key)
+        except Exception as exc:
+            log.warning("time poll %s: posting in %s failed again", poll.id, chat_key, exc_info=True)
+            failed = exc
+    if failed is not None:
+        raise failed
+
+
+def _window(now: datetime) -> datetime:
+    """The end of the refresh window ``now`` is in."""
+    seconds = int(REFRESH_EVERY.total_seconds())
+    return datetime.fromtimestamp((int(now.timestamp()) // seconds + 1) * seconds, UTC)
 
 
 async def time_button(ctx: Context, args: list[str]) -> None:
@@ -215,26 +320,53 @@ async def time_button(ctx: Context, args: list[str]) -> None:
     answer = pressed["answer"]
     if answer not in store.TIME_ANSWERS:
         raise UserError(_("This button no longer works."))
+    refresh_at = None
     async with ctx.db.transaction() as session:
         poll = await session.get(store.TimePoll, pressed["poll"])
-        if poll is None or poll.chat_key != ctx.chat_key or not 0 <= pressed["option"] < len(poll.option_list()):
+        here = poll is not None and (poll.chat_key == ctx.chat_key or poll.area is not None and await session.get(
+            store.TimePollCopy, (poll.id, ctx.chat_key)) is not None)
+        if not here or not 0 <= pressed["option"] < len(poll.option_list()):
             raise UserError(_("This button no longer works."))
         if poll.closed_at is not None or ctx.now() >= poll.closes_at:  # past its time, its job may be late
             raise UserError(_("This time poll is closed."))
         await store.set_time_answer(session, poll.id, pressed["option"], ctx.sender_key, answer, ctx.now())
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+        if poll.area:  # every chat's message shows the counts, edited once per window
+            refresh_at = _window(ctx.now())
+            await schedule_job(session, REFRESH_TIME_POLL.kind, refresh_at, chat_key=poll.chat_key,
+                               payload={"poll": poll.id},
+                               dedup_key=REFRESH_TIME_POLL.key(poll=poll.id, at=int(refresh_at.timestamp())))
+    if refresh_at is not None:
+        ctx.services.wake(refresh_at)
     start = _starts(poll)[pressed["option"]]
     said = {"yes": _("Your answer for {when}: yes."), "maybe": _("Your answer for {when}: if need be."),
             "no": _("Your answer for {when}: no.")}[answer]
     await ctx.acknowledge(said.format(when=format_datetime(start)) + " " + _counts_text(counts[pressed["option"]]))
-    if ctx.event.target_id and ctx.event.target_id == poll.message_id:
-        chat_lang = await ctx.services.chat_language(ctx.chat_key)
-        with ctx.services.locale(chat_lang):
-            html = poll_html(poll, counts, _pick_command(ctx.services, ctx.chat_key, chat_lang))
+    if poll.area is None and ctx.event.target_id and ctx.event.target_id == poll.message_id:
+        html, buttons = await _poll_message(ctx.services, poll, ctx.chat_key, counts)
         try:
-            await ctx.edit(poll.message_id, html, poll_buttons(poll))
+            await ctx.edit(poll.message_id, html, buttons)
         except Exception:  # the answer is stored; the message may be too old to edit
             log.info("could not refresh time poll %s", poll.id, exc_info=True)
+
+
+async def refresh_job(services: Services, job: Job) -> None:
+    """The live counts of an area time poll in every chat's message."""
+    async with services.db.session() as session:
+        poll = await session.get(store.TimePoll, int(job.data()["poll"]))
+        if poll is None or poll.closed_at is not None:
+            return
+        counts = await store.time_counts(session, poll.id, len(poll.option_list()))
+        copies = await store.time_copies(session, poll.id)
+    for copy in copies:
+        if not copy.message_id:
+            continue
+        html, buttons = await _poll_message(services, poll, copy.chat_key, counts)
+        try:
+            await services.transport_for(copy.chat_key).edit(copy.chat_key.split(":", 1)[1], copy.message_id,
+                                                             Reply(html=html, buttons=buttons))
+        except Exception:  # the answers are stored; a stale message is not worth an error
+            log.warning("could not update time poll %s in %s", poll.id, copy.chat_key, exc_info=True)
 
 
 async def pick_cmd(ctx: Context, parsed: tuple[int, int | None]) -> None:
@@ -261,9 +393,10 @@ async def pick_cmd(ctx: Context, parsed: tuple[int, int | None]) -> None:
 async def close_time_poll(services: Services, poll_id: int, *, picked: int | None = None,
                           actor=audit.SYSTEM) -> None:
     """Close the poll once (``picked``: the admin's 0-based choice, else the best time), make the
-    meeting in the same transaction, then announce. Run again after a crash, it only announces."""
+    meeting — in every chat of an area poll, one each — in the same transaction, then announce. Run
+    again after a crash, it only announces."""
     now = services.clock.now()
-    meeting_id = None
+    meeting_ids: list[int] = []
     async with services.db.transaction() as session:
         poll = await session.get(store.TimePoll, poll_id)
         if poll is None:
@@ -275,14 +408,21 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
             poll.closed_at, poll.picked = now, choice
             after: dict = {"picked": None if choice is None else choice + 1}
             if choice is not None:
-                start = starts[choice]
-                spec = MeetingSpec(title=poll.title or _meeting_word(services, await _lang(session, poll.chat_key)),
-                                   place=poll.place, dtstart_local=to_local(start), rrule="", start=start,
-                                   last_start=None, duration_minutes=poll.duration_minutes)
-                meeting, _occ = await make_meeting(session, poll.chat_key, spec, poll.created_by,
-                                                   poll.created_by_name, now)
-                poll.meeting_id = meeting_id = meeting.id
-                after["meeting"] = meeting.number
+                copies = await store.time_copies(session, poll.id) if poll.area else []
+                for chat_key in [c.chat_key for c in copies] or [poll.chat_key]:
+                    spec = MeetingSpec(title=poll.title or _meeting_word(services, await _lang(session, chat_key)),
+                                       place=poll.place, dtstart_local=to_local(starts[choice]), rrule="",
+                                       start=starts[choice], last_start=None, duration_minutes=poll.duration_minutes)
+                    meeting, _occ = await make_meeting(session, chat_key, spec, poll.created_by,
+                                                       poll.created_by_name, now)
+                    meeting_ids.append(meeting.id)
+                    if chat_key == poll.chat_key:
+                        poll.meeting_id = meeting.id
+                        after["meeting"] = meeting.number
+                    for copy in copies:
+                        if copy.chat_key == chat_key:
+                            copy.meeting_id = meeting.id
+                            session.add(copy)
             session.add(poll)
             if picked is not None:  # an admin's pick: the close job has nothing left to do
                 await cancel_job(session, CLOSE_TIME_POLL.key(poll=poll.id))
@@ -293,7 +433,7 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
         elif poll.announced or poll.closed_at is None or now - poll.closed_at < ANNOUNCE_GRACE:
             return  # announced, or being closed and announced by another run right now
     services.wake(now + ANNOUNCE_GRACE)
-    if meeting_id is not None:
+    for meeting_id in meeting_ids:
         await wake_next(services, meeting_id)
     await announce(services, poll_id)
 
@@ -309,22 +449,44 @@ def _meeting_word(services: Services, lang: str | None) -> str:
 
 
 async def announce(services: Services, poll_id: int) -> None:
-    """Tell the chat how the closed poll ended: its message shows the final counts, and the meeting
-    made (its card with the RSVP buttons) or that no time suited anyone. One chat; the one place to
-    announce in more."""
+    """Tell every chat of the closed poll how it ended: its message shows the final counts, and the
+    meeting made there (its card with the RSVP buttons) or that no time suited anyone. Raises (the
+    announce job is retried) when a chat could not be reached, after trying the others."""
     async with services.db.session() as session:
         poll = await session.get(store.TimePoll, poll_id)
         if poll is None or poll.closed_at is None or poll.announced:
             return
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
-        meeting = await session.get(store.Meeting, poll.meeting_id) if poll.meeting_id else None
-        chat = await session.get(Chat, poll.chat_key)
+        copies = await store.time_copies(session, poll.id) if poll.area else [store.TimePollCopy(
+            poll_id=poll.id, chat_key=poll.chat_key, message_id=poll.message_id, meeting_id=poll.meeting_id)]
+    failed: Exception | None = None
+    for copy in copies:
+        if copy.announced:
+            continue
+        try:
+            await _announce_in(services, poll, copy, counts)
+        except Exception as exc:
+            log.warning("time poll %s: announcing in %s failed", poll.id, copy.chat_key, exc_info=True)
+            failed = exc
+    if failed is not None:
+        raise failed
+    async with services.db.transaction() as session:
+        row = await session.get(store.TimePoll, poll.id)
+        row.announced = True
+        session.add(row)
+
+
+async def _announce_in(services: Services, poll: store.TimePoll, copy: store.TimePollCopy,
+                       counts: list[dict[str, int]]) -> None:
+    async with services.db.session() as session:
+        meeting = await session.get(store.Meeting, copy.meeting_id) if copy.meeting_id else None
+        chat = await session.get(Chat, copy.chat_key)
         exc = (await store.exceptions_of(session, [meeting.id]))[meeting.id] if meeting else {}
     occ = next(iter(occurrences(meeting, exc, services.clock.now(), 1)), None) if meeting else None
-    lang = await services.chat_language(poll.chat_key)
-    platform, chat_id = poll.chat_key.split(":", 1)
+    lang = await services.chat_language(copy.chat_key)
+    platform, chat_id = copy.chat_key.split(":", 1)
     with services.locale(lang):
-        final = poll_html(poll, counts, _pick_command(services, poll.chat_key, lang))
+        final = poll_html(poll, counts, _pick_command(services, copy.chat_key, lang))
         if meeting is None:
             html = "🗓 " + esc(_("Time poll #{number} closed: no time got a yes or an if-need-be, so no meeting "
                                 "was scheduled.").format(number=poll.number))
@@ -336,18 +498,19 @@ async def announce(services: Services, poll_id: int) -> None:
             html = head + "\n" + scheduled_html(meeting, occ, reminder_offsets(chat),
                                                 services.command_text("rsvp", platform, lang))
             buttons = rsvp_buttons(meeting.id)
-    if poll.message_id:
+    if copy.message_id:
         try:
-            await services.transport_for(poll.chat_key).edit(chat_id, poll.message_id, Reply(html=final))
+            await services.transport_for(copy.chat_key).edit(chat_id, copy.message_id, Reply(html=final))
         except Exception:
-            log.info("could not show time poll %s closed", poll.id, exc_info=True)
-    message_id = await services.send(poll.chat_key, html, buttons)
+            log.info("could not show time poll %s closed in %s", poll.id, copy.chat_key, exc_info=True)
+    message_id = await services.send(copy.chat_key, html, buttons)
     async with services.db.transaction() as session:
-        row = await session.get(store.TimePoll, poll.id)
-        row.announced = True
-        session.add(row)
+        if poll.area:
+            row = await session.get(store.TimePollCopy, (poll.id, copy.chat_key))
+            row.announced = True
+            session.add(row)
         if meeting is not None:
-            await store.add_message(session, poll.chat_key, message_id, meeting.id, occ.key if occ else "")
+            await store.add_message(session, copy.chat_key, message_id, meeting.id, occ.key if occ else "")
 
 
 async def close_job(services: Services, job: Job) -> None:

@@ -17,13 +17,13 @@ from core.events import PollOutcome, PollSpec, Reply
 from core.i18n import _, format_number, ngettext
 from core.markup import b, esc
 from core.scope import send_scope
-from handlers.base import Context, Services, UserError
+from handlers.areas import group_chats, require_area
+from handlers.base import Context, Services
 from handlers.polls.keys import CLOSE, COPIES, REFRESH, TIDY
 from handlers.polls.parse import NewPoll, close_time
 from handlers.polls.render import render_open, render_result, title, vote_buttons, winners
-from storage import digest as area_store
 from storage import polls as store
-from storage.core import Chat, Job, cancel_job, effect_of, languages_for, record_effect, schedule_job
+from storage.core import Job, cancel_job, effect_of, languages_for, record_effect, schedule_job
 
 log = logging.getLogger(__name__)
 
@@ -45,35 +45,14 @@ def _native_id(chat_key: str) -> str:
     return chat_key.split(":", 1)[1]
 
 
-async def _area_chats(services: Services, session, area: str) -> list[str]:
-    """The area's group chats this process can post to."""
-    keys = (await area_store.chats_by_area(session)).get(area, [])
-    out = []
-    for key in keys:
-        chat = await session.get(Chat, key)
-        if chat is None or key.split(":", 1)[0] not in services.transports:
-            continue
-        if chat.setting("chat.private", False):  # a person's own chat with the bot (handlers/digest)
-            continue
-        out.append(key)
-    return out
-
-
 async def create_area(ctx: Context, new: NewPoll) -> None:
     now = ctx.now()
     close_at = close_time(new.close_text, now, ctx.lang)
     async with ctx.db.session() as session:
-        chat = await session.get(Chat, ctx.chat_key)
-        area = chat.area if chat is not None else None
-        if not area or ctx.event.is_private:
-            raise UserError(_("This chat has no area yet. An admin sets it with {command} <name>.").format(
-                command=ctx.cmd("area")))
+        area = await require_area(ctx, session)
         earlier = await effect_of(session, ctx.event.event_key, "polls.create")
         poll = await store.by_id(session, int(earlier)) if earlier is not None else None
-        chats = await _area_chats(ctx.services, session, area)
-    if ctx.chat_key not in chats:
-        chats.insert(0, ctx.chat_key)
-    chats.sort(key=lambda k: k != ctx.chat_key)  # the chat it was started in first
+        chats = await group_chats(ctx.services, session, area, ctx.chat_key)
     if poll is None:
         async with ctx.db.transaction() as session:
             poll = await store.create_poll(
