@@ -6,6 +6,7 @@ and to people only through the :class:`Context` (which wraps the neutral Transpo
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -217,8 +218,12 @@ class Services:
     wake: Callable[[datetime], None] = lambda _when: None
     #: chats already known to exist in the store (a cache owned by the app)
     known_chats: set[str] = field(default_factory=set)
-    #: (person, chat) -> (person's language, chat's language, fetched at); short-lived cache
-    language_cache: dict[tuple[str, str], tuple[str | None, str | None, float]] = field(default_factory=dict)
+    #: (person, chat) -> (person's language, chat's language, the chat's settings, fetched at); a
+    #: short-lived cache (handlers/router.py), emptied here when one of them changes
+    language_cache: dict[tuple[str, str], tuple[str | None, str | None, dict[str, Any], float]] = field(
+        default_factory=dict)
+    #: counts the times that cache was emptied (a read begun before is not cached after)
+    language_cache_generation: int = 0
     limits: Limits = field(default_factory=Limits)
     #: months each kind of raw record is kept (storage/retention.py; 0 = forever)
     retention: RetentionPolicy = field(default_factory=RetentionPolicy)
@@ -230,6 +235,11 @@ class Services:
     def forget_languages(self) -> None:
         """Call after a language setting changed."""
         self.language_cache.clear()
+        self.language_cache_generation += 1
+
+    def forget_chat_settings(self) -> None:
+        """Call after a chat setting read through ``Context.cached_setting`` changed (the same cache)."""
+        self.forget_languages()
 
     def transport_for(self, chat_key: str) -> Transport:
         platform = chat_key.split(":", 1)[0]
@@ -285,6 +295,8 @@ class Context:
         #: the permission table's entry of what is handled (handlers/permissions.py), set by the router
         self.action: str | None = None
         self._role: Role | None = None
+        #: the chat's settings as the router found them (cached up to a minute; None: not read)
+        self.chat_settings: dict[str, Any] | None = None
 
     @property
     def db(self) -> Database:
@@ -335,6 +347,17 @@ class Context:
                     log.warning("role lookup failed in %s", self.event.chat_key, exc_info=True)
                     self._role = Role.MEMBER
         return self._role
+
+    async def cached_setting(self, name: str, default: Any = None) -> Any:
+        """A chat setting from the router's cache of the chat (no read per event): one this
+        process changes is seen at once (``Services.forget_chat_settings``), another
+        instance's change after at most ``LANGUAGE_CACHE_SECONDS``, as a language is. For a
+        setting that may be that late; read the ``Chat`` row where it may not."""
+        if self.chat_settings is None:
+            async with self.db.session() as session:
+                chat = await session.get(Chat, self.chat_key)
+            self.chat_settings = json.loads(chat.settings or "{}") if chat is not None else {}
+        return self.chat_settings.get(name, default)
 
     async def _raised(self, rule: Rule) -> bool:
         if rule.setting is None:

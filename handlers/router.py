@@ -19,7 +19,7 @@ from handlers.base import Command, Context, Feature, Services, UserError
 from handlers.limits import FloodGate, Verdict
 from handlers.permissions import command_action, missing
 from storage import audit
-from storage.core import ensure_chat, languages_for, move_chat
+from storage.core import ensure_chat, languages_and_settings, move_chat
 from storage.db import store_unavailable
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: anything longer is refused before parsing (ideas have their own, smaller limit)
 MAX_MESSAGE_CHARS = 20_000
 _COMMAND = re.compile(r"^\s*(?P<prefix>[/!])(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>\S+))?(?:\s+(?P<args>.*))?$", re.S)
-#: another instance's language change is seen after at most this long
+#: another instance's change of a language or a cached chat setting is seen after at most this long
 LANGUAGE_CACHE_SECONDS = 60
 _NAME_OK = re.compile(r"^[a-z0-9_]{1,32}$")
 
@@ -88,14 +88,16 @@ class Router:
         #: called with the platform when a handler or observer fails (the app counts it)
         self.on_error: Callable[[str], None] = lambda _platform: None
 
-    async def _language(self, event: Incoming) -> str:
+    async def _language(self, event: Incoming) -> tuple[str, dict]:
+        """The event's language, and the chat's settings (for ``Context.cached_setting``)."""
         cache = self.services.language_cache
         key = (event.sender_key, event.chat_key)
         hit = cache.get(key)
-        if hit is not None and time.monotonic() - hit[2] < LANGUAGE_CACHE_SECONDS:
-            return resolve_language(hit[0], hit[1], event.language_hint)
+        if hit is not None and time.monotonic() - hit[3] < LANGUAGE_CACHE_SECONDS:
+            return resolve_language(hit[0], hit[1], event.language_hint), hit[2]
+        generation = self.services.language_cache_generation
         async with self.services.db.session() as session:
-            person_lang, chat_lang = await languages_for(session, event.sender_key, event.chat_key)
+            person_lang, chat_lang, settings = await languages_and_settings(session, event.sender_key, event.chat_key)
         # a chat that moved is not made again by its own late service message
         if event.chat_key not in self.services.known_chats and event.kind != Kind.CHAT_MOVED:
             try:
@@ -107,8 +109,9 @@ class Router:
             self.services.known_chats.add(event.chat_key)
         if len(cache) > 10_000:
             cache.clear()
-        cache[key] = (person_lang, chat_lang, time.monotonic())
-        return resolve_language(person_lang, chat_lang, event.language_hint)
+        if generation == self.services.language_cache_generation:  # not changed while this was read
+            cache[key] = (person_lang, chat_lang, settings, time.monotonic())
+        return resolve_language(person_lang, chat_lang, event.language_hint), settings
 
     async def dispatch(self, transport: Transport, event: Incoming) -> bool:
         """Handle one event. Never raises: errors become a localized reply and a log line.
@@ -116,12 +119,14 @@ class Router:
         again later; the store's part is idempotent and the sends are keyed)."""
         started = time.perf_counter()
         event = _neutralised(event)
+        settings = None
         try:
-            lang = await self._language(event)
+            lang, settings = await self._language(event)
         except Exception:
             log.exception("store unavailable while handling %s in %s", event.kind, event.chat_key)
             lang = resolve_language(event.language_hint)
         ctx = Context(self.services, transport, event, lang)
+        ctx.chat_settings = settings
         for observe in self.observers if event.kind != Kind.CHAT_MOVED else ():  # no one did anything
             try:
                 await observe(ctx)
@@ -210,7 +215,7 @@ class Router:
         if ctx.transport.capabilities.keeps_chat_data:  # the platform's own tables (e.g. native poll → chat)
             await ctx.transport.chat_moved(event.chat_id, event.target_id)
         self.services.known_chats.discard(event.chat_key)
-        self.services.language_cache.clear()
+        self.services.forget_chat_settings()
         if moved:
             log.info("chat %s is now %s; moved %s", event.chat_key, new_key, moved)
 

@@ -186,6 +186,23 @@ async def languages_for(session: AsyncSession, person_key: str, chat_key: str) -
     return (row[0], row[1]) if row else (None, None)
 
 
+async def languages_and_settings(session: AsyncSession, person_key: str,
+                                  chat_key: str) -> tuple[str | None, str | None, dict[str, Any]]:
+    """``languages_for`` and the chat's settings (empty when the chat is not stored), in one read."""
+    row = (
+        await session.execute(
+            select(
+                select(Person.language).where(Person.key == person_key).scalar_subquery(),
+                select(Chat.language).where(Chat.key == chat_key).scalar_subquery(),
+                select(Chat.settings).where(Chat.key == chat_key).scalar_subquery(),
+            )
+        )
+    ).first()
+    if not row:
+        return None, None, {}
+    return row[0], row[1], json.loads(row[2] or "{}")
+
+
 async def set_person_language(session: AsyncSession, key: str, name: str, language: str | None) -> None:
     person = await session.get(Person, key)
     if person is None:

@@ -59,6 +59,8 @@ async def threads_cmd(ctx: Context, on: bool | None) -> None:
             await set_chat_setting(session, chat, SETTING, after)
             await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="ideas.threads", target="chat",
                                before={"threads": before}, after={"threads": after}, at=ctx.now())
+    if on is not None:
+        ctx.services.forget_chat_settings()  # the next idea here sees it (_threads_on)
     now_on = before == "on" if on is None else on
     if not now_on:
         text = _("New ideas get no thread of their own here; they are discussed in the chat.")
@@ -74,9 +76,7 @@ async def threads_cmd(ctx: Context, on: bool | None) -> None:
 async def _threads_on(ctx: Context) -> bool:
     if ctx.event.is_private or not ctx.transport.capabilities.threads:
         return False
-    async with ctx.db.session() as session:
-        chat = await session.get(Chat, ctx.chat_key)
-    return chat is not None and chat.setting(SETTING, "off") == "on"
+    return await ctx.cached_setting(SETTING, "off") == "on"  # no read per idea
 
 
 async def post_card(ctx: Context, idea: store.NewIdea, text: str, html: str,
