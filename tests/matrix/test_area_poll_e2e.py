@@ -10,7 +10,7 @@ import asyncio
 import re
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.app import App
 from bot.config import LimitSettings, MatrixSettings, Settings, TelegramSettings
@@ -186,3 +186,75 @@ async def emu_has_reaction_buttons(user, room: str, event_id: str, bot_id: str) 
     await user.sync(200)
     return any(e.sender == bot_id and event_type(e) == "m.reaction"
                and content(e).get("m.relates_to", {}).get("event_id") == event_id for e in user.events.get(room, []))
+
+
+async def test_area_time_poll_becomes_a_meeting_with_reminders_in_both_chats(both, emu, matrix_users):
+    """A time poll started in the Telegram group for the area is answered in both chats (an inline
+    button; a reaction "button" in Matrix), closes once, and its best time becomes a meeting in each
+    chat, announced in both, whose reminder then comes in both."""
+    from handlers.meetings.keys import TIME
+    from storage import meetings as mstore
+
+    app, bot_id = both, both.bot_user_id
+    group, alice = emu.group("Kehrä Maunula (Telegram)"), emu.user("Alice")
+    emu.set_admin(group, alice)
+    aino = await matrix_users("aino")
+    room = await aino.create_room(invite=[bot_id])
+    await aino.wait_joined(room, bot_id)
+    emu.post(group, alice, "/alue Maunula")
+    await aino.say(room, "!alue Maunula")
+    await bot_messages(aino, room, bot_id, "Maunula")
+    await emu.wait_call("sendMessage", where=lambda c: "Maunula" in c.params.get("text", ""))
+
+    emu.post(group, alice, "/kokous ehdota alue huomenna klo 17 Kehräkokous @ Maunula-talo | huomenna klo 19 "
+                           "sulkeutuu 2 h")
+    tg_poll = await emu.wait_call("sendMessage", where=lambda c: "Alueen Maunula aikakysely #1" in c.params.get(
+        "text", "") and "reply_markup" in c.params)
+    [mx_poll] = await bot_messages(aino, room, bot_id, "Alueen Maunula aikakysely #1")
+    await emu.wait_call("sendMessage", where=lambda c: "Aikakysely #1 on alueen Maunula 2 ryhmässä" in
+                        c.params.get("text", ""))
+    async with app.db.session() as s:
+        (poll,) = (await s.execute(select(mstore.TimePoll))).scalars().all()
+    assert poll.area == "Maunula"
+    emu.press(group, alice, tg_poll.result["message_id"], TIME.data(poll=poll.id, option=1, answer="yes"))
+    await wait_for(lambda: emu_has_reaction_buttons(aino, room, mx_poll.event_id, bot_id))
+    await aino.react(room, mx_poll.event_id, "4️⃣")  # the fourth button: time 2, yes
+
+    async def yes_for_the_second_time():
+        async with app.db.session() as s:
+            counts = await mstore.time_counts(s, poll.id, 2)
+        return counts[1]["yes"] == 2
+
+    await wait_for(yes_for_the_second_time)
+
+    # the close comes; two extra runners race the scheduler for it
+    async with app.db.transaction() as s:
+        await s.execute(update(Job).where(Job.kind == "meetings.timepoll").values(due_at=app.services.clock.now()))
+    await asyncio.gather(app.jobs.run_due(), app.jobs.run_due())
+    await wait_for(lambda: has_text(emu, group, "Aikakysely #1 suljettiin"))
+    [announced_mx] = await bot_messages(aino, room, bot_id, "Aikakysely #1 suljettiin")
+    assert "Kokous #1 sovittu: Kehräkokous" in body(announced_mx)
+    async with app.db.session() as s:
+        meetings = (await s.execute(select(mstore.Meeting))).scalars().all()
+    assert sorted(m.chat_key for m in meetings) == sorted([f"telegram:{group['id']}", room_key(room)])
+    assert {m.dtstart_local[-5:] for m in meetings} == {"19:00"}
+
+    # the first reminder of each chat's meeting, now
+    async with app.db.transaction() as s:
+        reminders = (await s.execute(select(Job).where(Job.kind == "meetings.remind", Job.done_at.is_(None))
+                                     .order_by(Job.due_at))).scalars().all()
+        first = {j.chat_key: j.id for j in reversed(reminders)}
+        assert len(first) == 2
+        await s.execute(update(Job).where(Job.id.in_(first.values())).values(due_at=app.services.clock.now()))
+    await app.jobs.run_due()
+    await wait_for(lambda: has_text(emu, group, "Muistutus: Kehräkokous"))
+    await bot_messages(aino, room, bot_id, "Muistutus: Kehräkokous")
+    await asyncio.sleep(2)  # anything sent twice would have arrived by now
+    for texts in (emu.sent_texts(group), [body(e) for e in await bot_messages(
+            aino, room, bot_id, "Kehräkokous", count=99, within=0.5)]):
+        assert sum("Aikakysely #1 suljettiin" in t for t in texts) == 1, texts
+        assert sum("Muistutus: Kehräkokous" in t for t in texts) == 1, texts
+
+
+def room_key(room: str) -> str:
+    return f"matrix:{room}"
