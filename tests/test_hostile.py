@@ -168,9 +168,10 @@ def markdown_problems(data: bytes) -> list[str]:
 def ics_problems(data: bytes) -> list[str]:
     from icalendar import Calendar
 
+    from tests import libical
     from tests.test_meetings import rfc5545_problems
 
-    found = rfc5545_problems(data)
+    found = rfc5545_problems(data) + libical.problems(data)
     unfolded = data.replace(b"\r\n ", b"").replace(b"\r\n\t", b"").decode("utf-8")
     # RFC 5545 3.1: no control character but HTAB in a content line
     found += [f"control character in {line[:40]!r}" for line in unfolded.split("\r\n")

@@ -684,6 +684,9 @@ async def test_ics_is_valid_rfc5545_in_the_chats_language(admin_bot):
     assert sent.file.caption_html == "2 meetings or series as a calendar file."  # the answer is theirs
     data = sent.file.data
     assert rfc5545_problems(data) == []
+    from tests import libical
+
+    assert libical.problems(data) == []
     text = data.decode()
     assert "\r\nMETHOD:PUBLISH\r\n" in text
     assert "rsvp" not in text and "yes|no" not in text

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from bot.testing import TestBot
 from handlers.when import HELSINKI
 from storage.audit import AuditEvent
+from tests import libical
 from tests.test_meetings import rfc5545_problems
 
 
@@ -57,7 +58,21 @@ def check(data: bytes) -> None:
     from ical.calendar_stream import IcsCalendarStream
 
     assert rfc5545_problems(data) == []
+    assert libical.problems(data) == []  # libical's parser and its RFC 5545 / 5546 property tables
     IcsCalendarStream.calendar_from_ics(data.decode())  # a strict reader refuses what RFC 5545 does not allow
+
+
+def test_libical_sees_what_rfc_5545_does_not_allow():
+    good = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//kehrabot//tests//EN\r\nBEGIN:VEVENT\r\nUID:1@k\r\n"
+            b"DTSTAMP:20261201T000000Z\r\nDTSTART:20261202T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    assert libical.problems(good) == []
+    for broken, what in ((good.replace(b"UID:1@k\r\n", b"UID:1@k\r\nUID:2@k\r\n"), "UID"),
+                         (good.replace(b"DTSTART:20261202T100000Z", b"DTSTART:someday"), "DTSTART"),
+                         (good.replace(b"VERSION:2.0\r\n", b""), "VERSION")):
+        found = libical.problems(broken)
+        assert len(found) == 1 and what in found[0], found
+    published = good.replace(b"VERSION:2.0\r\n", b"VERSION:2.0\r\nMETHOD:PUBLISH\r\n")
+    assert libical.problems(published) == [] and "ORGANIZER" in libical.problems(published, itip=True)[0]
 
 
 async def test_the_feed_follows_moves_skips_and_cancellations(served):
