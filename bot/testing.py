@@ -46,6 +46,7 @@ class FakeTransport:
     native_polls: bool = False
     confirm_poll_votes: bool = False  # the platform shows no vote of its own (as the console)
     members: int | None = None  # member_count() answers this when set
+    max_buttons: int | None = None  # as Matrix's ten reaction keys
     admins: dict[str, set[str]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
     fail_sends: int = 0  # the next N sends raise (to test retries)
@@ -56,7 +57,8 @@ class FakeTransport:
     def capabilities(self) -> Capabilities:
         """What the fake can do, from its knobs (a test may change them on the way)."""
         return Capabilities(native_polls=self.native_polls, shows_own_vote=not self.confirm_poll_votes,
-                            reactions=True, edits=True, member_count=self.members is not None)
+                            reactions=True, edits=True, member_count=self.members is not None,
+                            max_buttons=self.max_buttons)
 
     async def start(self, dispatch) -> None:
         return None

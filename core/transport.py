@@ -78,6 +78,9 @@ class Capabilities:
     reactions_check: bool = False
     #: ``send_file`` delivers a file (an image, a .ics, a CSV)
     files: bool = True
+    #: the most buttons one message can carry (None: as many as a feature sends; Matrix: one
+    #: reaction key each, ten)
+    max_buttons: int | None = None
     #: ``member_count(chat_id) -> int | None`` tells how many members a chat has, the bot included
     member_count: bool = False
     #: the transport keeps data of its own under chat ids (Telegram: native poll -> chat) and moves

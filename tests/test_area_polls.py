@@ -22,7 +22,7 @@ TG, MX = "-1001", "!room:hs"
 async def _two(tmp_path, database_url: str | None = None) -> TestBot:
     """One App with two platforms: a Telegram group (native polls) and a Matrix room (buttons)."""
     tg = FakeTransport(platform="telegram", native_polls=True)
-    mx = FakeTransport(platform="matrix", native_polls=False)
+    mx = FakeTransport(platform="matrix", native_polls=False, max_buttons=10)
     bot = await TestBot(tmp_path, clock=ManualClock(START), transport=tg, more_transports=[mx],
                         database_url=database_url).open()
     bot.make_admin("10", TG, platform="telegram")

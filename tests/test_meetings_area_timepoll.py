@@ -154,3 +154,14 @@ async def test_a_chat_without_an_area_is_told_how_to_set_one(tmp_path, make_bot)
     bot.make_admin("admin")
     out = await bot.say("/kokous ehdota alue ti 8.12. klo 18 | ke 9.12. klo 17", user="admin", lang="fi")
     assert out == ["Tällä ryhmällä ei ole vielä aluetta. Ylläpitäjä asettaa sen komennolla /alue <nimi>."]
+
+
+async def test_more_times_than_a_matrix_message_has_buttons_for_is_refused_before_anything_is_made(two):
+    bot = two
+    times = " | ".join(f"{d}.12. at 18" for d in range(8, 12))
+    out = await bot.say(f"/meeting propose area {times}", user="10", chat=TG, platform="telegram", lang="en")
+    assert out == ["On Matrix a message carries buttons for 3 times only: offer fewer times."]
+    async with bot.services.db.session() as s:
+        assert (await s.execute(select(store.TimePoll))).first() is None
+    out = await bot.say(f"/meeting propose {times}", user="10", chat=TG, platform="telegram", lang="en")
+    assert poll_sent(tg(bot), TG) and "4." in out[0]  # Telegram alone has room for them

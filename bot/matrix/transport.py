@@ -35,6 +35,7 @@ from bot.matrix.errors import (
     http_status,
 )
 from bot.matrix.mapping import (
+    BUTTON_KEYS,
     PLATFORM,
     Mapping,
 )
@@ -57,7 +58,8 @@ class MatrixTransport(Sync, Mapping, Rooms, Sending):
     platform = PLATFORM
     command_prefixes: tuple[str, ...] = ("!",)
     #: polls are MSC3381 poll events; buttons are reaction keys under the message
-    capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True, threads=True)
+    capabilities = Capabilities(native_polls=True, reactions=True, edits=True, member_count=True, threads=True,
+                                max_buttons=len(BUTTON_KEYS))
     #: a repeated send with the same key is dropped by the homeserver (transaction ids)
     idempotent_sends = True
 

@@ -221,6 +221,7 @@ async def propose_cmd(ctx: Context, args: str) -> None:
         async with ctx.db.session() as session:
             area = await require_area(ctx, session)
             chats = await group_chats(ctx.services, session, area, ctx.chat_key)
+    _fits_buttons(ctx.services, chats, len(proposal.starts))
     async with ctx.db.transaction() as session:
         earlier = await effect_of(session, ctx.event.event_key, "meetings.timepoll")
         if earlier is not None:  # handled before a restart: the same poll
@@ -261,6 +262,18 @@ async def propose_cmd(ctx: Context, args: str) -> None:
     await ctx.reply(esc(ngettext("Area time poll #{number} is in {count} chat of the area {area}.",
                                  "Area time poll #{number} is in {count} chats of the area {area}.", posted).format(
         number=poll.number, count=format_number(posted), area=area)))
+
+
+def _fits_buttons(services: Services, chats: list[str], times: int) -> None:
+    """Every time needs its three buttons in every chat (a Matrix message carries ten: three times)."""
+    for platform in sorted({k.split(":", 1)[0] for k in chats} & set(services.transports)):
+        most = services.transports[platform].capabilities.max_buttons
+        if most is not None and times * len(store.TIME_ANSWERS) > most:
+            fit = most // len(store.TIME_ANSWERS)
+            raise UserError(ngettext(
+                "On {platform} a message carries buttons for {count} time only: offer fewer times.",
+                "On {platform} a message carries buttons for {count} times only: offer fewer times.",
+                fit).format(platform=platform.capitalize(), count=format_number(fit)))
 
 
 async def _poll_message(services: Services, poll: store.TimePoll, chat_key: str,
