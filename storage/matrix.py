@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import BigInteger, delete, select
+from sqlalchemy import BigInteger, Connection, delete, insert, select
 from sqlmodel import Field, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -75,6 +75,19 @@ async def set_buttons(session: AsyncSession, room_id: str, message_id: str, butt
     await session.execute(delete(MatrixButton).where(MatrixButton.message_id == message_id))
     for key, data in buttons:
         session.add(MatrixButton(message_id=message_id, key=key, room_id=room_id, data=data))
+
+
+def set_buttons_soon(conn: Connection, items: list[tuple[str, str, list[tuple[str, str]]]]) -> list[None]:
+    """Batch op (``Database.write_soon``): ``set_buttons`` for (room, message, buttons) items; a
+    message given twice gets its last map."""
+    table = MatrixButton.__table__
+    last = {message_id: (room_id, buttons) for room_id, message_id, buttons in items}
+    conn.execute(delete(table).where(table.c.message_id.in_(list(last))))
+    rows = [{"message_id": message_id, "key": key, "room_id": room_id, "data": data}
+            for message_id, (room_id, buttons) in last.items() for key, data in buttons]
+    if rows:
+        conn.execute(insert(table), rows)
+    return [None] * len(items)
 
 
 async def buttons_of(session: AsyncSession, message_id: str) -> dict[str, str]:

@@ -154,10 +154,11 @@ class Sending:
             event_id = await self._room_send(chat_id, "m.room.message", content,
                                              txn_id(reply.key, str(n)) if reply.key else None)
         if buttons and event_id:
-            async with self.services.db.transaction() as s:
-                await store.set_buttons(s, chat_id, event_id, buttons)
-            # the button reactions follow the reply: the room's next command does not wait for
-            # them (a reaction someone adds themselves works as well; the stop waits for these)
+            # the button map and reactions follow the reply: the room's next command does not
+            # wait for them. The map is committed before anything queued after it (the event's
+            # finish) and read by every later session (a press is handled after it); the
+            # reactions: one someone adds themselves works as well, and the stop waits for these
+            await self.services.db.write_soon(store.set_buttons_soon, (chat_id, event_id, buttons))
             task = asyncio.create_task(self._react_keys(chat_id, event_id, [k for k, _ in buttons]))
             self._seeding.add(task)
             task.add_done_callback(self._seeding.discard)
