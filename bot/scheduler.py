@@ -61,6 +61,8 @@ class JobRunner:
         self._claimed: set[int] = set()  # of those, the ones this instance holds a lease on
         self._renewer: asyncio.Task | None = None
         self._waiters: list[asyncio.Task] = []
+        #: wake-ups begun by APScheduler or by a transport's (re)connect (see _begin_run)
+        self._runs: set[asyncio.Task] = set()
         self._stopping = False
 
     # -- wiring -------------------------------------------------------------------------------
@@ -68,7 +70,7 @@ class JobRunner:
     async def start(self) -> None:
         """Start APScheduler and rebuild its wake-ups from the pending rows in the store."""
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._scheduler.add_job(self.run_due, IntervalTrigger(seconds=self._tick), id="safety-tick",
+        self._scheduler.add_job(self._scheduled_run, IntervalTrigger(seconds=self._tick), id="safety-tick",
                                 coalesce=True, max_instances=1)
         self._scheduler.start()
         self._stopping = False
@@ -90,11 +92,26 @@ class JobRunner:
             await ready.wait()
             log.info("%s is connected: running its due jobs", platform)
             try:
-                await self.run_due()
+                await asyncio.shield(self._begin_run())  # stop() cancels this wait, not the run
             except Exception:  # e.g. the store is down as well: the next wake-up tries again
                 log.warning("running the due jobs of %s failed", platform, exc_info=True)
             while ready.is_set() and not self._stopping:  # noqa: ASYNC110 (no event for "lost")
                 await asyncio.sleep(1.0)
+
+    def _begin_run(self) -> asyncio.Task:
+        """``run_due`` in a task that :meth:`stop` waits for. A wake-up cancelled in the middle
+        of a query would drop its store connection and go on closing it after the stop closed the
+        store (with aiosqlite a close that then never ends, and the event loop's shutdown waits
+        for it forever); APScheduler's executor cancels the coroutines it runs at its shutdown and
+        waits for none of them."""
+        task = asyncio.create_task(self.run_due(), name="job-wake-up")
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        return task
+
+    async def _scheduled_run(self) -> int:
+        """What APScheduler runs: a safety tick or a wake-up."""
+        return await asyncio.shield(self._begin_run())
 
     def _not_ready(self) -> list[str]:
         """Platforms whose transport is not connected yet: their chats' jobs wait."""
@@ -126,9 +143,11 @@ class JobRunner:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
-        for task in self._waiters:
+        waiters, self._waiters = self._waiters, []
+        for task in waiters:  # waiting for a transport or for their run, never inside a query
             task.cancel()
-        self._waiters.clear()
+        if waiters:
+            await asyncio.wait(waiters)
         loop = asyncio.get_running_loop()
         until = loop.time() + deadline
         try:  # a wake-up in progress (ticks and the jobs it started) ends first
@@ -137,6 +156,12 @@ class JobRunner:
             self._lock.release()
         except TimeoutError:
             pass
+        if self._runs:  # they take no new jobs now; what follows the lock (the next wake-up) ends too
+            _done, late = await asyncio.wait(set(self._runs), timeout=max(0.0, until - loop.time()))
+            for task in late:
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=1.0)
         running = set(self._running.values())
         if running:
             _done, late = await asyncio.wait(running, timeout=max(0.0, until - loop.time()))
@@ -146,8 +171,9 @@ class JobRunner:
             if late:
                 await asyncio.wait(late, timeout=1.0)
         if self._renewer is not None:
-            self._renewer.cancel()
-            self._renewer = None
+            renewer, self._renewer = self._renewer, None
+            renewer.cancel()
+            await asyncio.wait({renewer})  # a renewal in flight ends before the store closes
 
     def wake(self, when: datetime) -> None:
         """Make sure run_due runs at ``when`` (wake-ups within one second share a trigger)."""
@@ -155,7 +181,7 @@ class JobRunner:
             return
         when = when.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
         self._scheduler.add_job(
-            self.run_due, DateTrigger(run_date=when), id=f"wake-{when.isoformat()}",
+            self._scheduled_run, DateTrigger(run_date=when), id=f"wake-{when.isoformat()}",
             replace_existing=True, misfire_grace_time=None, coalesce=True,
         )
 

@@ -1,5 +1,6 @@
 """Jobs in the store run once when due, survive restarts, retry on failure."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -87,10 +88,69 @@ async def test_two_instances_on_one_postgres_run_each_job_once(tmp_path, pg_url)
     for n in range(60):
         await _add(a, n, 1)
     clock.advance(minutes=2)
-    import asyncio
-
     ran = await asyncio.gather(a.run_due(), b.run_due(), a.run_due(), b.run_due())
     assert sum(ran) == 60
     assert sorted(log) == list(range(60))
     await a.close()
     await b.close()
+
+
+class _HeldTick:
+    """An on_tick that holds every wake-up after the start's own until released, then reads
+    the store; it records whether it finished or was cancelled."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.outcomes: list[str] = []
+
+    async def __call__(self, services) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            return
+        self.entered.set()
+        try:
+            await self.release.wait()
+            async with services.db.session() as s:
+                await s.execute(select(Job))
+        except asyncio.CancelledError:
+            self.outcomes.append("cancelled")
+            raise
+        self.outcomes.append("finished")
+
+
+@pytest.mark.parametrize("begun_by", ["connect", "apscheduler"])
+async def test_stop_lets_a_wake_up_in_progress_finish(tmp_path, begun_by):
+    """A wake-up begun by a transport's (re)connect or by APScheduler (whose shutdown cancels the
+    coroutines it runs, waiting for none) finishes before stop() returns instead of being
+    cancelled where it stands — in a query, whose connection would then be closing after the
+    store was closed — and no task of the runner outlives stop()."""
+    from bot.scheduler import JobRunner
+
+    tick = _HeldTick()
+    tb = TestBot(tmp_path)
+    tb.services.features.append(Feature("held", on_tick=tick))
+    tb.app.jobs = JobRunner(tb.services)
+    await tb.open()
+    ready = tb.transport.ready
+    ready.clear()
+    await tb.app.jobs.start()
+    wrapper = None
+    if begun_by == "connect":
+        ready.set()
+    else:
+        wrapper = asyncio.create_task(tb.app.jobs._scheduled_run())
+    await tick.entered.wait()
+    stop = asyncio.create_task(tb.app.jobs.stop(deadline=5))
+    if wrapper is not None:
+        wrapper.cancel()  # as APScheduler's executor does at the scheduler's shutdown
+    await asyncio.wait({stop}, timeout=0.2)
+    assert not stop.done() and tick.outcomes == []  # the stop waits for the run
+    tick.release.set()
+    await stop
+    assert tick.outcomes == ["finished"]
+    left = [t for t in asyncio.all_tasks() if not t.done()
+            and getattr(t.get_coro(), "__qualname__", "").startswith("JobRunner.")]
+    assert left == []
+    await tb.close()
