@@ -1,4 +1,8 @@
+import asyncio
+import gc
+import io
 import os
+import threading
 import uuid
 
 import pytest
@@ -6,6 +10,43 @@ import pytest
 from bot.testing import TestBot
 
 PG_URL = os.environ.get("KEHRABOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+# A test that runs past pytest-timeout's limit (pyproject.toml) ends the run with every thread's
+# stack; a hung event loop shows only its select() there, so the stack of each asyncio task of
+# the loops still running is printed first (a task that ignores its cancellation, say).
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    if settings.method != "thread":
+        return None
+    import pytest_timeout
+
+    def expired() -> None:
+        terminal = item.config.get_terminal_writer()
+        out = io.StringIO()
+        try:
+            for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
+                if loop.is_running():
+                    for task in list(asyncio.all_tasks(loop)):
+                        out.write(f"--- asyncio task {task!r}\n")
+                        task.print_stack(file=out)
+        except Exception as exc:  # a diagnosis only: the run still ends below
+            out.write(f"could not list the asyncio tasks: {exc!r}\n")
+        terminal.sep("+", title="asyncio tasks")
+        terminal.write(out.getvalue())
+        pytest_timeout.timeout_timer(item, settings)  # every thread's stack, then os._exit(1)
+
+    timer = threading.Timer(settings.timeout, expired)
+    timer.name = f"pytest-timeout {item.nodeid}"
+    timer.daemon = True
+
+    def cancel() -> None:
+        timer.cancel()
+        timer.join()
+
+    item.cancel_timeout = cancel  # what pytest-timeout's own cancel hook calls
+    timer.start()
+    return True
 
 
 @pytest.fixture
