@@ -10,7 +10,6 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-import snowballstemmer
 from sqlalchemy import (
     Connection,
     Index,
@@ -335,6 +334,8 @@ def search_words(words: Iterable[str]) -> list[str]:
 
 @cache
 def _stemmer(lang: str):
+    import snowballstemmer  # its package loads thirty languages' stemmers: on the first search, not at start
+
     return snowballstemmer.stemmer(PG_CONFIGS[lang])
 
 

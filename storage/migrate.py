@@ -1,6 +1,8 @@
 """Alembic migrations, run programmatically on the async engine.
 
 Each feature owns its migration branch off the core revision; ``upgrade`` goes to all heads.
+Alembic (with Mako and Pygments, a hundred modules) is imported only when it is needed: a start on
+an up-to-date store compares ``alembic_version`` with :func:`file_heads` and never loads it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ import importlib
 import pkgutil
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 import storage
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -40,12 +42,16 @@ def load_models() -> None:
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
 
 
 def heads() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
@@ -75,6 +81,8 @@ MIGRATION_LOCK = 0x6B656872_61626F74  # "kehrabot"
 async def upgrade(db, target: str = "heads") -> None:
     if target == "heads" and await _up_to_date(db):
         return  # the usual start: nothing to migrate, and Alembic is not loaded
+    from alembic import command
+
     cfg = alembic_config()
 
     def run(sync_conn) -> None:
@@ -97,6 +105,8 @@ async def _up_to_date(db) -> bool:
 
 
 async def downgrade(db, target: str) -> None:
+    from alembic import command
+
     cfg = alembic_config()
 
     def run(sync_conn) -> None:
@@ -108,6 +118,8 @@ async def downgrade(db, target: str) -> None:
 
 
 async def current(db) -> set[str]:
+    from alembic.runtime.migration import MigrationContext
+
     def run(sync_conn) -> set[str]:
         return set(MigrationContext.configure(sync_conn).get_current_heads())
 
@@ -118,6 +130,8 @@ async def current(db) -> set[str]:
 async def autogenerate(db, message: str, rev_id: str, *, head: str = "heads", branch_label: str | None = None) -> None:
     """Write a new migration from the difference between the models and ``db`` (developer tool).
     A new feature starts its own branch: head="0001_core", branch_label="<feature>"."""
+    from alembic import command
+
     cfg = alembic_config()
 
     def run(sync_conn) -> None:

@@ -2,6 +2,8 @@
 rules a schema cannot express, and report every problem with its line number.
 
 Pure functions, no store and no translations (problems are for the file's author, in English).
+PyYAML and jsonschema are imported when a file is read, not when the bot starts: a running round
+keeps its checklist as JSON in the store (``from_json``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,10 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    import yaml
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +180,8 @@ Path_ = tuple[Any, ...]
 
 def _compose(text: str, name: str) -> tuple[Any, dict[Path_, int], list[Problem]]:
     """Parse YAML keeping each node's line; duplicate mapping keys are problems."""
+    import yaml
+
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -193,6 +197,8 @@ def _compose(text: str, name: str) -> tuple[Any, dict[Path_, int], list[Problem]
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list[Problem], name: str) -> None:
+    import yaml
+
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -236,6 +242,8 @@ def _where(path: Path_, data: Any) -> str:
 
 
 def _schema_problems(data: Any, lines: dict[Path_, int], name: str) -> list[Problem]:
+    from jsonschema import Draft202012Validator
+
     problems = []
     validator = Draft202012Validator(_schema())
     for err in validator.iter_errors(data):
@@ -342,6 +350,8 @@ def _check_values(ref: dict, when: dict, path: Path_, qid: str, add) -> None:
 
 def check_text(text: str, name: str = "<text>") -> tuple[Checklist | None, list[Problem]]:
     """Validate a checklist; returns the model (None if invalid) and every problem found."""
+    import yaml
+
     try:
         data, lines, problems = _compose(text, name)
     except yaml.MarkedYAMLError as err:

@@ -4,6 +4,7 @@ a round unfinished; at start the checklists are loaded once to log what there is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from core.events import Button
@@ -65,5 +66,18 @@ async def remind_job(services: Services, job: Job) -> None:
 
 
 async def on_start(services: Services) -> None:
-    found = await asyncio.to_thread(load_all, directories(services.data_dir))
-    log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
+    """Check the checklist files once the bot is up (their problems go to the log; a round reads
+    its checklist when it starts): the start does not wait for YAML and the schema."""
+    async def check() -> None:
+        with contextlib.suppress(TimeoutError):  # after the transports are connected, or 10 s
+            await asyncio.wait_for(asyncio.gather(*(t.ready.wait() for t in services.transports.values())), 10)
+        found = await asyncio.to_thread(load_all, directories(services.data_dir))
+        log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
+
+    services.extensions["checklist.check"] = asyncio.create_task(check(), name="checklists-check")
+
+
+async def on_stop(services: Services) -> None:
+    task = services.extensions.pop("checklist.check", None)
+    if task is not None:
+        await asyncio.gather(task, return_exceptions=True)
