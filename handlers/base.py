@@ -389,10 +389,13 @@ class Context:
             raise UserError(rule.refusal(raised=await self._raised(rule), **details))
 
     async def reply(
-        self, html: str, buttons: tuple[tuple[Button, ...], ...] = (), *, quote: bool = False
+        self, html: str, buttons: tuple[tuple[Button, ...], ...] = (), *, quote: bool = False,
+        key: str | None = None,
     ) -> str | None:
+        """Answer in the event's chat and thread (a forum topic); ``key`` names the message for the
+        outbox where the send scope's count would not (a handler run again that skips a send)."""
         reply = Reply(html=html, buttons=buttons, reply_to_id=self.event.message_id if quote else None,
-                      thread_id=self.event.thread_id)  # in the event's thread (a forum topic)
+                      thread_id=self.event.thread_id, key=key)
         return await self.transport.send(self.event.chat_id, reply)
 
     async def edit(self, message_id: str, html: str, buttons: tuple[tuple[Button, ...], ...] = ()) -> None:

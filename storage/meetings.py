@@ -295,7 +295,14 @@ async def claim_close(session: AsyncSession, poll_id: int, now: datetime) -> boo
 
 async def set_time_answer(session: AsyncSession, poll_id: int, option: int, person_key: str, answer: str,
                           now: datetime) -> bool:
-    """Store (or replace) a person's answer to one time; False if it was already that."""
+    """Store (or replace) a person's answer to one time; False if it was already that. The answer
+    replaces one the person gave to that time as an identity linked with this one (storage.links)."""
+    from storage import links
+
+    others = await links.linked_keys(session, person_key)
+    if others:
+        await session.execute(delete(TimePollAnswer).where(
+            TimePollAnswer.poll_id == poll_id, TimePollAnswer.option == option, TimePollAnswer.person_key.in_(others)))
     row = await session.get(TimePollAnswer, (poll_id, option, person_key))
     if row is not None and row.answer == answer:
         return False

@@ -68,7 +68,9 @@ async def test_one_poll_in_both_chats_one_count_and_a_meeting_in_each(two):
     in_tg, in_mx = poll_sent(tg(bot), TG), poll_sent(mx(bot), MX)
     assert in_tg.plain.splitlines()[0] == "🗓 Time poll #1 of the area Maunula: Area meeting"
     assert "an admin here may pick earlier: /meeting pick 1 <n>" in in_tg.plain
-    assert in_mx.plain.splitlines()[-1].startswith("Closes ") and "pick" not in in_mx.plain  # not its own
+    # in the Matrix room it has no number (the room's numbers are its own polls') and no pick
+    assert in_mx.plain.splitlines()[0] == "🗓 Time poll of the area Maunula: Area meeting"
+    assert in_mx.plain.splitlines()[-1].startswith("Closes ") and "pick" not in in_mx.plain
     assert [b.data for b in in_mx.reply.buttons[1]] == [TIME.data(poll=1, option=1, answer=a)
                                                          for a in ("yes", "maybe", "no")]
 
@@ -102,7 +104,8 @@ async def test_one_poll_in_both_chats_one_count_and_a_meeting_in_each(two):
     assert sorted((j.chat_key, j.due_at) for j in reminders) == sorted(
         (key, hel(*when).astimezone(UTC)) for key in (MX_KEY, TG_KEY) for when in ((2026, 12, 8, 17), (2026, 12, 9, 16)))
     for transport, chat in ((tg(bot), TG), (mx(bot), MX)):
-        announced = [t for t in messages(transport, chat) if t.startswith("🗓 Time poll #1 closed")]
+        announced = [t for t in messages(transport, chat) if t.startswith(
+            "🗓 Time poll #1 closed" if chat == TG else "🗓 The area's time poll closed")]
         assert len(announced) == 1 and "Meeting #1 scheduled: Area meeting" in announced[0], messages(transport, chat)
     # each chat's RSVP is its own meeting's; the reminder comes in both chats
     last_mx = [s for s in mx(bot).sent if s.kind == "message" and s.chat_id == MX][-1]
@@ -144,9 +147,9 @@ async def test_a_chat_out_of_reach_gets_the_poll_when_it_is_back(two):
     assert out[-1] == "Area time poll #1 is in 1 chat of the area Maunula."
     (job,) = await pending(bot, TIME_POLL_COPIES.kind)
     await bot.run_due(job.due_at + timedelta(seconds=1))
-    assert "🗓 Time poll #1 of the area Maunula" in poll_sent(mx(bot), MX).plain
+    assert "🗓 Time poll of the area Maunula: Area meeting" in poll_sent(mx(bot), MX).plain
     await bot.run_due(job.due_at + timedelta(minutes=5))  # done: not posted again
-    assert sum(1 for t in messages(mx(bot), MX) if t.startswith("🗓 Time poll #1 of")) == 1
+    assert sum(1 for t in messages(mx(bot), MX) if t.startswith("🗓 Time poll of the area")) == 1
 
 
 async def test_a_chat_without_an_area_is_told_how_to_set_one(tmp_path, make_bot):
@@ -165,3 +168,80 @@ async def test_more_times_than_a_matrix_message_has_buttons_for_is_refused_befor
         assert (await s.execute(select(store.TimePoll))).first() is None
     out = await bot.say(f"/meeting propose {times}", user="10", chat=TG, platform="telegram", lang="en")
     assert poll_sent(tg(bot), TG) and "4." in out[0]  # Telegram alone has room for them
+
+
+async def test_a_linked_person_who_goes_back_to_an_earlier_answer_is_counted_by_it(two):
+    bot = two
+    await link(bot, "20", "@b:hs")
+    await propose(bot)
+
+    async def answer(user, ans, chat, platform):
+        bot.clock.set(bot.clock.now() + timedelta(seconds=1))
+        return await bot.press(TIME.data(poll=1, option=0, answer=ans), user=user, chat=chat, platform=platform,
+                               lang="en")
+
+    await answer("20", "yes", TG, "telegram")
+    await answer("@b:hs", "no", MX, "matrix")
+    said = await answer("20", "yes", TG, "telegram")  # back to yes, as his Telegram self
+    assert said[0].text.endswith("✅ 1 · 🤔 0 · ❌ 0")
+    async with bot.services.db.session() as s:
+        assert (await store.time_counts(s, 1, 2))[0] == {"yes": 1, "maybe": 0, "no": 0}
+
+
+async def test_a_run_that_died_after_announcing_in_a_chat_does_not_announce_there_again(two, monkeypatch):
+    bot = two
+    await propose(bot)
+    await bot.press(TIME.data(poll=1, option=0, answer="yes"), user="10", chat=TG, platform="telegram", lang="en")
+    real = store.add_message
+    calls = []
+
+    async def dies_once(session, chat_key, *args):  # the record after the Matrix room's send fails once
+        calls.append(chat_key)
+        if chat_key == MX_KEY and calls.count(MX_KEY) == 1:
+            raise RuntimeError("died")
+        return await real(session, chat_key, *args)
+
+    monkeypatch.setattr(store, "add_message", dies_once)
+    await bot.run_due(hel(2026, 12, 4, 12).astimezone(UTC))
+    await bot.run_due(hel(2026, 12, 4, 12, 10).astimezone(UTC))  # the announce job, and the close's retries
+    await bot.run_due(hel(2026, 12, 4, 13).astimezone(UTC))
+    for transport, chat, head in ((tg(bot), TG, "🗓 Time poll #1 closed"), (mx(bot), MX, "🗓 The area's time poll")):
+        assert sum(t.startswith(head) for t in messages(transport, chat)) == 1, messages(transport, chat)
+    async with bot.services.db.session() as s:
+        assert all(c.announced for c in await store.time_copies(s, 1))
+        assert (await s.get(store.TimePoll, 1)).announced
+
+
+class Crash(BaseException):
+    """The process dies here (nothing in the bot catches it)."""
+
+
+async def test_a_command_handled_again_after_a_crash_still_confirms(two, monkeypatch):
+    bot = two
+    real = store.add_time_copy
+    crashed = []
+
+    async def dies_on_the_room(session, poll_id, chat_key, message_id):
+        if chat_key == MX_KEY and not crashed:
+            crashed.append(chat_key)
+            raise Crash()
+        return await real(session, poll_id, chat_key, message_id)
+
+    monkeypatch.setattr(store, "add_time_copy", dies_on_the_room)
+    text = "/meeting propose area tue 8.12. at 18 Area meeting | wed 9.12. at 17 closes fri 4.12. at 12"
+    event = dict(chat_id=TG, sender_id="10", sender_name="Ten", text=text, language_hint="en", message_id="m1",
+                 event_key="telegram:m1", chat_title=TG)
+    with pytest.raises(Crash):  # after the Matrix room's send, before its record
+        await bot.event("telegram", **event)
+    await bot.event("telegram", replay=True, **event)  # handled again after the restart
+    assert sum(t == "Area time poll #1 is in 2 chats of the area Maunula." for t in messages(tg(bot), TG)) == 1
+    assert sum(t.startswith("🗓 Time poll of the area") for t in messages(mx(bot), MX)) == 1
+    assert sum(t.startswith("🗓 Time poll #1 of the area") for t in messages(tg(bot), TG)) == 1
+
+
+async def test_no_refresh_of_the_counts_is_planned_at_or_after_the_close(two):
+    bot = two
+    await propose(bot)
+    bot.clock.set(hel(2026, 12, 4, 11, 59, 55).astimezone(UTC))  # 5 s before the close, in its window
+    await bot.press(TIME.data(poll=1, option=0, answer="yes"), user="10", chat=TG, platform="telegram", lang="en")
+    assert await pending(bot, REFRESH_TIME_POLL.kind) == []

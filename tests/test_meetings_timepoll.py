@@ -95,7 +95,7 @@ async def test_fi_answers_replace_and_the_close_job_makes_the_meeting(admin_bot)
         "2. ke 9.12.2026 klo 17.00 — ✅ 0 · 🤔 0 · ❌ 0",
         "3. to 10.12.2026 klo 18.00 — ✅ 0 · 🤔 0 · ❌ 0",
         "Vastaa jokaiseen aikaan: ✅ käy, 🤔 käy tarvittaessa, ❌ ei käy. Uusi vastaus korvaa aiemman.",
-        "Sulkeutuu pe 4.12.2026 klo 12.00; silloin paras aika tulee kokoukseksi (ylläpitäjä voi valita aiemmin: "
+        "Sulkeutuu pe 4.12.2026 klo 12.00; silloin paras aika tulee kokoukseksi (ylläpitäjä voi valita ajan jo ennen sitä: "
         "/kokous valitse 1 <n>)."]
     message_id, rows = await poll_message(bot)
     assert rows == [[TIME.data(poll=1, option=i, answer=a) for a in ("yes", "maybe", "no")] for i in range(3)]

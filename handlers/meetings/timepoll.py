@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from core.events import Button, Reply
 from core.i18n import _, format_datetime, format_number, ngettext, resolve_language
 from core.markup import b, esc
+from core.scope import send_scope
 from handlers.areas import group_chats, require_area
 from handlers.base import Context, Services, UserError
 from handlers.meetings.flow import make_meeting, scheduled_html
@@ -152,11 +153,15 @@ def _counts_text(c: dict[str, int]) -> str:
     return " · ".join(f"{ANSWER_EMOJI[a]} {format_number(c[a])}" for a in store.TIME_ANSWERS)
 
 
-def poll_html(poll: store.TimePoll, counts: list[dict[str, int]], pick_command: str | None) -> str:
+def poll_html(poll: store.TimePoll, counts: list[dict[str, int]], pick_command: str | None, *,
+              origin: bool = True) -> str:
     """The poll's message in the current language: the times with their counts (``pick_command``
-    None: an area poll's message in another chat than its own, where it cannot be picked)."""
+    None: where it cannot be picked). An area poll's number is its own chat's: in the area's other
+    chats (``origin`` False) it has none, as their numbers are their own polls'."""
     title = poll.title or _("Meeting")
-    if poll.area:
+    if poll.area and not origin:
+        head = _("Time poll of the area {area}: {title}").format(area=poll.area, title=title)
+    elif poll.area:
         head = _("Time poll #{number} of the area {area}: {title}").format(number=poll.number, area=poll.area,
                                                                             title=title)
     else:
@@ -221,12 +226,12 @@ async def propose_cmd(ctx: Context, args: str) -> None:
         async with ctx.db.session() as session:
             area = await require_area(ctx, session)
             chats = await group_chats(ctx.services, session, area, ctx.chat_key)
-    _fits_buttons(ctx.services, chats, len(proposal.starts))
     async with ctx.db.transaction() as session:
         earlier = await effect_of(session, ctx.event.event_key, "meetings.timepoll")
         if earlier is not None:  # handled before a restart: the same poll
             poll = await session.get(store.TimePoll, int(earlier))
         else:
+            _fits_buttons(ctx.services, chats, len(proposal.starts))
             poll = store.TimePoll(
                 chat_key=ctx.chat_key, number=0, title=proposal.title, place=proposal.place,
                 duration_minutes=proposal.duration_minutes, options=" ".join(to_local(s) for s in proposal.starts),
@@ -259,7 +264,7 @@ async def propose_cmd(ctx: Context, args: str) -> None:
                                payload={"poll": poll.id, "chats": missing}, dedup_key=TIME_POLL_COPIES.key(poll=poll.id))
         ctx.services.wake(at)
     posted = len(chats) - len(missing)
-    await ctx.reply(esc(ngettext("Area time poll #{number} is in {count} chat of the area {area}.",
+    await ctx.reply(key=f"meetings:timepoll:{poll.id}:posted", html=esc(ngettext("Area time poll #{number} is in {count} chat of the area {area}.",
                                  "Area time poll #{number} is in {count} chats of the area {area}.", posted).format(
         number=poll.number, count=format_number(posted), area=area)))
 
@@ -280,8 +285,9 @@ async def _poll_message(services: Services, poll: store.TimePoll, chat_key: str,
                         counts: list[dict[str, int]]) -> tuple[str, tuple]:
     lang = await services.chat_language(chat_key)  # the poll's message is the chat's
     with services.locale(lang):
-        pick = _pick_command(services, chat_key, lang) if chat_key == poll.chat_key else None
-        return poll_html(poll, counts, pick), poll_buttons(poll)
+        origin = chat_key == poll.chat_key
+        pick = _pick_command(services, chat_key, lang) if origin else None
+        return poll_html(poll, counts, pick, origin=origin), poll_buttons(poll)
 
 
 async def _post(services: Services, poll: store.TimePoll, chat_key: str, reply=None) -> None:
@@ -293,7 +299,12 @@ async def _post(services: Services, poll: store.TimePoll, chat_key: str, reply=N
     if (done.message_id if done is not None else chat_key == poll.chat_key and poll.message_id):
         return
     html, buttons = await _poll_message(services, poll, chat_key, counts)
-    message_id = await (reply(html, buttons) if reply is not None else services.send(chat_key, html, buttons))
+    key = f"meetings:timepoll:{poll.id}:post@{chat_key}"  # the same in every run: posted once, a send of
+    if reply is not None:                                 # unknown fate not repeated (the outbox)
+        message_id = await reply(html, buttons, key=key)
+    else:
+        message_id = await services.transport_for(chat_key).send(
+            chat_key.split(":", 1)[1], Reply(html=html, buttons=buttons, key=key))
     async with services.db.transaction() as session:
         if poll.area:
             await store.add_time_copy(session, poll.id, chat_key, message_id)
@@ -344,8 +355,8 @@ async def time_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This time poll is closed."))
         await store.set_time_answer(session, poll.id, pressed["option"], ctx.sender_key, answer, ctx.now())
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
-        if poll.area:  # every chat's message shows the counts, edited once per window
-            refresh_at = _window(ctx.now())
+        if poll.area and _window(ctx.now()) < poll.closes_at:  # every chat's counts, once per window (the
+            refresh_at = _window(ctx.now())                      # close's edit shows the last ones)
             await schedule_job(session, REFRESH_TIME_POLL.kind, refresh_at, chat_key=poll.chat_key,
                                payload={"poll": poll.id},
                                dedup_key=REFRESH_TIME_POLL.key(poll=poll.id, at=int(refresh_at.timestamp())))
@@ -367,12 +378,12 @@ async def refresh_job(services: Services, job: Job) -> None:
     """The live counts of an area time poll in every chat's message."""
     async with services.db.session() as session:
         poll = await session.get(store.TimePoll, int(job.data()["poll"]))
-        if poll is None or poll.closed_at is not None:
+        if poll is None or poll.closed_at is not None or services.clock.now() >= poll.closes_at:
             return
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
         copies = await store.time_copies(session, poll.id)
     for copy in copies:
-        if not copy.message_id:
+        if not copy.message_id or services.clock.now() >= poll.closes_at:
             continue
         html, buttons = await _poll_message(services, poll, copy.chat_key, counts)
         try:
@@ -498,25 +509,31 @@ async def _announce_in(services: Services, poll: store.TimePoll, copy: store.Tim
     occ = next(iter(occurrences(meeting, exc, services.clock.now(), 1)), None) if meeting else None
     lang = await services.chat_language(copy.chat_key)
     platform, chat_id = copy.chat_key.split(":", 1)
+    origin = copy.chat_key == poll.chat_key
     with services.locale(lang):
-        final = poll_html(poll, counts, _pick_command(services, copy.chat_key, lang))
+        final = poll_html(poll, counts, None, origin=origin)
         if meeting is None:
             html = "🗓 " + esc(_("Time poll #{number} closed: no time got a yes or an if-need-be, so no meeting "
-                                "was scheduled.").format(number=poll.number))
+                                "was scheduled.").format(number=poll.number) if origin else _(
+                "The area's time poll closed: no time got a yes or an if-need-be, so no meeting was scheduled."))
             buttons: tuple = ()
         else:
-            c = counts[poll.picked]
+            c, when = counts[poll.picked], format_datetime(wall(meeting.dtstart_local))
             head = "🗓 " + b(_("Time poll #{number} closed: {when} ({counts})").format(
-                number=poll.number, when=format_datetime(wall(meeting.dtstart_local)), counts=_counts_text(c)))
+                number=poll.number, when=when, counts=_counts_text(c)) if origin else _(
+                "The area's time poll closed: {when} ({counts})").format(when=when, counts=_counts_text(c)))
             html = head + "\n" + scheduled_html(meeting, occ, reminder_offsets(chat),
                                                 services.command_text("rsvp", platform, lang))
             buttons = rsvp_buttons(meeting.id)
-    if copy.message_id:
-        try:
-            await services.transport_for(copy.chat_key).edit(chat_id, copy.message_id, Reply(html=final))
-        except Exception:
-            log.info("could not show time poll %s closed in %s", poll.id, copy.chat_key, exc_info=True)
-    message_id = await services.send(copy.chat_key, html, buttons)
+    # one key per poll and chat, whichever run (the close, its retry, the announce job, another
+    # process) gets here: announced once, even when a run died between the send and its record
+    with send_scope(f"meetings:timepoll:{poll.id}:announce:{copy.chat_key}", replay=True):
+        if copy.message_id:
+            try:
+                await services.transport_for(copy.chat_key).edit(chat_id, copy.message_id, Reply(html=final))
+            except Exception:
+                log.info("could not show time poll %s closed in %s", poll.id, copy.chat_key, exc_info=True)
+        message_id = await services.send(copy.chat_key, html, buttons)
     async with services.db.transaction() as session:
         if poll.area:
             row = await session.get(store.TimePollCopy, (poll.id, copy.chat_key))
