@@ -240,6 +240,7 @@ class App:
             stop.cancel()
             if housekeeping is not None:
                 housekeeping.cancel()
+                await asyncio.wait({housekeeping})  # a prune in flight ends before the store closes
             await self.close(deadline=stop_deadline, running=running)
 
     async def _consume(self, transport: Transport) -> None:

@@ -77,8 +77,9 @@ class Leadership:
 
     async def release(self) -> None:
         if self._watch is not None:
-            self._watch.cancel()
-            self._watch = None
+            watch, self._watch = self._watch, None
+            watch.cancel()
+            await asyncio.wait({watch})  # its check on the lock connection ends before the close
         await self._drop()
 
     async def _try(self) -> bool:

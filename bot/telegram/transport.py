@@ -170,8 +170,9 @@ class TelegramTransport(Inbox, Webhook, Mapping, Sending, Menus):
         if self._fetch is not None:
             self._fetch.cancel()
         if self._menu is not None:
-            self._menu.cancel()
-            self._menu = None
+            menu, self._menu = self._menu, None
+            menu.cancel()
+            await asyncio.wait({menu})  # its request ends before the connection closes
         runner = self._runner
         if runner is not None and runner is not asyncio.current_task():
             done, _pending = await asyncio.wait({runner}, timeout=self.stop_grace)

@@ -38,6 +38,7 @@ It is as strict as the Bot API where the bot could get it wrong:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -997,10 +998,11 @@ class BotApiEmulator:
             if self.updates or time.monotonic() >= deadline or self._runner is None:
                 return self.updates[:limit]
             async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
-                except TimeoutError:
-                    pass
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+                # cancellation that arrives as the wait ends, and this loop would go on
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(deadline - time.monotonic()):
+                        await self._changed.wait()
 
     async def _api_sendMessage(self, params: dict) -> dict:
         text = params.get("text") or ""
