@@ -269,3 +269,30 @@ async def test_the_area_poll_is_listed_in_every_chat_of_the_area(two):
     assert "#1 · Maunula Which evening? — closes" in listed[0] and "#1 Local one? — closes" in listed[0]
     listed = await two.say("/polls", user="11", chat=TG, platform="telegram", lang="en")
     assert "#1 · Maunula Which evening?" in listed[0] and "Local one?" not in listed[0]
+
+
+class Crash(BaseException):
+    """The process dies here (nothing in the bot catches it)."""
+
+
+async def test_a_command_handled_again_after_a_crash_posts_each_copy_once_and_confirms(two, monkeypatch):
+    bot = two
+    real = store.add_copy
+    crashed = []
+
+    async def dies_on_the_room(session, poll_id, chat_key, *args):
+        if chat_key == f"matrix:{MX}" and not crashed:
+            crashed.append(chat_key)
+            raise Crash()
+        return await real(session, poll_id, chat_key, *args)
+
+    monkeypatch.setattr(store, "add_copy", dies_on_the_room)
+    event = dict(chat_id=TG, sender_id="10", sender_name="Ten", text="/poll area Which evening? | Tue | Wed",
+                 language_hint="en", message_id="m1", event_key="telegram:m1", chat_title=TG)
+    with pytest.raises(Crash):  # after the Matrix room's send, before its record
+        await bot.event("telegram", **event)
+    await bot.event("telegram", replay=True, **event)  # handled again after the restart
+    tg, mx = bot.transports["telegram"], bot.transports["matrix"]
+    assert sum(t.startswith("Area poll #1 is in 2 chats") for t in messages(tg, TG)) == 1, messages(tg, TG)
+    assert sum("Which evening?" in t for t in messages(mx, MX)) == 1, messages(mx, MX)
+    assert sum(1 for s in tg.sent if s.kind == "poll") == 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from core.events import PollOutcome, PollSpec, Reply
@@ -88,7 +89,8 @@ async def create_area(ctx: Context, new: NewPoll) -> None:
             await schedule_job(session, COPIES.kind, at, chat_key=ctx.chat_key,
                                payload={"poll": poll.id, "chats": missing}, dedup_key=COPIES.key(poll=poll.id))
         ctx.services.wake(at)
-    await ctx.reply(esc(ngettext("Area poll #{number} is in {count} chat of the area {area}.",
+    await ctx.reply(key=f"polls:{poll.id}:area-posted", html=esc(ngettext(
+        "Area poll #{number} is in {count} chat of the area {area}.",
                                  "Area poll #{number} is in {count} chats of the area {area}.", posted).format(
         number=poll.number, count=format_number(posted), area=area)))
 
@@ -112,11 +114,16 @@ async def _post_copy(services: Services, poll: store.Poll, chat_key: str, spec: 
     with services.locale(lang):
         # anonymous polls use buttons (a platform's anonymous native poll tells the bot no votes)
         native = transport.capabilities.native_polls and not poll.anonymous
-        ref = await transport.send_poll(chat_id, spec) if native else None
+        # keyed by poll and chat, not by the send scope's count: a run again (the command after a
+        # restart, the copies job) that skips chats done keeps each chat's keys, and a send of
+        # unknown fate is not repeated blindly (bot/outbox.py)
+        key = f"polls:{poll.id}:copy@{chat_key}"
+        ref = await transport.send_poll(chat_id, replace(spec, key=key + ":poll")) if native else None
         html = render_open(poll, [0] * len(spec.options), 0, chats=chats)
         if ref is not None:
             html += "\n" + esc(_("Vote in the poll above."))
-        message_id = await transport.send(chat_id, Reply(html=html, buttons=() if ref else vote_buttons(poll)))
+        message_id = await transport.send(chat_id, Reply(html=html, buttons=() if ref else vote_buttons(poll),
+                                                         key=key))
     async with services.db.transaction() as session:
         await store.add_copy(session, poll.id, chat_key, message_id, ref)
 
