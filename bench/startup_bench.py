@@ -6,11 +6,12 @@ written with python-telegram-bot alone (bench/echo_telegram.py), in one run:
 - RSS at ready (VmRSS of the process when it first polls);
 - reply latency one command at a time (median, p99), and 200 commands back to back from one
   person and from 4 people at once: answered, replies/s, median wait for a reply;
-- RSS growth over N commands (`/idea …` from many people in many chats).
+- RSS growth over N commands (`/idea …` from 50 people in 50 chats): RSS at ready, before the
+  load, after its first 1,000 and after all N (``--commands 10000`` for the issue's target).
 
 Both bots have no flood limits here (the bot's own are lifted: the emulator is local).
 
-    python bench/startup_bench.py [--runs 5] [--commands 2000] [--burst 200]
+    python bench/startup_bench.py [--runs 5] [--commands 2000] [--burst 200] [--only kehrabot]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -46,6 +48,49 @@ def rss_mib(pid: int) -> float:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# in the bot process with --tracemalloc: tracing from the start, a snapshot written at each SIGUSR1
+_CHILD_TRACE = """
+import os, runpy, signal, sys, tracemalloc
+out, n = sys.argv[1], [0]
+tracemalloc.start(int(os.environ.get("BENCH_TRACE_FRAMES", "6")))
+def snap(*_):
+    n[0] += 1
+    tracemalloc.take_snapshot().dump(f"{out}.{n[0]}.tmp")
+    os.replace(f"{out}.{n[0]}.tmp", f"{out}.{n[0]}")
+signal.signal(signal.SIGUSR1, snap)
+sys.argv = ["bot.cli", "run"]
+runpy.run_module("bot.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+class Tracer:
+    """The traced bot's snapshots (``_CHILD_TRACE``), taken by label, and their growth."""
+
+    def __init__(self, pid: int, out: Path) -> None:
+        self.pid, self.out, self.taken = pid, out, {}
+
+    async def take(self, label: str) -> None:
+        import tracemalloc
+
+        os.kill(self.pid, signal.SIGUSR1)
+        path = Path(f"{self.out}.{len(self.taken) + 1}")
+        for _ in range(600):
+            if await asyncio.to_thread(path.exists):
+                self.taken[label] = tracemalloc.Snapshot.load(str(path))
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"no snapshot {path}")
+
+    def growth(self, first: str, last: str, top: int = 12) -> str:
+        a, b = self.taken[first], self.taken[last]
+        lines = [f"traced allocations: {sum(t.size for t in a.traces) / 2**20:.1f} MiB at {first}, "
+                 f"{sum(t.size for t in b.traces) / 2**20:.1f} MiB at {last}; the largest growth:"]
+        for stat in b.compare_to(a, "traceback")[:top]:
+            lines.append(f"  {stat.size_diff / 1024:+9.1f} KiB {stat.count_diff:+7d} blocks")
+            lines += ["     " + line for line in stat.traceback.format()[-6:]]
+        return "\n".join(lines)
 
 
 def bot_command(emu: BotApiEmulator, data_dir: Path) -> tuple[list[str], dict[str, str]]:
@@ -123,25 +168,43 @@ async def burst(emu: BotApiEmulator, n: int, senders: int) -> dict:
     return {"answered": answered, "per_s": answered / max(last - began, 1e-9), "wait_ms": statistics.median(waits)}
 
 
-async def load(emu: BotApiEmulator, n: int) -> float:
-    """n commands from 50 people in 50 chats; seconds until every one is answered."""
+async def load(emu: BotApiEmulator, n: int, pid: int, marks: tuple[int, ...] = (),
+               tracer: Tracer | None = None) -> tuple[float, dict[int, float]]:
+    """n commands from 50 people in 50 chats; seconds until every one is answered, and the RSS
+    once the first ``marks`` commands were answered (the pauses to read it are not timed; with
+    --tracemalloc a snapshot is taken there too)."""
     people = [emu.user(f"Asukas {k}") for k in range(50)]
     chats = [emu.private(p) for p in people]
     sent = len(emu.calls_of("sendMessage"))
+    rss: dict[int, float] = {}
+    paused = 0.0
     began = time.monotonic()
     for k in range(n):
         emu.post(chats[k % 50], people[k % 50], f"/idea Ajatus numero {k} kirjastosta")
-        if k % 100 == 99:
+        if k + 1 in marks:
+            at = time.monotonic()
+            await emu.wait_call("sendMessage", sent + k + 1, within=600)
+            rss[k + 1] = rss_mib(pid)
+            if tracer is not None:
+                await tracer.take(f"{k + 1} commands")
+            paused += time.monotonic() - at
+        elif k % 100 == 99:
             await emu.wait_call("sendMessage", sent + k - 50, within=120)  # keep at most ~150 in flight
     await emu.wait_call("sendMessage", sent + n, within=600)
-    return time.monotonic() - began
+    rss[n] = rss_mib(pid)
+    took = time.monotonic() - began - paused
+    if tracer is not None:
+        await emu.wait_idle(quiet=0.5, within=30)
+        await tracer.take(f"{n} commands")
+    return took, rss
 
 
-async def run(runs: int, commands: int, burst_n: int = 200) -> dict:
+async def run(runs: int, commands: int, burst_n: int = 200, only: str | None = None,
+              trace: bool = False) -> dict:
     out: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
-        for name in ("echo", "kehrabot"):
+        for name in ("echo", "kehrabot") if only is None else (only,):
             emu = await BotApiEmulator().start()
             try:
                 data_dir = base / name
@@ -157,16 +220,31 @@ async def run(runs: int, commands: int, burst_n: int = 200) -> dict:
                     rss.append(mem)
                     cpu.append(used)
                     await stop(proc)
+                traced = trace and name == "kehrabot"
+                if traced:
+                    command = [sys.executable, "-c", _CHILD_TRACE, str(base / "trace")]
                 proc, _t, at_ready, _c = await start(emu, command, env, data_dir)
+                tracer = Tracer(proc.pid, base / "trace") if traced else None
+                if tracer is not None:
+                    await tracer.take("ready")
                 lat = await latency(emu, 100)
                 one = await burst(emu, burst_n, 1)
                 four = await burst(emu, burst_n, 4)
                 cpu0 = cpu_seconds(proc.pid)
-                elapsed = await load(emu, commands)
+                before_load = rss_mib(proc.pid)
+                elapsed, marks = await load(emu, commands, proc.pid, (1000,) if commands > 1000 else (),
+                                            tracer)
+                if tracer is not None:
+                    labels = list(tracer.taken)
+                    print(tracer.growth(labels[0], labels[-1]))
+                    if len(labels) > 2:
+                        print(tracer.growth(labels[1], labels[-1]))
                 out[name] = {"ready_s": statistics.median(times), "ready_min_s": min(times),
                              "ready_cpu_s": statistics.median(cpu),
                              "rss_mib": statistics.median(rss), "rss_after_mib": rss_mib(proc.pid),
                              "rss_growth_mib": rss_mib(proc.pid) - at_ready,
+                             "rss_before_load_mib": before_load, "rss_1k_mib": marks.get(1000, float("nan")),
+                             "rss_load_growth_mib": marks[commands] - marks.get(1000, before_load),
                              "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
                              "burst1_answered": one["answered"], "burst1_per_s": one["per_s"],
                              "burst1_wait_ms": one["wait_ms"], "burst4_answered": four["answered"],
@@ -190,19 +268,24 @@ def report(figures: dict, commands: int, burst_n: int = 200) -> str:
             (f"{burst_n} with 4 senders: median wait", "burst4_wait_ms", "{v:.0f} ms", ""),("spawn → ready, median (min)", "ready_s", "{ready:.2f} s ({low:.2f})", "< 0.6 s"),
             ("CPU seconds to ready (load-independent)", "ready_cpu_s", "{v:.2f} s", ""),
             ("RSS at ready", "rss_mib", "{v:.0f} MiB", "< 90 MiB"),
-            (f"RSS growth over {commands} commands", "rss_growth_mib", "{v:+.1f} MiB", "< 10 MiB per 10,000"),
+            ("RSS at the first command of the load (after latency, bursts)", "rss_before_load_mib", "{v:.1f} MiB", ""),
+            ("RSS after 1,000 commands of the load", "rss_1k_mib", "{v:.1f} MiB", ""),
+            (f"RSS after {commands} commands of the load", "rss_after_mib", "{v:.1f} MiB", ""),
+            (f"RSS growth, ready → after {commands} (+ latency, bursts)", "rss_growth_mib", "{v:+.1f} MiB",
+             "< 10 MiB per 10,000"),
+            (f"RSS growth, 1,000 → {commands} commands of the load", "rss_load_growth_mib", "{v:+.1f} MiB", ""),
             ("commands answered a second", "commands_per_s", "{v:.0f}/s", ""),
             ("CPU per command", "cpu_per_command_ms", "{v:.2f} ms", "")]
     lines = [f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores",
-             f"{'figure':44} {'echo (PTB alone)':>18} {'kehrabot':>18} {'ratio':>7}  target"]
+             f"{'figure':60} {'echo (PTB alone)':>18} {'kehrabot':>18} {'ratio':>7}  target"]
     for label, key, fmt, target in rows:
         cells = []
         for name in ("echo", "kehrabot"):
-            f = figures[name]
-            cells.append(fmt.format(v=f[key], ready=f["ready_s"], low=f["ready_min_s"]))
-        echo, bot = figures["echo"][key], figures["kehrabot"][key]
-        ratio = f"{bot / echo:.2f}" if echo else "—"
-        lines.append(f"{label:44} {cells[0]:>18} {cells[1]:>18} {ratio:>7}  {target}")
+            f = figures.get(name)
+            cells.append(fmt.format(v=f[key], ready=f["ready_s"], low=f["ready_min_s"]) if f else "—")
+        echo, bot = (figures.get(name, {}).get(key) for name in ("echo", "kehrabot"))
+        ratio = f"{bot / echo:.2f}" if echo and bot is not None else "—"
+        lines.append(f"{label:60} {cells[0]:>18} {cells[1]:>18} {ratio:>7}  {target}")
     return "\n".join(lines)
 
 
@@ -211,10 +294,13 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--commands", type=int, default=2000)
     ap.add_argument("--burst", type=int, default=200)
+    ap.add_argument("--only", choices=("echo", "kehrabot"), help="one of the two bots")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="kehrabot traced from its start; its allocations' growth over the load is printed")
     args = ap.parse_args(argv)
     subprocess.run([sys.executable, "-m", "bot.i18n_tool", "compile"], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL)  # as ./run does: catalogs compiled
-    figures = asyncio.run(run(args.runs, args.commands, args.burst))
+    figures = asyncio.run(run(args.runs, args.commands, args.burst, args.only, args.tracemalloc))
     print(report(figures, args.commands, args.burst))
     return figures
 
