@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # also runnable as a plain script
 
-from tests.botproc import matrix_env  # noqa: E402
+from tests.botproc import matrix_env, prepare_as_run_does  # noqa: E402
 from tests.matrix.conftest import MatrixUser, body, unique  # noqa: E402
 from tests.matrix.synapse import Synapse  # noqa: E402
 
@@ -433,6 +433,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--profile", type=Path, help="write kehrabot's profile of an extra sequential pass here")
     ap.add_argument("--profile-n", type=int, default=50)
     args = ap.parse_args(argv)
+    prepare_as_run_does()  # catalogs and bytecode compiled, as ./run does
     with tempfile.TemporaryDirectory() as tmp:
         r = asyncio.run(run(args.sequential, args.burst, args.senders, Path(tmp), floor=not args.no_floor,
                             profile=args.profile.resolve() if args.profile else None, profile_n=args.profile_n))

@@ -84,7 +84,7 @@ from storage.core import Chat, Job  # noqa: E402
 from storage.digest import ActivityCount, Digest  # noqa: E402
 from storage.ideas import Idea, IdeaEvent, IdeaSupport, IdeaTag  # noqa: E402
 from storage.meetings import Meeting  # noqa: E402
-from tests.botproc import start_process, telegram_env  # noqa: E402
+from tests.botproc import prepare_as_run_does, start_process, telegram_env  # noqa: E402
 from tests.telegram.emulator import BotApiEmulator  # noqa: E402
 
 DEFAULT_PG = os.environ.get("KEHRABOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -828,7 +828,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ideas", type=int)
     parser.add_argument("--reminders", type=int)
     parser.add_argument("--profile", action="store_true", help="cProfile the sweep and print where it went")
-    return asyncio.run(main_async(parser.parse_args(argv)))
+    args = parser.parse_args(argv)
+    prepare_as_run_does()  # catalogs and bytecode compiled, as ./run does
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import asyncio
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.botproc import prepare_as_run_does  # noqa: E402
 from tests.telegram.emulator import BotApiEmulator  # noqa: E402
 
 LIFTED = {"KEHRABOT_TELEGRAM__RATE_OVERALL": "100000", "KEHRABOT_TELEGRAM__RATE_GROUP": "100000",
@@ -298,8 +298,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--tracemalloc", action="store_true",
                     help="kehrabot traced from its start; its allocations' growth over the load is printed")
     args = ap.parse_args(argv)
-    subprocess.run([sys.executable, "-m", "bot.i18n_tool", "compile"], cwd=ROOT, check=True,
-                   stdout=subprocess.DEVNULL)  # as ./run does: catalogs compiled
+    prepare_as_run_does(ROOT)  # catalogs and bytecode compiled, as ./run does
     figures = asyncio.run(run(args.runs, args.commands, args.burst, args.only, args.tracemalloc))
     print(report(figures, args.commands, args.burst))
     return figures

@@ -52,7 +52,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
-from tests.botproc import telegram_env  # noqa: E402
+from tests.botproc import prepare_as_run_does, telegram_env  # noqa: E402
 from tests.telegram.balancer import Balancer  # noqa: E402
 from tests.telegram.emulator import BotApiEmulator  # noqa: E402
 
@@ -452,6 +452,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="repeat the instance counts (default 1)")
     parser.add_argument("--profile", type=Path, help="run the first process under cProfile, stats in this folder")
     args = parser.parse_args(argv)
+    prepare_as_run_does()  # catalogs and bytecode compiled, as ./run does
     if args.profile is not None:
         args.profile.mkdir(parents=True, exist_ok=True)
     results = asyncio.run(run(args.instances, args.rounds, groups=args.groups, per_group=args.per_group, pg=args.pg,
