@@ -17,7 +17,7 @@ from handlers.checklist.buttons import (
 )
 from handlers.checklist.digest import digest, export_cmd, export_records, render_digest
 from handlers.checklist.flow import back_cmd, on_message, resume_cmd, skip_cmd, stop_cmd
-from handlers.checklist.jobs import close_job, on_start, on_stop, remind_job
+from handlers.checklist.jobs import close_job, remind_job
 from handlers.checklist.keys import ANSWER, BACK, CLOSE, DONE, GO, NAME, REMIND, SKIP, STOP, TOGGLE
 from handlers.checklist.parse import args_for
 from handlers.checklist.rounds import close_cmd, list_cmd, mode_cmd, share_cmd, start_round
@@ -76,8 +76,6 @@ FEATURE = Feature(
              NAME.action: name_button},
     on_message=on_message,
     jobs={CLOSE.kind: close_job, REMIND.kind: remind_job},
-    on_start=on_start,
-    on_stop=on_stop,
     digest=digest,
     render_digest=render_digest,
     exports={"checklist": export_records},

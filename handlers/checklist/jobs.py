@@ -3,8 +3,6 @@ a round unfinished; at start the checklists are loaded once to log what there is
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from core.events import Button
@@ -12,7 +10,7 @@ from core.i18n import _, format_number, ngettext
 from core.markup import esc
 from handlers.base import Services
 from handlers.checklist.flow import send
-from handlers.checklist.format import directories, from_json, load_all
+from handlers.checklist.format import from_json
 from handlers.checklist.keys import GO, REMIND
 from handlers.checklist.render import tr, values_of
 from handlers.checklist.rounds import REMIND_AFTER, close_round
@@ -63,21 +61,3 @@ async def remind_job(services: Services, job: Job) -> None:
             await schedule_job(session, REMIND.kind, nxt, chat_key=rd.chat_key, payload={"round": rid},
                                dedup_key=REMIND.key(round=rid, day=nxt.date().isoformat()))
         services.wake(nxt)
-
-
-async def on_start(services: Services) -> None:
-    """Check the checklist files once the bot is up (their problems go to the log; a round reads
-    its checklist when it starts): the start does not wait for YAML and the schema."""
-    async def check() -> None:
-        with contextlib.suppress(TimeoutError):  # after the transports are connected, or 10 s
-            await asyncio.wait_for(asyncio.gather(*(t.ready.wait() for t in services.transports.values())), 10)
-        found = await asyncio.to_thread(load_all, directories(services.data_dir))
-        log.info("checklists loaded: %s", ", ".join(sorted(found)) or "none")
-
-    services.extensions["checklist.check"] = asyncio.create_task(check(), name="checklists-check")
-
-
-async def on_stop(services: Services) -> None:
-    task = services.extensions.pop("checklist.check", None)
-    if task is not None:
-        await asyncio.gather(task, return_exceptions=True)
