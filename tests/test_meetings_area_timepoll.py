@@ -245,3 +245,26 @@ async def test_no_refresh_of_the_counts_is_planned_at_or_after_the_close(two):
     bot.clock.set(hel(2026, 12, 4, 11, 59, 55).astimezone(UTC))  # 5 s before the close, in its window
     await bot.press(TIME.data(poll=1, option=0, answer="yes"), user="10", chat=TG, platform="telegram", lang="en")
     assert await pending(bot, REFRESH_TIME_POLL.kind) == []
+
+
+async def test_a_chat_down_at_the_close_is_announced_when_it_is_back_however_long_it_takes(two):
+    bot = two
+    await propose(bot)
+    await bot.press(TIME.data(poll=1, option=0, answer="yes"), user="10", chat=TG, platform="telegram", lang="en")
+    mx(bot).fail_sends = 1  # the room's platform goes down at the close …
+    mx(bot).ready.clear()
+    close = hel(2026, 12, 4, 12).astimezone(UTC)
+    await bot.run_due(close)
+    assert sum(t.startswith("🗓 Time poll #1 closed") for t in messages(tg(bot), TG)) == 1  # not held up
+    for hours in (1, 5, 24):  # … for a day: its check waits, it is not given up
+        await bot.run_due(close + timedelta(hours=hours))
+    (check,) = await pending(bot, "meetings.timepoll.announce")
+    assert check.chat_key == MX_KEY and check.attempts == 0
+    async with bot.services.db.session() as s:
+        assert not (await s.get(store.TimePoll, 1)).announced
+    mx(bot).ready.set()  # back
+    await bot.run_due(close + timedelta(hours=25))
+    assert sum(t.startswith("🗓 The area's time poll closed") for t in messages(mx(bot), MX)) == 1
+    assert sum(t.startswith("🗓 Time poll #1 closed") for t in messages(tg(bot), TG)) == 1
+    async with bot.services.db.session() as s:
+        assert (await s.get(store.TimePoll, 1)).announced

@@ -30,3 +30,8 @@ ANNOUNCE_TIME_POLL = JobKey("meetings.timepoll.announce", "poll")
 REFRESH_TIME_POLL = JobKey("meetings.timepoll.refresh", "poll", "at")
 #: ``meetings.timepoll.copies:<time poll id>``, post an area time poll where it could not be posted
 TIME_POLL_COPIES = JobKey("meetings.timepoll.copies", "poll")
+#: ``meetings.timepoll.announce:<time poll id>:<chat key>`` and ``meetings.timepoll.copies:<id>:<chat
+#: key>``: an area time poll's check that it was announced, and its post, in one chat of the area —
+#: one job per chat, so a chat whose platform is down waits for it without holding up the others
+ANNOUNCE_TIME_POLL_IN = JobKey("meetings.timepoll.announce", "poll", "chat")
+TIME_POLL_COPY_IN = JobKey("meetings.timepoll.copies", "poll", "chat")

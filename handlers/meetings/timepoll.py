@@ -26,10 +26,12 @@ from handlers.base import Context, Services, UserError
 from handlers.meetings.flow import make_meeting, scheduled_html
 from handlers.meetings.keys import (
     ANNOUNCE_TIME_POLL,
+    ANNOUNCE_TIME_POLL_IN,
     CLOSE_TIME_POLL,
     REFRESH_TIME_POLL,
     TIME,
     TIME_POLL_COPIES,
+    TIME_POLL_COPY_IN,
 )
 from handlers.meetings.occurrences import occurrences, to_local, wall
 from handlers.meetings.parse import DEFAULT_DURATION, DIGITS, MeetingSpec, parse_meeting
@@ -257,11 +259,13 @@ async def propose_cmd(ctx: Context, args: str) -> None:
             missing.append(chat_key)
     if area is None:
         return
-    if missing:  # that chat's platform is down: a job posts it there when it is back
+    if missing:  # that chat's platform is down: a job of that chat posts it there when it is back
         at = ctx.now() + COPIES_RETRY
         async with ctx.db.transaction() as session:
-            await schedule_job(session, TIME_POLL_COPIES.kind, at, chat_key=ctx.chat_key,
-                               payload={"poll": poll.id, "chats": missing}, dedup_key=TIME_POLL_COPIES.key(poll=poll.id))
+            for chat_key in missing:
+                await schedule_job(session, TIME_POLL_COPIES.kind, at, chat_key=chat_key,
+                                   payload={"poll": poll.id, "chats": [chat_key]},
+                                   dedup_key=TIME_POLL_COPY_IN.key(poll=poll.id, chat=chat_key))
         ctx.services.wake(at)
     posted = len(chats) - len(missing)
     await ctx.reply(key=f"meetings:timepoll:{poll.id}:posted", html=esc(ngettext("Area time poll #{number} is in {count} chat of the area {area}.",
@@ -415,7 +419,7 @@ async def pick_cmd(ctx: Context, parsed: tuple[int, int | None]) -> None:
 
 
 async def close_time_poll(services: Services, poll_id: int, *, picked: int | None = None,
-                          actor=audit.SYSTEM) -> None:
+                          actor=audit.SYSTEM, only: str | None = None) -> None:
     """Close the poll once (``picked``: the admin's 0-based choice, else the best time), make the
     meeting — in every chat of an area poll, one each — in the same transaction, then announce. Run
     again after a crash, it only announces."""
@@ -450,8 +454,14 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
             session.add(poll)
             if picked is not None:  # an admin's pick: the close job has nothing left to do
                 await cancel_job(session, CLOSE_TIME_POLL.key(poll=poll.id))
-            await schedule_job(session, ANNOUNCE_TIME_POLL.kind, now + ANNOUNCE_GRACE, chat_key=poll.chat_key,
-                               payload={"poll": poll.id}, dedup_key=ANNOUNCE_TIME_POLL.key(poll=poll.id))
+            if poll.area:  # a check per chat, which waits for that chat's platform (and only it)
+                for copy in copies if choice is not None else await store.time_copies(session, poll.id):
+                    await schedule_job(session, ANNOUNCE_TIME_POLL.kind, now + ANNOUNCE_GRACE, chat_key=copy.chat_key,
+                                       payload={"poll": poll.id, "chat": copy.chat_key},
+                                       dedup_key=ANNOUNCE_TIME_POLL_IN.key(poll=poll.id, chat=copy.chat_key))
+            else:
+                await schedule_job(session, ANNOUNCE_TIME_POLL.kind, now + ANNOUNCE_GRACE, chat_key=poll.chat_key,
+                                   payload={"poll": poll.id}, dedup_key=ANNOUNCE_TIME_POLL.key(poll=poll.id))
             await audit.record(session, chat_key=poll.chat_key, actor=actor, action="timepoll.close",
                                target=f"timepoll:{poll.number}", before={"closed": False}, after=after, at=now)
         elif poll.announced or poll.closed_at is None or now - poll.closed_at < ANNOUNCE_GRACE:
@@ -459,7 +469,7 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
     services.wake(now + ANNOUNCE_GRACE)
     for meeting_id in meeting_ids:
         await wake_next(services, meeting_id)
-    await announce(services, poll_id)
+    await announce(services, poll_id, only=only)
 
 
 async def _lang(session, chat_key: str) -> str | None:
@@ -472,10 +482,11 @@ def _meeting_word(services: Services, lang: str | None) -> str:
         return _("Meeting")
 
 
-async def announce(services: Services, poll_id: int) -> None:
-    """Tell every chat of the closed poll how it ended: its message shows the final counts, and the
-    meeting made there (its card with the RSVP buttons) or that no time suited anyone. Raises (the
-    announce job is retried) when a chat could not be reached, after trying the others."""
+async def announce(services: Services, poll_id: int, *, only: str | None = None) -> None:
+    """Tell every chat of the closed poll (``only``: that one) how it ended: its message shows the
+    final counts, and the meeting made there (its card with the RSVP buttons) or that no time suited
+    anyone. Raises (the announce job is retried) when a chat could not be reached, after trying the
+    others; of an area poll only for ``only`` (each chat has its own announce job)."""
     async with services.db.session() as session:
         poll = await session.get(store.TimePoll, poll_id)
         if poll is None or poll.closed_at is None or poll.announced:
@@ -485,15 +496,19 @@ async def announce(services: Services, poll_id: int) -> None:
             poll_id=poll.id, chat_key=poll.chat_key, message_id=poll.message_id, meeting_id=poll.meeting_id)]
     failed: Exception | None = None
     for copy in copies:
-        if copy.announced:
+        if copy.announced or only is not None and copy.chat_key != only:
             continue
         try:
             await _announce_in(services, poll, copy, counts)
+            copy.announced = True
         except Exception as exc:
             log.warning("time poll %s: announcing in %s failed", poll.id, copy.chat_key, exc_info=True)
-            failed = exc
+            if not poll.area or only is not None:
+                failed = exc
     if failed is not None:
         raise failed
+    if not all(c.announced for c in copies):
+        return  # the chats left have their announce jobs
     async with services.db.transaction() as session:
         row = await session.get(store.TimePoll, poll.id)
         row.announced = True
@@ -544,6 +559,8 @@ async def _announce_in(services: Services, poll: store.TimePoll, copy: store.Tim
 
 
 async def close_job(services: Services, job: Job) -> None:
-    """The close at its time, and (``ANNOUNCE_TIME_POLL``) the check after it that it was announced."""
-    await close_time_poll(services, job.data()["poll"])
+    """The close at its time, and (``ANNOUNCE_TIME_POLL``) the check after it that it was announced
+    (in one chat of an area poll, its ``chat``)."""
+    data = job.data()
+    await close_time_poll(services, data["poll"], only=data.get("chat"))
 
