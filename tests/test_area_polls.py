@@ -296,3 +296,33 @@ async def test_a_command_handled_again_after_a_crash_posts_each_copy_once_and_co
     assert sum(t.startswith("Area poll #1 is in 2 chats") for t in messages(tg, TG)) == 1, messages(tg, TG)
     assert sum("Which evening?" in t for t in messages(mx, MX)) == 1, messages(mx, MX)
     assert sum(1 for s in tg.sent if s.kind == "poll") == 1
+
+
+async def test_a_chat_down_at_the_close_gets_the_result_when_it_is_back_however_long_it_takes(two):
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from storage.core import Job
+
+    tg, mx = two.transports["telegram"], two.transports["matrix"]
+    await two.say("/poll area Which evening? | Tue | Wed | open 2 h", user="10", chat=TG, platform="telegram",
+                  lang="en")
+    poll = await the_poll(two)
+    await two.press(f"polls:vote:{poll.id}:1", user="@b:hs", chat=MX, platform="matrix")
+    mx.fail_sends = 1  # the room's platform goes down at the close …
+    mx.ready.clear()
+    close = poll.close_at
+    await two.run_due(close)
+    assert sum("Area poll #1 · Maunula closed:" in t for t in messages(tg, TG)) == 1  # not held up
+    for hours in (1, 5, 24):  # … for a day: its result job waits, it is not given up
+        await two.run_due(close + timedelta(hours=hours))
+    async with two.services.db.session() as s:
+        (job,) = (await s.execute(select(Job).where(Job.kind == "polls.result", Job.done_at.is_(None)))).scalars()
+    assert job.chat_key == f"matrix:{MX}" and job.attempts == 0
+    assert (await the_poll(two)).result_posted_at is None
+    mx.ready.set()  # back
+    await two.run_due(close + timedelta(hours=25))
+    assert sum("Area poll #1 · Maunula closed:" in t for t in messages(mx, MX)) == 1
+    assert sum("Area poll #1 · Maunula closed:" in t for t in messages(tg, TG)) == 1
+    assert (await the_poll(two)).result_posted_at is not None

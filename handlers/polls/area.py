@@ -20,7 +20,7 @@ from core.markup import b, esc
 from core.scope import send_scope
 from handlers.areas import group_chats, require_area
 from handlers.base import Context, Services
-from handlers.polls.keys import CLOSE, COPIES, REFRESH, TIDY
+from handlers.polls.keys import CLOSE, COPIES, COPY_IN, REFRESH, RESULT_IN, TIDY
 from handlers.polls.parse import NewPoll, close_time
 from handlers.polls.render import render_open, render_result, title, vote_buttons, winners
 from storage import polls as store
@@ -83,11 +83,13 @@ async def create_area(ctx: Context, new: NewPoll) -> None:
                 raise
             log.warning("area poll %s: posting in %s failed; tried again later", poll.id, chat_key, exc_info=True)
             missing.append(chat_key)
-    if missing:  # the chat's platform is down: a job posts it there when it is back (retried with back-off)
+    if missing:  # the chat's platform is down: a job of that chat posts it there when it is back
         at = ctx.now() + COPIES_RETRY
         async with ctx.db.transaction() as session:
-            await schedule_job(session, COPIES.kind, at, chat_key=ctx.chat_key,
-                               payload={"poll": poll.id, "chats": missing}, dedup_key=COPIES.key(poll=poll.id))
+            for chat_key in missing:
+                await schedule_job(session, COPIES.kind, at, chat_key=chat_key,
+                                   payload={"poll": poll.id, "chats": [chat_key]},
+                                   dedup_key=COPY_IN.key(poll=poll.id, chat=chat_key))
         ctx.services.wake(at)
     await ctx.reply(key=f"polls:{poll.id}:area-posted", html=esc(ngettext(
         "Area poll #{number} is in {count} chat of the area {area}.",
@@ -140,7 +142,7 @@ async def copies_job(services: Services, job: Job) -> None:
     failed: Exception | None = None
     for chat_key in data.get("chats", []):
         try:
-            await _post_copy(services, poll, chat_key, _spec(poll), max(count, len(data["chats"])))
+            await _post_copy(services, poll, chat_key, _spec(poll), count + len(data["chats"]))
         except Exception as exc:
             log.warning("area poll %s: posting in %s failed again", poll.id, chat_key, exc_info=True)
             failed = exc
@@ -197,17 +199,19 @@ async def refresh_copies(services: Services, poll_id: int) -> None:
             log.warning("could not update area poll %s in %s", poll_id, copy.chat_key, exc_info=True)
 
 
-async def finish_area(services: Services, poll: store.Poll) -> None:
-    """Post the (stored) result in every copy's chat once; raises (the close job is retried) when
-    a chat could not be reached, after trying the others."""
+async def finish_area(services: Services, poll: store.Poll, *, only: str | None = None) -> None:
+    """Post the (stored) result in every copy's chat (``only``: that one) once. A chat that could
+    not be reached gets a result job of its own, which waits while its platform is down; that job
+    raises (and is retried) while the chat is still out of reach."""
     async with services.db.session() as session:
         tally = await store.area_tally(session, poll)
         copies = await store.copies(session, poll.id)
         langs = {c.chat_key: (await languages_for(session, "", c.chat_key))[1] for c in copies}
     counts = poll.count_list() or tally.counts
     failed: Exception | None = None
+    missing: list[str] = []
     for copy in copies:
-        if copy.result_posted_at is not None:
+        if copy.result_posted_at is not None or only is not None and copy.chat_key != only:
             continue
         transport = services.transport_for(copy.chat_key)
         chat_id = _native_id(copy.chat_key)
@@ -225,13 +229,25 @@ async def finish_area(services: Services, poll: store.Poll) -> None:
         except Exception as exc:
             log.warning("area poll %s: posting the result in %s failed", poll.id, copy.chat_key, exc_info=True)
             failed = exc
+            missing.append(copy.chat_key)
             continue
         async with services.db.transaction() as session:
             await store.mark_copy_posted(session, poll.id, copy.chat_key, services.clock.now())
-    if failed is not None:
+    if only is not None and failed is not None:
         raise failed
     now = services.clock.now()
+    if missing:
+        at = now + COPIES_RETRY
+        async with services.db.transaction() as session:
+            for chat_key in missing:
+                await schedule_job(session, RESULT_IN.kind, at, chat_key=chat_key,
+                                   payload={"poll": poll.id, "chat": chat_key},
+                                   dedup_key=RESULT_IN.key(poll=poll.id, chat=chat_key))
+        services.wake(at)
+        return
     async with services.db.transaction() as session:
+        if any(c.result_posted_at is None for c in await store.copies(session, poll.id)):
+            return  # a chat's result job is still to post it there
         await store.mark_result_posted(session, poll.id, now)
         await schedule_job(session, TIDY.kind, now + TIDY_AFTER, chat_key=poll.chat_key,
                            payload={"poll": poll.id}, dedup_key=TIDY.key(poll=poll.id))
@@ -272,3 +288,12 @@ async def cancel_copies(services: Services, poll: store.Poll) -> None:
                 await transport.edit(_native_id(copy.chat_key), copy.message_id, Reply(html=html))
         except Exception:
             log.warning("could not cancel area poll %s in %s", poll.id, copy.chat_key, exc_info=True)
+
+
+async def result_job(services: Services, job: Job) -> None:
+    """The result of a closed area poll in one chat it could not be posted in at the close."""
+    data = job.data()
+    async with services.db.session() as session:
+        poll = await store.by_id(session, int(data["poll"]))
+    if poll is not None and poll.area and poll.counts is not None and poll.result_posted_at is None:
+        await finish_area(services, poll, only=data["chat"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.i18n import N_
 from handlers.base import SHOW_NAMES, Command, Feature, Subcommand
-from handlers.polls.area import copies_job
+from handlers.polls.area import copies_job, result_job
 from handlers.polls.digest import digest, export_polls, render_digest
 from handlers.polls.flow import (
     area_cmd,
@@ -17,7 +17,7 @@ from handlers.polls.flow import (
     show_cmd,
 )
 from handlers.polls.jobs import close_job, refresh_job, tidy_job
-from handlers.polls.keys import CLOSE, COPIES, REFRESH, TIDY, VOTE
+from handlers.polls.keys import CLOSE, COPIES, REFRESH, RESULT_IN, TIDY, VOTE
 from handlers.polls.parse import numbered, parse_area, parse_poll, parse_who
 from handlers.polls.voting import on_poll_vote, vote_button
 
@@ -65,7 +65,8 @@ FEATURE = Feature(
     ],
     buttons={VOTE.action: vote_button},
     on_poll_vote=on_poll_vote,
-    jobs={CLOSE.kind: close_job, TIDY.kind: tidy_job, REFRESH.kind: refresh_job, COPIES.kind: copies_job},
+    jobs={CLOSE.kind: close_job, TIDY.kind: tidy_job, REFRESH.kind: refresh_job, COPIES.kind: copies_job,
+          RESULT_IN.kind: result_job},
     digest=digest,
     render_digest=render_digest,
     exports={"polls": export_polls},

@@ -16,3 +16,8 @@ TIDY = JobKey("polls.tidy", "poll")
 REFRESH = JobKey("polls.refresh", "poll", "at")
 #: "polls.copies:<poll id>": post an area poll in the area's chats it could not be posted in yet
 COPIES = JobKey("polls.copies", "poll")
+#: "polls.copies:<poll id>:<chat key>" and "polls.result:<poll id>:<chat key>": an area poll's post,
+#: and its result, in one chat it could not reach at first: one job per chat, so a chat whose
+#: platform is down waits for it (however long) without holding up the others
+COPY_IN = JobKey("polls.copies", "poll", "chat")
+RESULT_IN = JobKey("polls.result", "poll", "chat")
