@@ -3,10 +3,31 @@ and the area's group chats this process can post to."""
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
+
 from core.i18n import _
 from handlers.base import Context, Services, UserError
 from storage import digest as area_store
 from storage.core import Chat
+
+#: the least time between two edits of one chat's copy of an area poll. Telegram allows a group
+#: about 20 messages a minute (edits count); Synapse's default rc_message is 0.2 a second with a
+#: burst of 10 for the bot's whole account, so a Matrix copy is edited half as often, and with
+#: several Matrix copies each one that much less often (``ACCOUNT_WIDE``): the edits of a poll
+#: never take more than half the account's rate.
+EDIT_EVERY = {"telegram": timedelta(seconds=5), "matrix": timedelta(seconds=10)}
+DEFAULT_EDIT_EVERY = timedelta(seconds=5)
+ACCOUNT_WIDE = frozenset({"matrix"})
+
+
+def edit_every(chat_key: str, chat_keys: list[str] | None = None) -> timedelta:
+    """How often the copy in ``chat_key`` may be edited, of a poll whose copies are in ``chat_keys``."""
+    platform = chat_key.split(":", 1)[0]
+    every = EDIT_EVERY.get(platform, DEFAULT_EDIT_EVERY)
+    if platform in ACCOUNT_WIDE and chat_keys:
+        every *= max(1, Counter(k.split(":", 1)[0] for k in chat_keys)[platform])
+    return every
 
 
 async def require_area(ctx: Context, session) -> str:

@@ -326,3 +326,15 @@ async def test_a_chat_down_at_the_close_gets_the_result_when_it_is_back_however_
     assert sum("Area poll #1 · Maunula closed:" in t for t in messages(mx, MX)) == 1
     assert sum("Area poll #1 · Maunula closed:" in t for t in messages(tg, TG)) == 1
     assert (await the_poll(two)).result_posted_at is not None
+
+
+def test_several_matrix_rooms_share_the_accounts_rate_so_each_is_edited_less_often():
+    from datetime import timedelta
+
+    from handlers.areas import edit_every
+
+    one = ["telegram:-1", "matrix:!a:hs"]
+    three = one + ["matrix:!b:hs", "matrix:!c:hs", "telegram:-2"]
+    assert edit_every("telegram:-1", three) == timedelta(seconds=5)  # a Telegram group's limit is its own
+    assert edit_every("matrix:!a:hs", one) == timedelta(seconds=10)
+    assert edit_every("matrix:!a:hs", three) == timedelta(seconds=30)  # 3 rooms: 0.1 edits/s in all

@@ -21,7 +21,7 @@ from core.events import Button, Reply
 from core.i18n import _, format_datetime, format_number, ngettext, resolve_language
 from core.markup import b, esc
 from core.scope import send_scope
-from handlers.areas import group_chats, require_area
+from handlers.areas import edit_every, group_chats, require_area
 from handlers.base import Context, Services, UserError
 from handlers.meetings.flow import make_meeting, scheduled_html
 from handlers.meetings.keys import (
@@ -62,8 +62,8 @@ _CLOSES = re.compile(r"(?<!\w)(?:sulkeutuu|suljetaan|stänger|stängs|closes|clo
 #: run that closed it announces; the announce job, due then, takes over when that one died first)
 ANNOUNCE_GRACE = timedelta(minutes=2)
 
-#: an area time poll's messages show new counts at most this often (Synapse's default rate limit is
-#: 0.2 messages a second for the bot's account; Telegram about 20 a minute in a group)
+#: an area time poll's messages show new counts at most this often, or less often where its chats
+#: need it (handlers/areas.edit_every: several Matrix rooms share one account's rate)
 REFRESH_EVERY = timedelta(seconds=10)
 #: a chat the area time poll could not be posted in (its platform down) is tried again this much later
 COPIES_RETRY = timedelta(seconds=30)
@@ -337,10 +337,16 @@ async def copies_job(services: Services, job: Job) -> None:
         raise failed
 
 
-def _window(now: datetime) -> datetime:
-    """The end of the refresh window ``now`` is in."""
-    seconds = int(REFRESH_EVERY.total_seconds())
+def _window(now: datetime, every: timedelta | None = None) -> datetime:
+    """The end of the refresh window ``now`` is in (windows ``every`` long)."""
+    seconds = int((every or REFRESH_EVERY).total_seconds())
     return datetime.fromtimestamp((int(now.timestamp()) // seconds + 1) * seconds, UTC)
+
+
+def _refresh_every(copies: list[store.TimePollCopy]) -> timedelta:
+    """One window for all the poll's messages: the longest any of its chats needs (handlers/areas)."""
+    keys = [c.chat_key for c in copies]
+    return max([REFRESH_EVERY, *(edit_every(k, keys) for k in keys)])
 
 
 async def time_button(ctx: Context, args: list[str]) -> None:
@@ -359,8 +365,9 @@ async def time_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This time poll is closed."))
         await store.set_time_answer(session, poll.id, pressed["option"], ctx.sender_key, answer, ctx.now())
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
-        if poll.area and _window(ctx.now()) < poll.closes_at:  # every chat's counts, once per window (the
-            refresh_at = _window(ctx.now())                      # close's edit shows the last ones)
+        every = _refresh_every(await store.time_copies(session, poll.id)) if poll.area else None
+        if poll.area and _window(ctx.now(), every) < poll.closes_at:  # every chat's counts, once per window
+            refresh_at = _window(ctx.now(), every)                      # (the close's edit shows the last)
             await schedule_job(session, REFRESH_TIME_POLL.kind, refresh_at, chat_key=poll.chat_key,
                                payload={"poll": poll.id},
                                dedup_key=REFRESH_TIME_POLL.key(poll=poll.id, at=int(refresh_at.timestamp())))

@@ -4,7 +4,7 @@ counts once, storage/links.py), one close and its result posted in every chat.
 
 One ``poll`` row (``area`` set; ``chat_key`` the chat it was started in, whose number it has)
 and a ``poll_copy`` per chat. The live counts in each copy's message are edited at most once per
-``AREA_EDIT_EVERY`` of that platform per chat; votes inside the window are coalesced into one
+``handlers.areas.EDIT_EVERY`` of that platform per chat; votes inside the window are coalesced into one
 trailing edit (a refresh job at the window's end)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from core.events import PollOutcome, PollSpec, Reply
 from core.i18n import _, format_number, ngettext
 from core.markup import b, esc
 from core.scope import send_scope
-from handlers.areas import group_chats, require_area
+from handlers.areas import edit_every, group_chats, require_area
 from handlers.base import Context, Services
 from handlers.polls.keys import CLOSE, COPIES, COPY_IN, REFRESH, RESULT_IN, TIDY
 from handlers.polls.parse import NewPoll, close_time
@@ -28,18 +28,9 @@ from storage.core import Job, cancel_job, effect_of, languages_for, record_effec
 
 log = logging.getLogger(__name__)
 
-#: the least time between two edits of one chat's copy. Telegram allows a group about 20 messages a
-#: minute (edits count); Synapse's default rc_message is 0.2 a second with a burst of 10 for the
-#: bot's whole account, so Matrix copies are edited half as often.
-AREA_EDIT_EVERY = {"telegram": timedelta(seconds=5), "matrix": timedelta(seconds=10)}
-DEFAULT_EDIT_EVERY = timedelta(seconds=5)
 TIDY_AFTER = timedelta(minutes=2)
 #: a chat the poll could not be posted in (its platform down) is tried again this much later
 COPIES_RETRY = timedelta(seconds=30)
-
-
-def edit_every(chat_key: str) -> timedelta:
-    return AREA_EDIT_EVERY.get(chat_key.split(":", 1)[0], DEFAULT_EDIT_EVERY)
 
 
 def _native_id(chat_key: str) -> str:
@@ -170,10 +161,11 @@ async def refresh_copies(services: Services, poll_id: int) -> None:
         poll = await store.by_id(session, poll_id)
         if poll is None or poll.status != store.OPEN:
             return
-        for copy in await store.copies(session, poll_id):
+        copies = await store.copies(session, poll_id)
+        for copy in copies:
             if not copy.message_id:
                 continue
-            every = edit_every(copy.chat_key)
+            every = edit_every(copy.chat_key, [c.chat_key for c in copies])
             if await store.claim_copy_edit(session, poll_id, copy.chat_key, now, every):
                 due.append(copy)
             else:
