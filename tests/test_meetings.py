@@ -712,3 +712,12 @@ async def test_ics_is_valid_rfc5545_in_the_chats_language(admin_bot):
     await admin_bot.say("/calendar 1", lang="sv")
     one = IcsCalendarStream.calendar_from_ics(admin_bot.transport.sent[-1].file.data.decode())
     assert one.events[0].description == "Kokous #1. Vastaa ryhmässä: !osallistun 1 kyllä|ei|ehkä"
+
+
+async def test_the_card_promises_only_reminders_still_ahead(admin_bot):
+    soon = await create(admin_bot, "today at 12:30 Quick chat")  # half an hour away: neither reminder
+    assert "Meeting #1 scheduled" in soon[0] and "remind" not in soon[0]
+    later = await create(admin_bot, "today at 15 Afternoon chat")  # the hour-before one only
+    assert "I will remind 1 hour before." in later[0]
+    weekly = await create(admin_bot, "every Monday at 12:30 Standup")  # a series: its later meetings get both
+    assert "I will remind 1 day, 1 hour before." in weekly[0]

@@ -22,7 +22,7 @@ from handlers.meetings.occurrences import (
     wall,
 )
 from handlers.meetings.parse import REACTIONS, MeetingSpec, parse_meeting, split_move
-from handlers.meetings.reminders import reminder_offsets, schedule_next, wake_next
+from handlers.meetings.reminders import offsets_to_come, schedule_next, wake_next
 from handlers.meetings.render import (
     ANSWER_EMOJI,
     ANSWER_LABELS,
@@ -75,7 +75,7 @@ async def meeting_cmd(ctx: Context, args: str) -> None:
             await audit.record(session, chat_key=ctx.chat_key, actor=ctx.event, action="meeting.create", target=f"meeting:{meeting.number}",
                                after={"title": meeting.title, "start": meeting.first_start, "rrule": meeting.rrule}, at=ctx.now())
         chat = await session.get(Chat, ctx.chat_key)
-        offsets = reminder_offsets(chat)
+        offsets = offsets_to_come(chat, meeting, occ, ctx.now())
     await wake_next(ctx.services, meeting.id)
     message_id = await ctx.reply(scheduled_html(meeting, occ, offsets, ctx.cmd("rsvp")), rsvp_buttons(meeting.id))
     async with ctx.db.transaction() as session:

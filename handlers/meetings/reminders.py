@@ -27,6 +27,16 @@ def reminder_offsets(chat: Chat | None) -> list[int]:
     return sorted({int(v) for v in (DEFAULT_REMINDERS if value is None else value)}, reverse=True)
 
 
+def offsets_to_come(chat: Chat | None, meeting: store.Meeting, occ: Occurrence | None, now: datetime) -> list[int]:
+    """The reminders the card may promise: a single meeting's that are still ahead (one due
+    already is not sent: ``schedule_next``); a series' all, its later meetings get them."""
+    offsets = reminder_offsets(chat)
+    if meeting.rrule or occ is None:
+        return offsets
+    quiet = quiet_hours(chat)
+    return [o for o in offsets if reminder_time(occ.start, o, quiet) > now]
+
+
 def quiet_hours(chat: Chat | None) -> tuple[int, int] | None:
     value = chat.setting("meetings.quiet", "default") if chat else "default"
     if value == "default":

@@ -35,7 +35,7 @@ from handlers.meetings.keys import (
 )
 from handlers.meetings.occurrences import occurrences, to_local, wall
 from handlers.meetings.parse import DEFAULT_DURATION, DIGITS, MeetingSpec, parse_meeting
-from handlers.meetings.reminders import reminder_offsets, wake_next
+from handlers.meetings.reminders import offsets_to_come, wake_next
 from handlers.meetings.render import rsvp_buttons
 from handlers.when import parse_duration, parse_when, split_when
 from storage import audit
@@ -544,7 +544,7 @@ async def _announce_in(services: Services, poll: store.TimePoll, copy: store.Tim
             head = "🗓 " + b(_("Time poll #{number} closed: {when} ({counts})").format(
                 number=poll.number, when=when, counts=_counts_text(c)) if origin else _(
                 "The area's time poll closed: {when} ({counts})").format(when=when, counts=_counts_text(c)))
-            html = head + "\n" + scheduled_html(meeting, occ, reminder_offsets(chat),
+            html = head + "\n" + scheduled_html(meeting, occ, offsets_to_come(chat, meeting, occ, services.clock.now()),
                                                 services.command_text("rsvp", platform, lang))
             buttons = rsvp_buttons(meeting.id)
     # one key per poll and chat, whichever run (the close, its retry, the announce job, another
