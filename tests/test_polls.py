@@ -165,6 +165,9 @@ async def test_creator_and_admins_manage_others_do_not(bot):
     assert "perutt" in (await bot.say("/kysely peru 3", user="admin"))[-1]
     assert (await poll_row(bot, 3)).status == store.CANCELLED
     assert "on jo päättynyt" in (await bot.say("/kysely sulje 2", user="creator"))[0]
+    # a cancelled poll is called that, whatever is asked of it
+    for command in ("/kysely 3", "/kysely jatka 3 2 päivää", "/kysely sulje 3"):
+        assert (await bot.say(command, user="creator")) == ["Kysely #3 peruttiin."], command
 
 
 # --- voting ------------------------------------------------------------------------------------------

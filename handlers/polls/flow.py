@@ -98,6 +98,8 @@ async def _managed(ctx: Context, session, number: int, *, closing: bool = False)
     if poll is None:
         raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
     await ctx.permit(owner=poll.creator_key == ctx.sender_key)
+    if poll.status == store.CANCELLED:
+        raise UserError(_("Poll #{number} was cancelled.").format(number=number))
     if poll.status != store.OPEN and not (closing and poll.status == store.CLOSED and poll.result_posted_at is None):
         raise UserError(_("Poll #{number} is already closed.").format(number=number))
     return poll
@@ -203,8 +205,10 @@ async def settings_cmd(ctx: Context, who: str | None) -> None:
 async def show(ctx: Context, number: int | None) -> None:
     async with ctx.db.session() as session:
         poll = await store.by_number(session, ctx.chat_key, number or 0)
-        if poll is None or poll.status == store.CANCELLED:
+        if poll is None:
             raise UserError(_("There is no poll #{number} in this chat.").format(number=number))
+        if poll.status == store.CANCELLED:
+            raise UserError(_("Poll #{number} was cancelled.").format(number=number))
         closed = poll.status == store.CLOSED and poll.counts is not None
         merged = 0
         if poll.area:  # one tally over the area's chats
