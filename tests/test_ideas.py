@@ -126,6 +126,9 @@ async def test_listing_pages_order_tags_status_and_search(bot):
     assert (await bot.say("/ideas IDEA 2", lang="en"))[0].startswith("Best matches (page 2/")
     assert await bot.say("/ideas kahvi", lang="en") == ["No ideas match."]
     assert await bot.say("/ideas 9", lang="en") == ["There are only 2 pages."]
+    # a page number out of any range is a page, not words to search for
+    assert await bot.say("/ideas page 99999999999999999999", lang="en") == ["There are only 2 pages."]
+    assert (await bot.say("/ideas page -3", lang="en"))[0].startswith("Newest ideas (page 1/2")
 
 
 def test_parse_list_words_in_three_languages():

@@ -153,18 +153,37 @@ def _page_number(token: str) -> int | None:
     return max(1, int(token)) if token.isascii() and token.isdigit() and len(token) < 6 else None
 
 
+#: the last page asked for that is taken as it is; past it a page number is read as this (the
+#: list then says how many pages there are)
+MAX_PAGE = 99_999
+
+
+def _named_page(token: str) -> int | None:
+    """The number after "sivu": any whole number, the first page at least, at most ``MAX_PAGE``."""
+    t = token.strip()
+    digits = t[1:] if t[:1] in "+-" else t
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    if t.startswith("-"):
+        return 1
+    return MAX_PAGE if len(digits) > 5 else max(1, min(MAX_PAGE, int(digits)))
+
+
 def parse_list(args: str) -> ListQuery:
     order, tag, status, words, page = None, None, None, [], 1
     tokens = args.split()
-    if tokens and _page_number(tokens[-1]) is not None:
+    if len(tokens) >= 2 and tokens[-2].casefold().rstrip(".:") in PAGE_WORDS and _named_page(tokens[-1]):
+        page = _named_page(tokens.pop()) or 1
+        tokens.pop()
+    elif tokens and _page_number(tokens[-1]) is not None:
         page = _page_number(tokens.pop()) or 1
         if tokens and tokens[-1].casefold().rstrip(".:") in PAGE_WORDS:
             tokens.pop()
     rest = []
     while tokens:
         token = tokens.pop(0)
-        if token.casefold().rstrip(".:") in PAGE_WORDS and tokens and _page_number(tokens[0]) is not None:
-            page = _page_number(tokens.pop(0)) or 1
+        if token.casefold().rstrip(".:") in PAGE_WORDS and tokens and _named_page(tokens[0]) is not None:
+            page = _named_page(tokens.pop(0)) or 1
         else:
             rest.append(token)
     for token in rest:
