@@ -19,6 +19,9 @@ from storage.core import Chat
 EDIT_EVERY = {"telegram": timedelta(seconds=5), "matrix": timedelta(seconds=10)}
 DEFAULT_EDIT_EVERY = timedelta(seconds=5)
 ACCOUNT_WIDE = frozenset({"matrix"})
+#: a chat an area poll could not be posted or announced in (its platform down) is tried again this
+#: much later (then with the scheduler's back-off, while the platform is connected)
+COPIES_RETRY = timedelta(seconds=30)
 
 
 def edit_every(chat_key: str, chat_keys: list[str] | None = None) -> timedelta:

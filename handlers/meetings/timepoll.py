@@ -21,7 +21,7 @@ from core.events import Button, Reply
 from core.i18n import _, format_datetime, format_number, ngettext, resolve_language
 from core.markup import b, esc
 from core.scope import send_scope
-from handlers.areas import edit_every, group_chats, require_area
+from handlers.areas import COPIES_RETRY, edit_every, group_chats, require_area
 from handlers.base import Context, Services, UserError
 from handlers.meetings.flow import make_meeting, scheduled_html
 from handlers.meetings.keys import (
@@ -65,8 +65,6 @@ ANNOUNCE_GRACE = timedelta(minutes=2)
 #: an area time poll's messages show new counts at most this often, or less often where its chats
 #: need it (handlers/areas.edit_every: several Matrix rooms share one account's rate)
 REFRESH_EVERY = timedelta(seconds=10)
-#: a chat the area time poll could not be posted in (its platform down) is tried again this much later
-COPIES_RETRY = timedelta(seconds=30)
 
 ANSWER_EMOJI = {"yes": "✅", "maybe": "🤔", "no": "❌"}
 
@@ -337,9 +335,9 @@ async def copies_job(services: Services, job: Job) -> None:
         raise failed
 
 
-def _window(now: datetime, every: timedelta | None = None) -> datetime:
+def _window(now: datetime, every: timedelta) -> datetime:
     """The end of the refresh window ``now`` is in (windows ``every`` long)."""
-    seconds = int((every or REFRESH_EVERY).total_seconds())
+    seconds = int(every.total_seconds())
     return datetime.fromtimestamp((int(now.timestamp()) // seconds + 1) * seconds, UTC)
 
 
@@ -365,9 +363,9 @@ async def time_button(ctx: Context, args: list[str]) -> None:
             raise UserError(_("This time poll is closed."))
         await store.set_time_answer(session, poll.id, pressed["option"], ctx.sender_key, answer, ctx.now())
         counts = await store.time_counts(session, poll.id, len(poll.option_list()))
-        every = _refresh_every(await store.time_copies(session, poll.id)) if poll.area else None
-        if poll.area and _window(ctx.now(), every) < poll.closes_at:  # every chat's counts, once per window
-            refresh_at = _window(ctx.now(), every)                      # (the close's edit shows the last)
+        window = _window(ctx.now(), _refresh_every(await store.time_copies(session, poll.id))) if poll.area else None
+        if window is not None and window < poll.closes_at:  # every chat's counts, once per window (the
+            refresh_at = window                             # close's edit shows the last ones)
             await schedule_job(session, REFRESH_TIME_POLL.kind, refresh_at, chat_key=poll.chat_key,
                                payload={"poll": poll.id},
                                dedup_key=REFRESH_TIME_POLL.key(poll=poll.id, at=int(refresh_at.timestamp())))
@@ -438,12 +436,12 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
             return
         if poll.closed_at is None and await store.claim_close(session, poll_id, now):
             starts = _starts(poll)
+            copies = await store.time_copies(session, poll.id) if poll.area else []
             counts = await store.time_counts(session, poll.id, len(starts))
             choice = picked if picked is not None else best_option(starts, counts, now)
             poll.closed_at, poll.picked = now, choice
             after: dict = {"picked": None if choice is None else choice + 1}
             if choice is not None:
-                copies = await store.time_copies(session, poll.id) if poll.area else []
                 for chat_key in [c.chat_key for c in copies] or [poll.chat_key]:
                     spec = MeetingSpec(title=poll.title or _meeting_word(services, await _lang(session, chat_key)),
                                        place=poll.place, dtstart_local=to_local(starts[choice]), rrule="",
@@ -462,7 +460,7 @@ async def close_time_poll(services: Services, poll_id: int, *, picked: int | Non
             if picked is not None:  # an admin's pick: the close job has nothing left to do
                 await cancel_job(session, CLOSE_TIME_POLL.key(poll=poll.id))
             if poll.area:  # a check per chat, which waits for that chat's platform (and only it)
-                for copy in copies if choice is not None else await store.time_copies(session, poll.id):
+                for copy in copies:
                     await schedule_job(session, ANNOUNCE_TIME_POLL.kind, now + ANNOUNCE_GRACE, chat_key=copy.chat_key,
                                        payload={"poll": poll.id, "chat": copy.chat_key},
                                        dedup_key=ANNOUNCE_TIME_POLL_IN.key(poll=poll.id, chat=copy.chat_key))

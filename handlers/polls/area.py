@@ -18,7 +18,7 @@ from core.events import PollOutcome, PollSpec, Reply
 from core.i18n import _, format_number, ngettext
 from core.markup import b, esc
 from core.scope import send_scope
-from handlers.areas import edit_every, group_chats, require_area
+from handlers.areas import COPIES_RETRY, edit_every, group_chats, require_area
 from handlers.base import Context, Services
 from handlers.polls.keys import CLOSE, COPIES, COPY_IN, REFRESH, RESULT_IN, TIDY
 from handlers.polls.parse import NewPoll, close_time
@@ -29,8 +29,6 @@ from storage.core import Job, cancel_job, effect_of, languages_for, record_effec
 log = logging.getLogger(__name__)
 
 TIDY_AFTER = timedelta(minutes=2)
-#: a chat the poll could not be posted in (its platform down) is tried again this much later
-COPIES_RETRY = timedelta(seconds=30)
 
 
 def _native_id(chat_key: str) -> str:
